@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from './config/app-config';
+import { AppConfigModule } from './config/config.module';
+import { DifyModule } from './dify/dify.module';
+import { HealthController } from './health.controller';
+import { LogStorageModule } from './log-storage/log-storage.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [AppConfigModule.forRoot(config), DifyModule, LogStorageModule],
+      controllers: [HealthController],
+    };
+  }
+}

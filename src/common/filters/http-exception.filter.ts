@@ -1,0 +1,83 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  DifyAuthError,
+  DifyBadRequestError,
+  DifyBadResponseError,
+  DifyError,
+  DifyForbiddenError,
+  DifyNotFoundError,
+  DifyUnavailableError,
+} from '../../dify/dify.errors';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+  field?: string;
+}
+
+const DIFY_STATUS: [new (...a: never[]) => DifyError, number][] = [
+  [DifyAuthError, HttpStatus.BAD_REQUEST],
+  [DifyForbiddenError, HttpStatus.BAD_REQUEST],
+  [DifyBadRequestError, HttpStatus.BAD_REQUEST],
+  [DifyNotFoundError, HttpStatus.NOT_FOUND],
+  [DifyUnavailableError, HttpStatus.BAD_GATEWAY],
+  [DifyBadResponseError, HttpStatus.BAD_GATEWAY],
+];
+
+/** Maps Dify's failures to clear 4xx/5xx answers naming what to fix. */
+@Catch(DifyError)
+export class DifyErrorFilter implements ExceptionFilter {
+  catch(error: DifyError, host: ArgumentsHost): void {
+    const status = DIFY_STATUS.find(([type]) => error instanceof type)?.[1] ?? HttpStatus.BAD_GATEWAY;
+    const body: ErrorBody = {
+      statusCode: status,
+      error: status === HttpStatus.BAD_GATEWAY ? 'Bad Gateway' : status === 404 ? 'Not Found' : 'Bad Request',
+      message: error.message,
+      ...(error.field ? { field: error.field } : {}),
+    };
+    host.switchToHttp().getResponse<Response>().status(status).json(body);
+  }
+}
+
+/** Everything else: HttpExceptions pass through; unknown errors become a generic 500, logged once. */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Unhandled');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const response = error.getResponse();
+      const body: ErrorBody =
+        typeof response === 'object' && response !== null
+          ? { statusCode: status, error: HttpStatus[status] ?? 'Error', message: error.message, ...(response as object) }
+          : { statusCode: status, error: HttpStatus[status] ?? 'Error', message: String(response) };
+      res.status(status).json(body);
+      return;
+    }
+    const bodyError = error as { type?: string; status?: number; expose?: boolean; message?: string };
+    if (typeof bodyError?.status === 'number' && bodyError.status >= 400 && bodyError.status < 500 && bodyError.expose) {
+      // body-parser's own errors (too large, malformed JSON)
+      res.status(bodyError.status).json({
+        statusCode: bodyError.status,
+        error: HttpStatus[bodyError.status] ?? 'Error',
+        message:
+          bodyError.type === 'entity.too.large'
+            ? 'request body is larger than the allowed limit'
+            : bodyError.type === 'entity.parse.failed'
+              ? 'request body is not valid JSON'
+              : (bodyError.message ?? 'bad request'),
+      });
+      return;
+    }
+    this.logger.error(`Failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
+  }
+}

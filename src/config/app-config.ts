@@ -1,0 +1,208 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from '../dify/access-mode';
+import type { DifySource } from '../dify/dify.types';
+import { DifySourceDto } from './dify-source.dto';
+import { EnvironmentVariables } from './env.schema';
+
+/** The validated, typed configuration every part of the service reads. */
+export class AppConfig {
+  port: number;
+  host: string;
+  /** absolute */
+  logsDir: string;
+  logTimezone: string;
+  retentionDays: number;
+  autoLogging: boolean;
+  compressAfterDays: number | null;
+  sources: DifySource[];
+  /** lower-case host names a Dify URL may point at */
+  allowedHosts: string[];
+  dify: {
+    timeoutMs: number;
+    maxRetries: number;
+    retryBaseMs: number;
+    concurrency: number;
+    /** how long Dify itself keeps logs */
+    retentionDays: number;
+  };
+  adminToken: string | null;
+  bodyLimit: string;
+  schedule: {
+    backupCron: string;
+    cleanupCron: string;
+    compressCron: string;
+    timezone: string;
+    /** ISO date, or `<N>d` for N days back from the first run */
+    backfillFrom: string;
+    overlapSeconds: number;
+  };
+  alerts: {
+    webhookUrl: string | null;
+    staleHours: number;
+  };
+  nodeEnv: 'development' | 'production' | 'test';
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULT_ALLOWED_HOSTS = ['api.dify.ai', 'cloud.dify.ai'];
+
+function describeErrors(errors: ValidationError[], prefix = ''): string[] {
+  return errors.flatMap((e) => {
+    const name = prefix ? `${prefix}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((m) => (prefix ? `${prefix}: ${m}` : m));
+    return [...own, ...describeErrors(e.children ?? [], name)];
+  });
+}
+
+/** `${NAME}` in a string value is replaced by that environment variable (missing: a ConfigError). */
+function expandEnv(value: unknown, env: Record<string, string | undefined>, where: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(`${where} refers to \${${name}}, which is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, `${where}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, `${where}.${k}`)]),
+    );
+  }
+  return value;
+}
+
+export function validateSource(raw: unknown, where: string): DifySource {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${where} must be an object`);
+  }
+  const dto = plainToInstance(DifySourceDto, raw);
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) throw new ConfigError(`${where}: ${describeErrors(errors).join('; ')}`);
+  if (!accessModeOf(dto)) throw new ConfigError(`${where} (app_id ${dto.app_id}): ${ACCESS_MODE_RULE}`);
+  const source: DifySource = { ...dto };
+  for (const key of Object.keys(source) as (keyof DifySource)[]) {
+    if (source[key] === undefined) delete source[key];
+  }
+  return source;
+}
+
+function loadSourcesFile(file: string, env: Record<string, string | undefined>): DifySource[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`DIFY_APPS_FILE cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'} ${file}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`DIFY_APPS_FILE is not valid JSON: ${file}`);
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { apps?: unknown })?.apps;
+  if (!Array.isArray(list)) throw new ConfigError('DIFY_APPS_FILE must hold a JSON list of sources');
+  return list.map((entry, i) =>
+    validateSource(expandEnv(entry, env, `DIFY_APPS_FILE[${i}]`), `DIFY_APPS_FILE[${i}]`),
+  );
+}
+
+function hostOf(url: string): string {
+  return new URL(url).hostname.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+function parseBackfill(value: string | undefined): string {
+  if (value === undefined) return '30d';
+  if (/^\d{1,5}d$/.test(value)) return value;
+  if (!Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  throw new ConfigError('BACKFILL_FROM must be an ISO 8601 date or a number of days such as 30d');
+}
+
+/** Validates the environment and builds the typed configuration; throws ConfigError naming the variable. */
+export function loadAppConfig(env: Record<string, string | undefined>, cwd = process.cwd()): AppConfig {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+  const vars = plainToInstance(EnvironmentVariables, defined, { exposeDefaultValues: true });
+  const errors = validateSync(vars, { skipMissingProperties: false });
+  if (errors.length) throw new ConfigError(`Invalid configuration: ${describeErrors(errors).join('; ')}`);
+
+  const sources: DifySource[] = [];
+  if (vars.DIFY_APPS_FILE) sources.push(...loadSourcesFile(path.resolve(cwd, vars.DIFY_APPS_FILE), env));
+  const single = {
+    app_id: vars.DIFY_APP_ID,
+    organization_id: vars.DIFY_ORGANIZATION_ID,
+    dify_api_url: vars.DIFY_API_URL,
+    api_key: vars.DIFY_API_KEY,
+    users: vars.DIFY_USERS?.split(',').map((u) => u.trim()).filter(Boolean),
+    console_api_url: vars.DIFY_CONSOLE_API_URL,
+    admin_api_key: vars.DIFY_ADMIN_API_KEY,
+    workspace_id: vars.DIFY_WORKSPACE_ID,
+    email: vars.DIFY_EMAIL,
+    password: vars.DIFY_PASSWORD,
+  };
+  const anySingle = Object.entries(single).some(([k, v]) => k !== 'app_id' && v !== undefined);
+  if (anySingle || single.app_id) {
+    if (!single.app_id) throw new ConfigError('DIFY_APP_ID is required when other DIFY_* source variables are set');
+    const source = validateSource(
+      Object.fromEntries(Object.entries(single).filter(([, v]) => v !== undefined)),
+      'DIFY_* variables',
+    );
+    if (!sources.some((s) => s.app_id === source.app_id)) sources.push(source);
+  }
+  const seen = new Set<string>();
+  for (const s of sources) {
+    const key = `${s.organization_id ?? ''}/${s.app_id}`;
+    if (seen.has(key)) throw new ConfigError(`DIFY_APPS_FILE lists app_id ${s.app_id} twice`);
+    seen.add(key);
+  }
+
+  const allowedHosts = vars.DIFY_ALLOWED_HOSTS
+    ? vars.DIFY_ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
+    : [...new Set([...DEFAULT_ALLOWED_HOSTS, ...sources.flatMap((s) => sourceUrls(s).map(hostOf))])];
+
+  const config = new AppConfig();
+  Object.assign(config, {
+    port: vars.PORT,
+    host: vars.HOST,
+    logsDir: path.resolve(cwd, vars.LOGS_DIR),
+    logTimezone: vars.LOG_TIMEZONE,
+    retentionDays: vars.LOG_RETENTION_DAYS,
+    autoLogging: vars.ENABLE_AUTO_LOGGING,
+    compressAfterDays: vars.COMPRESS_AFTER_DAYS ?? null,
+    sources,
+    allowedHosts,
+    dify: {
+      timeoutMs: vars.DIFY_TIMEOUT_MS,
+      maxRetries: vars.DIFY_MAX_RETRIES,
+      retryBaseMs: vars.DIFY_RETRY_BASE_MS,
+      concurrency: vars.DIFY_CONCURRENCY,
+      retentionDays: vars.DIFY_RETENTION_DAYS,
+    },
+    adminToken: vars.ADMIN_TOKEN ?? null,
+    bodyLimit: vars.BODY_LIMIT,
+    schedule: {
+      backupCron: vars.BACKUP_CRON,
+      cleanupCron: vars.CLEANUP_CRON,
+      compressCron: vars.COMPRESS_CRON,
+      timezone: vars.CRON_TIMEZONE ?? vars.LOG_TIMEZONE,
+      backfillFrom: parseBackfill(vars.BACKFILL_FROM),
+      overlapSeconds: vars.BACKUP_OVERLAP_SECONDS,
+    },
+    alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
+    nodeEnv: vars.NODE_ENV,
+  } satisfies AppConfig);
+  if (!config.adminToken && !isLoopbackHost(config.host)) {
+    throw new ConfigError(
+      `HOST is ${config.host}, which is not a loopback address: set ADMIN_TOKEN before listening on other interfaces`,
+    );
+  }
+  return config;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

@@ -1,0 +1,152 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  Validate,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
+import { CronTime } from 'cron';
+import { isValidTimeZone } from '../common/time-zone';
+
+@ValidatorConstraint({ name: 'isTimeZone' })
+class IsTimeZoneConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isValidTimeZone(value);
+  }
+  defaultMessage(): string {
+    return '$property must be an IANA time zone name such as UTC or Europe/Berlin';
+  }
+}
+
+@ValidatorConstraint({ name: 'isCron' })
+class IsCronConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string' || value.trim() === '') return false;
+    try {
+      new CronTime(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  defaultMessage(): string {
+    return '$property must be a cron expression such as "0 2 * * *"';
+  }
+}
+
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const emptyToUndefined = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+/** The process environment, validated at boot. Every variable is documented in .env.example. */
+export class EnvironmentVariables {
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '127.0.0.1';
+
+  @IsString()
+  LOGS_DIR = './logs';
+
+  @Validate(IsTimeZoneConstraint)
+  LOG_TIMEZONE = 'UTC';
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(36500)
+  LOG_RETENTION_DAYS = 30;
+
+  @Transform(toBool) @IsBoolean()
+  ENABLE_AUTO_LOGGING = true;
+
+  @IsOptional() @Transform(emptyToUndefined) @Transform(toInt) @IsInt() @Min(1) @Max(36500)
+  COMPRESS_AFTER_DAYS?: number;
+
+  // Single source from the environment
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_API_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_APP_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_API_KEY?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_USERS?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_ORGANIZATION_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_CONSOLE_API_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_ADMIN_API_KEY?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_WORKSPACE_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_EMAIL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_PASSWORD?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_APPS_FILE?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_ALLOWED_HOSTS?: string;
+
+  // Dify client behaviour
+  @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  DIFY_TIMEOUT_MS = 30000;
+  @Transform(toInt) @IsInt() @Min(0) @Max(20)
+  DIFY_MAX_RETRIES = 5;
+  @Transform(toInt) @IsInt() @Min(1) @Max(60000)
+  DIFY_RETRY_BASE_MS = 500;
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  DIFY_CONCURRENCY = 4;
+  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  DIFY_RETENTION_DAYS = 30;
+
+  // Auth and HTTP
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @Matches(/^\S{16,}$/, {
+    message: 'ADMIN_TOKEN must be at least 16 characters without spaces',
+  })
+  ADMIN_TOKEN?: string;
+
+  @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must be a size such as 1mb or 512kb' })
+  BODY_LIMIT = '1mb';
+
+  // Scheduling
+  @Validate(IsCronConstraint)
+  BACKUP_CRON = '0 2 * * *';
+  @Validate(IsCronConstraint)
+  CLEANUP_CRON = '0 3 * * 0';
+  @Validate(IsCronConstraint)
+  COMPRESS_CRON = '30 3 * * *';
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsTimeZoneConstraint)
+  CRON_TIMEZONE?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  BACKFILL_FROM?: string;
+  @Transform(toInt) @IsInt() @Min(0) @Max(86400)
+  BACKUP_OVERLAP_SECONDS = 3600;
+
+  // Alerts
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/\S+$/, {
+    message: 'ALERT_WEBHOOK_URL must be an http(s) URL',
+  })
+  ALERT_WEBHOOK_URL?: string;
+  @Transform(toInt) @IsInt() @Min(1) @Max(8760)
+  ALERT_STALE_HOURS = 36;
+
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'production';
+}

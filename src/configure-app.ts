@@ -1,0 +1,52 @@
+import { ValidationPipe } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import * as express from 'express';
+import helmet from 'helmet';
+import * as path from 'node:path';
+import { AllExceptionsFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
+import { AppConfig } from './config/app-config';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist`) ? '..' : '');
+
+/** The one HTTP setup shared by main.ts and the e2e tests. */
+export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+    }),
+  );
+  app.use(express.json({ limit: config.bodyLimit }));
+  app.use(express.urlencoded({ extended: false, limit: config.bodyLimit }));
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Dify Log Vault')
+      .setDescription(
+        'A complete, owned, searchable archive of every conversation your Dify apps have had. ' +
+          'With ADMIN_TOKEN set, every /api route needs `Authorization: Bearer <ADMIN_TOKEN>`.',
+      )
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}

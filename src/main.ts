@@ -1,0 +1,39 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import * as dotenv from 'dotenv';
+import * as fs from 'node:fs';
+import { AppModule } from './app.module';
+import { AppConfig, ConfigError, loadAppConfig } from './config/app-config';
+import { configureApp } from './configure-app';
+
+/** Reads `.env` (when present) under the real environment, then validates everything. */
+export function loadConfigFromEnvironment(overrides: Record<string, string> = {}): AppConfig {
+  const fromFile = fs.existsSync('.env') ? dotenv.parse(fs.readFileSync('.env')) : {};
+  return loadAppConfig({ ...fromFile, ...process.env, ...overrides });
+}
+
+export async function startServer(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    bufferLogs: false,
+  });
+  configureApp(app, config);
+  await app.listen(config.port, config.host);
+  new Logger('Main').log(`Listening on http://${config.host}:${config.port} (API docs at /api/docs)`);
+  return app;
+}
+
+if (require.main === module) {
+  let config: AppConfig;
+  try {
+    config = loadConfigFromEnvironment();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+  void startServer(config);
+}

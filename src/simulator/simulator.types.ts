@@ -1,0 +1,130 @@
+import type { DifyAppMode } from '../common/conversation-log';
+
+/**
+ * Public surface of the Dify simulator: a real HTTP server on loopback that behaves like Dify's
+ * Service API (`/v1`) and console API (`/console/api`) as described in the project's Dify reference.
+ */
+export interface SimulatorOptions {
+  /** deterministic data generator seed (default 42) */
+  seed?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default 0: an ephemeral port */
+  port?: number;
+  /** reported by `GET /v1/`; < 1.9 login returns bearer tokens, >= 1.9 cookies + CSRF, >= 1.11 Base64 password. Default 1.16.0 */
+  serverVersion?: string;
+  /** cookies named `__Host-access_token` etc. (as on HTTPS deployments). Default false */
+  secureCookies?: boolean;
+  /** ADMIN_API_KEY; null disables admin-key auth. Default 'sim-admin-key' */
+  adminApiKey?: string | null;
+  /** console account; default { email: 'admin@example.com', password: 'sim-password', timezone: 'Asia/Shanghai' } */
+  account?: { email: string; password: string; timezone: string };
+  /** access token lifetime for login sessions, seconds (default 3600) */
+  accessTokenTtlSeconds?: number;
+  /** fixed latency added to every request, ms (default 0) */
+  latencyMs?: number;
+  /** data generation: conversations per chat app (default 30) spread over `days` days (default 5) before `now` */
+  conversationsPerApp?: number;
+  days?: number;
+  /** the clock for generated data (default: Date.now() at start) */
+  now?: Date;
+  /** when false, no data is generated (tests add their own). Default true */
+  generate?: boolean;
+}
+
+export interface SimulatedApp {
+  id: string;
+  name: string;
+  mode: DifyAppMode;
+  /** the app's Service API key, `app-...` */
+  apiKey: string;
+}
+
+export interface SimulatedConversation {
+  id: string;
+  app_id: string;
+  name: string;
+  status: string;
+  from_source: 'api' | 'console';
+  /** end user's `user` string (session id); null for console conversations */
+  user: string | null;
+  end_user_id: string | null;
+  /** Unix seconds */
+  created_at: number;
+  updated_at: number;
+  message_ids: string[];
+}
+
+export type FaultKind =
+  | { kind: 'status'; status: number; retryAfterSeconds?: number; body?: unknown }
+  | { kind: 'timeout' } /** never answers */
+  | { kind: 'reset' } /** destroys the socket */
+  | { kind: 'malformed' } /** 200 with a body that is not JSON */
+  | { kind: 'truncated' } /** 200 with a JSON body cut half way */;
+
+export interface FaultRule {
+  /** matched against the request path without query, e.g. /v1/messages or /console/api/apps/<id>/chat-messages */
+  path?: string | RegExp;
+  method?: string;
+  /** how many matching requests fail (default: all, until cleared) */
+  times?: number;
+  /** skip this many matching requests before failing (default 0) */
+  after?: number;
+  fault: FaultKind;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** header names only, lower-case, plus the values of non-secret headers */
+  headers: Record<string, string>;
+  status: number;
+}
+
+export interface AddConversationInput {
+  app_id: string;
+  from_source?: 'api' | 'console';
+  user?: string | null;
+  name?: string;
+  /** Unix seconds (default: now) */
+  created_at?: number;
+  /** number of messages to generate (default 2), one second apart unless `message_created_at` is given */
+  messages?: number;
+  /** explicit creation times (Unix seconds) for each message */
+  message_created_at?: number[];
+}
+
+export interface DifySimulator {
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** `${url}/v1` */
+  readonly serviceApiUrl: string;
+  /** `${url}/console/api` */
+  readonly consoleApiUrl: string;
+  readonly adminApiKey: string | null;
+  readonly workspaceId: string;
+  readonly account: { email: string; password: string; timezone: string };
+  readonly apps: SimulatedApp[];
+
+  /** conversations of an app, as stored (newest last) */
+  conversations(appId: string): SimulatedConversation[];
+  /** raw message objects of a conversation in chronological order, as the console API returns them */
+  messages(conversationId: string): Record<string, unknown>[];
+  addConversation(input: AddConversationInput): SimulatedConversation;
+  /** appends a message now (or at `createdAt`), moving the conversation's updated_at */
+  addMessage(conversationId: string, createdAt?: number): Record<string, unknown>;
+  deleteConversation(conversationId: string): void;
+  /** runs `fn` once, right after the Nth (1-based) request matching `path` has been answered */
+  onRequest(path: string | RegExp, nth: number, fn: () => void): void;
+
+  setLatency(ms: number): void;
+  injectFault(rule: FaultRule): void;
+  clearFaults(): void;
+  /** invalidates every issued console access token (the refresh token still works) */
+  expireAccessTokens(): void;
+  /** every request answered so far, oldest first */
+  readonly requests: RecordedRequest[];
+  clearRequests(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AppModule } from '../../src/app.module';
+import { AppConfig, loadAppConfig } from '../../src/config/app-config';
+import { configureApp } from '../../src/configure-app';
+
+export interface TestApp {
+  app: INestApplication;
+  /** pass to supertest: request(t.server) */
+  server: ReturnType<INestApplication['getHttpServer']>;
+  config: AppConfig;
+  logsDir: string;
+  close(): Promise<void>;
+}
+
+/** A temp directory that is removed by `cleanup()`. */
+export function makeTempDir(prefix = 'vault-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * Boots the whole service through the same setup as main.ts, on a fresh temp LOGS_DIR,
+ * with the given environment (no .env file, no process.env leakage).
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const logsDir = env.LOGS_DIR ?? makeTempDir();
+  const config = loadAppConfig({
+    NODE_ENV: 'test',
+    ENABLE_AUTO_LOGGING: 'false',
+    DIFY_RETRY_BASE_MS: '5',
+    DIFY_TIMEOUT_MS: '2000',
+    ...env,
+    LOGS_DIR: logsDir,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['error', 'warn'] });
+  configureApp(app, config);
+  await app.init();
+  return {
+    app,
+    server: app.getHttpServer(),
+    config,
+    logsDir,
+    async close() {
+      await app.close();
+      if (!env.LOGS_DIR) fs.rmSync(logsDir, { recursive: true, force: true });
+    },
+  };
+}
