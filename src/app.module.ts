@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
+import { ConversationLogsModule } from './conversation-logs/conversation-logs.module';
 import { DifyModule } from './dify/dify.module';
 import { HealthController } from './health.controller';
 import { LogStorageModule } from './log-storage/log-storage.module';
@@ -10,7 +11,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), DifyModule, LogStorageModule],
+      imports: [AppConfigModule.forRoot(config), DifyModule, LogStorageModule, ConversationLogsModule],
       controllers: [HealthController],
     };
   }
