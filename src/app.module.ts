@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './common/auth/auth.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { ConversationLogsModule } from './conversation-logs/conversation-logs.module';
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), DifyModule, LogStorageModule, ConversationLogsModule],
+      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule],
       controllers: [HealthController],
     };
   }
