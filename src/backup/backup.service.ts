@@ -1,0 +1,142 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { KeyedLock } from '../common/keyed-lock';
+import { DifyClientFactory } from '../dify/dify-client.factory';
+import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
+import { toArchivedConversation } from '../dify/normalise';
+import { LogStorageService } from '../log-storage/log-storage.service';
+import type { BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
+import { sourceKey } from './source-registry';
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One backup run of one source: list the conversations active in the window, fetch every message,
+ * normalise, save. Runs of the same source never overlap; a failed conversation is reported, never
+ * saved with missing messages.
+ */
+@Injectable()
+export class BackupService {
+  private readonly logger = new Logger(BackupService.name);
+  private readonly locks = new KeyedLock();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clients: DifyClientFactory,
+    private readonly storage: LogStorageService,
+  ) {}
+
+  isRunning(source: Pick<DifySource, 'app_id' | 'organization_id'>): boolean {
+    return this.locks.isLocked(sourceKey(source));
+  }
+
+  /** Throws the Dify error (and writes nothing) when the app cannot be reached or the credentials are refused. */
+  async run(request: BackupRunRequest): Promise<BackupResult> {
+    return this.locks.run(sourceKey(request.source), () => this.runExclusive(request));
+  }
+
+  /** The cheapest side-effect-free call that proves the credentials work. */
+  async check(source: DifySource): Promise<{ app: DifyApp; accessMode: DifyAppClient['accessMode'] }> {
+    const client = this.clients.create(source);
+    return { app: await client.getApp(), accessMode: client.accessMode };
+  }
+
+  private async runExclusive({ source, window, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
+    const client = this.clients.create(source);
+    const app = await client.getApp();
+    const coverage = client.coverage(app);
+    const label = `${source.organization_id ? `${source.organization_id}/` : ''}${source.app_id}`;
+    this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
+
+    const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
+    const counts = { created: 0, updated: 0 };
+    const filePaths: string[] = [];
+    const errors: ConversationError[] = [];
+    const warnings = [...coverage.warnings];
+    let interrupted = false;
+    const report = () => onProgress?.({ ...progress });
+
+    const saveOne = async (ref: ConversationRef) => {
+      try {
+        const messages = await client.getMessages(app, ref);
+        const archived = toArchivedConversation(
+          { app, accessMode: client.accessMode, conversation: ref.raw, messages },
+          { appId: source.app_id, organizationId: source.organization_id ?? null, loggedAt: new Date() },
+        );
+        const saved = await this.storage.saveConversation(archived);
+        if (saved.outcome === 'unchanged') {
+          progress.unchanged++;
+        } else {
+          progress.saved++;
+          counts[saved.outcome as 'created' | 'updated']++;
+          filePaths.push(saved.path);
+        }
+      } catch (error) {
+        progress.failed++;
+        errors.push({ conversation_id: ref.id, error: errorText(error) });
+      }
+      report();
+    };
+
+    const listing = client.listConversations(app, window)[Symbol.asyncIterator]();
+    const worker = async () => {
+      for (;;) {
+        if (signal?.aborted) {
+          interrupted = true;
+          return;
+        }
+        const next = await listing.next();
+        if (next.done) return;
+        progress.seen++;
+        await saveOne(next.value);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
+    } catch (error) {
+      // listing itself failed part way: what was saved stays saved, the run is reported as failed
+      errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
+      await listing.return?.(undefined);
+    }
+    if (interrupted) await listing.return?.(undefined);
+
+    const success = errors.length === 0 && !interrupted;
+    const message = success
+      ? `Backed up ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged`
+      : interrupted
+        ? `Backup interrupted after ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
+        : `Backup finished with failures: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`;
+    const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;
+    if (success) this.logger.log(log);
+    else this.logger.warn(log);
+
+    return {
+      success,
+      message,
+      app_id: source.app_id,
+      organization_id: source.organization_id ?? null,
+      access_mode: client.accessMode,
+      app_mode: app.mode,
+      total_conversations: progress.seen,
+      saved_count: progress.saved,
+      created_count: counts.created,
+      updated_count: counts.updated,
+      unchanged_count: progress.unchanged,
+      failed_count: progress.failed,
+      file_paths: filePaths,
+      errors,
+      coverage,
+      warnings,
+      window: { start: window.start?.toISOString() ?? null, end: window.end?.toISOString() ?? null },
+      interrupted,
+    };
+  }
+}
+
+function describeWindow(window: CrawlWindow): string {
+  const start = window.start?.toISOString() ?? 'the beginning';
+  const end = window.end?.toISOString() ?? 'now';
+  return `from ${start} to ${end}${window.from_source ? ` (from_source ${window.from_source})` : ''}`;
+}

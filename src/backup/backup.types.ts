@@ -1,0 +1,48 @@
+import type { Coverage, CrawlWindow, DifyAccessMode, DifyApp, DifySource } from '../dify/dify.types';
+
+export interface BackupProgress {
+  /** conversations listed so far */
+  seen: number;
+  /** created or rewritten */
+  saved: number;
+  unchanged: number;
+  failed: number;
+}
+
+export interface BackupRunRequest {
+  source: DifySource;
+  window: CrawlWindow;
+  /** aborting lets in-flight conversations finish, then stops listing */
+  signal?: AbortSignal;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface ConversationError {
+  conversation_id: string;
+  error: string;
+}
+
+/** The seed's answer, plus what a user needs to trust it. */
+export interface BackupResult {
+  success: boolean;
+  message: string;
+  app_id: string;
+  organization_id: string | null;
+  access_mode: DifyAccessMode;
+  app_mode: DifyApp['mode'];
+  total_conversations: number;
+  saved_count: number;
+  created_count: number;
+  updated_count: number;
+  unchanged_count: number;
+  failed_count: number;
+  /** relative to LOGS_DIR, for created and updated files */
+  file_paths: string[];
+  errors: ConversationError[];
+  coverage: Coverage;
+  warnings: string[];
+  /** ISO window actually backed up */
+  window: { start: string | null; end: string | null };
+  /** true when the run was stopped (shutdown) before it listed everything */
+  interrupted: boolean;
+}

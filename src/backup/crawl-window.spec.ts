@@ -1,0 +1,30 @@
+import { windowFromFilters, WindowError } from './crawl-window';
+
+describe(windowFromFilters.name, () => {
+  const now = new Date('2025-10-15T12:00:00Z');
+
+  it('parses ISO dates and keeps from_source', () => {
+    expect(windowFromFilters({ start_date: '2025-10-01', end_date: '2025-10-02T10:00:00+02:00', from_source: 'api' }, now)).toEqual({
+      start: new Date('2025-10-01T00:00:00Z'),
+      end: new Date('2025-10-02T08:00:00Z'),
+      from_source: 'api',
+    });
+  });
+
+  it('treats an end in the future as now, and no filters as everything', () => {
+    expect(windowFromFilters({ end_date: '2030-01-01' }, now)).toEqual({ end: now });
+    expect(windowFromFilters(undefined, now)).toEqual({});
+  });
+
+  it('refuses reversed ranges and starts in the future, naming the field', () => {
+    expect(() => windowFromFilters({ start_date: '2025-10-05', end_date: '2025-10-01' }, now)).toThrow(
+      new WindowError('filters.end_date', 'filters.end_date must not be before filters.start_date'),
+    );
+    try {
+      windowFromFilters({ start_date: '2026-01-01' }, now);
+      throw new Error('expected a WindowError');
+    } catch (e) {
+      expect((e as WindowError).field).toBe('filters.start_date');
+    }
+  });
+});
