@@ -1,0 +1,71 @@
+import * as dotenv from 'dotenv';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, loadAppConfig } from './app-config';
+
+describe(loadAppConfig.name, () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-config-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('accepts .env.example as it is and applies the documented defaults', () => {
+    const example = dotenv.parse(fs.readFileSync(path.join(__dirname, '..', '..', '.env.example')));
+    const sut = loadAppConfig(example, dir);
+    expect(sut).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logsDir: path.join(dir, 'logs'),
+      logTimezone: 'UTC',
+      retentionDays: 30,
+      autoLogging: true,
+      compressAfterDays: null,
+      sources: [],
+      allowedHosts: ['api.dify.ai', 'cloud.dify.ai'],
+      adminToken: null,
+      schedule: { backupCron: '0 2 * * *', cleanupCron: '0 3 * * 0', timezone: 'UTC', backfillFrom: '30d' },
+    });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ LOG_TIMEZONE: 'Mars/Olympus' }, 'LOG_TIMEZONE'],
+    [{ LOG_RETENTION_DAYS: '0' }, 'LOG_RETENTION_DAYS'],
+    [{ ENABLE_AUTO_LOGGING: 'maybe' }, 'ENABLE_AUTO_LOGGING'],
+    [{ BACKUP_CRON: 'every day' }, 'BACKUP_CRON'],
+    [{ CRON_TIMEZONE: 'Nowhere' }, 'CRON_TIMEZONE'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ HOST: '0.0.0.0' }, 'HOST'],
+    [{ BACKFILL_FROM: 'last week' }, 'BACKFILL_FROM'],
+    [{ DIFY_API_URL: 'https://api.dify.ai/v1' }, 'DIFY_APP_ID'],
+    [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'ftp://x/v1', DIFY_API_KEY: 'k' }, 'dify_api_url'],
+    [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'https://api.dify.ai/v1' }, 'a source needs one of'],
+    [{ DIFY_APPS_FILE: 'missing.json' }, 'DIFY_APPS_FILE'],
+  ])('fails fast on %j naming %s', (env, name) => {
+    expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(ConfigError);
+    expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(name);
+  });
+
+  it('reads sources from DIFY_APPS_FILE, expanding ${ENV} so the file holds no secret', () => {
+    fs.writeFileSync(
+      path.join(dir, 'apps.json'),
+      JSON.stringify([
+        { app_id: 'support', organization_id: 'acme', dify_api_url: 'https://dify.acme.test/v1', api_key: '${SUPPORT_KEY}', users: ['u1'] },
+        { app_id: 'b8c1', console_api_url: 'https://dify.acme.test/console/api', admin_api_key: '${ADMIN}', workspace_id: 'ws-1' },
+      ]),
+    );
+    const sut = loadAppConfig({ DIFY_APPS_FILE: 'apps.json', SUPPORT_KEY: 'app-secret', ADMIN: 'adm' }, dir);
+    expect(sut.sources).toEqual([
+      { app_id: 'support', organization_id: 'acme', dify_api_url: 'https://dify.acme.test/v1', api_key: 'app-secret', users: ['u1'] },
+      { app_id: 'b8c1', console_api_url: 'https://dify.acme.test/console/api', admin_api_key: 'adm', workspace_id: 'ws-1' },
+    ]);
+    expect(sut.allowedHosts).toEqual(['api.dify.ai', 'cloud.dify.ai', 'dify.acme.test']);
+    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json', ADMIN: 'adm' }, dir)).toThrow('${SUPPORT_KEY}');
+  });
+
+  it('allows a non-loopback HOST once ADMIN_TOKEN is set', () => {
+    expect(loadAppConfig({ HOST: '0.0.0.0', ADMIN_TOKEN: 'a-long-enough-token' }, dir).host).toBe('0.0.0.0');
+  });
+});
