@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, LogLevel } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as fs from 'node:fs';
@@ -14,7 +14,24 @@ export interface TestApp {
   server: ReturnType<INestApplication['getHttpServer']>;
   config: AppConfig;
   logsDir: string;
+  /** every line the service logged (all levels), for asserting that no secret is ever logged */
+  logLines: string[];
   close(): Promise<void>;
+}
+
+/** Records every log line while printing only warnings and errors. */
+class RecordingLogger extends ConsoleLogger {
+  constructor(private readonly lines: string[]) {
+    super();
+    this.setLogLevels(['error', 'warn']);
+  }
+  protected printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, writeStreamType?: 'stdout' | 'stderr'): void {
+    for (const m of messages) this.lines.push(`${logLevel ?? 'log'} [${context ?? ''}] ${typeof m === 'string' ? m : JSON.stringify(m)}`);
+    if (logLevel === 'error' || logLevel === 'warn') super.printMessages(messages, context, logLevel, writeStreamType);
+  }
+  isLevelEnabled(): boolean {
+    return true;
+  }
 }
 
 /** A temp directory that is removed by `cleanup()`. */
@@ -37,7 +54,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     LOGS_DIR: logsDir,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['error', 'warn'] });
+  const logLines: string[] = [];
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: new RecordingLogger(logLines) });
   configureApp(app, config);
   await app.init();
   return {
@@ -45,6 +63,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     server: app.getHttpServer(),
     config,
     logsDir,
+    logLines,
     async close() {
       await app.close();
       if (!env.LOGS_DIR) fs.rmSync(logsDir, { recursive: true, force: true });
