@@ -21,6 +21,11 @@ export interface DifySource {
   workspace_id?: string;
   email?: string;
   password?: string;
+  /**
+   * console login: how the password is sent. `auto` (default) sends Base64 when the server reports
+   * version 1.11 or later (Dify refuses plain text there) and plain text otherwise.
+   */
+  password_encoding?: 'auto' | 'base64' | 'plain';
 }
 
 export interface DifyApp {
@@ -63,6 +68,8 @@ export interface FetchedConversation {
   accessMode: DifyAccessMode;
   conversation: Record<string, unknown>;
   messages: Record<string, unknown>[];
+  /** service mode: the `user` string the conversation was listed through (`ConversationRef.user`) */
+  user?: string;
 }
 
 /**

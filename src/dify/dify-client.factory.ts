@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { accessModeOf, ACCESS_MODE_RULE } from './access-mode';
+import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
+import { ConsoleAppClient } from './console-app.client';
+import { DifyHttp } from './dify-http';
+import { DifyAuthError, DifyBadRequestError } from './dify.errors';
+import type { DifyAppClient, DifySource } from './dify.types';
+import { ServiceAppClient } from './service-app.client';
+
+/** Dify refuses a plain-text login password from this version on. */
+const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
+
+/** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
+@Injectable()
+export class DifyClientFactory {
+  constructor(private readonly config: AppConfig) {}
+
+  create(source: DifySource): DifyAppClient {
+    const mode = accessModeOf(source);
+    switch (mode) {
+      case 'service':
+        return new ServiceAppClient(
+          source,
+          this.http(source.dify_api_url!, 'dify_api_url', () => [source.api_key!], {
+            message: 'Dify rejected the API key (401)',
+            field: 'api_key',
+          }),
+        );
+      case 'console-admin': {
+        const http = this.http(source.console_api_url!, 'console_api_url', () => [source.admin_api_key!], {
+          message: 'Dify console rejected the admin key (401)',
+          field: 'admin_api_key',
+        });
+        return new ConsoleAppClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
+      }
+      case 'console-login': {
+        let session: LoginSessionAuth | null = null;
+        const secrets = () => session?.secrets() ?? [source.password!];
+        const http = this.http(source.console_api_url!, 'console_api_url', secrets, {
+          message: 'Dify console rejected the login session (401)',
+          field: 'password',
+        });
+        session = new LoginSessionAuth(http, {
+          email: source.email!,
+          password: source.password!,
+          encoding: () => this.passwordEncoding(source),
+        });
+        return new ConsoleAppClient(mode, source, session);
+      }
+      default:
+        throw new DifyBadRequestError(ACCESS_MODE_RULE, undefined, undefined, 'api_key');
+    }
+  }
+
+  private http(
+    baseUrl: string,
+    urlField: string,
+    secrets: () => string[],
+    unauthorized: { message: string; field: string },
+  ): DifyHttp {
+    return new DifyHttp({
+      baseUrl,
+      urlField,
+      timeoutMs: this.config.dify.timeoutMs,
+      maxRetries: this.config.dify.maxRetries,
+      retryBaseMs: this.config.dify.retryBaseMs,
+      secrets,
+      on401: (code) => new DifyAuthError(unauthorized.message, 401, code, unauthorized.field),
+    });
+  }
+
+  /**
+   * `auto`: ask the Service API root (no auth, no side effect) for `server_version`; Base64 from 1.11 on,
+   * plain text before it or when the version cannot be read.
+   */
+  private async passwordEncoding(source: DifySource): Promise<PasswordEncoding> {
+    if (source.password_encoding === 'base64' || source.password_encoding === 'plain') return source.password_encoding;
+    const versionUrl = serviceRootFor(source);
+    if (!versionUrl) return 'plain';
+    const http = new DifyHttp({
+      baseUrl: versionUrl.baseUrl,
+      urlField: versionUrl.field,
+      timeoutMs: this.config.dify.timeoutMs,
+      maxRetries: Math.min(1, this.config.dify.maxRetries),
+      retryBaseMs: this.config.dify.retryBaseMs,
+      secrets: () => [],
+      on401: () => new DifyAuthError('Dify refused the version check (401)', 401),
+    });
+    try {
+      const res = await http.request<Record<string, unknown>>({ path: '/' });
+      const version = res.data && typeof res.data === 'object' ? res.data.server_version : undefined;
+      return typeof version === 'string' && versionAtLeast(version, BASE64_PASSWORD_SINCE) ? 'base64' : 'plain';
+    } catch {
+      return 'plain';
+    }
+  }
+}
+
+/** `/v1` on the console's origin (self-hosted Dify serves both), or the source's own Service API base. */
+export function serviceRootFor(source: DifySource): { baseUrl: string; field: string } | null {
+  if (source.dify_api_url) return { baseUrl: source.dify_api_url, field: 'dify_api_url' };
+  if (!source.console_api_url) return null;
+  const trimmed = source.console_api_url.replace(/\/+$/, '');
+  const prefix = trimmed.endsWith('/console/api') ? trimmed.slice(0, -'/console/api'.length) : new URL(trimmed).origin;
+  return { baseUrl: `${prefix}/v1`, field: 'console_api_url' };
+}
+
+export function versionAtLeast(version: string, [major, minor]: [number, number]): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
+}

@@ -1,0 +1,76 @@
+import { unixSeconds } from './crawl-filter';
+import type { ConversationRef } from './dify.types';
+
+/**
+ * Workflow apps have runs, not conversations. Each run (a row of the workflow app log) is archived as one
+ * conversation whose id is the run id, with one message: the run's inputs as `query`, its outputs as
+ * `answer`, `provider_response_latency` = elapsed time, every other run field kept.
+ */
+
+type Row = Record<string, unknown>;
+
+/** Runs may still be going when a window starts: list this far before it, then filter exactly. */
+export const WORKFLOW_RUN_LOOKBACK_SECONDS = 24 * 3600;
+
+const isObject = (v: unknown): v is Row => !!v && typeof v === 'object' && !Array.isArray(v);
+
+export function runOf(row: Row): Row {
+  return isObject(row.workflow_run) ? row.workflow_run : {};
+}
+
+export function workflowRef(row: Row): ConversationRef {
+  const run = runOf(row);
+  const created = unixSeconds(row.created_at ?? run.created_at);
+  const finished = unixSeconds(run.finished_at);
+  return {
+    id: String(run.id ?? row.id),
+    created_at: created,
+    updated_at: Number.isFinite(finished) ? Math.max(finished, created) : created,
+    raw: row,
+  };
+}
+
+function asText(value: unknown, preferred: string[]): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  if (isObject(value)) {
+    const keys = Object.keys(value);
+    for (const k of preferred) if (typeof value[k] === 'string') return value[k] as string;
+    if (keys.length === 1 && typeof value[keys[0]] === 'string') return value[keys[0]] as string;
+  }
+  return JSON.stringify(value);
+}
+
+/** The one message of a run, from the log row and (when fetched) the run's detail with inputs/outputs. */
+export function workflowMessage(row: Row, detail: Row | null): Row {
+  const run = { ...runOf(row), ...(detail ?? {}) };
+  const endUser = isObject(row.created_by_end_user) ? row.created_by_end_user : {};
+  const inputs = parseMaybeJson(run.inputs);
+  const outputs = parseMaybeJson(run.outputs);
+  const id = String(run.id ?? row.id);
+  const message: Row = {
+    ...run,
+    id,
+    conversation_id: id,
+    workflow_run_id: id,
+    query: asText(inputs, ['query', 'sys.query', 'input', 'question']),
+    answer: asText(outputs, ['answer', 'text', 'result', 'output']),
+    created_at: run.created_at ?? row.created_at,
+    message_tokens: null,
+    answer_tokens: null,
+    provider_response_latency: typeof run.elapsed_time === 'number' ? run.elapsed_time : null,
+    from_end_user_id: endUser.id ?? null,
+  };
+  if (inputs !== undefined) message.inputs = inputs;
+  if (outputs !== undefined) message.outputs = outputs;
+  return message;
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
