@@ -1,5 +1,7 @@
 /** Public shapes of the archive (LogStorageModule). Paths are relative to LOGS_DIR, with `/` separators. */
 
+import type { ArchivedConversation } from '../common/conversation-log';
+
 export type SaveOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface SaveResult {
@@ -42,4 +44,114 @@ export interface CleanResult {
   /** the oldest and newest day folders removed (or that would be), YYYY-MM-DD */
   first_day: string | null;
   last_day: string | null;
+}
+
+export interface CleanOptions {
+  /** integer, 1 to 36500 */
+  daysToKeep: number;
+  organizationId?: string;
+  dryRun?: boolean;
+}
+
+export interface SearchQuery extends Omit<ArchiveFilter, 'keyword'> {
+  /** full text over names, queries and answers; optional (then: newest first over the filter) */
+  q?: string;
+  /** 1 to 100, default 20 */
+  limit?: number;
+  /** opaque, from a previous page's next_cursor */
+  cursor?: string;
+}
+
+export interface SearchHit {
+  conversation_id: string;
+  path: string;
+  organization_id: string | null;
+  app_id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+  message_count: number;
+  /** matched text with the hits between « and »; without q, the start of the first query */
+  snippet: string;
+}
+
+export interface SearchResult {
+  success: true;
+  results: SearchHit[];
+  next_cursor: string | null;
+}
+
+export interface StatsQuery {
+  start_date?: string;
+  end_date?: string;
+  organization_id?: string;
+  app_id?: string;
+}
+
+export interface StatsFigures {
+  conversations: number;
+  messages: number;
+  /** distinct end-user ids (or sessions when there is no id) */
+  end_users: number;
+  tokens: number;
+  /** seconds */
+  avg_latency: number | null;
+  /** seconds, nearest rank */
+  p95_latency: number | null;
+  likes: number;
+  dislikes: number;
+  errors: number;
+}
+
+export interface StatsRow extends StatsFigures {
+  /** the day folder, YYYY-MM-DD */
+  day: string;
+  organization_id: string | null;
+  app_id: string;
+}
+
+export interface StatsResult {
+  success: true;
+  days: StatsRow[];
+  totals: StatsFigures;
+}
+
+export interface ConversationResult {
+  success: true;
+  path: string;
+  conversation: ArchivedConversation;
+}
+
+export interface VerifyResult {
+  success: true;
+  checked: number;
+  /** in the catalog, gone from disk */
+  missing: string[];
+  /** on disk with other bytes than the catalog recorded */
+  changed: string[];
+  /** on disk, not in the catalog */
+  unindexed: string[];
+  /** unreadable or not an archived conversation */
+  corrupt: string[];
+}
+
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+export interface ReindexResult {
+  success: true;
+  indexed: number;
+  skipped: SkippedFile[];
+  duration_ms: number;
+}
+
+export interface CompressResult {
+  success: true;
+  compressed_files: number;
+  bytes_before: number;
+  bytes_after: number;
+  /** files are compressed in day folders before this day (YYYY-MM-DD); null when compression is off */
+  before_day: string | null;
 }

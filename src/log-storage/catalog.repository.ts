@@ -1,0 +1,439 @@
+import { Injectable, Logger } from '@nestjs/common';
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AppConfig } from '../config/app-config';
+import type { CatalogEntry, CatalogMessage } from './catalog-entry';
+import { filterSql, SearchCursor, whereClause } from './catalog-query';
+import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from './log-storage.types';
+
+/** Bump whenever the schema or what is extracted from a file changes: the catalog is rebuilt at start-up. */
+export const CATALOG_SCHEMA_VERSION = 1;
+export const CATALOG_FILE = 'catalog.sqlite';
+
+/** A catalog row as stored (without the full-text fields). */
+export interface CatalogRow {
+  id: number;
+  path: string;
+  org_key: string;
+  organization_id: string | null;
+  app_id: string;
+  conversation_id: string;
+  day: string;
+  dir: string;
+  name: string;
+  size: number;
+  sha256: string;
+  content_hash: string;
+  compressed: number;
+  created_at: string;
+  updated_at: string;
+  message_count: number;
+  tokens: number;
+  avg_latency: number | null;
+  from_source: string | null;
+  end_user_id: string | null;
+  end_user_session: string | null;
+  likes: number;
+  dislikes: number;
+  errors: number;
+}
+
+export interface SearchRow extends CatalogRow {
+  snippet: string | null;
+}
+
+export interface CatalogState {
+  /** the file did not exist, could not be opened, has another schema version or an unfinished rebuild */
+  needsRebuild: boolean;
+  reason: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  org_key TEXT NOT NULL,
+  organization_id TEXT,
+  app_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  dir TEXT NOT NULL,
+  name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  compressed INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  message_count INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  avg_latency REAL,
+  from_source TEXT,
+  end_user_id TEXT,
+  end_user_session TEXT,
+  likes INTEGER NOT NULL,
+  dislikes INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  indexed_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX files_conversation ON files (org_key, conversation_id);
+CREATE INDEX files_conversation_id ON files (conversation_id);
+CREATE INDEX files_day ON files (day, path);
+CREATE INDEX files_dir ON files (dir);
+CREATE INDEX files_created ON files (created_at, id);
+CREATE INDEX files_org_day ON files (org_key, day);
+CREATE TABLE messages (
+  file_id INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  latency REAL,
+  rating TEXT,
+  error INTEGER NOT NULL
+);
+CREATE INDEX messages_file ON messages (file_id);
+CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
+`;
+
+const ENTRY_COLUMNS = [
+  'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
+  'content_hash', 'compressed', 'created_at', 'updated_at', 'message_count', 'tokens', 'avg_latency', 'from_source',
+  'end_user_id', 'end_user_session', 'likes', 'dislikes', 'errors', 'indexed_at',
+] as const;
+
+const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at').map((c) => `f.${c}`).join(', ')}`;
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+/** The SQLite catalog of the archive: the only place that talks to SQLite. */
+@Injectable()
+export class CatalogRepository {
+  private readonly logger = new Logger(CatalogRepository.name);
+  readonly file: string;
+  private db: Database.Database | null = null;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(config: AppConfig) {
+    this.file = path.join(path.resolve(config.logsDir), CATALOG_FILE);
+  }
+
+  /** Opens (creating when absent) and reports whether the catalog has to be rebuilt from the files. */
+  open(): CatalogState {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    const existed = fs.existsSync(this.file);
+    try {
+      this.connect();
+      const version = this.meta('schema_version');
+      if (!existed) return { needsRebuild: true, reason: 'catalog is missing' };
+      if (version !== String(CATALOG_SCHEMA_VERSION)) {
+        return { needsRebuild: true, reason: `catalog schema version ${version ?? 'none'} is not ${CATALOG_SCHEMA_VERSION}` };
+      }
+      if (this.meta('complete') !== '1') return { needsRebuild: true, reason: 'the last rebuild did not finish' };
+      return { needsRebuild: false, reason: null };
+    } catch (error) {
+      this.logger.warn(`Catalog cannot be read (${(error as Error).message}); starting a new one`);
+      this.close();
+      for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
+      this.connect();
+      return { needsRebuild: true, reason: 'catalog was unreadable' };
+    }
+  }
+
+  close(): void {
+    this.statements.clear();
+    if (this.db?.open) this.db.close();
+    this.db = null;
+  }
+
+  /** Drops every table and creates the current schema, marked unfinished until `finishRebuild`. */
+  startRebuild(): void {
+    const db = this.conn();
+    this.statements.clear();
+    db.exec('DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta;');
+    db.exec(SCHEMA);
+    this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
+    this.setMeta('complete', '0');
+  }
+
+  finishRebuild(): void {
+    this.setMeta('complete', '1');
+    this.conn().pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
+  upsert(entry: CatalogEntry, messages: CatalogMessage[]): number {
+    return this.conn().transaction(() => this.upsertOne(entry, messages))();
+  }
+
+  /**
+   * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
+   * returned with the path that holds it.
+   */
+  insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): { path: string; duplicateOf: string }[] {
+    const duplicates: { path: string; duplicateOf: string }[] = [];
+    this.conn().transaction(() => {
+      for (const item of items) {
+        const existing = this.findConversation(item.entry.organization_id, item.entry.conversation_id);
+        if (existing && existing.path !== item.entry.path) {
+          duplicates.push({ path: item.entry.path, duplicateOf: existing.path });
+          continue;
+        }
+        this.upsertOne(item.entry, item.messages);
+      }
+    })();
+    return duplicates;
+  }
+
+  findConversation(organizationId: string | null, conversationId: string): CatalogRow | undefined {
+    return this.stmt('SELECT ' + ROW_COLUMNS + ' FROM files f WHERE f.org_key = ? AND f.conversation_id = ?').get(
+      organizationId ?? '',
+      conversationId,
+    ) as CatalogRow | undefined;
+  }
+
+  /** The most recently updated row of a conversation id (over all organizations unless one is given). */
+  findByConversationId(conversationId: string, organizationId?: string): CatalogRow | undefined {
+    if (organizationId !== undefined) return this.findConversation(organizationId, conversationId);
+    return this.stmt(
+      `SELECT ${ROW_COLUMNS} FROM files f WHERE f.conversation_id = ? ORDER BY f.updated_at DESC, f.id DESC LIMIT 1`,
+    ).get(conversationId) as CatalogRow | undefined;
+  }
+
+  findByPath(filePath: string): CatalogRow | undefined {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.path = ?`).get(filePath) as CatalogRow | undefined;
+  }
+
+  hasPath(filePath: string): boolean {
+    return this.stmt('SELECT 1 FROM files WHERE path = ?').get(filePath) !== undefined;
+  }
+
+  /** Points a row at another file (compression), keeping everything else. */
+  moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): void {
+    this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, compressed = ? WHERE id = ?').run(
+      file.path,
+      file.size,
+      file.sha256,
+      file.compressed ? 1 : 0,
+      id,
+    );
+  }
+
+  deleteByPath(filePath: string): number {
+    return this.conn().transaction(() => {
+      const row = this.stmt('SELECT id FROM files WHERE path = ?').get(filePath) as { id: number } | undefined;
+      if (!row) return 0;
+      this.deleteIds([row.id]);
+      return 1;
+    })();
+  }
+
+  /** Removes every row of one day folder; returns how many. */
+  deleteByDir(dir: string): number {
+    return this.conn().transaction(() => {
+      const ids = (this.stmt('SELECT id FROM files WHERE dir = ?').all(dir) as { id: number }[]).map((r) => r.id);
+      this.deleteIds(ids);
+      return ids.length;
+    })();
+  }
+
+  summary(organizationId?: string): { files: number; bytes: number; directories: string[] } {
+    const where = organizationId !== undefined ? 'WHERE org_key = ?' : '';
+    const args = organizationId !== undefined ? [organizationId] : [];
+    const totals = this.stmt(`SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM files ${where}`).get(...args) as {
+      files: number;
+      bytes: number;
+    };
+    const directories = (this.stmt(`SELECT DISTINCT dir FROM files ${where} ORDER BY dir`).all(...args) as { dir: string }[]).map(
+      (r) => r.dir,
+    );
+    return { ...totals, directories };
+  }
+
+  count(filter: ArchiveFilter = {}): number {
+    const { where, params } = filterSql(filter);
+    return (this.conn().prepare(`SELECT COUNT(*) AS n FROM files f ${whereClause(where)}`).get(params) as { n: number }).n;
+  }
+
+  /** One page of the filter's rows in (day, path) order, after the given key. */
+  exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): CatalogRow[] {
+    const { where, params } = filterSql(filter);
+    if (after) {
+      where.push('(f.day > @after_day OR (f.day = @after_day AND f.path > @after_path))');
+      Object.assign(params, { after_day: after.day, after_path: after.path });
+    }
+    return this.conn()
+      .prepare(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(where)} ORDER BY f.day, f.path LIMIT ${Math.trunc(limit)}`)
+      .all(params) as CatalogRow[];
+  }
+
+  /** Rows in id order after `afterId` (for verification). */
+  page(afterId: number, limit: number): CatalogRow[] {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.id > ? ORDER BY f.id LIMIT ?`).all(afterId, limit) as CatalogRow[];
+  }
+
+  /** Uncompressed rows of day folders before `beforeDay`, after `afterId`. */
+  uncompressedBefore(beforeDay: string, afterId: number, limit: number): CatalogRow[] {
+    return this.stmt(
+      `SELECT ${ROW_COLUMNS} FROM files f WHERE f.compressed = 0 AND f.day < ? AND f.id > ? ORDER BY f.id LIMIT ?`,
+    ).all(beforeDay, afterId, limit) as CatalogRow[];
+  }
+
+  /** Newest first, keyset-paged on (created_at, id). `match` is an FTS5 query or null. */
+  search(filter: ArchiveFilter, match: string | null, cursor: SearchCursor | null, limit: number): SearchRow[] {
+    const { where, params } = filterSql({ ...filter, keyword: undefined });
+    if (cursor) {
+      where.push('(f.created_at < @cursor_at OR (f.created_at = @cursor_at AND f.id < @cursor_id))');
+      Object.assign(params, { cursor_at: cursor.created_at, cursor_id: cursor.id });
+    }
+    const order = `ORDER BY f.created_at DESC, f.id DESC LIMIT ${Math.trunc(limit)}`;
+    if (match) {
+      params.match = match;
+      return this.conn()
+        .prepare(
+          `SELECT ${ROW_COLUMNS}, snippet(fts, -1, '«', '»', '…', 16) AS snippet FROM fts JOIN files f ON f.id = fts.rowid ` +
+            `${whereClause(['fts MATCH @match', ...where])} ${order}`,
+        )
+        .all(params) as SearchRow[];
+    }
+    return this.conn()
+      .prepare(
+        `SELECT ${ROW_COLUMNS}, (SELECT substr(queries, 1, 160) FROM fts WHERE fts.rowid = f.id) AS snippet FROM files f ` +
+          `${whereClause(where)} ${order}`,
+      )
+      .all(params) as SearchRow[];
+  }
+
+  stats(query: StatsQuery): { rows: StatsRow[]; totals: StatsFigures } {
+    const { where, params } = filterSql(query);
+    const db = this.conn();
+    const clause = whereClause(where);
+    const groups = db
+      .prepare(
+        `SELECT f.day, f.org_key, f.app_id, COUNT(*) AS conversations, SUM(f.message_count) AS messages,
+           COUNT(DISTINCT COALESCE(f.end_user_id, f.end_user_session)) AS end_users, SUM(f.tokens) AS tokens,
+           SUM(f.likes) AS likes, SUM(f.dislikes) AS dislikes, SUM(f.errors) AS errors
+         FROM files f ${clause} GROUP BY f.day, f.org_key, f.app_id ORDER BY f.day, f.org_key, f.app_id`,
+      )
+      .all(params) as (Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> & { org_key: string })[];
+    const latencyWhere = whereClause([...where, 'm.latency IS NOT NULL']);
+    const latencies = db
+      .prepare(
+        `WITH r AS (
+           SELECT f.day, f.org_key, f.app_id, m.latency,
+             ROW_NUMBER() OVER (PARTITION BY f.day, f.org_key, f.app_id ORDER BY m.latency) AS rn,
+             COUNT(*) OVER (PARTITION BY f.day, f.org_key, f.app_id) AS n,
+             AVG(m.latency) OVER (PARTITION BY f.day, f.org_key, f.app_id) AS avg_latency
+           FROM messages m JOIN files f ON f.id = m.file_id ${latencyWhere})
+         SELECT day, org_key, app_id, avg_latency, latency AS p95_latency FROM r WHERE rn = (95 * n + 99) / 100`,
+      )
+      .all(params) as { day: string; org_key: string; app_id: string; avg_latency: number; p95_latency: number }[];
+    const byKey = new Map(latencies.map((l) => [`${l.day}\n${l.org_key}\n${l.app_id}`, l]));
+    const rows: StatsRow[] = groups.map(({ org_key, ...g }) => {
+      const l = byKey.get(`${g.day}\n${org_key}\n${g.app_id}`);
+      return { ...g, organization_id: org_key || null, avg_latency: l?.avg_latency ?? null, p95_latency: l?.p95_latency ?? null };
+    });
+    const totals = db
+      .prepare(
+        `SELECT COUNT(*) AS conversations, COALESCE(SUM(f.message_count), 0) AS messages,
+           COUNT(DISTINCT COALESCE(f.end_user_id, f.end_user_session)) AS end_users, COALESCE(SUM(f.tokens), 0) AS tokens,
+           COALESCE(SUM(f.likes), 0) AS likes, COALESCE(SUM(f.dislikes), 0) AS dislikes, COALESCE(SUM(f.errors), 0) AS errors
+         FROM files f ${clause}`,
+      )
+      .get(params) as Omit<StatsFigures, 'avg_latency' | 'p95_latency'>;
+    const totalLatency = db
+      .prepare(
+        `WITH r AS (
+           SELECT m.latency, ROW_NUMBER() OVER (ORDER BY m.latency) AS rn, COUNT(*) OVER () AS n, AVG(m.latency) OVER () AS avg_latency
+           FROM messages m JOIN files f ON f.id = m.file_id ${latencyWhere})
+         SELECT avg_latency, latency AS p95_latency FROM r WHERE rn = (95 * n + 99) / 100`,
+      )
+      .get(params) as { avg_latency: number; p95_latency: number } | undefined;
+    return {
+      rows,
+      totals: { ...totals, avg_latency: totalLatency?.avg_latency ?? null, p95_latency: totalLatency?.p95_latency ?? null },
+    };
+  }
+
+  private upsertOne(entry: CatalogEntry, messages: CatalogMessage[]): number {
+    const values = {
+      ...entry,
+      compressed: entry.compressed ? 1 : 0,
+      indexed_at: new Date().toISOString(),
+    };
+    const params = Object.fromEntries(ENTRY_COLUMNS.map((c) => [c, (values as Record<string, unknown>)[c]]));
+    const existing = this.stmt('SELECT id FROM files WHERE org_key = ? AND conversation_id = ?').get(
+      entry.org_key,
+      entry.conversation_id,
+    ) as { id: number } | undefined;
+    let id: number;
+    if (existing) {
+      id = existing.id;
+      // another conversation's row cannot hold this path (the path names the conversation), but a stale one might
+      this.stmt('DELETE FROM files WHERE path = ? AND id <> ?').run(entry.path, id);
+      this.stmt(`UPDATE files SET ${ENTRY_COLUMNS.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`).run({ ...params, id });
+      this.deleteDetails([id]);
+    } else {
+      const stale = this.stmt('SELECT id FROM files WHERE path = ?').get(entry.path) as { id: number } | undefined;
+      if (stale) this.deleteIds([stale.id]);
+      id = Number(
+        this.stmt(`INSERT INTO files (${ENTRY_COLUMNS.join(', ')}) VALUES (${ENTRY_COLUMNS.map((c) => `@${c}`).join(', ')})`).run(params)
+          .lastInsertRowid,
+      );
+    }
+    const insertMessage = this.stmt(
+      'INSERT INTO messages (file_id, message_id, created_at, tokens, latency, rating, error) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const m of messages) insertMessage.run(id, m.message_id, m.created_at, m.tokens, m.latency, m.rating, m.error ? 1 : 0);
+    this.stmt('INSERT INTO fts (rowid, name, queries, answers) VALUES (?, ?, ?, ?)').run(id, entry.name, entry.queries, entry.answers);
+    return id;
+  }
+
+  private deleteIds(ids: number[]): void {
+    this.deleteDetails(ids);
+    const del = this.stmt('DELETE FROM files WHERE id = ?');
+    for (const id of ids) del.run(id);
+  }
+
+  private deleteDetails(ids: number[]): void {
+    const messages = this.stmt('DELETE FROM messages WHERE file_id = ?');
+    const fts = this.stmt('DELETE FROM fts WHERE rowid = ?');
+    for (const id of ids) {
+      messages.run(id);
+      fts.run(id);
+    }
+  }
+
+  private connect(): void {
+    const db = new Database(this.file);
+    this.db = db;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  }
+
+  private meta(key: string): string | null {
+    const row = this.conn().prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.conn().prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.conn().prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private conn(): Database.Database {
+    if (!this.db) throw new Error('catalog is not open');
+    return this.db;
+  }
+}
