@@ -6,13 +6,14 @@ import { ConversationLogsModule } from './conversation-logs/conversation-logs.mo
 import { DifyModule } from './dify/dify.module';
 import { HealthController } from './health.controller';
 import { LogStorageModule } from './log-storage/log-storage.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule],
+      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule],
       controllers: [HealthController],
     };
   }

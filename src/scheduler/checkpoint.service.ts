@@ -1,0 +1,85 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { sourceKey, SourceRegistry } from '../backup/source-registry';
+import type { DifySource } from '../dify/dify.types';
+import { CheckpointRepository } from './checkpoint.repository';
+import { Clock } from './clock';
+import type { SourceState } from './scheduler.types';
+
+type SourceRef = Pick<DifySource, 'app_id' | 'organization_id'>;
+
+/** Per-source checkpoints and last-run facts, kept in memory and written through on every change. */
+@Injectable()
+export class CheckpointService implements OnModuleInit {
+  private readonly states = new Map<string, SourceState>();
+  private loaded = false;
+
+  constructor(
+    private readonly repository: CheckpointRepository,
+    private readonly registry: SourceRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.ensureLoaded();
+    const before = this.states.size;
+    for (const source of this.registry.list()) this.getOrCreate(source);
+    if (this.states.size !== before) await this.persist();
+  }
+
+  /** The state of a source (a fresh one, not yet saved, when the source has never been seen). */
+  get(source: SourceRef): SourceState {
+    return { ...this.getOrCreate(source) };
+  }
+
+  find(source: SourceRef): SourceState | undefined {
+    const state = this.states.get(sourceKey(source));
+    return state ? { ...state } : undefined;
+  }
+
+  list(): SourceState[] {
+    return [...this.states.values()].map((s) => ({ ...s }));
+  }
+
+  async update(source: SourceRef, patch: Partial<Omit<SourceState, 'key' | 'app_id' | 'organization_id'>>): Promise<SourceState> {
+    await this.ensureLoaded();
+    const state = { ...this.getOrCreate(source), ...patch };
+    this.states.set(state.key, state);
+    await this.persist();
+    return { ...state };
+  }
+
+  private getOrCreate(source: SourceRef): SourceState {
+    const key = sourceKey(source);
+    let state = this.states.get(key);
+    if (!state) {
+      state = {
+        key,
+        app_id: source.app_id,
+        organization_id: source.organization_id ?? null,
+        checkpoint: null,
+        first_seen_at: this.clock.now().toISOString(),
+        last_run_at: null,
+        last_run_job_id: null,
+        last_outcome: null,
+        last_success_at: null,
+        access_mode: null,
+        coverage: null,
+        stale_alerted_at: null,
+      };
+      this.states.set(key, state);
+    }
+    return state;
+  }
+
+  private async ensureLoaded(): Promise<void> {
+    if (this.loaded) return;
+    this.loaded = true;
+    for (const state of await this.repository.load()) {
+      if (state && typeof state.key === 'string') this.states.set(state.key, state);
+    }
+  }
+
+  private persist(): Promise<void> {
+    return this.repository.save([...this.states.values()]);
+  }
+}

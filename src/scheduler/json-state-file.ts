@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+/**
+ * One JSON document on disk, replaced atomically (write a temp file, then rename) so a crash never
+ * leaves half a file. Writes are serialised; a reader sees either the old or the new document.
+ */
+export class JsonStateFile<T> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  /** null when the file does not exist; a corrupt file is moved aside rather than silently lost */
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      await fs.rename(this.file, `${this.file}.corrupt-${Date.now()}`).catch(() => undefined);
+      return null;
+    }
+  }
+
+  write(value: T): Promise<void> {
+    const text = `${JSON.stringify(value, null, 2)}\n`;
+    const next = this.queue.catch(() => undefined).then(() => this.writeNow(text));
+    this.queue = next;
+    return next;
+  }
+
+  private async writeNow(text: string): Promise<void> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await fs.writeFile(tmp, text, { encoding: 'utf8', mode: 0o600 });
+      await fs.rename(tmp, this.file);
+    } catch (e) {
+      await fs.unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+  }
+}

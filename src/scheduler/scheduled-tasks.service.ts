@@ -1,0 +1,144 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { SourceRegistry } from '../backup/source-registry';
+import { AppConfig } from '../config/app-config';
+import { LogStorageService } from '../log-storage/log-storage.service';
+import { Clock } from './clock';
+import { CronRepository } from './cron.repository';
+import { JobsService } from './jobs.service';
+import { StaleSourcesService } from './stale-sources.service';
+
+export type TaskName = 'backup' | 'retention' | 'compression';
+
+export interface TaskInfo {
+  name: TaskName;
+  expression: string;
+  timezone: string;
+  next_run: string | null;
+  running: boolean;
+  last_started_at: string | null;
+  last_finished_at: string | null;
+  last_outcome: string | null;
+}
+
+export const STALE_CHECK_INTERVAL_MS = 3_600_000;
+
+/**
+ * The cron jobs, registered at start-up from validated configuration (never from decorators, which
+ * read process.env before .env is loaded). ENABLE_AUTO_LOGGING=false registers nothing. A task whose
+ * previous run is still going skips its tick.
+ */
+@Injectable()
+export class ScheduledTasksService implements OnModuleInit {
+  private readonly logger = new Logger(ScheduledTasksService.name);
+  private readonly state = new Map<TaskName, { running: boolean; startedAt: string | null; finishedAt: string | null; outcome: string | null }>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly cron: CronRepository,
+    private readonly jobs: JobsService,
+    private readonly registry: SourceRegistry,
+    private readonly storage: LogStorageService,
+    private readonly stale: StaleSourcesService,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.config.autoLogging) {
+      this.logger.log('Automatic backups are off (ENABLE_AUTO_LOGGING=false): no cron job registered');
+      return;
+    }
+    const { schedule } = this.config;
+    this.register('backup', schedule.backupCron, () => this.runBackup());
+    this.register('retention', schedule.cleanupCron, () => this.runRetention());
+    if (this.config.compressAfterDays !== null) {
+      this.register('compression', schedule.compressCron, () => this.runCompression());
+    }
+    this.cron.createInterval('stale-sources', STALE_CHECK_INTERVAL_MS, () => this.checkStale());
+  }
+
+  /** The registered tasks with their next run, for the admin page and GET /api/schedule. */
+  describe(): TaskInfo[] {
+    return (['backup', 'retention', 'compression'] as const).flatMap((name) => {
+      const expression = this.cron.expression(name);
+      if (expression === null) return [];
+      const s = this.state.get(name);
+      return [
+        {
+          name,
+          expression,
+          timezone: this.config.schedule.timezone,
+          next_run: this.cron.nextRun(name)?.toISOString() ?? null,
+          running: s?.running ?? false,
+          last_started_at: s?.startedAt ?? null,
+          last_finished_at: s?.finishedAt ?? null,
+          last_outcome: s?.outcome ?? null,
+        },
+      ];
+    });
+  }
+
+  nextRun(name: TaskName): string | null {
+    return this.cron.nextRun(name)?.toISOString() ?? null;
+  }
+
+  /** The backup tick: a catch-up of every configured source from its checkpoint. */
+  runBackup(): Promise<void> {
+    return this.guarded('backup', async () => {
+      const sources = this.registry.list();
+      if (!sources.length) return 'no sources configured';
+      const job = await this.jobs.runBackup({ sources, trigger: 'scheduled' });
+      return `job ${job.id} ${job.status}`;
+    });
+  }
+
+  /** The retention tick: removes archive days older than LOG_RETENTION_DAYS. */
+  runRetention(): Promise<void> {
+    return this.guarded('retention', async () => {
+      const result = await this.storage.cleanOldLogs({ daysToKeep: this.config.retentionDays });
+      return `deleted ${result.deleted_files} files (${result.deleted_size_bytes} bytes)`;
+    });
+  }
+
+  /** The compression tick: gzips day folders older than COMPRESS_AFTER_DAYS. */
+  runCompression(): Promise<void> {
+    return this.guarded('compression', async () => {
+      const result = await this.storage.compressOldDays(this.config.compressAfterDays);
+      return `compressed ${result.compressed_files} files (${result.bytes_before} -> ${result.bytes_after} bytes)`;
+    });
+  }
+
+  async checkStale(): Promise<void> {
+    try {
+      await this.stale.check();
+    } catch (e) {
+      this.logger.error(`Failed stale-source check: ${e instanceof Error ? e.name : 'error'}`);
+    }
+  }
+
+  private register(name: TaskName, expression: string, onTick: () => Promise<void>): void {
+    this.cron.create({ name, expression, timezone: this.config.schedule.timezone, onTick });
+    this.logger.log(`Registered ${name} task "${expression}" (${this.config.schedule.timezone}), next run ${this.nextRun(name)}`);
+  }
+
+  private async guarded(name: TaskName, work: () => Promise<string>): Promise<void> {
+    const s = this.state.get(name) ?? { running: false, startedAt: null, finishedAt: null, outcome: null };
+    this.state.set(name, s);
+    if (s.running) {
+      this.logger.warn(`Skipped ${name} task: the run started ${s.startedAt} is still going`);
+      return;
+    }
+    s.running = true;
+    s.startedAt = this.clock.now().toISOString();
+    this.logger.log(`Started ${name} task`);
+    try {
+      s.outcome = await work();
+      this.logger.log(`Finished ${name} task: ${s.outcome}`);
+    } catch (e) {
+      s.outcome = `failed: ${e instanceof Error ? e.message : String(e)}`;
+      this.logger.error(`Failed ${name} task: ${s.outcome}`);
+    } finally {
+      s.running = false;
+      s.finishedAt = this.clock.now().toISOString();
+    }
+  }
+}
