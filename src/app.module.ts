@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './common/auth/auth.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
@@ -13,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule],
+      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule, AdminModule],
       controllers: [HealthController],
     };
   }

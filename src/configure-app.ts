@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import * as express from 'express';
 import helmet from 'helmet';
 import * as path from 'node:path';
+import { configureAdminViews } from './admin/admin-views';
 import { AllExceptionsFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
@@ -34,6 +35,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
   app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter());
+  configureAdminViews(app);
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(

@@ -1,0 +1,92 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import {
+  DifyAuthError,
+  DifyBadRequestError,
+  DifyBadResponseError,
+  DifyError,
+  DifyForbiddenError,
+  DifyNotFoundError,
+  DifyUnavailableError,
+} from '../dify/dify.errors';
+import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
+import { CsrfRejected } from './admin-session';
+
+export interface PageError {
+  status: number;
+  title: string;
+  /** one or more sentences for a person; never a stack trace or a secret */
+  messages: string[];
+  /** unexpected: worth one log line */
+  unexpected?: boolean;
+}
+
+function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const capital = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+function httpMessages(error: HttpException): string[] {
+  const response = error.getResponse();
+  const raw = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : response;
+  const list = Array.isArray(raw) ? raw : [raw ?? error.message];
+  return list.map((m) => sentence(String(m)));
+}
+
+/** Turns any error an admin page meets into a status and a message a person can act on. */
+export function describePageError(error: unknown): PageError {
+  if (error instanceof CsrfRejected) {
+    return { status: HttpStatus.FORBIDDEN, title: 'Form expired', messages: [error.message] };
+  }
+  if (error instanceof ArchiveQueryError) {
+    return { status: HttpStatus.BAD_REQUEST, title: 'Please check the form', messages: [sentence(error.message)] };
+  }
+  if (error instanceof ArchiveNotFoundError) {
+    return { status: HttpStatus.NOT_FOUND, title: 'Not in the archive', messages: [sentence(error.message)] };
+  }
+  if (error instanceof DifyError) {
+    const detail = sentence(error.message);
+    if (error instanceof DifyUnavailableError) {
+      return {
+        status: HttpStatus.BAD_GATEWAY,
+        title: 'Dify is unreachable',
+        messages: [detail, 'Check that Dify is running and that the source URL is right, then try again.'],
+      };
+    }
+    if (error instanceof DifyAuthError || error instanceof DifyForbiddenError) {
+      return {
+        status: HttpStatus.BAD_REQUEST,
+        title: 'Dify refused the credentials',
+        messages: [detail, 'Check the API key, admin key or login of this source in the configuration.'],
+      };
+    }
+    if (error instanceof DifyNotFoundError) {
+      return { status: HttpStatus.NOT_FOUND, title: 'Not found in Dify', messages: [detail, 'Check the app id of this source.'] };
+    }
+    if (error instanceof DifyBadRequestError || error instanceof DifyBadResponseError) {
+      return { status: HttpStatus.BAD_GATEWAY, title: 'Dify gave an unexpected answer', messages: [detail] };
+    }
+    return { status: HttpStatus.BAD_GATEWAY, title: 'Dify problem', messages: [detail] };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const title =
+      status === HttpStatus.NOT_FOUND
+        ? 'Not found'
+        : status === HttpStatus.CONFLICT
+          ? 'Already running'
+          : status === HttpStatus.TOO_MANY_REQUESTS
+            ? 'Too many attempts'
+            : status >= 500
+              ? 'Something went wrong'
+              : 'Please check the form';
+    return { status, title, messages: status >= 500 ? ['The service could not complete this request. Try again in a moment.'] : httpMessages(error) };
+  }
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    title: 'Something went wrong',
+    messages: ['The service could not complete this request. The error has been logged; try again in a moment.'],
+    unexpected: true,
+  };
+}

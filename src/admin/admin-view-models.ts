@@ -1,0 +1,204 @@
+import type { ArchivedConversation, DifyAccessMode } from '../common/conversation-log';
+import type { DifySource } from '../dify/dify.types';
+import type { Job, JobSource, JobSourceStatus, SourceState } from '../scheduler/scheduler.types';
+import { formatNumber, progressPercent, ProgressCounts } from './format';
+
+export const STATUS_LABELS: Record<JobSourceStatus | 'never', string> = {
+  pending: 'Waiting',
+  running: 'Running',
+  succeeded: 'Succeeded',
+  partial: 'Partly failed',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+  never: 'Never run',
+};
+
+const MODE_LABELS: Record<DifyAccessMode, string> = {
+  service: 'Service API (app key)',
+  'console-admin': 'Console (admin key)',
+  'console-login': 'Console (login)',
+};
+
+export interface ProgressView {
+  id: string;
+  status: string;
+  statusLabel: string;
+  running: boolean;
+  percent: number;
+  counts: string;
+  message: string;
+}
+
+export interface SourceView {
+  key: string;
+  name: string;
+  appId: string;
+  organizationId: string | null;
+  modeLabel: string;
+  warnings: string[];
+  lastRunAt: string | null;
+  lastSuccessAt: string | null;
+  checkpoint: string | null;
+  outcomeLabel: string;
+  outcomeClass: string;
+  lastError: string | null;
+  nextRunAt: string | null;
+  running: ProgressView | null;
+}
+
+export interface JobRowView {
+  id: string;
+  startedAt: string;
+  trigger: string;
+  status: string;
+  statusLabel: string;
+  message: string;
+}
+
+export function sumProgress(sources: Pick<JobSource, 'progress'>[]): ProgressCounts {
+  return sources.reduce(
+    (t, s) => ({
+      seen: t.seen + s.progress.seen,
+      saved: t.saved + s.progress.saved,
+      unchanged: t.unchanged + s.progress.unchanged,
+      failed: t.failed + s.progress.failed,
+    }),
+    { seen: 0, saved: 0, unchanged: 0, failed: 0 },
+  );
+}
+
+export function countsText(p: ProgressCounts): string {
+  return `${formatNumber(p.seen)} seen · ${formatNumber(p.saved)} saved · ${formatNumber(p.unchanged)} unchanged · ${formatNumber(p.failed)} failed`;
+}
+
+export function progressView(job: Job): ProgressView {
+  const running = job.status === 'running';
+  const totals = sumProgress(job.sources);
+  return {
+    id: job.id,
+    status: job.status,
+    statusLabel: STATUS_LABELS[job.status],
+    running,
+    percent: progressPercent(totals, !running),
+    counts: countsText(totals),
+    message: job.message,
+  };
+}
+
+export function jobRowView(job: Job): JobRowView {
+  return {
+    id: job.id,
+    startedAt: job.started_at,
+    trigger: job.trigger,
+    status: job.status,
+    statusLabel: STATUS_LABELS[job.status],
+    message: job.message,
+  };
+}
+
+export function sourceLabel(s: Pick<DifySource, 'app_id' | 'organization_id' | 'name'>): string {
+  const id = `${s.organization_id ? `${s.organization_id} / ` : ''}${s.app_id}`;
+  return s.name ? `${s.name} (${id})` : id;
+}
+
+/** `<organization_id>/<app_id>`: the value of the overview's source choice. */
+export function sourceValue(s: Pick<DifySource, 'app_id' | 'organization_id'>): string {
+  return `${s.organization_id ?? ''}/${s.app_id}`;
+}
+
+export function parseSourceValue(value: string | undefined): { organization_id?: string; app_id?: string } {
+  if (!value) return {};
+  const cut = value.indexOf('/');
+  if (cut < 0) return { app_id: value };
+  const org = value.slice(0, cut);
+  return { ...(org ? { organization_id: org } : {}), app_id: value.slice(cut + 1) };
+}
+
+export function sourceView(
+  source: DifySource,
+  mode: DifyAccessMode | null,
+  state: SourceState | undefined,
+  lastJobSource: JobSource | undefined,
+  runningJob: Job | undefined,
+  nextRunAt: string | null,
+): SourceView {
+  const outcome = runningJob ? 'running' : (state?.last_outcome ?? 'never');
+  const warnings = [...new Set([...(state?.coverage && !state.coverage.complete ? state.coverage.warnings : []), ...(lastJobSource?.warnings ?? [])])];
+  return {
+    key: sourceValue(source),
+    name: source.name ?? lastJobSource?.name ?? source.app_id,
+    appId: source.app_id,
+    organizationId: source.organization_id ?? null,
+    modeLabel: mode ? MODE_LABELS[mode] : 'not configured',
+    warnings,
+    lastRunAt: state?.last_run_at ?? null,
+    lastSuccessAt: state?.last_success_at ?? null,
+    checkpoint: state?.checkpoint ?? null,
+    outcomeLabel: STATUS_LABELS[outcome],
+    outcomeClass: outcome === 'never' ? 'none' : outcome,
+    lastError: !runningJob && lastJobSource?.status !== 'succeeded' ? (lastJobSource?.error ?? null) : null,
+    nextRunAt,
+    running: runningJob ? progressView(runningJob) : null,
+  };
+}
+
+export interface SnippetPart {
+  text: string;
+  mark: boolean;
+}
+
+/** Splits a snippet with hits between « and » into parts, so the template escapes every part and marks the hits. */
+export function snippetParts(snippet: string): SnippetPart[] {
+  const parts: SnippetPart[] = [];
+  const re = /«([^»]*)»/g;
+  let last = 0;
+  for (let m = re.exec(snippet); m; m = re.exec(snippet)) {
+    if (m.index > last) parts.push({ text: snippet.slice(last, m.index), mark: false });
+    parts.push({ text: m[1], mark: true });
+    last = m.index + m[0].length;
+  }
+  if (last < snippet.length) parts.push({ text: snippet.slice(last), mark: false });
+  return parts;
+}
+
+export interface TurnView {
+  query: string;
+  answer: string;
+  createdAt: string;
+  tokens: number;
+  latency: string | null;
+  rating: 'like' | 'dislike' | null;
+  error: string | null;
+}
+
+function ratingOf(message: Record<string, unknown>): 'like' | 'dislike' | null {
+  const direct = (message.feedback as { rating?: unknown } | null | undefined)?.rating;
+  if (direct === 'like' || direct === 'dislike') return direct;
+  const list = Array.isArray(message.feedbacks) ? (message.feedbacks as { rating?: unknown; from_source?: unknown }[]) : [];
+  const pick = list.find((f) => f?.from_source === 'user' && (f.rating === 'like' || f.rating === 'dislike')) ?? list.find((f) => f?.rating === 'like' || f?.rating === 'dislike');
+  return (pick?.rating as 'like' | 'dislike' | undefined) ?? null;
+}
+
+export function conversationView(c: ArchivedConversation) {
+  const turns: TurnView[] = c.messages.map((m) => ({
+    query: typeof m.query === 'string' ? m.query : '',
+    answer: typeof m.answer === 'string' ? m.answer : '',
+    createdAt: m.created_at,
+    tokens: (m.message_tokens ?? 0) + (m.answer_tokens ?? 0),
+    latency: typeof m.provider_response_latency === 'number' ? m.provider_response_latency.toFixed(2) : null,
+    rating: ratingOf(m),
+    error: typeof m.error === 'string' && m.error ? m.error : null,
+  }));
+  return {
+    id: c.conversation_id,
+    title: c.name || 'Untitled conversation',
+    appName: c.app_name ?? c.app_id,
+    appId: c.app_id,
+    organizationId: c.organization_id,
+    createdAt: c.created_at,
+    messageCount: c.messages.length,
+    user: c.from_end_user_session_id ?? c.from_end_user_id ?? null,
+    fromSource: c.from_source,
+    turns,
+  };
+}

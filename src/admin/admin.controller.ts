@@ -1,0 +1,116 @@
+import { Body, Controller, Get, Param, Post, Query, Render, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { AuthService } from '../common/auth/auth.service';
+import { AdminPageFilter } from './admin-page.filter';
+import { AdminSession, AdminSessionGuard, CsrfRejected } from './admin-session';
+import { AdminService } from './admin.service';
+import { BackupFormDto, CleanFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
+
+function wantsJson(req: Request): boolean {
+  return (req.headers.accept ?? '').includes('application/json');
+}
+
+/** The server-rendered admin page. Every form works without JavaScript; page scripts only enhance. */
+@ApiExcludeController()
+@UseGuards(AdminSessionGuard)
+@UseFilters(AdminPageFilter)
+@Controller('admin')
+export class AdminController {
+  constructor(
+    private readonly admin: AdminService,
+    private readonly auth: AuthService,
+  ) {}
+
+  @Get()
+  @Render('overview')
+  async overview(@AdminSession() session: string | undefined, @Query() query: OverviewQueryDto) {
+    return { ...this.page(session), ...(await this.admin.overview(query)) };
+  }
+
+  @Get('totals')
+  totals() {
+    return this.admin.totalsText();
+  }
+
+  @Post('backup')
+  backup(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Body() body: BackupFormDto): void {
+    this.checkCsrf(session, body._csrf);
+    const job = this.admin.startBackup(body.app_id, body.organization_id);
+    if (wantsJson(req)) {
+      res.status(202).json({ job_id: job.id, url: `/admin/jobs/${job.id}` });
+      return;
+    }
+    res.redirect(303, `/admin/jobs/${encodeURIComponent(job.id)}`);
+  }
+
+  @Get('jobs/:id')
+  @Render('job')
+  job(@AdminSession() session: string | undefined, @Param('id') id: string) {
+    return { ...this.page(session), ...this.admin.job(id) };
+  }
+
+  @Get('export')
+  @Render('export')
+  async exportForm(@AdminSession() session: string | undefined, @Query() query: ExportQueryDto) {
+    return { ...this.page(session), ...(await this.admin.exportForm(query)) };
+  }
+
+  @Get('export/download')
+  async exportDownload(@AdminSession() session: string | undefined, @Query() query: ExportQueryDto, @Res() res: Response): Promise<void> {
+    const file = await this.admin.exportDownload(query);
+    if (!file) {
+      const range = `${query.start_date ?? 'the beginning'} and ${query.end_date ?? 'today'}`;
+      res.status(404).render('export', {
+        ...this.page(session),
+        ...(await this.admin.exportForm(query)),
+        problem: { title: 'Nothing to export', messages: [`No conversation is archived between ${range} for this choice. Pick a wider range or another app.`] },
+      });
+      return;
+    }
+    res.status(200);
+    res.setHeader('Content-Type', file.contentType);
+    res.setHeader('Content-Disposition', `attachment; filename="${file.fileName}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    await pipeline(file.stream, res).catch(() => res.destroy());
+  }
+
+  @Get('search')
+  @Render('search')
+  async search(@AdminSession() session: string | undefined, @Query() query: SearchQueryDto) {
+    return { ...this.page(session), ...(await this.admin.search(query)) };
+  }
+
+  @Get('conversations/:id')
+  @Render('conversation')
+  async conversation(
+    @AdminSession() session: string | undefined,
+    @Param('id') id: string,
+    @Query('organization_id') organizationId?: string,
+    @Query('back') back?: string,
+  ) {
+    return { ...this.page(session), ...(await this.admin.conversation(id, organizationId || undefined, back)) };
+  }
+
+  @Get('clean')
+  @Render('clean')
+  async cleanPreview(@AdminSession() session: string | undefined, @Query() query: CleanQueryDto) {
+    return { ...this.page(session), ...(await this.admin.cleanPage(query.days_to_keep, query.organization_id)) };
+  }
+
+  @Post('clean')
+  @Render('clean')
+  async clean(@AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
+    this.checkCsrf(session, body._csrf);
+    return { ...this.page(session), ...(await this.admin.clean(body.days_to_keep, body.organization_id)) };
+  }
+
+  private page(session: string | undefined) {
+    return { csrf: this.auth.csrfFor(session), signOut: this.auth.enabled };
+  }
+
+  private checkCsrf(session: string | undefined, token: string | undefined): void {
+    if (!this.auth.verifyCsrf(session, token)) throw new CsrfRejected();
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { BackupModule } from '../backup/backup.module';
+import { LogStorageModule } from '../log-storage/log-storage.module';
+import { SchedulerModule } from '../scheduler/scheduler.module';
+import { AdminAuthController } from './admin-auth.controller';
+import { AdminSessionGuard } from './admin-session';
+import { AdminController } from './admin.controller';
+import { AdminService } from './admin.service';
+
+/** The server-rendered admin page (views/ and public/ are set up by configureAdminViews). */
+@Module({
+  imports: [LogStorageModule, BackupModule, SchedulerModule],
+  controllers: [AdminAuthController, AdminController],
+  providers: [AdminService, AdminSessionGuard],
+})
+export class AdminModule {}

@@ -1,0 +1,326 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { SourceRegistry } from '../backup/source-registry';
+import { AppConfig } from '../config/app-config';
+import type { DifySource } from '../dify/dify.types';
+import { exportFileName, EXPORT_WRITERS } from '../log-storage/export-format';
+import { LogStorageService } from '../log-storage/log-storage.service';
+import type { ArchiveFilter, CleanResult, ExportFormat, StatsRow } from '../log-storage/log-storage.types';
+import { JobsService } from '../scheduler/jobs.service';
+import type { Job } from '../scheduler/scheduler.types';
+import { SourcesService } from '../scheduler/sources.service';
+import {
+  conversationView,
+  jobRowView,
+  parseSourceValue,
+  progressView,
+  sourceLabel,
+  sourceValue,
+  sourceView,
+  snippetParts,
+} from './admin-view-models';
+import type { ExportQueryDto, OverviewQueryDto, RangeQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
+import { formatBytes, formatNumber, isoDayBefore } from './format';
+
+const DEFAULT_RANGE_DAYS = 13;
+const RECENT_JOBS = 8;
+const SEARCH_PAGE = 20;
+
+export interface Option {
+  value: string;
+  label: string;
+  selected: boolean;
+}
+
+function options(values: { value: string; label: string }[], selected: string | undefined): Option[] {
+  return values.map((v) => ({ ...v, selected: v.value === selected }));
+}
+
+function query(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, v);
+  return q.toString();
+}
+
+/** Gathers what each admin page shows from the archive, the jobs and the configured sources. */
+@Injectable()
+export class AdminService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly storage: LogStorageService,
+    private readonly jobs: JobsService,
+    private readonly sources: SourcesService,
+    private readonly registry: SourceRegistry,
+  ) {}
+
+  async overview(form: OverviewQueryDto, now = new Date()) {
+    const range = {
+      start_date: form.start_date ?? isoDayBefore(now, DEFAULT_RANGE_DAYS),
+      end_date: form.end_date ?? now.toISOString().slice(0, 10),
+      source: form.source,
+    };
+    const chosen = parseSourceValue(form.source);
+    const statsFilter = { start_date: range.start_date, end_date: range.end_date, ...chosen };
+    const [summary, allTime, inRange] = await Promise.all([
+      this.storage.getSummary(),
+      this.storage.stats({}),
+      this.storage.stats(statsFilter),
+    ]);
+    const jobs = this.jobs.list();
+    const running = jobs.filter((j) => j.status === 'running');
+    const sourceViews = this.sources.list();
+    const configured = this.registry.list();
+    const sources = sourceViews.map((v) => {
+      const source = configured.find((s) => s.app_id === v.app_id && (s.organization_id ?? null) === v.organization_id) as DifySource;
+      const key = sourceValue(source);
+      const lastJob = jobs.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key && j.status !== 'running'));
+      const runningJob = running.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key));
+      return sourceView(
+        { ...source, name: v.name ?? source.name },
+        v.access_mode,
+        {
+          key,
+          app_id: v.app_id,
+          organization_id: v.organization_id,
+          checkpoint: v.checkpoint,
+          first_seen_at: '',
+          last_run_at: v.last_run_at,
+          last_run_job_id: v.last_run_job_id,
+          last_outcome: v.last_outcome,
+          last_success_at: v.last_success_at,
+          access_mode: v.access_mode,
+          coverage: v.coverage,
+          stale_alerted_at: null,
+        },
+        lastJob?.sources.find((s) => sourceValue(s as DifySource) === key),
+        runningJob,
+        this.config.autoLogging ? v.next_run : null,
+      );
+    });
+    const perSourceRunning = new Set(sources.filter((s) => s.running).map((s) => s.running!.id));
+
+    return {
+      title: 'Overview',
+      nav: 'overview',
+      charts: true,
+      logsDir: this.config.logsDir,
+      generatedAt: now.toISOString(),
+      autoLogging: this.config.autoLogging,
+      backupCron: this.config.schedule.backupCron,
+      cronTimezone: this.config.schedule.timezone,
+      totals: this.totals(summary.total_files, summary.total_size_bytes, summary.directories.length, allTime.days, allTime.totals),
+      organizations: await this.organizations(allTime.days, summary.total_size_bytes),
+      sources,
+      runningJobs: running.filter((j) => !perSourceRunning.has(j.id) || j.sources.length > 1).map(progressView),
+      lastJob: jobs[0] ? jobRowView(jobs[0]) : null,
+      recentJobs: jobs.slice(0, RECENT_JOBS).map(jobRowView),
+      range: { ...range, label: `${range.start_date} → ${range.end_date}` },
+      sourceOptions: options(configured.map((s) => ({ value: sourceValue(s), label: sourceLabel(s) })), form.source),
+      statsQuery: query(statsFilter),
+      days: this.byDay(inRange.days),
+    };
+  }
+
+  /** The figures the page's totals show, formatted (the page script refreshes them after a backup). */
+  async totalsText(): Promise<Record<string, string>> {
+    const [summary, allTime] = await Promise.all([this.storage.getSummary(), this.storage.stats({})]);
+    return {
+      conversations: formatNumber(allTime.totals.conversations),
+      files: formatNumber(summary.total_files),
+      size: formatBytes(summary.total_size_bytes),
+    };
+  }
+
+  /** Starts a catch-up backup of one configured source, or of all of them, in the background. */
+  startBackup(appId?: string, organizationId?: string): Job {
+    const all = this.registry.list();
+    if (!all.length) throw new BadRequestException({ message: 'no source is configured; set DIFY_APP_ID or DIFY_APPS_FILE first' });
+    const sources = appId ? [this.registry.get(appId, organizationId)] : all;
+    return this.jobs.startBackup({ sources, trigger: 'manual' });
+  }
+
+  job(id: string) {
+    const job = this.jobs.getOrThrow(id);
+    const view = progressView(job);
+    return {
+      title: 'Backup',
+      nav: 'overview',
+      refreshSeconds: view.running ? 3 : 0,
+      job: {
+        ...view,
+        startedAt: job.started_at,
+        startedAtLabel: job.started_at.slice(0, 16).replace('T', ' '),
+        finishedAt: job.finished_at,
+        trigger: job.trigger,
+        sources: job.sources.map((s) => ({
+          label: sourceLabel({ app_id: s.app_id, organization_id: s.organization_id ?? undefined, name: s.name ?? undefined }),
+          status: s.status,
+          statusLabel: progressView({ ...job, status: s.status === 'pending' ? 'running' : s.status }).statusLabel,
+          progress: s.progress,
+          error: s.error,
+          warnings: s.warnings,
+          errors: (s.result?.errors ?? []).slice(0, 20),
+        })),
+      },
+    };
+  }
+
+  async exportForm(form: ExportQueryDto, now = new Date()) {
+    return {
+      title: 'Export',
+      nav: 'export',
+      form: {
+        start_date: form.start_date ?? isoDayBefore(now, 6),
+        end_date: form.end_date ?? now.toISOString().slice(0, 10),
+      },
+      ...(await this.filterOptions(form)),
+      formatOptions: options(
+        [
+          { value: 'json', label: 'JSON' },
+          { value: 'ndjson', label: 'NDJSON' },
+          { value: 'csv', label: 'CSV' },
+        ],
+        form.format ?? 'json',
+      ),
+    };
+  }
+
+  /** null when nothing is archived in the range (the page says so instead of sending an empty file). */
+  async exportDownload(form: ExportQueryDto): Promise<{ stream: Readable; fileName: string; contentType: string } | null> {
+    const format: ExportFormat = form.format ?? 'json';
+    const filter = this.filter(form);
+    if ((await this.storage.countConversations(filter)) === 0) return null;
+    return {
+      stream: this.storage.exportStream(filter, format),
+      fileName: exportFileName(format, filter.start_date, filter.end_date),
+      contentType: EXPORT_WRITERS[format].contentType,
+    };
+  }
+
+  async search(form: SearchQueryDto) {
+    const searched = Object.values(form).some((v) => v !== undefined);
+    const base = { title: 'Search', nav: 'search', form, searched, ...(await this.filterOptions(form)) };
+    if (!searched) return base;
+    const { q, cursor, ...rest } = form;
+    const result = await this.storage.search({ ...this.filter(rest), ...(q ? { q } : {}), ...(cursor ? { cursor } : {}), limit: SEARCH_PAGE });
+    const back = `/admin/search?${query({ ...form } as Record<string, string | undefined>)}`;
+    return {
+      ...base,
+      resultsLabel: `${result.results.length}${result.next_cursor ? '+' : ''} conversations${q ? ` matching “${q}”` : ''}`,
+      results: result.results.map((r) => ({
+        title: r.name || 'Untitled conversation',
+        href: `/admin/conversations/${encodeURIComponent(r.conversation_id)}?${query({ organization_id: r.organization_id ?? undefined, back })}`,
+        createdAt: r.created_at,
+        organizationId: r.organization_id,
+        appId: r.app_id,
+        messageCount: r.message_count,
+        snippets: r.snippet ? [snippetParts(r.snippet)] : [],
+      })),
+      nextHref: result.next_cursor ? `/admin/search?${query({ ...form, cursor: result.next_cursor } as Record<string, string | undefined>)}` : null,
+    };
+  }
+
+  async conversation(conversationId: string, organizationId: string | undefined, back: string | undefined) {
+    const { conversation } = await this.storage.getConversation({
+      conversation_id: conversationId,
+      ...(organizationId ? { organization_id: organizationId } : {}),
+    });
+    const view = conversationView(conversation);
+    return {
+      title: view.title,
+      nav: 'search',
+      conversation: view,
+      backHref: back && back.startsWith('/admin/search') ? back : '/admin/search',
+    };
+  }
+
+  async cleanPage(daysToKeep: number | undefined, organizationId: string | undefined) {
+    const preview: CleanResult | null =
+      daysToKeep === undefined ? null : await this.storage.cleanOldLogs({ daysToKeep, dryRun: true, ...(organizationId ? { organizationId } : {}) });
+    return this.cleanView(daysToKeep ?? this.config.retentionDays, organizationId, preview);
+  }
+
+  async clean(daysToKeep: number, organizationId: string | undefined) {
+    const result = await this.storage.cleanOldLogs({ daysToKeep, ...(organizationId ? { organizationId } : {}) });
+    return this.cleanView(daysToKeep, organizationId, result, result.deleted_files ? `${result.message}.` : undefined);
+  }
+
+  private async cleanView(daysToKeep: number, organizationId: string | undefined, preview: CleanResult | null, notice?: string) {
+    return {
+      title: 'Clean',
+      nav: 'clean',
+      form: { days_to_keep: daysToKeep, organization_id: organizationId },
+      organizationOptions: (await this.filterOptions({ organization_id: organizationId })).organizationOptions,
+      preview,
+      notice,
+    };
+  }
+
+  private filter(form: RangeQueryDto & { rating?: 'like' | 'dislike'; from_source?: 'api' | 'console' }): ArchiveFilter {
+    const out: ArchiveFilter = {};
+    for (const key of ['start_date', 'end_date', 'organization_id', 'app_id', 'rating', 'from_source'] as const) {
+      const value = form[key];
+      if (value !== undefined) (out as Record<string, string>)[key] = value;
+    }
+    return out;
+  }
+
+  private async filterOptions(form: Pick<RangeQueryDto, 'organization_id' | 'app_id'>) {
+    const { days } = await this.storage.stats({});
+    const orgs = new Set<string>(this.registry.list().flatMap((s) => (s.organization_id ? [s.organization_id] : [])));
+    const apps = new Map<string, string>(this.registry.list().map((s) => [s.app_id, s.name ?? s.app_id]));
+    for (const row of days) {
+      if (row.organization_id) orgs.add(row.organization_id);
+      if (!apps.has(row.app_id)) apps.set(row.app_id, row.app_id);
+    }
+    return {
+      organizationOptions: options([...orgs].sort().map((o) => ({ value: o, label: o })), form.organization_id),
+      appOptions: options(
+        [...apps].map(([value, name]) => ({ value, label: name === value ? value : `${name} (${value})` })).sort((a, b) => a.label.localeCompare(b.label)),
+        form.app_id,
+      ),
+    };
+  }
+
+  private totals(files: number, bytes: number, dayFolders: number, days: StatsRow[], totals: { conversations: number; messages: number }) {
+    const sorted = days.map((d) => d.day).sort();
+    return {
+      conversations: totals.conversations,
+      messages: totals.messages,
+      files,
+      sizeBytes: bytes,
+      days: dayFolders,
+      firstDay: sorted[0] ?? null,
+      lastDay: sorted[sorted.length - 1] ?? null,
+    };
+  }
+
+  private async organizations(days: StatsRow[], totalBytes: number) {
+    const byOrg = new Map<string, number>();
+    for (const row of days) byOrg.set(row.organization_id ?? '', (byOrg.get(row.organization_id ?? '') ?? 0) + row.conversations);
+    const out: { name: string; conversations: number; files: number; sizeBytes: number }[] = [];
+    let orgBytes = 0;
+    for (const [org, conversations] of [...byOrg].sort((a, b) => b[1] - a[1])) {
+      const summary = org ? await this.storage.getSummary(org) : null;
+      orgBytes += summary?.total_size_bytes ?? 0;
+      out.push({ name: org, conversations, files: summary?.total_files ?? conversations, sizeBytes: summary?.total_size_bytes ?? 0 });
+    }
+    // conversations without an organization sit directly under conversations/
+    for (const row of out) if (!row.name) row.sizeBytes = Math.max(0, totalBytes - orgBytes);
+    return out.map((row) => ({ ...row, name: row.name || '(no organization)' }));
+  }
+
+  private byDay(rows: StatsRow[]) {
+    const map = new Map<string, { day: string; conversations: number; messages: number; tokens: number; likes: number; dislikes: number }>();
+    for (const r of rows) {
+      const d = map.get(r.day) ?? { day: r.day, conversations: 0, messages: 0, tokens: 0, likes: 0, dislikes: 0 };
+      d.conversations += r.conversations;
+      d.messages += r.messages;
+      d.tokens += r.tokens;
+      d.likes += r.likes;
+      d.dislikes += r.dislikes;
+      map.set(r.day, d);
+    }
+    return [...map.values()].sort((a, b) => a.day.localeCompare(b.day));
+  }
+}
