@@ -21,7 +21,8 @@ export function findProjectRoot(start = __dirname): string {
 }
 
 function chartJsDir(root: string): string {
-  return path.dirname(require.resolve('chart.js/dist/chart.umd.js', { paths: [root] }));
+  // the package's exports map hides dist/, so it is located on disk
+  return path.join(root, 'node_modules', 'chart.js', 'dist');
 }
 
 let helpersRegistered = false;

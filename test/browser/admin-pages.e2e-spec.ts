@@ -1,0 +1,102 @@
+import request from 'supertest';
+import { createTestApp, TestApp } from '../support/test-app';
+
+const TOKEN = 'admin-page-token-0123456789';
+
+function cookieOf(res: request.Response): string {
+  const header = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  const line = header.find((c) => c.startsWith('vault_session='));
+  if (!line) throw new Error('no session cookie was set');
+  return line.split(';')[0];
+}
+
+function csrfOf(html: string): string {
+  const m = /name="(?:_csrf|csrf-token)" (?:value|content)="([^"]+)"/.exec(html);
+  if (!m) throw new Error('no CSRF token on the page');
+  return m[1];
+}
+
+describe('admin page over HTTP', () => {
+  describe('with ADMIN_TOKEN', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ ADMIN_TOKEN: TOKEN });
+    });
+    afterAll(() => t.close());
+
+    it('redirects / to /admin and every page to the sign-in form', async () => {
+      await request(t.server).get('/').expect(302).expect('Location', '/admin');
+      for (const path of ['/admin', '/admin/search?q=x', '/admin/export', '/admin/clean?days_to_keep=3']) {
+        const res = await request(t.server).get(path).expect(303);
+        expect(res.headers.location).toBe(`/admin/login?next=${encodeURIComponent(path)}`);
+      }
+      const form = await request(t.server).get('/admin/login').expect(200);
+      expect(form.text).toContain('<label for="token">Admin token</label>');
+      expect(form.headers['content-security-policy']).toContain("script-src 'self'");
+    });
+
+    it('signs in with an HttpOnly SameSite=Strict cookie, refuses a wrong token with a human message, signs out', async () => {
+      const wrong = await request(t.server).post('/admin/login').type('form').send({ token: 'nope', next: '/admin' }).expect(401);
+      expect(wrong.text).toContain('That is not the admin token of this service');
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+
+      const ok = await request(t.server).post('/admin/login').type('form').send({ token: TOKEN, next: '/admin/clean' }).expect(303);
+      expect(ok.headers.location).toBe('/admin/clean');
+      const setCookie = ([] as string[]).concat(ok.headers['set-cookie'] ?? []).join('\n');
+      expect(setCookie).toMatch(/vault_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+/);
+      expect(setCookie).not.toContain('Secure');
+      const cookie = cookieOf(ok);
+
+      const page = await request(t.server).get('/admin').set('Cookie', cookie).expect(200);
+      expect(page.text).toContain('<h1>Overview</h1>');
+      const csrf = csrfOf(page.text);
+
+      await request(t.server).post('/admin/logout').set('Cookie', cookie).type('form').send({ _csrf: 'forged' }).expect(403);
+      const out = await request(t.server).post('/admin/logout').set('Cookie', cookie).type('form').send({ _csrf: csrf }).expect(303);
+      expect(out.headers.location).toBe('/admin/login');
+      expect(([] as string[]).concat(out.headers['set-cookie'] ?? []).join('')).toContain('Max-Age=0');
+    });
+
+    it('never sends a stack trace, and escapes what the user typed', async () => {
+      const ok = await request(t.server).post('/admin/login').type('form').send({ token: TOKEN }).expect(303);
+      const cookie = cookieOf(ok);
+      const evil = '<script>alert(1)</script>';
+      const res = await request(t.server).get('/admin/search').query({ q: evil }).set('Cookie', cookie);
+      expect(res.text).not.toContain(evil);
+      expect(res.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+      const bad = await request(t.server).get('/admin/clean').query({ days_to_keep: 'soon' }).set('Cookie', cookie).expect(400);
+      expect(bad.text).toContain('Days to keep must be a whole number.');
+      expect(bad.text).not.toMatch(/at \w+ \(|node_modules/);
+      const missing = await request(t.server).get('/admin/jobs/does-not-exist').set('Cookie', cookie).expect(404);
+      expect(missing.text).toContain('No job has id does-not-exist.');
+    });
+
+    it('serves the page script, styles and Chart.js from this service', async () => {
+      await request(t.server).get('/assets/admin.js').expect(200).expect('Content-Type', /javascript/);
+      await request(t.server).get('/assets/admin.css').expect(200).expect('Content-Type', /css/);
+      const chart = await request(t.server).get('/assets/chartjs/chart.umd.js').expect(200);
+      expect(chart.text).toContain('Chart');
+    });
+  });
+
+  describe('without ADMIN_TOKEN', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({});
+    });
+    afterAll(() => t.close());
+
+    it('is open, but still binds its forms to a per-browser CSRF token', async () => {
+      await request(t.server).get('/admin/login').expect(303).expect('Location', '/admin');
+      const page = await request(t.server).get('/admin').expect(200);
+      const cookie = cookieOf(page);
+      expect(page.text).not.toContain('Sign out');
+      const preview = await request(t.server).get('/admin/clean?days_to_keep=30').set('Cookie', cookie).expect(200);
+      expect(preview.headers['set-cookie']).toBeUndefined();
+      const csrf = csrfOf(preview.text);
+      await request(t.server).post('/admin/clean').type('form').send({ _csrf: csrf, days_to_keep: 30 }).expect(403);
+      const done = await request(t.server).post('/admin/clean').set('Cookie', cookie).type('form').send({ _csrf: csrf, days_to_keep: 30 }).expect(201);
+      expect(done.text).toContain('No day folders before');
+    });
+  });
+});
