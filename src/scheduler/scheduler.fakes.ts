@@ -1,0 +1,129 @@
+import type { BackupService } from '../backup/backup.service';
+import type { BackupResult, BackupRunRequest } from '../backup/backup.types';
+import type { SourceRegistry } from '../backup/source-registry';
+import type { AppConfig } from '../config/app-config';
+import type { DifySource } from '../dify/dify.types';
+import type { AlertInput, AlertsService } from './alerts.service';
+import type { CheckpointRepository } from './checkpoint.repository';
+import { CheckpointService } from './checkpoint.service';
+import { Clock } from './clock';
+import type { JobHistoryRepository } from './job-history.repository';
+import type { Job, SourceState } from './scheduler.types';
+import type { StaleSourcesService } from './stale-sources.service';
+
+/** Typed fakes shared by the scheduler's unit tests. */
+export class FakeClock extends Clock {
+  constructor(public current = new Date('2025-10-15T10:00:00Z')) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.current);
+  }
+}
+
+export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'load' | 'save'> {
+  states: SourceState[] = [];
+  async load() {
+    return structuredClone(this.states);
+  }
+  async save(states: SourceState[]) {
+    this.states = structuredClone(states);
+  }
+}
+
+export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'load' | 'save'> {
+  jobs: Job[] = [];
+  saves = 0;
+  async load() {
+    return structuredClone(this.jobs);
+  }
+  async save(jobs: Job[]) {
+    this.saves++;
+    this.jobs = structuredClone(jobs);
+  }
+}
+
+export class FakeAlerts implements Pick<AlertsService, 'notify'> {
+  sent: (AlertInput & { secrets: string[] })[] = [];
+  notify(input: AlertInput, secrets: string[] = []) {
+    this.sent.push({ ...input, secrets });
+  }
+}
+
+export class FakeStale implements Pick<StaleSourcesService, 'check'> {
+  checks = 0;
+  async check() {
+    this.checks++;
+    return [];
+  }
+}
+
+export type RunHandler = (request: BackupRunRequest) => Promise<BackupResult>;
+
+export class FakeBackups implements Pick<BackupService, 'run' | 'isRunning' | 'check'> {
+  calls: BackupRunRequest[] = [];
+  handler: RunHandler = async (request) => result(request, 1);
+  run(request: BackupRunRequest) {
+    this.calls.push(request);
+    return this.handler(request);
+  }
+  isRunning() {
+    return false;
+  }
+  async check(): ReturnType<BackupService['check']> {
+    return { app: { id: 'x', name: 'X', mode: 'chat' }, accessMode: 'console-admin' };
+  }
+}
+
+/** A result as BackupService returns it, reporting progress once per conversation. */
+export function result(request: BackupRunRequest, saved: number, over: Partial<BackupResult> = {}): BackupResult {
+  for (let i = 1; i <= saved; i++) request.onProgress?.({ seen: i, saved: i, unchanged: 0, failed: 0 });
+  const failed = over.failed_count ?? 0;
+  return {
+    success: failed === 0,
+    message: 'ok',
+    app_id: request.source.app_id,
+    organization_id: request.source.organization_id ?? null,
+    access_mode: 'console-admin',
+    app_mode: 'chat',
+    total_conversations: saved + failed,
+    saved_count: saved,
+    created_count: saved,
+    updated_count: 0,
+    unchanged_count: 0,
+    failed_count: failed,
+    file_paths: [],
+    errors: Array.from({ length: failed }, (_, i) => ({ conversation_id: `c${i}`, error: 'Dify is unreachable' })),
+    coverage: { complete: true, warnings: [] },
+    warnings: [],
+    window: { start: request.window.start?.toISOString() ?? null, end: request.window.end?.toISOString() ?? null },
+    interrupted: false,
+    ...over,
+  };
+}
+
+export function testConfig(over: { backfillFrom?: string; overlapSeconds?: number; difyRetentionDays?: number } = {}): AppConfig {
+  return {
+    autoLogging: true,
+    retentionDays: 30,
+    compressAfterDays: null,
+    schedule: {
+      backupCron: '0 2 * * *',
+      cleanupCron: '0 3 * * 0',
+      compressCron: '30 3 * * *',
+      timezone: 'UTC',
+      backfillFrom: over.backfillFrom ?? '2d',
+      overlapSeconds: over.overlapSeconds ?? 0,
+    },
+    dify: { timeoutMs: 1000, maxRetries: 0, retryBaseMs: 1, concurrency: 1, retentionDays: over.difyRetentionDays ?? 30 },
+    alerts: { webhookUrl: null, staleHours: 36 },
+  } as AppConfig;
+}
+
+export function fakeRegistry(sources: DifySource[]): SourceRegistry {
+  return { list: () => sources, get: (id: string) => sources.find((s) => s.app_id === id)! } as unknown as SourceRegistry;
+}
+
+export function checkpointService(repo: MemoryCheckpointRepository, sources: DifySource[], clock: Clock): CheckpointService {
+  return new CheckpointService(repo as unknown as CheckpointRepository, fakeRegistry(sources), clock);
+}
