@@ -1,7 +1,232 @@
-import { Controller } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import {
+  ArgumentsHost,
+  Catch,
+  Controller,
+  Delete,
+  ExceptionFilter,
+  Get,
+  HttpCode,
+  Logger,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { AppConfig } from '../config/app-config';
+import { EXPORT_WRITERS, exportFileName } from '../log-storage/export-format';
+import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
+import { LogStorageService } from '../log-storage/log-storage.service';
+import type {
+  CleanResult,
+  CompressResult,
+  ConversationResult,
+  ExportFormat,
+  ReindexResult,
+  SearchResult,
+  StatsResult,
+  VerifyResult,
+} from '../log-storage/log-storage.types';
+import {
+  ArchiveCleanQueryDto,
+  ArchiveCompressQueryDto,
+  ArchiveConversationParamsDto,
+  ArchiveOrganizationQueryDto,
+  ArchivePathQueryDto,
+  ArchiveQueryDto,
+  ArchiveSearchQueryDto,
+  ArchiveStatsQueryDto,
+} from './dto/archive-query.dto';
+import {
+  ArchiveCleanResponseDto,
+  ArchiveCompressResponseDto,
+  ArchiveConversationResponseDto,
+  ArchiveErrorResponseDto,
+  ArchiveExportResponseDto,
+  ArchiveReindexResponseDto,
+  ArchiveSearchResponseDto,
+  ArchiveStatsResponseDto,
+  ArchiveSummaryResponseDto,
+  ArchiveVerifyResponseDto,
+} from './dto/archive-responses.dto';
+
+/** The archive's domain errors as 400 (naming the parameter) and 404. */
+@Catch(ArchiveQueryError, ArchiveNotFoundError)
+export class ArchiveErrorFilter implements ExceptionFilter {
+  catch(error: ArchiveQueryError | ArchiveNotFoundError, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof ArchiveQueryError) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: [error.message], field: error.field });
+    } else {
+      res.status(404).json({ statusCode: 404, error: 'Not Found', message: error.message });
+    }
+  }
+}
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+const BAD_REQUEST = { type: ArchiveErrorResponseDto, description: 'A parameter is missing or malformed; `message` and `field` name it' };
 
 /** Reading and cleaning the archive: summary, export, retention, search, stats, verify. */
 @ApiTags('conversation-logs')
+@ApiExtraModels(ArchiveSummaryResponseDto, ArchiveExportResponseDto)
+@UseFilters(ArchiveErrorFilter)
 @Controller('api/conversation-logs')
-export class ArchiveController {}
+export class ArchiveController {
+  private readonly logger = new Logger(ArchiveController.name);
+
+  constructor(
+    private readonly storage: LogStorageService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Summary of the archive, or an export of a range of day folders',
+    description:
+      'action=summary: file count, bytes and day folders (from the catalog). action=export: the files whose day folder lies ' +
+      'in [start_date, end_date], streamed as json (`{"success":true,"conversations":[...],"count":N}`), ndjson or csv; ' +
+      'download=true adds Content-Disposition and gzips when the client accepts gzip.',
+  })
+  @ApiProduces('application/json', 'application/x-ndjson', 'text/csv')
+  @ApiOkResponse({
+    description: 'The summary (action=summary) or the export (action=export)',
+    schema: { oneOf: [{ $ref: getSchemaPath(ArchiveSummaryResponseDto) }, { $ref: getSchemaPath(ArchiveExportResponseDto) }] },
+  })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  async read(@Query() query: ArchiveQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const { action, format = 'json', download = false, ...filter } = query;
+    if (action === 'summary') {
+      res.json(await this.storage.getSummary(query.organization_id));
+      return;
+    }
+    await this.send(req, res, this.storage.exportStream(definedOnly(filter), format), format, download, filter);
+  }
+
+  @Delete()
+  @ApiOperation({
+    summary: 'Delete day folders older than days_to_keep days (in LOG_TIMEZONE)',
+    description: 'Day D is deleted when D < today − days_to_keep; today is never deleted. Empty parents are removed too.',
+  })
+  @ApiOkResponse({ type: ArchiveCleanResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  clean(@Query() query: ArchiveCleanQueryDto): Promise<CleanResult> {
+    return this.storage.cleanOldLogs(
+      definedOnly({
+        daysToKeep: query.days_to_keep ?? this.config.retentionDays,
+        organizationId: query.organization_id,
+        dryRun: query.dry_run ?? false,
+      }),
+    );
+  }
+
+  @Get('search')
+  @ApiOperation({ summary: 'Full-text search over names, queries and answers, newest first, keyset-paged' })
+  @ApiOkResponse({ type: ArchiveSearchResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  search(@Query() query: ArchiveSearchQueryDto): Promise<SearchResult> {
+    return this.storage.search(definedOnly({ ...query }));
+  }
+
+  @Get('stats')
+  @ApiOperation({ summary: 'Per day folder and app: conversations, messages, end users, tokens, latency (avg, p95), ratings, errors' })
+  @ApiOkResponse({ type: ArchiveStatsResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  stats(@Query() query: ArchiveStatsQueryDto): Promise<StatsResult> {
+    return this.storage.stats(definedOnly({ ...query }));
+  }
+
+  @Get('conversation')
+  @ApiOperation({ summary: 'One archived conversation by its file path (relative to LOGS_DIR)' })
+  @ApiOkResponse({ type: ArchiveConversationResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  @ApiNotFoundResponse({ type: ArchiveErrorResponseDto, description: 'No such file in the archive' })
+  conversationByPath(@Query() query: ArchivePathQueryDto): Promise<ConversationResult> {
+    return this.storage.getConversation({ path: query.path });
+  }
+
+  @Get('conversations/:conversation_id')
+  @ApiOperation({ summary: 'One archived conversation by its id (the newest copy when several organizations hold it)' })
+  @ApiOkResponse({ type: ArchiveConversationResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  @ApiNotFoundResponse({ type: ArchiveErrorResponseDto, description: 'The conversation is not in the archive' })
+  conversationById(
+    @Param() params: ArchiveConversationParamsDto,
+    @Query() query: ArchiveOrganizationQueryDto,
+  ): Promise<ConversationResult> {
+    return this.storage.getConversation(definedOnly({ conversation_id: params.conversation_id, organization_id: query.organization_id }));
+  }
+
+  @Get('verify')
+  @ApiOperation({ summary: 'Re-hash every file against the catalog and look for files it does not know' })
+  @ApiOkResponse({ type: ArchiveVerifyResponseDto })
+  verify(): Promise<VerifyResult> {
+    return this.storage.verify();
+  }
+
+  @Post('reindex')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Drop the catalog and rebuild it from the files' })
+  @ApiOkResponse({ type: ArchiveReindexResponseDto })
+  reindex(): Promise<ReindexResult> {
+    return this.storage.reindex();
+  }
+
+  @Post('compress')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Gzip the files of day folders older than after_days days (default COMPRESS_AFTER_DAYS)' })
+  @ApiOkResponse({ type: ArchiveCompressResponseDto })
+  @ApiBadRequestResponse(BAD_REQUEST)
+  compress(@Query() query: ArchiveCompressQueryDto): Promise<CompressResult> {
+    return this.storage.compressOldDays(query.after_days ?? this.config.compressAfterDays);
+  }
+
+  /** Pipes an export with backpressure; a client that goes away stops the reading of files. */
+  private async send(
+    req: Request,
+    res: Response,
+    stream: Readable,
+    format: ExportFormat,
+    download: boolean,
+    range: { start_date?: string; end_date?: string },
+  ): Promise<void> {
+    res.status(200);
+    res.setHeader('Content-Type', EXPORT_WRITERS[format].contentType);
+    res.setHeader('Cache-Control', 'no-store');
+    const gzip = download && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
+    if (download) {
+      res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(format, range.start_date, range.end_date)}"`);
+      res.setHeader('Vary', 'Accept-Encoding');
+    }
+    if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    try {
+      await (gzip ? pipeline(stream, createGzip(), res) : pipeline(stream, res));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.warn(`Export stopped: ${(error as Error).message}`);
+      stream.destroy();
+      res.destroy();
+    }
+  }
+}
