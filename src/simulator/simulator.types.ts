@@ -53,7 +53,13 @@ export interface SimulatedConversation {
   created_at: number;
   updated_at: number;
   message_ids: string[];
+  /** where Dify says the conversation came from; only `service-api` ones are listed by the Service API */
+  invoke_from: InvokeFrom;
+  /** Unix seconds when the console detail endpoint first marked it read, else null */
+  read_at: number | null;
 }
+
+export type InvokeFrom = 'service-api' | 'web-app' | 'explore' | 'debugger';
 
 export type FaultKind =
   | { kind: 'status'; status: number; retryAfterSeconds?: number; body?: unknown }
@@ -93,6 +99,18 @@ export interface AddConversationInput {
   messages?: number;
   /** explicit creation times (Unix seconds) for each message */
   message_created_at?: number[];
+  /**
+   * default: `service-api` for `api` conversations, `explore` for console ones. `web-app` conversations
+   * belong to a browser end user and are invisible to the Service API even for the same `user` string.
+   */
+  invoke_from?: InvokeFrom;
+}
+
+export interface ReadMark {
+  app_id: string;
+  conversation_id: string;
+  /** Unix seconds */
+  at: number;
 }
 
 export interface DifySimulator {
@@ -126,5 +144,7 @@ export interface DifySimulator {
   /** every request answered so far, oldest first */
   readonly requests: RecordedRequest[];
   clearRequests(): void;
+  /** every call of a console conversation detail endpoint (which marks the conversation read), oldest first */
+  readonly readMarks: ReadMark[];
   close(): Promise<void>;
 }
