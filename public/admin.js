@@ -152,8 +152,20 @@
 
   var charts = [];
 
-  function byDay(rows) {
+  /* every day of the chosen range (up to a year), so quiet days show as zero rather than vanish */
+  function rangeDays(query) {
+    var params = new URLSearchParams(query);
+    var start = Date.parse(params.get('start_date') || '');
+    var end = Date.parse(params.get('end_date') || '');
+    var out = [];
+    if (isNaN(start) || isNaN(end) || end < start || end - start > 366 * 864e5) return out;
+    for (var t = start; t <= end; t += 864e5) out.push(new Date(t).toISOString().slice(0, 10));
+    return out;
+  }
+
+  function byDay(rows, query) {
     var map = {};
+    rangeDays(query).forEach(function (d) { map[d] = { conversations: 0, messages: 0, tokens: 0, likes: 0, dislikes: 0 }; });
     rows.forEach(function (r) {
       var d = map[r.day] || (map[r.day] = { conversations: 0, messages: 0, tokens: 0, likes: 0, dislikes: 0 });
       d.conversations += r.conversations || 0; d.messages += r.messages || 0; d.tokens += r.tokens || 0;
@@ -163,21 +175,21 @@
     return { days: days, values: days.map(function (d) { return map[d]; }) };
   }
 
-  function drawCharts(container, stats) {
+  function drawCharts(container, stats, query) {
     var Chart = window.Chart;
     var status = container.parentNode.querySelector('[data-role="chart-status"]');
     if (!Chart) { text(status, 'Charts could not be loaded.'); return; }
     charts.forEach(function (c) { c.destroy(); });
     charts = [];
-    var grouped = byDay(stats.days || []);
-    text(status, grouped.days.length ? '' : 'Nothing archived in this range yet.');
+    var grouped = byDay(stats.days || [], query);
+    text(status, (stats.days || []).length ? '' : 'Nothing archived in this range yet.');
     var ink = cssVar('--muted', '#5d6878');
     var grid = cssVar('--line', '#e2e6ec');
     Chart.defaults.color = ink;
     Chart.defaults.borderColor = grid;
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
     var common = { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { position: 'bottom' } } };
-    var labels = grouped.days;
+    var labels = grouped.days.map(function (d) { return d.slice(5); });
     var pick = function (k) { return grouped.values.map(function (v) { return v[k]; }); };
     var accent = cssVar('--accent', '#2f6feb');
     charts.push(new Chart(document.getElementById('chart-activity'), {
@@ -211,7 +223,7 @@
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (!res.ok) throw new Error([].concat(res.body && res.body.message || 'The statistics could not be loaded.').join(' '));
-        drawCharts(container, res.body);
+        drawCharts(container, res.body, query);
         container.setAttribute('data-drawn', 'true');
       })
       .catch(function (e) { text(status, e.message); });

@@ -70,13 +70,14 @@ export class AdminService {
     const running = jobs.filter((j) => j.status === 'running');
     const sourceViews = this.sources.list();
     const configured = this.registry.list();
+    const appNames = await this.appNames(configured);
     const sources = sourceViews.map((v) => {
       const source = configured.find((s) => s.app_id === v.app_id && (s.organization_id ?? null) === v.organization_id) as DifySource;
       const key = sourceValue(source);
       const lastJob = jobs.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key && j.status !== 'running'));
       const runningJob = running.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key));
       return sourceView(
-        { ...source, name: v.name ?? source.name },
+        { ...source, name: v.name ?? source.name ?? appNames.get(sourceValue(source)) },
         v.access_mode,
         {
           key,
@@ -254,6 +255,19 @@ export class AdminService {
       preview,
       notice,
     };
+  }
+
+  /** Display names of sources configured without one: the app's name as archived. */
+  private async appNames(sources: DifySource[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    for (const source of sources.filter((s) => !s.name)) {
+      const filter = { app_id: source.app_id, ...(source.organization_id ? { organization_id: source.organization_id } : {}) };
+      const hit = (await this.storage.search({ ...filter, limit: 1 })).results[0];
+      if (!hit) continue;
+      const { conversation } = await this.storage.getConversation({ path: hit.path }).catch(() => ({ conversation: null }));
+      if (conversation?.app_name) names.set(sourceValue(source), conversation.app_name);
+    }
+    return names;
   }
 
   private filter(form: RangeQueryDto & { rating?: 'like' | 'dislike'; from_source?: 'api' | 'console' }): ArchiveFilter {
