@@ -119,7 +119,8 @@ export class ConsoleAppClient implements DifyAppClient {
         fetch: (range, page) =>
           this.get<OffsetPage>(path, {
             ...(range.startMs !== undefined ? { start: consoleStartParam(range.startMs, timeZone) } : {}),
-            ...(range.endMs !== undefined ? { end: consoleEndParam(range.endMs, timeZone) } : {}),
+            // the completion list compares `end` strictly (< :59): ask one second more
+            ...(range.endMs !== undefined ? { end: consoleEndParam(range.endMs + (chat ? 0 : 1000), timeZone) } : {}),
             ...(chat ? { sort_by: field } : {}),
             annotation_status: 'all',
             page,

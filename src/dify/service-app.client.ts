@@ -24,7 +24,12 @@ export class ServiceAppClient implements DifyAppClient {
   ) {}
 
   private async get<T = Row>(path: string, query?: DifyRequest['query'], extra: Partial<DifyRequest> = {}): Promise<T> {
-    const res = await this.http.request<T>({ path, query, ...extra });
+    const res = await this.http.request<T>({
+      path,
+      query,
+      ...extra,
+      headers: { ...extra.headers, Authorization: `Bearer ${this.source.api_key}` },
+    });
     if (!res.data || typeof res.data !== 'object') {
       throw new DifyBadResponseError(`Dify answered ${path} with JSON that is not an object`, res.status);
     }

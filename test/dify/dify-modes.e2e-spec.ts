@@ -116,6 +116,15 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('%s mode agai
       expect(cRefs).toEqual([]);
     } else {
       expect(cRefs.map((r) => r.id).sort()).toEqual(ids(sim.conversations(completion.id)));
+      const all = sim.conversations(completion.id);
+      const mid = all[Math.floor(all.length / 2)].created_at;
+      // ends on second :59 of a minute: the completion list compares its end strictly
+      const endSec = Math.floor(mid / 60) * 60 + 59;
+      const window = { start: new Date((all[2].created_at - 1) * 1000), end: new Date(endSec * 1000) };
+      sim.addConversation({ app_id: completion.id, user: 'edge-user', created_at: endSec, messages: 1 });
+      const inWindow = await listAll(cSut, cApp, window);
+      expect(inWindow.map((r) => r.id).sort()).toEqual(ids(sim.conversations(completion.id).filter((c) => activeIn(c, window))));
+      expect(inWindow.length).toBeGreaterThan(2);
       const messages = await cSut.getMessages(cApp, cRefs[0]);
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatchObject({ id: cRefs[0].id, conversation_id: cRefs[0].id, answer: expect.any(String) });
