@@ -1,7 +1,58 @@
-import { Controller } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpStatus, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadGatewayResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ConversationLogService, StartedJob } from './conversation-log.service';
+import { AsyncQueryDto } from './dto/async-query.dto';
+import { BackupResultDto, StartedJobDto } from './dto/backup-result.dto';
+import { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
 
 /** Copying conversations out of Dify into the archive. */
 @ApiTags('conversation-logs')
+@ApiBearerAuth()
 @Controller('api/conversation-logs')
-export class BackupController {}
+export class BackupController {
+  constructor(private readonly logs: ConversationLogService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Back up the conversations of one Dify app, with all their messages',
+    description:
+      'Send the connection fields of one access mode (service: dify_api_url + api_key [+ users]; console admin key: ' +
+      'console_api_url + admin_api_key + workspace_id; console login: console_api_url + email + password), or only ' +
+      '`app_id` to use a configured source. `filters` limit the run to conversations active (created or updated) in a ' +
+      'window. Every backup is recorded as a job (GET /api/jobs).',
+  })
+  @ApiOkResponse({ type: BackupResultDto })
+  @ApiAcceptedResponse({ type: StartedJobDto, description: 'with ?async=true' })
+  @ApiBadRequestResponse({
+    description: 'Invalid input, or credentials refused by Dify; `message` names the field',
+    schema: {
+      example: {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: ['organization_id must be 1 to 64 characters of letters, digits, ".", "_" or "-", and not "." or ".."'],
+      },
+    },
+  })
+  @ApiBadGatewayResponse({ description: 'Dify unreachable, or answering errors after every retry' })
+  async save(
+    @Body() body: SaveConversationLogsDto,
+    @Query() query: AsyncQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BackupResultDto | StartedJob> {
+    if (query.async) {
+      res.status(HttpStatus.ACCEPTED);
+      return this.logs.start(body);
+    }
+    res.status(HttpStatus.OK);
+    return this.logs.save(body);
+  }
+}

@@ -1,12 +1,22 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
-import { BackupService } from '../backup/backup.service';
 import type { BackupResult } from '../backup/backup.types';
 import { windowFromFilters, WindowError, WindowFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
+import type { DifySource } from '../dify/dify.types';
 import type { CleanResult, LogsSummary } from '../log-storage/log-storage.types';
 import { LogStorageService } from '../log-storage/log-storage.service';
+import { JobsService } from '../scheduler/jobs.service';
 import type { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
+import { difyErrorFromJob } from './job-errors';
+
+export interface StartedJob {
+  success: true;
+  job_id: string;
+  /** where to follow it */
+  status_url: string;
+  events_url: string;
+}
 
 function isoDay(value: Date | string, field: string): string {
   const date = typeof value === 'string' ? new Date(value) : value;
@@ -16,21 +26,27 @@ function isoDay(value: Date | string, field: string): string {
 
 /**
  * The seed's programmatic API, for the REST controllers and for other NestJS apps or scripts:
- * the same shapes as the endpoints.
+ * the same shapes as the endpoints. Every backup runs as a job (history, progress, no overlap).
  */
 @Injectable()
 export class ConversationLogService {
   constructor(
-    private readonly backups: BackupService,
+    private readonly jobs: JobsService,
     private readonly sources: SourceRegistry,
     private readonly storage: LogStorageService,
   ) {}
 
-  /** POST /api/conversation-logs */
+  /** POST /api/conversation-logs: waits for the result. */
   async save(body: SaveConversationLogsDto): Promise<BackupResult> {
-    const { filters, ...fields } = body;
-    const source = this.sources.resolve(fields);
-    return this.backups.run({ source, window: this.window(filters) });
+    const { source, window } = this.prepare(body);
+    return this.runManual(source, window);
+  }
+
+  /** POST /api/conversation-logs?async=true: answers at once with the job. */
+  start(body: SaveConversationLogsDto): StartedJob {
+    const { source, window } = this.prepare(body);
+    const job = this.jobs.startBackup({ sources: [source], window, trigger: 'manual' });
+    return { success: true, job_id: job.id, status_url: `/api/jobs/${job.id}`, events_url: `/api/jobs/${job.id}/events` };
   }
 
   async saveConversationsWithMessages(
@@ -46,7 +62,7 @@ export class ConversationLogService {
       api_key: apiKey,
       ...(organizationId ? { organization_id: organizationId } : {}),
     });
-    return this.backups.run({ source, window: this.window(filters) });
+    return this.runManual(source, this.window(filters));
   }
 
   getLogsSummary(organizationId?: string): Promise<LogsSummary> {
@@ -68,6 +84,18 @@ export class ConversationLogService {
 
   cleanOldLogs(daysToKeep: number, organizationId?: string): Promise<CleanResult> {
     return this.storage.cleanOldLogs({ daysToKeep, ...(organizationId ? { organizationId } : {}) });
+  }
+
+  private prepare(body: SaveConversationLogsDto) {
+    const { filters, ...fields } = body;
+    return { source: this.sources.resolve(fields), window: this.window(filters) };
+  }
+
+  private async runManual(source: DifySource, window: ReturnType<typeof windowFromFilters>): Promise<BackupResult> {
+    const job = await this.jobs.runBackup({ sources: [source], window, trigger: 'manual' });
+    const entry = job.sources[0];
+    if (entry.result) return entry.result;
+    throw difyErrorFromJob(entry.error_kind, entry.error ?? job.message, source);
   }
 
   private window(filters?: WindowFilters) {

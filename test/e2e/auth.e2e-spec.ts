@@ -1,0 +1,56 @@
+import request from 'supertest';
+import { createTestApp, TestApp } from '../support/test-app';
+
+const TOKEN = 'test-admin-token-0123456789';
+
+/** Every documented /api route, with path parameters filled in. */
+async function apiRoutes(t: TestApp): Promise<[string, string][]> {
+  const doc = (await request(t.server).get('/api/docs-json').set('Authorization', `Bearer ${TOKEN}`)).body;
+  const routes: [string, string][] = [];
+  for (const [path, ops] of Object.entries<Record<string, unknown>>(doc.paths)) {
+    if (!path.startsWith('/api')) continue;
+    for (const method of Object.keys(ops)) routes.push([method, path.replace(/\{[^}]+\}/g, 'x')]);
+  }
+  return routes;
+}
+
+describe('ADMIN_TOKEN on the API', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ ADMIN_TOKEN: TOKEN });
+  });
+  afterAll(() => t.close());
+
+  it('refuses every /api route without a token, and with a wrong one, naming Authorization', async () => {
+    const routes = await apiRoutes(t);
+    expect(routes.length).toBeGreaterThan(0);
+    for (const [method, path] of routes) {
+      const bare = await (request(t.server) as any)[method](path);
+      expect({ method, path, status: bare.status }).toEqual({ method, path, status: 401 });
+      expect(bare.body).toMatchObject({ statusCode: 401, field: 'Authorization' });
+      expect(JSON.stringify(bare.body)).not.toContain(TOKEN);
+    }
+  });
+
+  it('lets the right token through, keeps /health open, and limits repeated failures with 429', async () => {
+    await request(t.server).get('/health').expect(200);
+    await request(t.server)
+      .get('/api/conversation-logs?action=summary')
+      .set('Authorization', `Bearer ${TOKEN}`)
+      .expect((res) => expect(res.status).not.toBe(401));
+    const fresh = await createTestApp({ ADMIN_TOKEN: TOKEN });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        statuses.push((await request(fresh.server).get('/api/jobs').set('Authorization', 'Bearer wrong-token-xxxxxxxx')).status);
+      }
+      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+      expect(statuses.slice(10)).toEqual([429, 429]);
+      const limited = await request(fresh.server).get('/api/jobs').set('Authorization', `Bearer ${TOKEN}`);
+      expect(limited.status).toBe(429);
+      expect(limited.body.message).toMatch(/too many/);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
