@@ -5,6 +5,7 @@ import { AppConfig, ConfigError } from './config/app-config';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 import { LogStorageService } from './log-storage/log-storage.service';
 import { loadConfigFromEnvironment } from './main';
+import { backupCommand } from './scheduler/backup.command';
 
 /** One-shot commands against the archive, without the HTTP server: `node dist/cli.js <command> [options]`. */
 
@@ -109,6 +110,7 @@ export const COMMANDS: Record<string, CliCommand & { flags?: string[] }> = {
       return 0;
     },
   },
+  backup: backupCommand,
 };
 
 function usage(): string {

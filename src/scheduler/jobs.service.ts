@@ -454,6 +454,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       organization_id: entry.organization_id,
       status: entry.status,
       progress: { ...entry.progress },
+      window: entry.window ? { ...entry.window } : null,
       current_window: entry.current_window ? { ...entry.current_window } : null,
     };
   }

@@ -68,6 +68,8 @@ export type JobEvent =
       organization_id: string | null;
       status: JobSourceStatus;
       progress: BackupProgress;
+      /** the whole window of the source, and the slice under way */
+      window: IsoWindow | null;
       current_window: IsoWindow | null;
     }
   | { type: 'source'; seq: number; job_id: string; source: JobSource }
