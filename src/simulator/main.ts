@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     `  Account:      ${sim.account.email} / ${sim.account.password} (timezone ${sim.account.timezone})`,
     `  Service API users: ${SIMULATED_SERVICE_USERS.join(', ')}`,
     '  Apps:',
-    ...sim.apps.map((a) => `    ${a.mode.padEnd(13)} ${a.id}  ${a.apiKey}  ${a.name} (${sim.conversations(a.id).length} conversations)`),
+    ...sim.apps.map((a) => `    ${a.mode.padEnd(13)} ${a.id}  ${a.apiKey}  ${a.name} (${a.mode === 'workflow' ? 'workflow runs only' : `${sim.conversations(a.id).length} conversations`})`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
