@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
 import { runCli } from '../../src/cli';
+import type { ArchivedConversation } from '../../src/common/conversation-log';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { readArchive } from '../support/archive';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
@@ -180,8 +181,8 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       expect(verify.body).toEqual({ success: true, checked: 3, missing: [], changed: [], unindexed: [], corrupt: [] });
 
       const old1 = after.find((f) => f.json.conversation_id === 'old-1')!;
-      expect(await sut.saveConversation({ ...(old1.json as never), logged_at: 'later' })).toEqual({ outcome: 'unchanged', path: old1.path });
-      const updated = await sut.saveConversation({ ...(old1.json as never), name: 'renamed zebra' });
+      expect(await sut.saveConversation({ ...(old1.json as ArchivedConversation), logged_at: 'later' })).toEqual({ outcome: 'unchanged', path: old1.path });
+      const updated = await sut.saveConversation({ ...(old1.json as ArchivedConversation), name: 'renamed zebra' });
       expect(updated).toEqual({ outcome: 'updated', path: old1.path });
       const reread = await request(t.server).get(`${API}/conversation`).query({ path: old1.path }).expect(200);
       expect(reread.body.conversation.name).toBe('renamed zebra');

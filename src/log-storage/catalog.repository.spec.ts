@@ -1,0 +1,162 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { AppConfig } from '../config/app-config';
+import type { CatalogEntry, CatalogMessage } from './catalog-entry';
+import { CatalogRepository, CATALOG_FILE } from './catalog.repository';
+
+function entry(id: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry {
+  const day = overrides.day ?? '2024-01-16';
+  const org = overrides.organization_id === undefined ? 'acme' : overrides.organization_id;
+  const dir = `conversations/${org ? `${org}/` : ''}${day.replace(/-/g, '/')}`;
+  return {
+    path: `${dir}/conversation_${id}_${day}T12-00-00-000Z.json`,
+    org_key: org ?? '',
+    organization_id: org,
+    app_id: 'bot',
+    conversation_id: id,
+    day,
+    dir,
+    name: `name ${id}`,
+    size: 100,
+    sha256: 'sha',
+    content_hash: 'content',
+    compressed: false,
+    created_at: `${day}T12:00:00.000Z`,
+    updated_at: `${day}T12:05:00.000Z`,
+    message_count: 1,
+    tokens: 10,
+    avg_latency: 1,
+    from_source: 'api',
+    end_user_id: 'eu',
+    end_user_session: 'sess',
+    likes: 0,
+    dislikes: 0,
+    errors: 0,
+    queries: 'hello',
+    answers: 'world',
+    ...overrides,
+  };
+}
+
+function messages(latencies: (number | null)[]): CatalogMessage[] {
+  return latencies.map((latency, i) => ({ message_id: `m${i}`, created_at: '2024-01-16T12:00:00.000Z', tokens: 5, latency, rating: null, error: false }));
+}
+
+describe(CatalogRepository.name, () => {
+  let dir: string;
+  let sut: CatalogRepository;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-repo-'));
+    sut = new CatalogRepository({ logsDir: dir } as AppConfig);
+  });
+  afterEach(() => {
+    sut.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('asks for a rebuild when missing, old or unfinished, and not once rebuilt', () => {
+    expect(sut.open()).toEqual({ needsRebuild: true, reason: 'catalog is missing' });
+    sut.startRebuild();
+    sut.close();
+    expect(sut.open()).toEqual({ needsRebuild: true, reason: 'the last rebuild did not finish' });
+    sut.startRebuild();
+    sut.finishRebuild();
+    sut.close();
+    expect(sut.open()).toEqual({ needsRebuild: false, reason: null });
+    sut.close();
+    const raw = new Database(path.join(dir, CATALOG_FILE));
+    raw.prepare("UPDATE meta SET value = '0' WHERE key = 'schema_version'").run();
+    raw.close();
+    expect(sut.open().reason).toBe('catalog schema version 0 is not 1');
+  });
+
+  describe('with a fresh catalog', () => {
+    beforeEach(() => {
+      sut.open();
+      sut.startRebuild();
+      sut.finishRebuild();
+    });
+
+    it('upserts by organization and conversation id, keeping the row id and replacing details', () => {
+      const first = sut.upsert(entry('c1'), messages([1, 2]));
+      const second = sut.upsert(entry('c1', { name: 'renamed', queries: 'zebra' }), messages([3]));
+      expect(second).toBe(first);
+      expect(sut.findConversation('acme', 'c1')?.name).toBe('renamed');
+      expect(sut.search({}, '"zebra"*', null, 10).map((r) => r.conversation_id)).toEqual(['c1']);
+      expect(sut.search({}, '"hello"*', null, 10)).toEqual([]);
+      expect(sut.stats({}).totals.p95_latency).toBe(3);
+      expect(sut.count()).toBe(1);
+    });
+
+    it('summarises and deletes by day folder', () => {
+      sut.upsert(entry('c1'), []);
+      sut.upsert(entry('c2', { day: '2024-01-17' }), []);
+      sut.upsert(entry('c3', { organization_id: null }), []);
+      expect(sut.summary()).toEqual({
+        files: 3,
+        bytes: 300,
+        directories: ['conversations/2024/01/16', 'conversations/acme/2024/01/16', 'conversations/acme/2024/01/17'],
+      });
+      expect(sut.summary('acme').files).toBe(2);
+      expect(sut.deleteByDir('conversations/acme/2024/01/16')).toBe(1);
+      expect(sut.summary().files).toBe(2);
+      expect(sut.deleteByPath(entry('c2', { day: '2024-01-17' }).path)).toBe(1);
+      expect(sut.search({}, '"hello"*', null, 10).map((r) => r.conversation_id)).toEqual(['c3']);
+    });
+
+    it('reports a second file of one conversation in a batch insert instead of keeping both', () => {
+      const duplicates = sut.insertMany([
+        { entry: entry('c1'), messages: [] },
+        { entry: entry('c1', { day: '2024-01-17' }), messages: [] },
+      ]);
+      expect(duplicates).toEqual([{ path: entry('c1', { day: '2024-01-17' }).path, duplicateOf: entry('c1').path }]);
+      expect(sut.count()).toBe(1);
+    });
+
+    it('pages search results newest first without losing rows that share a timestamp', () => {
+      for (let i = 0; i < 7; i++) sut.upsert(entry(`c${i}`, { created_at: i < 4 ? '2024-01-16T12:00:00.000Z' : `2024-01-1${i}T00:00:00.000Z` }), []);
+      const seen: string[] = [];
+      let cursor = null;
+      for (;;) {
+        const rows = sut.search({}, null, cursor, 3);
+        if (!rows.length) break;
+        seen.push(...rows.map((r) => r.conversation_id));
+        const last = rows[rows.length - 1];
+        cursor = { created_at: last.created_at, id: last.id };
+      }
+      expect(seen).toEqual(['c3', 'c2', 'c1', 'c0', 'c6', 'c5', 'c4']);
+    });
+
+    it('pages exports in day and path order', () => {
+      sut.upsert(entry('b', { day: '2024-01-17' }), []);
+      sut.upsert(entry('a', { day: '2024-01-17' }), []);
+      sut.upsert(entry('z', { day: '2024-01-15' }), []);
+      const first = sut.exportPage({ start_date: '2024-01-15', end_date: '2024-01-17' }, null, 2);
+      expect(first.map((r) => r.conversation_id)).toEqual(['z', 'a']);
+      const rest = sut.exportPage({ start_date: '2024-01-15', end_date: '2024-01-17' }, { day: first[1].day, path: first[1].path }, 2);
+      expect(rest.map((r) => r.conversation_id)).toEqual(['b']);
+    });
+
+    it('computes per-group and total p95 by nearest rank', () => {
+      sut.upsert(entry('c1'), messages(Array.from({ length: 20 }, (_, i) => i + 1)));
+      sut.upsert(entry('c2', { app_id: 'other', end_user_id: 'eu2' }), messages([100, null]));
+      const { rows, totals } = sut.stats({ start_date: '2024-01-16', end_date: '2024-01-16' });
+      expect(rows.map((r) => [r.app_id, r.avg_latency, r.p95_latency])).toEqual([
+        ['bot', 10.5, 19],
+        ['other', 100, 100],
+      ]);
+      expect(totals).toMatchObject({ conversations: 2, messages: 2, end_users: 2, p95_latency: 20 });
+      expect(sut.stats({ app_id: 'nope' }).totals).toMatchObject({ conversations: 0, messages: 0, avg_latency: null, p95_latency: null });
+    });
+
+    it('moves a row to its gzipped file', () => {
+      const id = sut.upsert(entry('c1'), []);
+      sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });
+      expect(sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, compressed: 1 });
+      expect(sut.uncompressedBefore('2099-01-01', 0, 10)).toEqual([]);
+    });
+  });
+});

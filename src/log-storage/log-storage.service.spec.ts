@@ -1,0 +1,300 @@
+import type { ArchivedConversation } from '../common/conversation-log';
+import type { AppConfig } from '../config/app-config';
+import { contentHash } from './catalog-entry';
+import { encodeCursor } from './catalog-query';
+import type { CatalogRepository, CatalogRow, SearchRow } from './catalog.repository';
+import type { DayFolder, FoundFile, LogFilesRepository } from './log-files.repository';
+import { ArchiveNotFoundError, ArchiveQueryError } from './log-storage.errors';
+import { LogStorageService } from './log-storage.service';
+
+type Fake<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<R, A> : T[K] };
+
+function fakeFiles(): Fake<LogFilesRepository> {
+  return {
+    root: '/logs',
+    absolute: jest.fn(),
+    writeAtomic: jest.fn().mockResolvedValue({ size: 10, sha256: 'sha' }),
+    read: jest.fn().mockResolvedValue(null),
+    hash: jest.fn().mockResolvedValue(null),
+    exists: jest.fn().mockResolvedValue(false),
+    remove: jest.fn().mockResolvedValue(undefined),
+    walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
+    listFiles: jest.fn().mockResolvedValue([]),
+    dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
+    removeDir: jest.fn().mockResolvedValue(undefined),
+    pruneEmpty: jest.fn().mockResolvedValue(undefined),
+  } as unknown as Fake<LogFilesRepository>;
+}
+
+function fakeCatalog(): Fake<CatalogRepository> {
+  return {
+    file: '/logs/catalog.sqlite',
+    open: jest.fn().mockReturnValue({ needsRebuild: false, reason: null }),
+    close: jest.fn(),
+    startRebuild: jest.fn(),
+    finishRebuild: jest.fn(),
+    upsert: jest.fn().mockReturnValue(1),
+    insertMany: jest.fn().mockReturnValue([]),
+    findConversation: jest.fn().mockReturnValue(undefined),
+    findByConversationId: jest.fn().mockReturnValue(undefined),
+    findByPath: jest.fn().mockReturnValue(undefined),
+    hasPath: jest.fn().mockReturnValue(false),
+    moveFile: jest.fn(),
+    deleteByPath: jest.fn().mockReturnValue(0),
+    deleteByDir: jest.fn().mockReturnValue(0),
+    summary: jest.fn().mockReturnValue({ files: 0, bytes: 0, directories: [] }),
+    count: jest.fn().mockReturnValue(0),
+    exportPage: jest.fn().mockReturnValue([]),
+    page: jest.fn().mockReturnValue([]),
+    uncompressedBefore: jest.fn().mockReturnValue([]),
+    search: jest.fn().mockReturnValue([]),
+    stats: jest.fn(),
+  } as unknown as Fake<CatalogRepository>;
+}
+
+const conv: ArchivedConversation = {
+  conversation_id: 'c1',
+  app_id: 'bot',
+  organization_id: 'acme',
+  name: 'n',
+  status: 'normal',
+  from_source: 'api',
+  from_end_user_id: null,
+  from_end_user_session_id: null,
+  created_at: '2024-01-16T12:30:29.000Z',
+  updated_at: '2024-01-16T12:30:29.000Z',
+  dialogue_count: 0,
+  messages: [],
+  logged_at: '2024-01-20T00:00:00.000Z',
+  app_mode: 'chat',
+  app_name: 'Bot',
+  access_mode: 'service',
+};
+const PATH = 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
+
+function row(overrides: Partial<CatalogRow> = {}): CatalogRow {
+  return {
+    id: 1, path: PATH, org_key: 'acme', organization_id: 'acme', app_id: 'bot', conversation_id: 'c1', day: '2024-01-16',
+    dir: 'conversations/acme/2024/01/16', name: 'n', size: 10, sha256: 'sha', content_hash: contentHash(conv), compressed: 0,
+    created_at: conv.created_at, updated_at: conv.updated_at, message_count: 0, tokens: 0, avg_latency: null, from_source: 'api',
+    end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, ...overrides,
+  };
+}
+
+describe(LogStorageService.name, () => {
+  let files: Fake<LogFilesRepository>;
+  let catalog: Fake<CatalogRepository>;
+  let sut: LogStorageService;
+
+  beforeEach(() => {
+    files = fakeFiles();
+    catalog = fakeCatalog();
+    const config = { logTimezone: 'UTC', compressAfterDays: null, retentionDays: 30 } as unknown as AppConfig;
+    sut = new LogStorageService(config, files as unknown as LogFilesRepository, catalog as unknown as CatalogRepository);
+    sut.now = () => new Date('2024-01-20T10:00:00.000Z');
+  });
+
+  describe('onModuleInit', () => {
+    it('rebuilds only when the catalog asks for it', async () => {
+      await sut.onModuleInit();
+      expect(catalog.startRebuild).not.toHaveBeenCalled();
+      catalog.open.mockReturnValue({ needsRebuild: true, reason: 'catalog is missing' });
+      await sut.onModuleInit();
+      expect(catalog.startRebuild).toHaveBeenCalledTimes(1);
+      expect(catalog.finishRebuild).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('saveConversation', () => {
+    it('creates a new file and records it', async () => {
+      await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'created', path: PATH });
+      expect(files.writeAtomic).toHaveBeenCalledWith(PATH, JSON.stringify(conv, null, 2));
+      expect(catalog.upsert.mock.calls[0][0]).toMatchObject({ path: PATH, sha256: 'sha', size: 10, content_hash: contentHash(conv) });
+    });
+
+    it('leaves an unchanged conversation alone', async () => {
+      catalog.findConversation.mockReturnValue(row());
+      files.exists.mockResolvedValue(true);
+      await expect(sut.saveConversation({ ...conv, logged_at: 'later' })).resolves.toEqual({ outcome: 'unchanged', path: PATH });
+      expect(files.writeAtomic).not.toHaveBeenCalled();
+    });
+
+    it('rewrites a changed conversation where it lies, gzipped or not', async () => {
+      catalog.findConversation.mockReturnValue(row({ path: `${PATH}.gz`, content_hash: 'old' }));
+      files.exists.mockResolvedValue(true);
+      await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'updated', path: `${PATH}.gz` });
+      expect(files.writeAtomic).toHaveBeenCalledWith(`${PATH}.gz`, expect.any(String));
+      expect(catalog.upsert.mock.calls[0][0]).toMatchObject({ compressed: true, path: `${PATH}.gz` });
+    });
+
+    it('writes a fresh file when the catalogued one has gone', async () => {
+      catalog.findConversation.mockReturnValue(row({ path: 'conversations/acme/2024/01/15/conversation_c1_2024-01-15T00-00-00-000Z.json' }));
+      await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'created', path: PATH });
+    });
+
+    it('fails cleanly on a disk error without touching the catalog', async () => {
+      files.writeAtomic.mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+      await expect(sut.saveConversation(conv)).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(catalog.upsert).not.toHaveBeenCalled();
+    });
+
+    it('serialises saves of one conversation', async () => {
+      let active = 0;
+      let most = 0;
+      files.writeAtomic.mockImplementation(async () => {
+        most = Math.max(most, ++active);
+        await new Promise((r) => setTimeout(r, 2));
+        active--;
+        return { size: 1, sha256: 's' };
+      });
+      await Promise.all(Array.from({ length: 5 }, (_, i) => sut.saveConversation({ ...conv, name: `v${i}` })));
+      expect(most).toBe(1);
+    });
+
+    it('refuses a document without the fields the archive needs', async () => {
+      await expect(sut.saveConversation({ ...conv, created_at: 'soon' })).rejects.toThrow('created_at is not a date');
+      expect(files.writeAtomic).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('cleanOldLogs', () => {
+    const folders: DayFolder[] = [
+      { dir: 'conversations/acme/2024/01/09', organization_id: 'acme', day: '2024-01-09' },
+      { dir: 'conversations/acme/2024/01/10', organization_id: 'acme', day: '2024-01-10' },
+      { dir: 'conversations/acme/2024/01/20', organization_id: 'acme', day: '2024-01-20' },
+    ];
+    beforeEach(() => {
+      files.dayFolders.mockImplementation(async function* () {
+        yield* folders;
+      });
+      files.listFiles.mockImplementation(async (dir: string) => [{ path: `${dir}/f.json`, size: 7 }]);
+    });
+
+    it('deletes day D iff D < today − N and keeps the catalog in step', async () => {
+      const result = await sut.cleanOldLogs({ daysToKeep: 10 });
+      expect(result).toEqual({
+        success: true,
+        message: 'Deleted 1 files in 1 day folders before 2024-01-10',
+        deleted_files: 1,
+        deleted_size_bytes: 7,
+        dry_run: false,
+        first_day: '2024-01-09',
+        last_day: '2024-01-09',
+      });
+      expect(files.removeDir).toHaveBeenCalledWith('conversations/acme/2024/01/09');
+      expect(catalog.deleteByDir).toHaveBeenCalledWith('conversations/acme/2024/01/09');
+      expect(files.pruneEmpty).toHaveBeenCalledWith('conversations/acme/2024/01');
+    });
+
+    it('changes nothing in a dry run', async () => {
+      const result = await sut.cleanOldLogs({ daysToKeep: 1, dryRun: true });
+      expect(result).toMatchObject({ dry_run: true, deleted_files: 2, first_day: '2024-01-09', last_day: '2024-01-10' });
+      expect(files.removeDir).not.toHaveBeenCalled();
+      expect(catalog.deleteByDir).not.toHaveBeenCalled();
+    });
+
+    it.each([0, -1, 1.5, 36501, Number.NaN])('refuses days_to_keep %p', async (days) => {
+      await expect(sut.cleanOldLogs({ daysToKeep: days })).rejects.toEqual(
+        new ArchiveQueryError('days_to_keep', 'days_to_keep must be an integer from 1 to 36500'),
+      );
+    });
+  });
+
+  describe('exportStream', () => {
+    it('checks arguments before any stream exists', () => {
+      expect(() => sut.exportStream({ start_date: '2024-01-05', end_date: '2024-01-01' }, 'json')).toThrow('end_date must not be before start_date');
+      expect(() => sut.exportStream({}, 'xml' as never)).toThrow('format must be one of: json, ndjson, csv');
+    });
+
+    it('stops reading files when the consumer goes away', async () => {
+      const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}` }));
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : rows));
+      files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's' }));
+      const stream = sut.exportStream({}, 'ndjson');
+      await new Promise<void>((resolve) => {
+        stream.once('data', () => {
+          stream.destroy();
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(files.read.mock.calls.length).toBeLessThan(20);
+    });
+
+    it('streams the seed shape and skips files that vanished', async () => {
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
+      files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's' } : null));
+      let text = '';
+      for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
+      expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv], count: 1 });
+    });
+  });
+
+  describe('search', () => {
+    it('returns a next cursor only when there is more', async () => {
+      const hits: SearchRow[] = [1, 2, 3].map((id) => ({ ...row({ id, created_at: `2024-01-1${id}T00:00:00.000Z` }), snippet: null }));
+      catalog.search.mockReturnValue(hits);
+      const page = await sut.search({ limit: 2 });
+      expect(catalog.search).toHaveBeenCalledWith({}, null, null, 3);
+      expect(page.results).toHaveLength(2);
+      expect(page.next_cursor).toBe(encodeCursor({ created_at: hits[1].created_at, id: 2 }));
+      catalog.search.mockReturnValue(hits.slice(0, 1));
+      expect((await sut.search({ limit: 2 })).next_cursor).toBeNull();
+    });
+
+    it('names the bad parameter', async () => {
+      await expect(sut.search({ cursor: 'nonsense' })).rejects.toMatchObject({ field: 'cursor' });
+      await expect(sut.search({ q: '()' })).rejects.toMatchObject({ field: 'q' });
+      await expect(sut.search({ limit: 0 })).rejects.toMatchObject({ field: 'limit' });
+      await expect(sut.search({ organization_id: '../x' })).rejects.toMatchObject({ field: 'organization_id' });
+    });
+  });
+
+  describe('getConversation', () => {
+    it('refuses a path outside the layout and answers not found for a missing file', async () => {
+      await expect(sut.getConversation({ path: '../../etc/passwd' })).rejects.toMatchObject({ field: 'path' });
+      await expect(sut.getConversation({ path: PATH })).rejects.toBeInstanceOf(ArchiveNotFoundError);
+      await expect(sut.getConversation({ conversation_id: 'c9' })).rejects.toBeInstanceOf(ArchiveNotFoundError);
+    });
+  });
+
+  describe('compressOldDays', () => {
+    it('does nothing when compression is off', async () => {
+      expect(await sut.compressOldDays()).toMatchObject({ compressed_files: 0, before_day: null });
+      expect(catalog.uncompressedBefore).not.toHaveBeenCalled();
+    });
+
+    it('writes the gzipped file, repoints the catalog, then removes the plain file', async () => {
+      catalog.uncompressedBefore.mockReturnValueOnce([row()]).mockReturnValue([]);
+      catalog.findByPath.mockReturnValue(row());
+      files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain' });
+      files.writeAtomic.mockResolvedValue({ size: 30, sha256: 'gz' });
+      const result = await sut.compressOldDays(3);
+      expect(catalog.uncompressedBefore).toHaveBeenCalledWith('2024-01-17', 0, 200);
+      expect(result).toEqual({ success: true, compressed_files: 1, bytes_before: 100, bytes_after: 30, before_day: '2024-01-17' });
+      expect(files.writeAtomic).toHaveBeenCalledWith(`${PATH}.gz`, '{}');
+      expect(catalog.moveFile).toHaveBeenCalledWith(1, { path: `${PATH}.gz`, size: 30, sha256: 'gz', compressed: true });
+      expect(files.remove).toHaveBeenCalledWith(PATH);
+    });
+  });
+
+  describe('reindex', () => {
+    it('indexes good files and reports every skipped one with its reason', async () => {
+      const good = PATH;
+      const mismatched = 'conversations/other/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
+      files.walk.mockImplementation(async function* () {
+        yield { path: good, size: 1 };
+        yield { path: mismatched, size: 1 };
+        yield { path: 'conversations/readme.md', size: 1 };
+      });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      const result = await sut.reindex();
+      expect(result.indexed).toBe(1);
+      expect(result.skipped).toEqual([
+        { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
+        { path: 'conversations/readme.md', reason: 'not an archive file name' },
+      ]);
+      expect(catalog.insertMany.mock.calls[0][0].map((i) => i.entry.path)).toEqual([good]);
+    });
+  });
+});
