@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadConfigFromEnvironment, startServer } from './main';
 import { validateSource } from './config/app-config';
-import { BackupService } from './backup/backup.service';
+import { JobsService } from './scheduler/jobs.service';
 import { demoSourcesFor } from './simulator/main';
 import { startSimulator } from './simulator/simulator';
 
@@ -13,19 +13,16 @@ async function demo(): Promise<void> {
   const logger = new Logger('Demo');
   const sim = await startSimulator({ port: Number(process.env.SIM_PORT ?? 0) });
   const config = loadConfigFromEnvironment({ DIFY_ALLOWED_HOSTS: '127.0.0.1' });
-  config.sources = demoSourcesFor(sim).map((s, i) => validateSource(s, `demo source ${i}`));
+  // the Service API source sees the same conversations as the console one: archive it under its own
+  // organization so the two views of one app never overwrite each other's files
+  config.sources = demoSourcesFor(sim).map((s, i) =>
+    validateSource(s.api_key ? { ...s, organization_id: 'demo-service-api' } : s, `demo source ${i}`),
+  );
   logger.log(`Dify simulator on ${sim.url} with ${config.sources.length} demo sources`);
 
   const app = await startServer(config);
-  const backups = app.get(BackupService);
-  for (const source of config.sources) {
-    try {
-      const result = await backups.run({ source, window: {} });
-      logger.log(`First backup of ${source.app_id}: ${result.message}`);
-    } catch (error) {
-      logger.warn(`First backup of ${source.app_id} failed: ${(error as Error).message}`);
-    }
-  }
+  const job = await app.get(JobsService).runBackup({ sources: config.sources, trigger: 'manual' });
+  logger.log(`First backup: ${job.message}`);
   logger.log(`Ready: admin page http://${config.host}:${config.port}/admin, API docs http://${config.host}:${config.port}/api/docs`);
 
   const stop = async () => {
