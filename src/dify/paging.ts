@@ -214,9 +214,8 @@ export async function* crawlByMinute(crawl: MinuteCrawl): AsyncGenerator<Row> {
  */
 export async function* crawlPages(
   fetch: (page: number) => Promise<OffsetPage>,
-  opts: { limit?: number; stop?: (row: Row) => boolean; idOf?: (row: Row) => string } = {},
+  opts: { stop?: (row: Row) => boolean; idOf?: (row: Row) => string } = {},
 ): AsyncGenerator<Row> {
-  const limit = opts.limit ?? PAGE_LIMIT;
   const id = opts.idOf ?? idOf;
   const seen = new Set<string>();
   for (let attempt = 0; attempt < 4; attempt++) {

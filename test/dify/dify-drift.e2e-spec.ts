@@ -55,7 +55,7 @@ describe.each<Mode>(['console-admin', 'service'])('%s listing while Dify changes
   });
 
   it('a naive strict-cursor or offset crawl of the same data would have lost rows (the trap is live)', async () => {
-    const headers =
+    const headers: Record<string, string> =
       mode === 'service'
         ? { Authorization: `Bearer ${chatApp.apiKey}` }
         : { Authorization: `Bearer ${sim.adminApiKey}`, 'X-WORKSPACE-ID': sim.workspaceId };

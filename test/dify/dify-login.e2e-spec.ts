@@ -31,7 +31,7 @@ describe('console login session', () => {
     return { ...sourceFor('console-login', s, s.apps.find((a) => a.mode === 'chat')!), ...extra };
   }
 
-  async function backUpEverything(s: DifySimulator, source: DifySource) {
+  async function backUpEverything(source: DifySource) {
     const sut = factory.create(source);
     const app = await sut.getApp();
     const refs = await listAll(sut, app);
@@ -44,7 +44,7 @@ describe('console login session', () => {
 
   it('logs in once, sends cookies and X-CSRF-Token on every request, and never reads a detail endpoint', async () => {
     const s = await sim();
-    const { refs } = await backUpEverything(s, loginSource(s));
+    const { refs } = await backUpEverything(loginSource(s));
     expect(refs).toHaveLength(s.conversations(s.apps.find((a) => a.mode === 'chat')!.id).length);
     expect(logins(s)).toHaveLength(1);
     const after = consoleRequests(s).filter((r) => r.path !== '/console/api/login');
@@ -72,10 +72,10 @@ describe('console login session', () => {
 
   it('works with __Host- prefixed cookies', async () => {
     const s = await sim({ secureCookies: true });
-    const { refs } = await backUpEverything(s, loginSource(s));
+    const { refs } = await backUpEverything(loginSource(s));
     expect(refs.length).toBeGreaterThan(0);
     s.expireAccessTokens();
-    await backUpEverything(s, loginSource(s));
+    await backUpEverything(loginSource(s));
     expect(consoleRequests(s).every((r) => r.status === 200)).toBe(true);
   });
 
@@ -86,7 +86,7 @@ describe('console login session', () => {
     ['1.9.0', 'plain'],
   ])('on Dify %s sends the password %s', async (serverVersion) => {
     const s = await sim({ serverVersion });
-    const { refs } = await backUpEverything(s, loginSource(s));
+    const { refs } = await backUpEverything(loginSource(s));
     expect(refs.length).toBeGreaterThan(0);
     expect(logins(s).map((r) => r.status)).toEqual([200]);
     expect(s.requests.some((r) => r.path === '/v1/' || r.path === '/v1')).toBe(true);
