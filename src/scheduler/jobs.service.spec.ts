@@ -242,3 +242,43 @@ describe(JobsService.name, () => {
     expect(() => sut.getOrThrow('nope')).toThrow('no job has id nope');
   });
 });
+
+describe(`${JobsService.name}.runSource`, () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  const build = async (backups: FakeBackups) => {
+    const clock = new FakeClock();
+    const checkpoints = checkpointService(new MemoryCheckpointRepository(), [alpha], clock);
+    await checkpoints.onModuleInit();
+    const sut = new JobsService(
+      testConfig(),
+      backups as unknown as BackupService,
+      checkpoints,
+      new MemoryJobHistoryRepository() as unknown as JobHistoryRepository,
+      new FakeAlerts() as unknown as AlertsService,
+      new FakeStale() as unknown as StaleSourcesService,
+      clock,
+    );
+    await sut.onModuleInit();
+    return sut;
+  };
+
+  it('answers the single BackupResult of a manual run', async () => {
+    const sut = await build(new FakeBackups());
+    const { job, result } = await sut.runSource({ source: alpha, window: {}, trigger: 'manual' });
+    expect(job).toMatchObject({ trigger: 'manual', status: 'succeeded' });
+    expect(result).toMatchObject({ success: true, app_id: 'alpha', saved_count: 1 });
+  });
+
+  it('rethrows the original Dify error when the source failed as a whole', async () => {
+    const backups = new FakeBackups();
+    const refused = new DifyAuthError('Dify refused the admin key (401)', 401);
+    backups.handler = async () => {
+      throw refused;
+    };
+    const sut = await build(backups);
+    await expect(sut.runSource({ source: alpha, window: {}, trigger: 'manual' })).rejects.toBe(refused);
+    expect(sut.list()[0]).toMatchObject({ status: 'failed', trigger: 'manual' });
+  });
+});

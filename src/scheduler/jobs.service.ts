@@ -34,6 +34,8 @@ interface RunningJob {
   events: Subject<JobEvent>;
   seq: number;
   done: Promise<Job>;
+  /** the error that stopped a source as a whole, by source index (kept in memory only) */
+  errors: Map<number, unknown>;
 }
 
 const ZERO: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
@@ -82,6 +84,21 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   async runBackup(request: BackupJobRequest): Promise<Job> {
     await this.load();
     return this.begin(request).done;
+  }
+
+  /**
+   * One source as a job, for callers that answer with a single BackupResult (POST /api/conversation-logs):
+   * throws the original error (a DifyError, for the HTTP filter) when the source failed before backing
+   * anything up; otherwise resolves with the job and that source's result.
+   */
+  async runSource(request: { source: DifySource; window?: CrawlWindow; trigger: BackupJobRequest['trigger'] }): Promise<{ job: Job; result: BackupResult }> {
+    await this.load();
+    const run = this.begin({ sources: [request.source], trigger: request.trigger, ...(request.window ? { window: request.window } : {}) });
+    const job = await run.done;
+    const index = run.sources.findIndex((s) => sourceKey(s) === sourceKey(request.source));
+    const entry = job.sources[index];
+    if (!entry.result) throw run.errors.get(index) ?? new Error(entry.error ?? 'the backup did not run');
+    return { job, result: entry.result };
   }
 
   /** Starts a backup job in the background and returns it at once (status `running`). */
@@ -216,6 +233,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       events: new Subject<JobEvent>(),
       seq: 0,
       done: Promise.resolve(job),
+      errors: new Map(),
     };
     this.running.set(job.id, run);
     run.done = this.execute(run, request.window).catch(async (error: unknown) => {
@@ -246,7 +264,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     const worker = async () => {
       while (next < run.sources.length) {
         const index = next++;
-        await this.runSource(run, index, window);
+        await this.backupSource(run, index, window);
       }
     };
     await Promise.all(Array.from({ length: Math.min(SOURCE_PARALLELISM, run.sources.length) }, worker));
@@ -275,7 +293,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     return final;
   }
 
-  private async runSource(run: RunningJob, index: number, window: CrawlWindow | undefined): Promise<void> {
+  private async backupSource(run: RunningJob, index: number, window: CrawlWindow | undefined): Promise<void> {
     const source = run.sources[index];
     const entry = run.job.sources[index];
     const signal = run.controller.signal;
@@ -294,6 +312,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
         else await this.catchUp(run, entry, source);
         interrupted = !!entry.result?.interrupted || (signal.aborted && !entry.result?.success);
       } catch (error) {
+        run.errors.set(index, error);
         entry.error = errorText(error, source);
         entry.error_kind = error instanceof DifyError ? error.name : null;
         if (error instanceof DifyAuthError) {

@@ -1,0 +1,121 @@
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import type { SourceRegistry } from '../backup/source-registry';
+import type { AppConfig } from '../config/app-config';
+import type { LogStorageService } from '../log-storage/log-storage.service';
+import type { CronRepository, CronSpec } from './cron.repository';
+import type { JobsService } from './jobs.service';
+import { ScheduledTasksService } from './scheduled-tasks.service';
+import { FakeClock, fakeRegistry, FakeStale, testConfig } from './scheduler.fakes';
+import type { BackupJobRequest, Job } from './scheduler.types';
+import type { StaleSourcesService } from './stale-sources.service';
+
+class FakeCron implements Pick<CronRepository, 'create' | 'createInterval' | 'expression' | 'nextRun'> {
+  specs: CronSpec[] = [];
+  intervals: string[] = [];
+  create(spec: CronSpec) {
+    this.specs.push(spec);
+  }
+  createInterval(name: string) {
+    this.intervals.push(name);
+  }
+  expression(name: string) {
+    return this.specs.find((s) => s.name === name)?.expression ?? null;
+  }
+  nextRun() {
+    return new Date('2025-10-16T02:00:00Z');
+  }
+}
+
+class FakeJobs implements Pick<JobsService, 'runBackup'> {
+  requests: BackupJobRequest[] = [];
+  release: () => void = () => undefined;
+  async runBackup(request: BackupJobRequest) {
+    this.requests.push(request);
+    await new Promise<void>((resolve) => (this.release = resolve));
+    return { id: 'job-1', status: 'succeeded' } as Job;
+  }
+}
+
+class FakeStorage implements Pick<LogStorageService, 'cleanOldLogs' | 'compressOldDays'> {
+  cleaned: number[] = [];
+  compressed: (number | null)[] = [];
+  async cleanOldLogs(o: { daysToKeep: number }) {
+    this.cleaned.push(o.daysToKeep);
+    return { success: true as const, message: '', deleted_files: 3, deleted_size_bytes: 30, dry_run: false, first_day: null, last_day: null };
+  }
+  async compressOldDays(days: number | null = null) {
+    this.compressed.push(days);
+    return { success: true as const, compressed_files: 2, bytes_before: 100, bytes_after: 40, before_day: null };
+  }
+}
+
+describe(ScheduledTasksService.name, () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  const source = { app_id: 'alpha', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'k', workspace_id: 'w' };
+
+  const make = (config: AppConfig, sources = [source]) => {
+    const cron = new FakeCron();
+    const jobs = new FakeJobs();
+    const storage = new FakeStorage();
+    const sut = new ScheduledTasksService(
+      config,
+      cron as unknown as CronRepository,
+      jobs as unknown as JobsService,
+      fakeRegistry(sources) as SourceRegistry,
+      storage as unknown as LogStorageService,
+      new FakeStale() as unknown as StaleSourcesService,
+      new FakeClock(),
+    );
+    sut.onModuleInit();
+    return { sut, cron, jobs, storage };
+  };
+
+  it('registers backup and retention from config, compression only with COMPRESS_AFTER_DAYS', () => {
+    const { cron } = make(testConfig());
+    expect(cron.specs.map((s) => [s.name, s.expression, s.timezone])).toEqual([
+      ['backup', '0 2 * * *', 'UTC'],
+      ['retention', '0 3 * * 0', 'UTC'],
+    ]);
+    expect(cron.intervals).toEqual(['stale-sources']);
+    const withCompression = make({ ...testConfig(), compressAfterDays: 7 } as AppConfig);
+    expect(withCompression.cron.specs.map((s) => s.name)).toEqual(['backup', 'retention', 'compression']);
+  });
+
+  it('registers nothing with ENABLE_AUTO_LOGGING=false', () => {
+    const { cron, sut } = make({ ...testConfig(), autoLogging: false } as AppConfig);
+    expect(cron.specs).toEqual([]);
+    expect(cron.intervals).toEqual([]);
+    expect(sut.describe()).toEqual([]);
+  });
+
+  it('skips a backup tick while the previous one still runs', async () => {
+    const { sut, jobs } = make(testConfig());
+    const first = sut.runBackup();
+    await new Promise((r) => setImmediate(r));
+    await sut.runBackup();
+    expect(jobs.requests).toHaveLength(1);
+    expect(jobs.requests[0]).toEqual({ sources: [source], trigger: 'scheduled' });
+    expect(sut.describe()[0]).toMatchObject({ name: 'backup', running: true });
+    jobs.release();
+    await first;
+    expect(sut.describe()[0]).toMatchObject({ running: false, last_outcome: 'job job-1 succeeded', next_run: '2025-10-16T02:00:00.000Z' });
+  });
+
+  it('runs retention with LOG_RETENTION_DAYS and compression with COMPRESS_AFTER_DAYS', async () => {
+    const { sut, storage } = make({ ...testConfig(), retentionDays: 14, compressAfterDays: 3 } as AppConfig);
+    await sut.runRetention();
+    await sut.runCompression();
+    expect(storage.cleaned).toEqual([14]);
+    expect(storage.compressed).toEqual([3]);
+    expect(sut.describe().map((d) => d.last_outcome)).toEqual([null, 'deleted 3 files (30 bytes)', 'compressed 2 files (100 -> 40 bytes)']);
+  });
+
+  it('does not start a job without sources', async () => {
+    const { sut, jobs } = make(testConfig(), []);
+    await sut.runBackup();
+    expect(jobs.requests).toEqual([]);
+    expect(sut.describe()[0].last_outcome).toBe('no sources configured');
+  });
+});
