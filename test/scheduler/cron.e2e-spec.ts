@@ -41,4 +41,14 @@ describe('SchedulerModule cron registration', () => {
     expect(jobs.get('compression')!.cronTime.source).toBe('15 4 * * *');
     expect(jobs.get('compression')!.cronTime.timeZone).toBe('Europe/Berlin');
   });
+
+  it('documents every scheduler route in the OpenAPI document', async () => {
+    t = await createTestApp({ ENABLE_AUTO_LOGGING: 'false' });
+    const doc = (await request(t.server).get('/api/docs-json').expect(200)).body;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/events', '/api/sources', '/api/sources/{app_id}/test', '/api/conversation-logs/scheduled', '/api/schedule']),
+    );
+    expect(doc.paths['/api/conversation-logs/scheduled'].post.responses).toHaveProperty('202');
+    expect(doc.components.schemas.JobDto.properties.status.example).toBe('succeeded');
+  });
 });
