@@ -41,10 +41,11 @@ export class DifyClientFactory {
           message: 'Dify console rejected the login session (401)',
           field: 'password',
         });
+        let encoding: Promise<PasswordEncoding> | null = null;
         session = new LoginSessionAuth(http, {
           email: source.email!,
           password: source.password!,
-          encoding: () => this.passwordEncoding(source),
+          encoding: () => (encoding ??= this.passwordEncoding(source)),
         });
         return new ConsoleAppClient(mode, source, session);
       }

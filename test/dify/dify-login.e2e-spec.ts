@@ -127,5 +127,7 @@ describe('console login session', () => {
     s.clearRequests();
     expect((await listAll(sut, app)).length).toBeGreaterThan(0);
     expect(logins(s)).toHaveLength(1);
+    // the server version is asked once per client, not per login
+    expect(s.requests.filter((r) => /^\/v1\/?$/.test(r.path))).toHaveLength(0);
   });
 });
