@@ -285,6 +285,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     );
     const line = `job ${job.id} (${job.trigger}) ${job.status}: sources=${job.sources.length} seen=${totals.seen} saved=${totals.saved} unchanged=${totals.unchanged} failed=${totals.failed}`;
     if (job.status === 'succeeded') this.logger.log(`Finished ${line}`);
+    else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}`);
     else this.logger.warn(`Failed ${line}`);
 
     if (job.status !== 'interrupted') {
@@ -526,7 +527,8 @@ function describeJob(job: Job): string {
   const seen = job.sources.reduce((n, s) => n + s.progress.seen, 0);
   const saved = job.sources.reduce((n, s) => n + s.progress.saved, 0);
   const failed = job.sources.reduce((n, s) => n + s.progress.failed, 0);
-  return `${job.sources.length} sources: ${parts.join(', ')}; ${seen} conversations seen, ${saved} saved, ${failed} failed`;
+  const resume = job.status === 'interrupted' && !job.window ? '; the next run resumes from each checkpoint' : '';
+  return `${job.sources.length} sources: ${parts.join(', ')}; ${seen} conversations seen, ${saved} saved, ${failed} failed${resume}`;
 }
 
 /** A copy small enough for the history file. */
