@@ -86,6 +86,9 @@ CREATE INDEX files_created ON files (created_at, id);
 CREATE INDEX files_org_day ON files (org_key, day);
 CREATE TABLE messages (
   file_id INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  org_key TEXT NOT NULL,
+  app_id TEXT NOT NULL,
   message_id TEXT NOT NULL,
   created_at TEXT NOT NULL,
   tokens INTEGER NOT NULL,
@@ -94,6 +97,8 @@ CREATE TABLE messages (
   error INTEGER NOT NULL
 );
 CREATE INDEX messages_file ON messages (file_id);
+CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
+CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
 CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
 `;
 
@@ -287,22 +292,29 @@ export class CatalogRepository {
       where.push('(f.created_at < @cursor_at OR (f.created_at = @cursor_at AND f.id < @cursor_id))');
       Object.assign(params, { cursor_at: cursor.created_at, cursor_id: cursor.id });
     }
-    const order = `ORDER BY f.created_at DESC, f.id DESC LIMIT ${Math.trunc(limit)}`;
     if (match) {
+      // the matching ids are gathered once; the walk down the created_at index then stops at the page's end
+      where.push('f.id IN (SELECT rowid FROM fts WHERE fts MATCH @match)');
       params.match = match;
-      return this.conn()
-        .prepare(
-          `SELECT ${ROW_COLUMNS}, snippet(fts, -1, '«', '»', '…', 16) AS snippet FROM fts JOIN files f ON f.id = fts.rowid ` +
-            `${whereClause(['fts MATCH @match', ...where])} ${order}`,
-        )
-        .all(params) as SearchRow[];
     }
-    return this.conn()
-      .prepare(
-        `SELECT ${ROW_COLUMNS}, (SELECT substr(queries, 1, 160) FROM fts WHERE fts.rowid = f.id) AS snippet FROM files f ` +
-          `${whereClause(where)} ${order}`,
-      )
-      .all(params) as SearchRow[];
+    const rows = this.conn()
+      .prepare(`SELECT ${ROW_COLUMNS} FROM files f INDEXED BY files_created ${whereClause(where)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${Math.trunc(limit)}`)
+      .all(params) as CatalogRow[];
+    if (!rows.length) return [];
+    const ids = rows.map((r) => r.id);
+    const snippets = new Map<number, string>(
+      (match
+        ? this.conn()
+            .prepare(
+              `SELECT rowid AS id, snippet(fts, -1, '«', '»', '…', 16) AS snippet FROM fts WHERE fts MATCH ? AND rowid IN (${ids.map(() => '?').join(',')})`,
+            )
+            .all(match, ...ids)
+        : this.conn()
+            .prepare(`SELECT rowid AS id, substr(queries, 1, 160) AS snippet FROM fts WHERE rowid IN (${ids.map(() => '?').join(',')})`)
+            .all(...ids)
+      ).map((r) => [(r as { id: number }).id, (r as { snippet: string }).snippet]),
+    );
+    return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
   }
 
   stats(query: StatsQuery): { rows: StatsRow[]; totals: StatsFigures } {
@@ -317,18 +329,23 @@ export class CatalogRepository {
          FROM files f ${clause} GROUP BY f.day, f.org_key, f.app_id ORDER BY f.day, f.org_key, f.app_id`,
       )
       .all(params) as (Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> & { org_key: string })[];
-    const latencyWhere = whereClause([...where, 'm.latency IS NOT NULL']);
-    const latencies = db
+    // messages carry their file's day, organization and app, so percentiles walk an index instead of sorting
+    const m = filterSql(query, 'm');
+    const latencyWhere = whereClause([...m.where, 'm.latency IS NOT NULL']);
+    const groupLatency = db
       .prepare(
-        `WITH r AS (
-           SELECT f.day, f.org_key, f.app_id, m.latency,
-             ROW_NUMBER() OVER (PARTITION BY f.day, f.org_key, f.app_id ORDER BY m.latency) AS rn,
-             COUNT(*) OVER (PARTITION BY f.day, f.org_key, f.app_id) AS n,
-             AVG(m.latency) OVER (PARTITION BY f.day, f.org_key, f.app_id) AS avg_latency
-           FROM messages m JOIN files f ON f.id = m.file_id ${latencyWhere})
-         SELECT day, org_key, app_id, avg_latency, latency AS p95_latency FROM r WHERE rn = (95 * n + 99) / 100`,
+        `SELECT m.day, m.org_key, m.app_id, COUNT(*) AS n, AVG(m.latency) AS avg_latency
+         FROM messages m ${latencyWhere} GROUP BY m.day, m.org_key, m.app_id`,
       )
-      .all(params) as { day: string; org_key: string; app_id: string; avg_latency: number; p95_latency: number }[];
+      .all(m.params) as { day: string; org_key: string; app_id: string; n: number; avg_latency: number }[];
+    const nth = this.stmt(
+      `SELECT latency FROM messages INDEXED BY messages_group
+       WHERE day = ? AND org_key = ? AND app_id = ? AND latency IS NOT NULL ORDER BY latency LIMIT 1 OFFSET ?`,
+    );
+    const latencies = groupLatency.map((g) => ({
+      ...g,
+      p95_latency: (nth.get(g.day, g.org_key, g.app_id, Math.ceil(0.95 * g.n) - 1) as { latency: number }).latency,
+    }));
     const byKey = new Map(latencies.map((l) => [`${l.day}\n${l.org_key}\n${l.app_id}`, l]));
     const rows: StatsRow[] = groups.map(({ org_key, ...g }) => {
       const l = byKey.get(`${g.day}\n${org_key}\n${g.app_id}`);
@@ -342,14 +359,15 @@ export class CatalogRepository {
          FROM files f ${clause}`,
       )
       .get(params) as Omit<StatsFigures, 'avg_latency' | 'p95_latency'>;
-    const totalLatency = db
-      .prepare(
-        `WITH r AS (
-           SELECT m.latency, ROW_NUMBER() OVER (ORDER BY m.latency) AS rn, COUNT(*) OVER () AS n, AVG(m.latency) OVER () AS avg_latency
-           FROM messages m JOIN files f ON f.id = m.file_id ${latencyWhere})
-         SELECT avg_latency, latency AS p95_latency FROM r WHERE rn = (95 * n + 99) / 100`,
-      )
-      .get(params) as { avg_latency: number; p95_latency: number } | undefined;
+    const overall = db
+      .prepare(`SELECT COUNT(*) AS n, AVG(m.latency) AS avg_latency FROM messages m ${latencyWhere}`)
+      .get(m.params) as { n: number; avg_latency: number | null };
+    const p95 = overall.n
+      ? (db
+          .prepare(`SELECT m.latency FROM messages m INDEXED BY messages_latency ${latencyWhere} ORDER BY m.latency LIMIT 1 OFFSET @p95_offset`)
+          .get({ ...m.params, p95_offset: Math.ceil(0.95 * overall.n) - 1 }) as { latency: number }).latency
+      : null;
+    const totalLatency = overall.n ? { avg_latency: overall.avg_latency, p95_latency: p95 } : undefined;
     return {
       rows,
       totals: { ...totals, avg_latency: totalLatency?.avg_latency ?? null, p95_latency: totalLatency?.p95_latency ?? null },
@@ -383,9 +401,11 @@ export class CatalogRepository {
       );
     }
     const insertMessage = this.stmt(
-      'INSERT INTO messages (file_id, message_id, created_at, tokens, latency, rating, error) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO messages (file_id, day, org_key, app_id, message_id, created_at, tokens, latency, rating, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    for (const m of messages) insertMessage.run(id, m.message_id, m.created_at, m.tokens, m.latency, m.rating, m.error ? 1 : 0);
+    for (const m of messages) {
+      insertMessage.run(id, entry.day, entry.org_key, entry.app_id, m.message_id, m.created_at, m.tokens, m.latency, m.rating, m.error ? 1 : 0);
+    }
     this.stmt('INSERT INTO fts (rowid, name, queries, answers) VALUES (?, ?, ?, ?)').run(id, entry.name, entry.queries, entry.answers);
     return id;
   }
