@@ -3,6 +3,7 @@ import request from 'supertest';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
+import { LogFilesRepository } from '../../src/log-storage/log-files.repository';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { readArchive } from '../support/archive';
 import { createTestApp, TestApp } from '../support/test-app';
@@ -262,6 +263,45 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
       const res = await request(t.server).get(`${API}/conversation`).query({ path: p }).expect(400);
       expect(res.body.field).toBe('path');
     });
+  });
+
+  it('documents every archive route in the API docs', async () => {
+    const res = await request(t.server).get('/api/docs-json').expect(200);
+    const paths = res.body.paths as Record<string, Record<string, unknown>>;
+    expect(Object.keys(paths[API])).toEqual(expect.arrayContaining(['get', 'delete']));
+    for (const route of ['search', 'stats', 'conversation', 'conversations/{conversation_id}', 'verify']) {
+      expect(paths[`${API}/${route}`]?.get).toBeDefined();
+    }
+    for (const route of ['reindex', 'compress']) expect(paths[`${API}/${route}`]?.post).toBeDefined();
+    const exportParams = (paths[API].get as { parameters: { name: string }[] }).parameters.map((p) => p.name);
+    expect(exportParams).toEqual(expect.arrayContaining(['action', 'start_date', 'end_date', 'organization_id', 'format', 'download', 'keyword']));
+  });
+
+  it('stops reading files when the client goes away mid-export', async () => {
+    const big = 'x'.repeat(40_000);
+    for (let i = 0; i < 120; i++) {
+      await storage.saveConversation(conversation({ id: `bulk-${i}`, organization_id: 'bulk', created_at: '2023-06-01T10:00:00.000Z', messages: [{ answer: big }] }));
+    }
+    const files = t.app.get(LogFilesRepository, { strict: false });
+    const read = jest.spyOn(files, 'read');
+    const server = t.server.listening ? t.server : await new Promise<http.Server>((resolve) => {
+      const s = t.server.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: `${API}?action=export&start_date=2023-06-01&end_date=2023-06-01&organization_id=bulk` }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(read.mock.calls.length).toBeGreaterThan(0);
+    expect(read.mock.calls.length).toBeLessThan(120);
+    read.mockRestore();
+    await request(t.server).get(API).query({ action: 'summary', organization_id: 'bulk' }).expect(200);
   });
 
   describe('every 400 names the parameter', () => {
