@@ -1,0 +1,89 @@
+/** The results table: one row per scenario, each target checked against numbers measured in the same run. */
+
+export interface Check {
+  label: string;
+  pass: boolean;
+}
+
+export interface Row {
+  scenario: string;
+  size: string;
+  /** ms */
+  median: number;
+  /** ms; null when the scenario has no baseline */
+  baseline: number | null;
+  baselineLabel: string;
+  /** MB */
+  peakRss: number | null;
+  target: string;
+  checks: Check[];
+  note?: string;
+}
+
+export interface Report {
+  title: string;
+  environment: string[];
+  rows: Row[];
+  setup: string[];
+  notes: string[];
+}
+
+export function formatMs(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return '—';
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${ms.toFixed(1)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** median / baseline, with the speed-up spelled out when the service is faster */
+export function formatRatio(median: number, baseline: number | null): string {
+  if (baseline === null || !baseline) return '—';
+  const r = median / baseline;
+  const digits = r < 0.01 ? 4 : r < 1 ? 3 : 2;
+  return r < 1 ? `${r.toFixed(digits)} (${(1 / r).toFixed(0)}x faster)` : `${r.toFixed(digits)}`;
+}
+
+export const rowPasses = (row: Row) => row.checks.every((c) => c.pass);
+
+function cells(r: Row, withDetail: boolean): string[] {
+  const failed = r.checks.filter((c) => !c.pass).map((c) => c.label).join('; ');
+  return [
+    r.scenario,
+    r.size,
+    formatMs(r.median),
+    r.baseline === null ? '—' : withDetail ? `${formatMs(r.baseline)} (${r.baselineLabel})` : formatMs(r.baseline),
+    formatRatio(r.median, r.baseline),
+    r.peakRss === null ? '—' : `${r.peakRss.toFixed(0)} MB`,
+    r.target,
+    r.checks.length === 0 ? '—' : rowPasses(r) ? 'PASS' : withDetail ? `FAIL: ${failed}` : 'FAIL',
+  ];
+}
+
+const HEADER = ['scenario', 'size', 'median', 'baseline', 'ratio (median / baseline)', 'peak RSS', 'target', 'result'];
+
+export function markdown(report: Report): string {
+  const row = (values: string[]) => `| ${values.map((v) => v.replace(/\|/g, '\\|')).join(' | ')} |`;
+  const lines = [
+    `# ${report.title}`,
+    '',
+    ...report.environment.map((e) => `- ${e}`),
+    '',
+    row(HEADER),
+    `|${HEADER.map(() => '---').join('|')}|`,
+    ...report.rows.map((r) => row(cells(r, true))),
+    '',
+  ];
+  const noted = report.rows.filter((r) => r.note);
+  if (noted.length) lines.push('Per scenario:', '', ...noted.map((r) => `- ${r.scenario} (${r.size}): ${r.note}`), '');
+  if (report.setup.length) lines.push('Set-up (not scenarios):', '', ...report.setup.map((s) => `- ${s}`), '');
+  if (report.notes.length) lines.push(...report.notes, '');
+  return lines.join('\n');
+}
+
+/** The table for a terminal: aligned plain text. */
+export function plainTable(report: Report): string {
+  const body = report.rows.map((r) => cells(r, false));
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (values: string[]) => values.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [fmt(HEADER), fmt(widths.map((w) => '-'.repeat(w))), ...body.map(fmt)].join('\n');
+}

@@ -1,0 +1,389 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSimulator } from '../src/simulator/simulator';
+import { GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
+import { median, runWorker, shell, timeShell, timeStartup } from './measure';
+import { markdown, plainTable, Report, Row, rowPasses } from './report';
+
+/**
+ * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
+ * and against the ideal of a backup, in one run, and writes bench/results.md.
+ *
+ *   --quick            tiny data set (200 / 100 conversations, short backup), for the smoke test
+ *   --sizes=S,L        archive sizes (also env BENCH_SIZES), default 10000,100000
+ *   --data=DIR         where generated trees are cached (default bench/data)
+ *   --out=FILE         results file (default bench/results.md)
+ *   --service=FILE     the built service entry for the start-up scenario (default dist/main.js)
+ *   --strict           exit 1 when a target is missed
+ */
+
+const PROJECT = path.resolve(__dirname, '..', '..');
+const SEED = 20250630;
+const MB = 1024;
+
+interface Options {
+  quick: boolean;
+  small: number;
+  large: number;
+  dataDir: string;
+  out: string;
+  service: string;
+  strict: boolean;
+  backup: { conversations: number; messages: number; latencyMs: number; concurrency: number; runs: number };
+  runs: { fast: number; slow: number; baseline: number; startup: number };
+}
+
+function parseOptions(argv: string[]): Options {
+  const flag = (name: string) => argv.includes(`--${name}`);
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const quick = flag('quick');
+  const sizes = (value('sizes') ?? process.env.BENCH_SIZES ?? (quick ? '100,200' : '10000,100000'))
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => a - b);
+  if (sizes.length !== 2) throw new Error('--sizes (or BENCH_SIZES) must be two positive integers, e.g. 10000,100000');
+  return {
+    quick,
+    small: sizes[0],
+    large: sizes[1],
+    dataDir: path.resolve(value('data') ?? path.join(PROJECT, 'bench', 'data')),
+    out: path.resolve(value('out') ?? path.join(PROJECT, 'bench', 'results.md')),
+    service: path.resolve(value('service') ?? path.join(PROJECT, 'dist', 'main.js')),
+    strict: flag('strict'),
+    backup: quick
+      ? { conversations: 40, messages: 10, latencyMs: 5, concurrency: 8, runs: 1 }
+      : { conversations: 2000, messages: 10, latencyMs: 50, concurrency: 8, runs: 3 },
+    runs: quick ? { fast: 3, slow: 1, baseline: 1, startup: 1 } : { fast: 11, slow: 3, baseline: 3, startup: 3 },
+  };
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const count = (n: number) => n.toLocaleString('en-US');
+const mb = (kb: number) => kb / MB;
+
+interface Archive {
+  dir: string;
+  meta: GeneratedArchive;
+}
+
+/** A generated tree with its catalog, cached by size, seed and generator version. */
+async function ensureArchive(opts: Options, size: number, setup: string[]): Promise<Archive> {
+  const dir = path.join(opts.dataDir, `archive-${size}-seed${SEED}-g${GENERATOR_VERSION}`);
+  const metaFile = path.join(dir, 'bench-meta.json');
+  let meta: GeneratedArchive;
+  if (fs.existsSync(metaFile)) {
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as GeneratedArchive;
+  } else {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    log(`Generating ${count(size)} conversations in ${dir}`);
+    const started = Date.now();
+    meta = generateArchive(dir, size, SEED);
+    setup.push(`generated ${count(size)} conversation files (${(meta.bytes / 1e6).toFixed(0)} MB, ${(meta.bytes / meta.files / 1024).toFixed(1)} KB each on average) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  // opening the service rebuilds a missing or outdated catalog (the reindex), which is set-up, not a scenario
+  const opened = await runWorker({ kind: 'catalog', logsDir: dir });
+  setup.push(`${count(size)}: catalog opened${opened.setupMs > 2000 ? ' and rebuilt (reindex)' : ''} in ${(opened.setupMs / 1000).toFixed(1)} s, peak RSS ${mb(opened.maxRssKb).toFixed(0)} MB`);
+  if (opened.details.files !== meta.files) throw new Error(`catalog of ${dir} holds ${String(opened.details.files)} files, expected ${meta.files}`);
+  fs.writeFileSync(metaFile, JSON.stringify(meta));
+  return { dir, meta };
+}
+
+function tmpDir(opts: Options, name: string): string {
+  const dir = path.join(opts.dataDir, 'tmp', `${name}-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  return dir;
+}
+
+async function backupScenario(opts: Options): Promise<Row> {
+  const b = opts.backup;
+  log(`backup: ${count(b.conversations)} conversations x ${b.messages} messages, ${b.latencyMs} ms per request, concurrency ${b.concurrency}`);
+  const sim = await startSimulator({ latencyMs: b.latencyMs, generate: false, seed: 42 });
+  try {
+    const app = sim.apps.find((a) => a.mode === 'chat')!;
+    const users = Array.from({ length: 8 }, (_, i) => `bench-user-${i + 1}`);
+    const base = Math.floor(Date.now() / 1000) - b.conversations * 60 - 86_400;
+    for (let i = 0; i < b.conversations; i++) {
+      sim.addConversation({ app_id: app.id, user: users[i % users.length], messages: b.messages, created_at: base + i * 60 });
+    }
+    const times: number[] = [];
+    const ideals: number[] = [];
+    let rss = 0;
+    let saved = 0;
+    for (let i = 0; i < b.runs; i++) {
+      const logsDir = tmpDir(opts, 'backup');
+      sim.clearRequests();
+      try {
+        const result = await runWorker({
+          kind: 'backup',
+          logsDir,
+          env: {
+            DIFY_API_URL: sim.serviceApiUrl,
+            DIFY_APP_ID: app.id,
+            DIFY_API_KEY: app.apiKey,
+            DIFY_USERS: users.join(','),
+            DIFY_ORGANIZATION_ID: 'bench',
+            DIFY_CONCURRENCY: String(b.concurrency),
+            DIFY_ALLOWED_HOSTS: '127.0.0.1',
+          },
+        });
+        if (!result.details.success || result.details.saved !== b.conversations) {
+          throw new Error(`backup run did not save every conversation: ${JSON.stringify(result.details)}`);
+        }
+        times.push(result.times[0]);
+        ideals.push((sim.requests.length * b.latencyMs) / b.concurrency);
+        rss = Math.max(rss, result.maxRssKb);
+        saved = Number(result.details.saved);
+        log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms for ${sim.requests.length} requests (ideal ${ideals[ideals.length - 1].toFixed(0)} ms), peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
+      } finally {
+        fs.rmSync(logsDir, { recursive: true, force: true });
+      }
+    }
+    const m = median(times);
+    const ideal = median(ideals);
+    return {
+      scenario: 'backup',
+      size: `${count(b.conversations)} conv x ${b.messages} msg, ${b.latencyMs} ms latency, concurrency ${b.concurrency}`,
+      median: m,
+      baseline: ideal,
+      baselineLabel: 'ideal: requests x latency / concurrency',
+      peakRss: mb(rss),
+      target: '≤ 1.5x ideal; RSS < 200 MB',
+      checks: [
+        { label: `${(m / ideal).toFixed(2)}x the ideal`, pass: m <= 1.5 * ideal },
+        { label: `peak RSS ${mb(rss).toFixed(0)} MB`, pass: mb(rss) < 200 },
+      ],
+      note: `${saved} conversations saved per run; ${b.runs} runs, each in a fresh process and a fresh LOGS_DIR`,
+    };
+  } finally {
+    await sim.close();
+  }
+}
+
+async function summaryScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`summary: ${count(a.meta.files)} files`);
+  const tree = path.join(a.dir, 'conversations');
+  const result = await runWorker({ kind: 'summary', logsDir: a.dir, runs: opts.runs.fast });
+  const baseline = Array.from({ length: opts.runs.baseline }, () =>
+    timeShell(`du -sb '${tree}' > /dev/null && find '${tree}' -type f | wc -l > /dev/null`),
+  );
+  const m = median(result.times);
+  const base = median(baseline);
+  return {
+    scenario: 'summary',
+    size: `${count(a.meta.files)} files`,
+    median: m,
+    baseline: base,
+    baselineLabel: 'du -sb + find -type f | wc -l',
+    peakRss: mb(result.maxRssKb),
+    target: '≥ 20x faster than baseline',
+    checks: [{ label: `${(base / m).toFixed(1)}x faster`, pass: m * 20 <= base }],
+  };
+}
+
+async function exportScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`export: ${count(a.meta.files)} conversations as NDJSON to /dev/null`);
+  const tree = path.join(a.dir, 'conversations');
+  const times: number[] = [];
+  let rss = 0;
+  let bytes = 0;
+  for (let i = 0; i < opts.runs.slow; i++) {
+    const result = await runWorker({ kind: 'export', logsDir: a.dir, format: 'ndjson', out: '/dev/null' });
+    times.push(result.times[0]);
+    rss = Math.max(rss, result.maxRssKb);
+    bytes = Number(result.details.bytes);
+    log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms, peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
+  }
+  const baseline = Array.from({ length: opts.runs.baseline }, () =>
+    timeShell(`find '${tree}' -type f -print0 | xargs -0 cat > /dev/null`),
+  );
+  return {
+    scenario: 'export ndjson',
+    size: `${count(a.meta.files)} conversations`,
+    median: median(times),
+    baseline: median(baseline),
+    baselineLabel: 'find | xargs cat > /dev/null',
+    peakRss: mb(rss),
+    target: '≤ 2x cat; RSS < 200 MB, flat in size',
+    checks: [],
+    note: `${(bytes / 1e6).toFixed(0)} MB of NDJSON from ${(a.meta.bytes / 1e6).toFixed(0)} MB of files; each run in a fresh process`,
+  };
+}
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** A copy of the archive for a destructive run: hard links for the files, a real copy of the catalog. */
+function copyArchive(opts: Options, a: Archive): string {
+  const dir = tmpDir(opts, 'retention');
+  fs.mkdirSync(dir, { recursive: true });
+  shell(`cp -al '${path.join(a.dir, 'conversations')}' '${dir}/conversations' && cp '${path.join(a.dir, 'catalog.sqlite')}' '${dir}/'`);
+  return dir;
+}
+
+async function retentionScenario(opts: Options, a: Archive): Promise<Row> {
+  // the cut-off is the first day that keeps the newer half of the files
+  const days = Object.keys(a.meta.perDay).sort();
+  let older = 0;
+  let cut = days[days.length - 1];
+  for (const day of days) {
+    if (older >= a.meta.files / 2) {
+      cut = day;
+      break;
+    }
+    older += a.meta.perDay[day];
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  const daysToKeep = daysBetween(cut, today);
+  log(`retention: deleting ${count(older)} of ${count(a.meta.files)} files (day folders before ${cut})`);
+  const times: number[] = [];
+  const baseline: number[] = [];
+  let rss = 0;
+  for (let i = 0; i < opts.runs.slow; i++) {
+    const dir = copyArchive(opts, a);
+    try {
+      const result = await runWorker({ kind: 'retention', logsDir: dir, daysToKeep });
+      if (result.details.deleted_files !== older) throw new Error(`retention deleted ${String(result.details.deleted_files)} files, expected ${older}`);
+      times.push(result.times[0]);
+      rss = Math.max(rss, result.maxRssKb);
+      log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms, peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  for (let i = 0; i < opts.runs.baseline; i++) {
+    const dir = copyArchive(opts, a);
+    try {
+      const tree = path.join(dir, 'conversations');
+      baseline.push(
+        timeShell(`find '${tree}' -type f ! -newermt '${cut} 00:00:00 UTC' -delete && find '${tree}' -mindepth 1 -type d -empty -delete`),
+      );
+      const left = Number(shell(`find '${tree}' -type f | wc -l`).trim());
+      if (left !== a.meta.files - older) throw new Error(`find -delete left ${left} files, expected ${a.meta.files - older}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const m = median(times);
+  const base = median(baseline);
+  return {
+    scenario: 'retention',
+    size: `${count(older)} of ${count(a.meta.files)} files deleted`,
+    median: m,
+    baseline: base,
+    baselineLabel: 'find ! -newermt -delete, then empty folders',
+    peakRss: mb(rss),
+    target: '≤ 1.5x find',
+    checks: [{ label: `${(m / base).toFixed(2)}x find`, pass: m <= 1.5 * base }],
+    note: 'every run on a fresh copy (files hard-linked, catalog copied), catalog rows removed as well',
+  };
+}
+
+async function searchScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`search: "${SEARCH_KEYWORD}" over ${count(a.meta.files)} conversations`);
+  const tree = path.join(a.dir, 'conversations');
+  const result = await runWorker({ kind: 'search', logsDir: a.dir, runs: opts.runs.fast, q: SEARCH_KEYWORD });
+  const baseline = Array.from({ length: opts.runs.baseline }, () => timeShell(`grep -rl '${SEARCH_KEYWORD}' '${tree}' > /dev/null`));
+  const m = median(result.times);
+  const base = median(baseline);
+  return {
+    scenario: 'search',
+    size: `${count(a.meta.files)} conversations`,
+    median: m,
+    baseline: base,
+    baselineLabel: 'grep -rl',
+    peakRss: mb(result.maxRssKb),
+    target: '< 100 ms and ≥ 50x faster than grep',
+    checks: [
+      { label: `median ${m.toFixed(1)} ms`, pass: m < 100 },
+      { label: `${(base / m).toFixed(1)}x faster`, pass: m * 50 <= base },
+    ],
+    note: `the keyword occurs in ${count(a.meta.keywordConversations)} conversations (first page of 20, newest first, with snippets)`,
+  };
+}
+
+async function startupScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`start-up: ${path.relative(PROJECT, opts.service)} with ${count(a.meta.files)} files`);
+  if (!fs.existsSync(opts.service)) throw new Error(`${opts.service} does not exist: build the service first (npx nest build)`);
+  const times: number[] = [];
+  let rss = 0;
+  for (let i = 0; i < opts.runs.startup; i++) {
+    const r = await timeStartup(opts.service, { LOGS_DIR: a.dir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production', LOG_TIMEZONE: 'UTC' }, opts.dataDir);
+    times.push(r.ms);
+    rss = Math.max(rss, r.rssKb ?? 0);
+  }
+  const m = median(times);
+  return {
+    scenario: 'start-up',
+    size: `${count(a.meta.files)} files`,
+    median: m,
+    baseline: null,
+    baselineLabel: '',
+    peakRss: rss ? mb(rss) : null,
+    target: '< 2 s to first answered request',
+    checks: [{ label: `${(m / 1000).toFixed(2)} s`, pass: m < 2000 }],
+    note: 'spawn of the built service until GET /health answers 200',
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  const setup: string[] = [];
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const small = await ensureArchive(opts, opts.small, setup);
+  const large = await ensureArchive(opts, opts.large, setup);
+
+  const rows: Row[] = [];
+  rows.push(await backupScenario(opts));
+  rows.push(await summaryScenario(opts, large));
+  const exportSmall = await exportScenario(opts, small);
+  const exportLarge = await exportScenario(opts, large);
+  exportLarge.checks = [
+    { label: `${(exportLarge.median / exportLarge.baseline!).toFixed(2)}x cat`, pass: exportLarge.median <= 2 * exportLarge.baseline! },
+    { label: `peak RSS ${exportLarge.peakRss!.toFixed(0)} MB`, pass: exportLarge.peakRss! < 200 },
+    {
+      label: `RSS ${exportSmall.peakRss!.toFixed(0)} MB at ${count(small.meta.files)} vs ${exportLarge.peakRss!.toFixed(0)} MB at ${count(large.meta.files)}`,
+      pass: exportLarge.peakRss! <= exportSmall.peakRss! * 1.2,
+    },
+  ];
+  exportSmall.target = 'RSS reference for the row below';
+  rows.push(exportSmall, exportLarge);
+  rows.push(await retentionScenario(opts, large));
+  rows.push(await searchScenario(opts, large));
+  rows.push(await startupScenario(opts, large));
+
+  const cpu = os.cpus();
+  const report: Report = {
+    title: `Benchmark results${opts.quick ? ' (quick run: tiny data set, numbers are not meaningful)' : ''}`,
+    environment: [
+      `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
+      `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
+      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention), ${opts.backup.runs} (backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
+      `whole run ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    ],
+    rows,
+    setup,
+    notes: [
+      'Ratio is the service\'s median divided by the baseline\'s median (below 1: the service is faster). Peak RSS is the scenario process\'s high-water mark.',
+    ],
+  };
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, markdown(report));
+  fs.rmSync(path.join(opts.dataDir, 'tmp'), { recursive: true, force: true });
+  log('');
+  log(plainTable(report));
+  log('');
+  const failed = rows.filter((r) => r.checks.length && !rowPasses(r));
+  for (const r of failed) log(`MISSED ${r.scenario} (${r.size}): ${r.checks.filter((c) => !c.pass).map((c) => c.label).join('; ')}`);
+  log(`${failed.length ? `${failed.length} target(s) missed` : 'every target met'}; written to ${path.relative(process.cwd(), opts.out) || opts.out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (opts.strict && failed.length) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : String(error));
+  process.exit(1);
+});

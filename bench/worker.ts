@@ -1,0 +1,139 @@
+import 'reflect-metadata';
+import { INestApplicationContext, LogLevel, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import * as fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { BackupModule } from '../src/backup/backup.module';
+import { BackupService } from '../src/backup/backup.service';
+import { AppConfig, loadAppConfig } from '../src/config/app-config';
+import { AppConfigModule } from '../src/config/config.module';
+import { LogStorageModule } from '../src/log-storage/log-storage.module';
+import { LogStorageService } from '../src/log-storage/log-storage.service';
+
+/**
+ * One scenario in a process of its own, so its peak RSS is its own. Reads the task from argv[2]
+ * (JSON), prints one `BENCH_RESULT <json>` line on stdout.
+ */
+
+export type WorkerTask =
+  | { kind: 'catalog'; logsDir: string }
+  | { kind: 'summary'; logsDir: string; runs: number }
+  | { kind: 'search'; logsDir: string; runs: number; q: string }
+  | { kind: 'export'; logsDir: string; format: 'ndjson' | 'json' | 'csv'; out: string }
+  | { kind: 'retention'; logsDir: string; daysToKeep: number }
+  | { kind: 'backup'; logsDir: string; env: Record<string, string> };
+
+export interface WorkerResult {
+  /** milliseconds of each timed run */
+  times: number[];
+  /** kilobytes, this process's peak resident set */
+  maxRssKb: number;
+  /** set-up before the timed runs (boot, catalog open or rebuild), ms */
+  setupMs: number;
+  details: Record<string, unknown>;
+}
+
+export const RESULT_PREFIX = 'BENCH_RESULT ';
+
+@Module({})
+class BenchRootModule {}
+
+async function boot(env: Record<string, string>, withBackup: boolean, logger: LogLevel[]): Promise<INestApplicationContext> {
+  const config = loadAppConfig({ NODE_ENV: 'production', ENABLE_AUTO_LOGGING: 'false', LOG_TIMEZONE: 'UTC', ...env });
+  return NestFactory.createApplicationContext(
+    { module: BenchRootModule, imports: [AppConfigModule.forRoot(config), withBackup ? BackupModule : LogStorageModule] },
+    { logger },
+  );
+}
+
+const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: ms(start), value };
+}
+
+async function run(task: WorkerTask): Promise<WorkerResult> {
+  const started = process.hrtime.bigint();
+  const quiet: LogLevel[] = ['error', 'warn'];
+  const app = await boot(
+    { LOGS_DIR: task.logsDir, ...(task.kind === 'backup' ? task.env : {}) },
+    task.kind === 'backup',
+    task.kind === 'catalog' ? ['log', ...quiet] : quiet,
+  );
+  const setupMs = ms(started);
+  const storage = app.get(LogStorageService);
+  const times: number[] = [];
+  const details: Record<string, unknown> = {};
+  try {
+    switch (task.kind) {
+      case 'catalog': {
+        const summary = await storage.getSummary();
+        details.files = summary.total_files;
+        details.bytes = summary.total_size_bytes;
+        break;
+      }
+      case 'summary': {
+        details.files = (await storage.getSummary()).total_files;
+        for (let i = 0; i < task.runs; i++) times.push((await timed(() => storage.getSummary())).ms);
+        break;
+      }
+      case 'search': {
+        const first = await storage.search({ q: task.q, limit: 20 });
+        details.hits = first.results.length;
+        details.more = first.next_cursor !== null;
+        for (let i = 0; i < task.runs; i++) times.push((await timed(() => storage.search({ q: task.q, limit: 20 }))).ms);
+        break;
+      }
+      case 'export': {
+        let bytes = 0;
+        const { ms: took } = await timed(async () => {
+          const stream = storage.exportStream({}, task.format);
+          stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+          await pipeline(stream, fs.createWriteStream(task.out));
+        });
+        times.push(took);
+        details.bytes = bytes;
+        break;
+      }
+      case 'retention': {
+        const { ms: took, value } = await timed(() => storage.cleanOldLogs({ daysToKeep: task.daysToKeep }));
+        times.push(took);
+        details.deleted_files = value.deleted_files;
+        details.first_day = value.first_day;
+        details.last_day = value.last_day;
+        break;
+      }
+      case 'backup': {
+        const backup = app.get(BackupService);
+        const source = app.get(AppConfig).sources[0];
+        const { ms: took, value } = await timed(() => backup.run({ source, window: {} }));
+        times.push(took);
+        details.success = value.success;
+        details.saved = value.saved_count;
+        details.failed = value.failed_count;
+        details.seen = value.total_conversations;
+        if (!value.success) details.errors = value.errors.slice(0, 3);
+        break;
+      }
+    }
+  } finally {
+    await app.close();
+  }
+  return { times, maxRssKb: process.resourceUsage().maxRSS, setupMs, details };
+}
+
+if (require.main === module) {
+  const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;
+  run(task).then(
+    (result) => {
+      process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.stack : String(error));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SCENARIOS = ['backup', 'summary', 'export ndjson', 'retention', 'search', 'start-up'];
+
+/** The benchmark still compiles and runs end to end on a tiny data set; no timing is asserted. */
+describe('npm run bench (smoke)', () => {
+  let dir: string;
+  // compiled inside the project: the service finds views/ by walking up from its own folder
+  const out = path.join(ROOT, 'dist-bench', `smoke-${process.pid}`);
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-bench-'));
+  });
+
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  it('writes a table with every scenario for a tiny archive', () => {
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'bench/tsconfig.json', '--outDir', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    expect(tsc.status).toBe(0);
+
+    const results = path.join(dir, 'results.md');
+    const run = spawnSync(
+      process.execPath,
+      [path.join(out, 'bench', 'run.js'), '--quick', '--sizes=60,120', `--data=${path.join(dir, 'data')}`, `--out=${results}`, `--service=${path.join(out, 'src', 'main.js')}`],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BENCH_SIZES: '' } },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+
+    const table = fs.readFileSync(results, 'utf8');
+    const rows = table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| scenario'));
+    for (const scenario of SCENARIOS) {
+      expect(rows.some((r) => r.startsWith(`| ${scenario} |`))).toBe(true);
+    }
+    expect(rows).toHaveLength(SCENARIOS.length + 1);
+    for (const row of rows) expect(row).toMatch(/\| (PASS|FAIL[^|]*|—) \|$/);
+    expect(run.stdout).toContain('scenario');
+  }, 240_000);
+});
