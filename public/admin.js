@@ -7,7 +7,7 @@
 
   /* ---------- live backup progress ---------- */
 
-  var STATUS_LABEL = { running: 'Backing up…', pending: 'Waiting…', succeeded: 'Succeeded', partial: 'Partly failed', failed: 'Failed', interrupted: 'Interrupted' };
+  var STATUS_LABEL = { running: 'Running', pending: 'Waiting', succeeded: 'Succeeded', partial: 'Partly failed', failed: 'Failed', interrupted: 'Interrupted' };
 
   function percentOf(p, done) {
     if (done) return 100;
@@ -36,9 +36,15 @@
     if (bar) bar.setAttribute('aria-valuenow', String(pct));
     text(el.querySelector('[data-role="percent"]'), pct + ' %');
     text(el.querySelector('[data-role="counts"]'), countsText(p));
-    text(el.querySelector('.job-progress-label'), STATUS_LABEL[status] || status);
+    text(el.querySelector('.job-progress-label'), status === 'running' ? 'Backing up…' : STATUS_LABEL[status] || status);
     if (message !== undefined) text(el.querySelector('[data-role="message"]'), message);
     el.setAttribute('data-status', status);
+  }
+
+  /* the job's summary, then why each failed source failed (Dify unreachable, credentials refused…) */
+  function describe(job) {
+    var reasons = (job.sources || []).filter(function (s) { return s.error; }).map(function (s) { return s.error + '.'; });
+    return [job.message + '.'].concat(reasons).join(' ');
   }
 
   function follow(el, onDone) {
@@ -62,7 +68,7 @@
         finished = true;
         source.close();
         (data.job.sources || []).forEach(function (s) { perSource[key(s)] = s.progress; });
-        render(el, totalsOf(perSource), data.job.status, true, data.job.message);
+        render(el, totalsOf(perSource), data.job.status, true, describe(data.job));
         if (onDone) onDone(data.job);
       }
     }
@@ -79,7 +85,7 @@
           if (job.status === 'running') { setTimeout(function () { follow(el, onDone); }, 2000); return; }
           finished = true;
           (job.sources || []).forEach(function (s) { perSource[key(s)] = s.progress; });
-          render(el, totalsOf(perSource), job.status, true, job.message);
+          render(el, totalsOf(perSource), job.status, true, describe(job));
           if (onDone) onDone(job);
         })
         .catch(function () { text(el.querySelector('[data-role="message"]'), 'Lost contact with the service; reload the page to see the result.'); });
@@ -94,6 +100,21 @@
         Object.keys(t).forEach(function (k) { text(document.querySelector('[data-stat="' + k + '"]'), t[k]); });
       })
       .catch(function () { /* totals stay as they were */ });
+  }
+
+  function markSources(job) {
+    (job.sources || []).forEach(function (s) {
+      var card = document.querySelector('.source[data-source="' + CSS.escape((s.organization_id || '') + '/' + s.app_id) + '"]');
+      var pill = card && card.querySelector('.source-head .pill');
+      if (!pill) return;
+      pill.textContent = STATUS_LABEL[s.status] || s.status;
+      pill.className = 'pill pill-' + s.status;
+    });
+  }
+
+  function reloadCharts() {
+    var container = document.querySelector('[data-charts]');
+    if (container) loadCharts(container, container.getAttribute('data-query') || '');
   }
 
   function progressElement(jobId) {
@@ -129,7 +150,12 @@
           target.innerHTML = '';
           var el = progressElement(res.body.job_id);
           target.appendChild(el);
-          follow(el, function () { if (button) button.disabled = false; refreshTotals(); });
+          follow(el, function (job) {
+            if (button) button.disabled = false;
+            markSources(job);
+            refreshTotals();
+            reloadCharts();
+          });
         })
         .catch(function (e) {
           if (button) button.disabled = false;
@@ -236,6 +262,9 @@
       new FormData(form).forEach(function (value, name) { if (value !== '') params.set(name, String(value)); });
       var query = statsQueryFrom(params);
       history.replaceState(null, '', '/admin' + (params.toString() ? '?' + params.toString() : ''));
+      container.setAttribute('data-query', query);
+      var q = new URLSearchParams(query);
+      if (q.get('start_date') && q.get('end_date')) text(document.querySelector('[data-role="range-label"]'), q.get('start_date') + ' → ' + q.get('end_date'));
       loadCharts(container, query);
     });
   }

@@ -125,10 +125,14 @@ export class AdminService {
   /** The figures the page's totals show, formatted (the page script refreshes them after a backup). */
   async totalsText(): Promise<Record<string, string>> {
     const [summary, allTime] = await Promise.all([this.storage.getSummary(), this.storage.stats({})]);
+    const t = this.totals(summary.total_files, summary.total_size_bytes, summary.directories.length, allTime.days, allTime.totals);
     return {
-      conversations: formatNumber(allTime.totals.conversations),
-      files: formatNumber(summary.total_files),
-      size: formatBytes(summary.total_size_bytes),
+      conversations: formatNumber(t.conversations),
+      messages: `${formatNumber(t.messages)} messages`,
+      files: formatNumber(t.files),
+      days: `${formatNumber(t.days)} day folders`,
+      size: formatBytes(t.sizeBytes),
+      range: t.firstDay ? `${t.firstDay} → ${t.lastDay}` : 'nothing archived yet',
     };
   }
 

@@ -99,4 +99,43 @@ describe('admin page over HTTP', () => {
       expect(done.text).toContain('No day folders before');
     });
   });
+
+  describe('a backup without JavaScript', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({
+        DIFY_API_URL: 'http://127.0.0.1:9/v1',
+        DIFY_API_KEY: 'app-unreachable-key-123',
+        DIFY_APP_ID: 'support-bot',
+        DIFY_USERS: 'u1',
+        DIFY_ALLOWED_HOSTS: '127.0.0.1',
+        DIFY_MAX_RETRIES: '0',
+      });
+    });
+    afterAll(() => t.close());
+
+    it('posts the form, lands on the job page, and says plainly that Dify is unreachable', async () => {
+      const page = await request(t.server).get('/admin').expect(200);
+      const cookie = cookieOf(page);
+      const csrf = csrfOf(page.text);
+      expect(page.text).toContain('Never run');
+      await request(t.server).post('/admin/backup').set('Cookie', cookie).type('form').send({ _csrf: 'forged', app_id: 'support-bot' }).expect(403);
+      const started = await request(t.server).post('/admin/backup').set('Cookie', cookie).type('form').send({ _csrf: csrf, app_id: 'support-bot' }).expect(303);
+      expect(started.headers.location).toMatch(/^\/admin\/jobs\/[0-9a-f-]{36}$/);
+
+      let job = await request(t.server).get(started.headers.location).set('Cookie', cookie).expect(200);
+      while (job.text.includes('http-equiv="refresh"')) {
+        await new Promise((r) => setTimeout(r, 50));
+        job = await request(t.server).get(started.headers.location).set('Cookie', cookie).expect(200);
+      }
+      expect(job.text).toContain('<span class="pill pill-failed">Failed</span>');
+      expect(job.text).toMatch(/Dify is unreachable/);
+      expect(job.text).not.toContain('app-unreachable-key-123');
+
+      const overview = await request(t.server).get('/admin').set('Cookie', cookie).expect(200);
+      expect(overview.text).toMatch(/<p class="alert alert-error small">[^<]*Dify is unreachable/);
+      const unknown = await request(t.server).post('/admin/backup').set('Cookie', cookie).type('form').send({ _csrf: csrf, app_id: 'nope' }).expect(404);
+      expect(unknown.text).toContain('No configured source has app_id nope.');
+    });
+  });
 });
