@@ -4,10 +4,15 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
+import { messageRating } from '../../src/log-storage/catalog-entry';
 import { readArchive } from '../support/archive';
 import { createTestApp, TestApp } from '../support/test-app';
 import { collectPageErrors, launchChromium } from './chromium';
-import { saveOverviewScreenshot } from './screenshot';
+import { saveOverviewScreenshot, SCREENSHOT_FILE } from './screenshot';
+
+// code passed to page.evaluate runs in the page; the project compiles without the DOM library
+declare const document: any;
+declare const window: any;
 
 const TOKEN = 'browser-test-admin-token-42';
 const ORG = 'acme';
@@ -96,19 +101,19 @@ describe('admin page in a real browser', () => {
     await expect(page.locator('.stat-note').first().textContent()).resolves.toBe(`${messages.toLocaleString('en-US')} messages`);
     await expect(page.locator('.source .pill').first().textContent()).resolves.toBe('Succeeded');
     await expect(page.locator('.source time').first().textContent()).resolves.toMatch(/just now|min ago/);
-    await expect(page.getByRole('cell', { name: ORG, exact: true })).toBeTruthy();
+    expect(await page.getByRole('cell', { name: ORG, exact: true }).count()).toBe(1);
 
     await page.waitForSelector('[data-charts][data-drawn="true"]');
     const drawn = await page.evaluate(() => {
-      const Chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { data: number[] }[] } } | undefined } }).Chart;
+      const Chart = window.Chart as { getChart(c: unknown): { data: { datasets: { data: number[] }[] } } | undefined };
       return ['chart-activity', 'chart-tokens', 'chart-feedback'].map((id) => {
-        const canvas = document.getElementById(id) as HTMLCanvasElement;
+        const canvas = document.getElementById(id);
         const chart = Chart.getChart(canvas);
-        const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        const pixels: Uint8ClampedArray = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let painted = 0;
         for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++;
         const sum = chart ? chart.data.datasets.reduce((n, d) => n + d.data.reduce((a, b) => a + b, 0), 0) : 0;
-        return { id, hasChart: !!chart, sum, painted, width: canvas.width };
+        return { id, hasChart: !!chart, sum, painted, width: canvas.width as number };
       });
     });
     for (const chart of drawn) {
@@ -120,7 +125,7 @@ describe('admin page in a real browser', () => {
     expect(drawn[1].sum).toBeGreaterThan(0);
 
     await saveOverviewScreenshot(page);
-    expect(fs.statSync(require('./screenshot').SCREENSHOT_FILE).size).toBeGreaterThan(10_000);
+    expect(fs.statSync(SCREENSHOT_FILE).size).toBeGreaterThan(10_000);
   });
 
   it('stays within the screen on a phone', async () => {
@@ -169,21 +174,32 @@ describe('admin page in a real browser', () => {
     expect(await results.count()).toBeGreaterThan(0);
     await expect(page.locator('.snippet mark').first().textContent()).resolves.toMatch(new RegExp(word.slice(0, 4), 'i'));
 
-    await page.goto(`${base}/admin/search?q=${encodeURIComponent(word)}`);
-    const link = page.locator(`.result a[href^="/admin/conversations/${target.json.conversation_id}"]`);
-    if ((await link.count()) === 0) {
-      await page.goto(`${base}/admin/conversations/${target.json.conversation_id}?organization_id=${ORG}`);
-    } else {
-      await link.first().click();
-    }
+    await Promise.all([page.waitForURL(/\/admin\/conversations\//), results.first().locator('a.result-title').click()]);
+    const openedId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const opened = files.find((f) => f.json.conversation_id === openedId);
+    if (!opened) throw new Error(`the first result ${openedId} is not in the archive`);
     await page.waitForSelector('[data-role="transcript"]');
     const queries = await page.locator('[data-role="query"]').allTextContents();
     const answers = await page.locator('[data-role="answer"]').allTextContents();
-    const expected = target.json.messages as { query: string; answer: string }[];
+    const expected = opened.json.messages as { query: string; answer: string }[];
+    expect(`${opened.json.name} ${expected.map((m) => `${m.query} ${m.answer}`).join(' ')}`.toLowerCase()).toContain(word.toLowerCase());
+    await expect(page.locator('h1').textContent()).resolves.toBe(opened.json.name || 'Untitled conversation');
     expect(answers).toHaveLength(expected.length);
     expect(queries).toEqual(expected.filter((m) => m.query).map((m) => m.query));
-    expect(answers[0]).toBe(expected[0].answer || answers[0]);
+    expect(answers.filter((a, i) => expected[i].answer)).toEqual(expected.filter((m) => m.answer).map((m) => m.answer));
     expect(await page.locator('.bubble-user').count()).toBe(queries.length);
+    const ratings = opened.json.messages.map((m: Record<string, unknown>) => messageRating(m));
+    expect(await page.locator('.feedback-like').count()).toBe(ratings.filter((r: string | null) => r === 'like').length);
+    expect(await page.locator('.feedback-dislike').count()).toBe(ratings.filter((r: string | null) => r === 'dislike').length);
+  });
+
+  it('shows likes and dislikes in the transcript', async () => {
+    const rated = readArchive(t.logsDir).find((f) => f.json.messages.some((m: Record<string, unknown>) => messageRating(m) === 'like'));
+    if (!rated) throw new Error('the simulated archive has no liked message');
+    await page.goto(`${base}/admin/conversations/${rated.json.conversation_id}?organization_id=${ORG}`);
+    const likes = rated.json.messages.filter((m: Record<string, unknown>) => messageRating(m) === 'like').length;
+    await expect(page.locator('.feedback-like').count()).resolves.toBe(likes);
+    await expect(page.locator('.feedback-like').first().textContent()).resolves.toBe('👍 liked');
   });
 
   it('previews a clean, then deletes exactly what it previewed after confirmation', async () => {
