@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Render, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Render, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
@@ -100,6 +100,7 @@ export class AdminController {
   }
 
   @Post('clean')
+  @HttpCode(200)
   @Render('clean')
   async clean(@AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
     this.checkCsrf(session, body._csrf);

@@ -178,7 +178,7 @@ export class AdminService {
         start_date: form.start_date ?? isoDayBefore(now, 6),
         end_date: form.end_date ?? now.toISOString().slice(0, 10),
       },
-      ...(await this.filterOptions(form)),
+      ...(await this.selectOptions(form)),
       formatOptions: options(
         [
           { value: 'json', label: 'JSON' },
@@ -204,7 +204,8 @@ export class AdminService {
 
   async search(form: SearchQueryDto) {
     const searched = Object.values(form).some((v) => v !== undefined);
-    const base = { title: 'Search', nav: 'search', form, searched, ...(await this.filterOptions(form)) };
+    const { appNames, ...filterOptions } = await this.filterOptions(form);
+    const base = { title: 'Search', nav: 'search', form, searched, ...filterOptions };
     if (!searched) return base;
     const { q, cursor, ...rest } = form;
     const result = await this.storage.search({ ...this.filter(rest), ...(q ? { q } : {}), ...(cursor ? { cursor } : {}), limit: SEARCH_PAGE });
@@ -217,7 +218,7 @@ export class AdminService {
         href: `/admin/conversations/${encodeURIComponent(r.conversation_id)}?${query({ organization_id: r.organization_id ?? undefined, back })}`,
         createdAt: r.created_at,
         organizationId: r.organization_id,
-        appId: r.app_id,
+        appId: appNames.get(r.app_id) ?? r.app_id,
         messageCount: r.message_count,
         snippets: r.snippet ? [snippetParts(r.snippet)] : [],
       })),
@@ -255,7 +256,7 @@ export class AdminService {
       title: 'Clean',
       nav: 'clean',
       form: { days_to_keep: daysToKeep, organization_id: organizationId },
-      organizationOptions: (await this.filterOptions({ organization_id: organizationId })).organizationOptions,
+      organizationOptions: (await this.selectOptions({ organization_id: organizationId })).organizationOptions,
       preview,
       notice,
     };
@@ -283,16 +284,23 @@ export class AdminService {
     return out;
   }
 
+  private async selectOptions(form: Pick<RangeQueryDto, 'organization_id' | 'app_id'>) {
+    const { organizationOptions, appOptions } = await this.filterOptions(form);
+    return { organizationOptions, appOptions };
+  }
+
   private async filterOptions(form: Pick<RangeQueryDto, 'organization_id' | 'app_id'>) {
     const { days } = await this.storage.stats({});
     const orgs = new Set<string>(this.registry.list().flatMap((s) => (s.organization_id ? [s.organization_id] : [])));
-    const apps = new Map<string, string>(this.registry.list().map((s) => [s.app_id, s.name ?? s.app_id]));
+    const archivedNames = await this.appNames(this.registry.list());
+    const apps = new Map<string, string>(this.registry.list().map((s) => [s.app_id, s.name ?? archivedNames.get(sourceValue(s)) ?? s.app_id]));
     for (const row of days) {
       if (row.organization_id) orgs.add(row.organization_id);
       if (!apps.has(row.app_id)) apps.set(row.app_id, row.app_id);
     }
     return {
       organizationOptions: options([...orgs].sort().map((o) => ({ value: o, label: o })), form.organization_id),
+      appNames: apps,
       appOptions: options(
         [...apps].map(([value, name]) => ({ value, label: name === value ? value : `${name} (${value})` })).sort((a, b) => a.label.localeCompare(b.label)),
         form.app_id,
