@@ -275,9 +275,9 @@ export class AdminService {
     return names;
   }
 
-  private filter(form: RangeQueryDto & { rating?: 'like' | 'dislike'; from_source?: 'api' | 'console' }): ArchiveFilter {
+  private filter(form: RangeQueryDto & { rating?: 'like' | 'dislike'; from_source?: 'api' | 'console'; user?: string }): ArchiveFilter {
     const out: ArchiveFilter = {};
-    for (const key of ['start_date', 'end_date', 'organization_id', 'app_id', 'rating', 'from_source'] as const) {
+    for (const key of ['start_date', 'end_date', 'organization_id', 'app_id', 'rating', 'from_source', 'user'] as const) {
       const value = form[key];
       if (value !== undefined) (out as Record<string, string>)[key] = value;
     }

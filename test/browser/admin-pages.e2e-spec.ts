@@ -79,6 +79,35 @@ describe('admin page over HTTP', () => {
     });
   });
 
+  describe('sign-in failures', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ ADMIN_TOKEN: TOKEN });
+    });
+    afterAll(() => t.close());
+
+    it('limits repeated wrong tokens, then refuses even the right one for a while', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await request(t.server).post('/admin/login').type('form').send({ token: `wrong-${i}` })).status);
+      expect(statuses).toEqual(Array(10).fill(401));
+      const limited = await request(t.server).post('/admin/login').type('form').send({ token: TOKEN }).expect(429);
+      expect(limited.text).toContain('Too many wrong tokens. Wait a minute, then try again.');
+      expect(limited.headers['set-cookie']).toBeUndefined();
+    });
+
+    it('does not follow a sign-in redirect off the site', async () => {
+      const fresh = await createTestApp({ ADMIN_TOKEN: TOKEN });
+      try {
+        for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+          const res = await request(fresh.server).post('/admin/login').type('form').send({ token: TOKEN, next }).expect(303);
+          expect(res.headers.location).toBe('/admin');
+        }
+      } finally {
+        await fresh.close();
+      }
+    });
+  });
+
   describe('without ADMIN_TOKEN', () => {
     let t: TestApp;
     beforeAll(async () => {

@@ -128,6 +128,12 @@ export class SearchQueryDto extends RangeQueryDto {
   @blankToUndefined()
   @IsOptional()
   @IsString()
+  @MaxLength(200, { message: 'the end user must be at most 200 characters' })
+  user?: string;
+
+  @blankToUndefined()
+  @IsOptional()
+  @IsString()
   @MaxLength(200)
   cursor?: string;
 }
