@@ -1,5 +1,5 @@
 import type { Job } from '../scheduler/scheduler.types';
-import { parseSourceValue, progressView, snippetParts, sourceValue } from './admin-view-models';
+import { parseSourceValue, progressView, SERVICE_MODE_HINT, snippetParts, sourceValue, sourceView } from './admin-view-models';
 
 function job(status: Job['status'], progress: { seen: number; saved: number; unchanged: number; failed: number }): Job {
   return {
@@ -35,5 +35,14 @@ describe('admin view models', () => {
     const running = progressView(job('running', { seen: 10, saved: 4, unchanged: 1, failed: 0 }));
     expect(running).toMatchObject({ running: true, percent: 50, statusLabel: 'Running', counts: '10 seen · 4 saved · 1 unchanged · 0 failed' });
     expect(progressView(job('failed', { seen: 0, saved: 0, unchanged: 0, failed: 0 }))).toMatchObject({ running: false, percent: 100, statusLabel: 'Failed' });
+  });
+
+  it("warns about an app key's blind spots until a run reports the real coverage", () => {
+    const source = { app_id: 'bot', dify_api_url: 'https://api.dify.ai/v1', api_key: 'app-x' };
+    expect(sourceView(source, 'service', undefined, undefined, undefined, null).warnings).toEqual([SERVICE_MODE_HINT]);
+    expect(sourceView(source, 'console-admin', undefined, undefined, undefined, null).warnings).toEqual([]);
+    const view = sourceView(source, 'service', { coverage: { complete: false, warnings: ['only 2 users'] } } as never, undefined, undefined, '2025-10-16T02:00:00.000Z');
+    expect(view).toMatchObject({ warnings: ['only 2 users'], outcomeLabel: 'Never run', nextRunAt: '2025-10-16T02:00:00.000Z', modeLabel: 'Service API (app key)' });
+    expect(JSON.stringify(view)).not.toContain('app-x');
   });
 });

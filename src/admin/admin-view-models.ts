@@ -19,6 +19,10 @@ const MODE_LABELS: Record<DifyAccessMode, string> = {
   'console-login': 'Console (login)',
 };
 
+/** Until a first run reports the real coverage: what an app key can never see. */
+export const SERVICE_MODE_HINT =
+  'An app API key only sees the Service API conversations of the listed end users, never WebApp, Explore or debugger ones. Use a console mode for a complete archive.';
+
 export interface ProgressView {
   id: string;
   status: string;
@@ -123,7 +127,8 @@ export function sourceView(
   nextRunAt: string | null,
 ): SourceView {
   const outcome = runningJob ? 'running' : (state?.last_outcome ?? 'never');
-  const warnings = [...new Set([...(state?.coverage && !state.coverage.complete ? state.coverage.warnings : []), ...(lastJobSource?.warnings ?? [])])];
+  const known = state?.coverage ? (state.coverage.complete ? [] : state.coverage.warnings) : mode === 'service' ? [SERVICE_MODE_HINT] : [];
+  const warnings = [...new Set([...known, ...(lastJobSource?.warnings ?? [])])];
   return {
     key: sourceValue(source),
     name: source.name ?? lastJobSource?.name ?? source.app_id,
