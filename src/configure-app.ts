@@ -5,7 +5,7 @@ import * as express from 'express';
 import helmet from 'helmet';
 import * as path from 'node:path';
 import { configureAdminViews } from './admin/admin-views';
-import { AllExceptionsFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
+import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist`) ? '..' : '');
@@ -34,7 +34,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
-  app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter());
+  // the later filters take precedence over the catch-all
+  app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter(), new ArchiveErrorFilter());
   configureAdminViews(app);
   app.enableShutdownHooks();
 

@@ -89,11 +89,18 @@ export function progressView(job: Job): ProgressView {
   };
 }
 
+const TRIGGER_LABELS: Record<Job['trigger'], string> = {
+  manual: 'by hand',
+  scheduled: 'schedule',
+  'api-scheduled': 'API',
+  cli: 'command line',
+};
+
 export function jobRowView(job: Job): JobRowView {
   return {
     id: job.id,
     startedAt: job.started_at,
-    trigger: job.trigger,
+    trigger: TRIGGER_LABELS[job.trigger] ?? job.trigger,
     status: job.status,
     statusLabel: STATUS_LABELS[job.status],
     message: job.message,

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Render, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Render, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
@@ -105,6 +105,11 @@ export class AdminController {
   async clean(@AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
     this.checkCsrf(session, body._csrf);
     return { ...this.page(session), ...(await this.admin.clean(body.days_to_keep, body.organization_id)) };
+  }
+
+  @Get('*path')
+  notFound(): never {
+    throw new NotFoundException({ message: 'there is no such page; use the menu above' });
   }
 
   private page(session: string | undefined) {

@@ -156,7 +156,7 @@ export class AdminService {
         startedAt: job.started_at,
         startedAtLabel: job.started_at.slice(0, 16).replace('T', ' '),
         finishedAt: job.finished_at,
-        trigger: job.trigger,
+        trigger: jobRowView(job).trigger,
         sources: job.sources.map((s) => ({
           label: sourceLabel({ app_id: s.app_id, organization_id: s.organization_id ?? undefined, name: s.name ?? undefined }),
           status: s.status,

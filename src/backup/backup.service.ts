@@ -62,7 +62,7 @@ export class BackupService {
       try {
         const messages = await client.getMessages(app, ref);
         const archived = toArchivedConversation(
-          { app, accessMode: client.accessMode, conversation: ref.raw, messages },
+          { app, accessMode: client.accessMode, conversation: ref.raw, messages, ...(ref.user ? { user: ref.user } : {}) },
           { appId: source.app_id, organizationId: source.organization_id ?? null, loggedAt: new Date() },
         );
         const saved = await this.storage.saveConversation(archived);

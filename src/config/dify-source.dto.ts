@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsEmail,
+  IsIn,
   IsOptional,
   IsString,
   Matches,
@@ -53,6 +54,13 @@ export class DifySourceFieldsDto {
   @ApiPropertyOptional({ example: 'correct-horse', description: 'Console login password (never stored or echoed)' })
   @IsOptional() @IsString() @MinLength(1) @MaxLength(512)
   password?: string;
+
+  @ApiPropertyOptional({
+    enum: ['auto', 'base64', 'plain'],
+    description: 'How the login password is sent: Base64 (Dify >= 1.11, Dify Cloud), plain (older), or auto (by server version)',
+  })
+  @IsOptional() @IsIn(['auto', 'base64', 'plain'], { message: 'password_encoding must be one of: auto, base64, plain' })
+  password_encoding?: 'auto' | 'base64' | 'plain';
 }
 
 /** One entry of DIFY_APPS_FILE. */

@@ -1,9 +1,6 @@
 import {
-  ArgumentsHost,
-  Catch,
   Controller,
   Delete,
-  ExceptionFilter,
   Get,
   HttpCode,
   Logger,
@@ -12,7 +9,6 @@ import {
   Query,
   Req,
   Res,
-  UseFilters,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
@@ -30,7 +26,6 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { AppConfig } from '../config/app-config';
 import { EXPORT_WRITERS, exportFileName } from '../log-storage/export-format';
-import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type {
   CleanResult,
@@ -65,23 +60,6 @@ import {
   ArchiveVerifyResponseDto,
 } from './dto/archive-responses.dto';
 
-/** The archive's domain errors as 400 (naming the parameter) and 404. */
-@Catch(ArchiveQueryError, ArchiveNotFoundError)
-export class ArchiveErrorFilter implements ExceptionFilter {
-  catch(error: ArchiveQueryError | ArchiveNotFoundError, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (error instanceof ArchiveQueryError) {
-      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: [error.message], field: error.field });
-    } else {
-      res.status(404).json({ statusCode: 404, error: 'Not Found', message: error.message });
-    }
-  }
-}
-
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
@@ -91,7 +69,6 @@ const BAD_REQUEST = { type: ArchiveErrorResponseDto, description: 'A parameter i
 /** Reading and cleaning the archive: summary, export, retention, search, stats, verify. */
 @ApiTags('conversation-logs')
 @ApiExtraModels(ArchiveSummaryResponseDto, ArchiveExportResponseDto)
-@UseFilters(ArchiveErrorFilter)
 @Controller('api/conversation-logs')
 export class ArchiveController {
   private readonly logger = new Logger(ArchiveController.name);

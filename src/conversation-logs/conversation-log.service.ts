@@ -8,7 +8,6 @@ import type { CleanResult, LogsSummary } from '../log-storage/log-storage.types'
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { JobsService } from '../scheduler/jobs.service';
 import type { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
-import { difyErrorFromJob } from './job-errors';
 
 export interface StartedJob {
   success: true;
@@ -92,10 +91,9 @@ export class ConversationLogService {
   }
 
   private async runManual(source: DifySource, window: ReturnType<typeof windowFromFilters>): Promise<BackupResult> {
-    const job = await this.jobs.runBackup({ sources: [source], window, trigger: 'manual' });
-    const entry = job.sources[0];
-    if (entry.result) return entry.result;
-    throw difyErrorFromJob(entry.error_kind, entry.error ?? job.message, source);
+    // rethrows the Dify error when the source failed before saving anything, so it maps to a clear 4xx/5xx
+    const { result } = await this.jobs.runSource({ source, window, trigger: 'manual' });
+    return result;
   }
 
   private window(filters?: WindowFilters) {

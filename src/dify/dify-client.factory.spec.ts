@@ -57,3 +57,21 @@ describe(versionAtLeast.name, () => {
     expect(versionAtLeast(version, [1, 11])).toBe(expected);
   });
 });
+
+describe('DifyClientFactory.passwordEncoding', () => {
+  const sut = new DifyClientFactory(loadAppConfig({ LOGS_DIR: os.tmpdir(), DIFY_TIMEOUT_MS: '200', DIFY_MAX_RETRIES: '0' }));
+  const login = { app_id: 'a', email: 'a@b.c', password: 'p' };
+
+  it('honours an explicit choice', async () => {
+    await expect(sut.passwordEncoding({ ...login, console_api_url: 'http://127.0.0.1:9/console/api', password_encoding: 'plain' })).resolves.toBe('plain');
+    await expect(sut.passwordEncoding({ ...login, console_api_url: 'http://127.0.0.1:9/console/api', password_encoding: 'base64' })).resolves.toBe('base64');
+  });
+
+  it('sends Base64 to Dify Cloud without asking for a version', async () => {
+    await expect(sut.passwordEncoding({ ...login, console_api_url: 'https://cloud.dify.ai/console/api' })).resolves.toBe('base64');
+  });
+
+  it('falls back to plain text when a self-hosted version cannot be read', async () => {
+    await expect(sut.passwordEncoding({ ...login, console_api_url: 'http://127.0.0.1:9/console/api' })).resolves.toBe('plain');
+  });
+});

@@ -75,8 +75,10 @@ export class DifyClientFactory {
    * `auto`: ask the Service API root (no auth, no side effect) for `server_version`; Base64 from 1.11 on,
    * plain text before it or when the version cannot be read.
    */
-  private async passwordEncoding(source: DifySource): Promise<PasswordEncoding> {
+  async passwordEncoding(source: DifySource): Promise<PasswordEncoding> {
     if (source.password_encoding === 'base64' || source.password_encoding === 'plain') return source.password_encoding;
+    // Dify Cloud always runs a current release, and its console host serves no Service API root to ask
+    if (source.console_api_url && new URL(source.console_api_url).hostname.toLowerCase() === 'cloud.dify.ai') return 'base64';
     const versionUrl = serviceRootFor(source);
     if (!versionUrl) return 'plain';
     const http = new DifyHttp({

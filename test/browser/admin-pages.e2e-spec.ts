@@ -69,6 +69,8 @@ describe('admin page over HTTP', () => {
       expect(bad.text).not.toMatch(/at \w+ \(|node_modules/);
       const missing = await request(t.server).get('/admin/jobs/does-not-exist').set('Cookie', cookie).expect(404);
       expect(missing.text).toContain('No job has id does-not-exist.');
+      const nowhere = await request(t.server).get('/admin/nowhere/at/all').set('Cookie', cookie).expect(404);
+      expect(nowhere.text).toContain('There is no such page; use the menu above.');
     });
 
     it('serves the page script, styles and Chart.js from this service', async () => {

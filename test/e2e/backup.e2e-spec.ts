@@ -132,6 +132,7 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
         app_mode: 'chat',
       });
       expect(json.logged_at).toMatch(ISO);
+      if (conv.user && conv.from_source === 'api') expect(json.from_end_user_session_id).toBe(conv.user);
       const simMessages = sim.messages(conv.id);
       expect(json.dialogue_count).toBe(simMessages.length);
       expect(json.messages.map((m: { id: string }) => m.id)).toEqual(simMessages.map((m) => m.id));

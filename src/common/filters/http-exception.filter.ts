@@ -9,6 +9,7 @@ import {
   DifyNotFoundError,
   DifyUnavailableError,
 } from '../../dify/dify.errors';
+import { ArchiveNotFoundError, ArchiveQueryError } from '../../log-storage/log-storage.errors';
 
 export interface ErrorBody {
   statusCode: number;
@@ -81,3 +82,21 @@ export class AllExceptionsFilter implements ExceptionFilter {
     res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
   }
 }
+
+/** The archive's domain errors as 400 (naming the parameter) and 404. */
+@Catch(ArchiveQueryError, ArchiveNotFoundError)
+export class ArchiveErrorFilter implements ExceptionFilter {
+  catch(error: ArchiveQueryError | ArchiveNotFoundError, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof ArchiveQueryError) {
+      res.status(400).json({ statusCode: 400, error: 'Bad Request', message: [error.message], field: error.field });
+    } else {
+      res.status(404).json({ statusCode: 404, error: 'Not Found', message: error.message });
+    }
+  }
+}
+
