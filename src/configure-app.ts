@@ -8,8 +8,6 @@ import { configureAdminViews } from './admin/admin-views';
 import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
-export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist`) ? '..' : '');
-
 /** The one HTTP setup shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
@@ -25,6 +23,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
           connectSrc: ["'self'"],
           formAction: ["'self'"],
           frameAncestors: ["'none'"],
+          // the service is often reached over plain HTTP on a LAN; upgrading would break the admin page's assets
+          upgradeInsecureRequests: null,
         },
       },
     }),

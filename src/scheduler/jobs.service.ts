@@ -205,7 +205,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       window: request.window ? iso(request.window) : null,
       started_at: now,
       finished_at: null,
-      message: `Backing up ${request.sources.length} sources`,
+      message: `Backing up ${plural(request.sources.length, 'source')}`,
       sources: request.sources.map((s) => ({
         app_id: s.app_id,
         organization_id: s.organization_id ?? null,
@@ -257,7 +257,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   private async execute(run: RunningJob, window: CrawlWindow | undefined): Promise<Job> {
     const { job } = run;
     const mode = window ? `window ${iso(window).start ?? 'beginning'}..${iso(window).end ?? 'now'}` : 'catch-up from checkpoints';
-    this.logger.log(`Started job ${job.id} (${job.trigger}): ${job.sources.length} sources, ${mode}`);
+    this.logger.log(`Started job ${job.id} (${job.trigger}): ${plural(job.sources.length, 'source')}, ${mode}`);
     await this.persistSafely();
 
     let next = 0;
@@ -517,6 +517,10 @@ export function jobStatus(statuses: JobSourceStatus[]): JobStatus {
   return 'partial';
 }
 
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function describeJob(job: Job): string {
   const count = (status: JobSourceStatus) => job.sources.filter((s) => s.status === status).length;
   if (!job.sources.length) return 'No sources to back up';
@@ -527,8 +531,9 @@ function describeJob(job: Job): string {
   const seen = job.sources.reduce((n, s) => n + s.progress.seen, 0);
   const saved = job.sources.reduce((n, s) => n + s.progress.saved, 0);
   const failed = job.sources.reduce((n, s) => n + s.progress.failed, 0);
+  const unchanged = job.sources.reduce((n, s) => n + s.progress.unchanged, 0);
   const resume = job.status === 'interrupted' && !job.window ? '; the next run resumes from each checkpoint' : '';
-  return `${job.sources.length} sources: ${parts.join(', ')}; ${seen} conversations seen, ${saved} saved, ${failed} failed${resume}`;
+  return `${plural(job.sources.length, 'source')}: ${parts.join(', ')}; ${plural(seen, 'conversation')} seen, ${saved} saved, ${unchanged} unchanged, ${failed} failed${resume}`;
 }
 
 /** A copy small enough for the history file. */

@@ -8,7 +8,7 @@ import { messageRating } from '../../src/log-storage/catalog-entry';
 import { readArchive } from '../support/archive';
 import { createTestApp, TestApp } from '../support/test-app';
 import { collectPageErrors, launchChromium } from './chromium';
-import { saveOverviewScreenshot, SCREENSHOT_FILE } from './screenshot';
+import { saveOverviewScreenshot } from './screenshot';
 
 // code passed to page.evaluate runs in the page; the project compiles without the DOM library
 declare const document: any;
@@ -124,8 +124,8 @@ describe('admin page in a real browser', () => {
     expect(drawn[0].sum).toBeGreaterThan(0);
     expect(drawn[1].sum).toBeGreaterThan(0);
 
-    await saveOverviewScreenshot(page);
-    expect(fs.statSync(SCREENSHOT_FILE).size).toBeGreaterThan(10_000);
+    const shot = await saveOverviewScreenshot(page);
+    expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
   });
 
   it('stays within the screen on a phone', async () => {

@@ -48,7 +48,7 @@ export class JobDto {
   @ApiProperty({ type: IsoWindowDto, nullable: true, description: 'explicit window; null = catch-up from checkpoints' }) window: IsoWindowDto | null;
   @ApiProperty({ example: '2025-10-15T02:00:00.100Z' }) started_at: string;
   @ApiProperty({ example: '2025-10-15T02:01:10.600Z', nullable: true, type: String }) finished_at: string | null;
-  @ApiProperty({ example: '1 sources: 1 succeeded; 42 conversations seen, 40 saved, 0 failed' }) message: string;
+  @ApiProperty({ example: '1 source: 1 succeeded; 42 conversations seen, 40 saved, 2 unchanged, 0 failed' }) message: string;
   @ApiProperty({ type: [JobSourceDto] }) sources: JobSourceDto[];
 }
 

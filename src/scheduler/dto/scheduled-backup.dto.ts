@@ -49,7 +49,7 @@ export class ScheduledAppResultDto {
 
 export class ScheduledBackupResponseDto {
   @ApiProperty({ example: true, description: 'true when every app was backed up completely' }) success: boolean;
-  @ApiProperty({ example: '2 sources: 2 succeeded; 84 conversations seen, 80 saved, 0 failed' }) message: string;
+  @ApiProperty({ example: '2 sources: 2 succeeded; 84 conversations seen, 80 saved, 4 unchanged, 0 failed' }) message: string;
   @ApiProperty({ example: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' }) job_id: string;
   @ApiProperty({ enum: ['succeeded', 'partial', 'failed', 'interrupted'], example: 'succeeded' }) status: string;
   @ApiProperty({ type: [ScheduledAppResultDto] }) results: ScheduledAppResultDto[];
