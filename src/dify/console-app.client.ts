@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { isChatMode, toAppMode } from './app-mode';
 import type { ConsoleAuth } from './console-auth';
-import { consoleEndParam, consoleStartParam, isValidTimeZoneName } from './console-time';
+import { isValidTimeZone } from '../common/time-zone';
+import { consoleEndParam, consoleStartParam } from './console-time';
 import { isActiveIn, matchesSource, unixSeconds } from './crawl-filter';
 import type { DifyRequest } from './dify-http';
 import { DifyBadResponseError, DifyNotFoundError } from './dify.errors';
@@ -80,7 +81,7 @@ export class ConsoleAppClient implements DifyAppClient {
   private accountTimeZone(): Promise<string> {
     this.timeZone ??= this.get<Row>('/account/profile').then(
       (profile) => {
-        if (isValidTimeZoneName(profile.timezone)) return profile.timezone;
+        if (isValidTimeZone(profile.timezone)) return profile.timezone;
         this.logger.warn('The console account has no valid timezone; assuming UTC');
         return 'UTC';
       },

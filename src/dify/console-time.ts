@@ -4,48 +4,9 @@
  * ever narrowing the window: a start may come out earlier, an end later, never the other way round.
  */
 
+import { wallClock, zoneOffsetMs } from '../common/time-zone';
+
 const MINUTE_MS = 60_000;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-interface WallClock {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-function wallClock(ms: number, timeZone: string): WallClock {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour) % 24,
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-  };
-}
-
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 export function floorToMinute(ms: number): number {
@@ -56,13 +17,6 @@ export function floorToMinute(ms: number): number {
 export function formatConsoleMinute(ms: number, timeZone: string): string {
   const w = wallClock(ms, timeZone);
   return `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`;
-}
-
-/** Offset of a zone at an instant, ms (UTC+8 -> 28 800 000). */
-export function zoneOffsetMs(ms: number, timeZone: string): number {
-  const w = wallClock(ms, timeZone);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(ms / 1000) * 1000;
 }
 
 /**
@@ -102,14 +56,4 @@ export function consoleEndParam(at: Date | number, timeZone: string): string {
     if (consoleMinuteToUtcMs(text, timeZone) + 59_000 >= Math.floor(ms / 1000) * 1000) return text;
   }
   return formatConsoleMinute(floor + 3 * 3_600_000, timeZone);
-}
-
-export function isValidTimeZoneName(zone: unknown): zone is string {
-  if (typeof zone !== 'string' || !zone) return false;
-  try {
-    formatter(zone);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,3 +1,4 @@
+import { wallClock } from '../common/time-zone';
 import { isSafeName, resolveInside } from '../common/safe-name';
 
 /** Pure path and day helpers for the archive layout. Relative paths always use `/`. */
@@ -28,26 +29,6 @@ export interface ArchivePathInfo {
   compressed: boolean;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
 const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
 
 /** Wall-clock parts of `date` in `timeZone`, and the zone's offset there in minutes. */
@@ -63,10 +44,7 @@ interface ZonedParts {
 }
 
 function zoned(date: Date, timeZone: string): ZonedParts {
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(timeZone).formatToParts(date)) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
+  const parts = wallClock(date.getTime(), timeZone);
   const ms = date.getUTCMilliseconds();
   const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second, ms);
   return {

@@ -1,3 +1,4 @@
+import { zoneOffsetMs } from '../common/time-zone';
 import type { IncomingMessage } from 'node:http';
 import { UUID_PATTERN } from './simulator.random';
 
@@ -81,22 +82,6 @@ export function isoNaive(seconds: number): string {
   return new Date(seconds * 1000).toISOString().slice(0, 19);
 }
 
-/** offset of `timeZone` from UTC at the given instant, in milliseconds */
-function zoneOffsetMs(timeZone: string, utcMs: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(utcMs));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return asUtc - Math.floor(utcMs / 1000) * 1000;
-}
 
 /**
  * `YYYY-MM-DD HH:MM` read as wall-clock time in `timeZone` with the given seconds, to Unix seconds.
@@ -106,8 +91,8 @@ export function consoleTimeToUnix(name: string, value: string, timeZone: string,
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$/.exec(value);
   if (!m) throw invalidParam(`${name}: Invalid ${name}: ${value}`);
   const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], second);
-  let utc = wall - zoneOffsetMs(timeZone, wall);
-  utc = wall - zoneOffsetMs(timeZone, utc);
+  let utc = wall - zoneOffsetMs(wall, timeZone);
+  utc = wall - zoneOffsetMs(utc, timeZone);
   return Math.floor(utc / 1000);
 }
 
