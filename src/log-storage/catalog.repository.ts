@@ -12,32 +12,11 @@ export const CATALOG_SCHEMA_VERSION = 1;
 export const CATALOG_FILE = 'catalog.sqlite';
 
 /** A catalog row as stored (without the full-text fields). */
-export interface CatalogRow {
+export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'queries' | 'answers'> & {
   id: number;
-  path: string;
-  org_key: string;
-  organization_id: string | null;
-  app_id: string;
-  conversation_id: string;
-  day: string;
-  dir: string;
-  name: string;
-  size: number;
-  sha256: string;
-  content_hash: string;
+  /** SQLite has no boolean: 0 or 1 */
   compressed: number;
-  created_at: string;
-  updated_at: string;
-  message_count: number;
-  tokens: number;
-  avg_latency: number | null;
-  from_source: string | null;
-  end_user_id: string | null;
-  end_user_session: string | null;
-  likes: number;
-  dislikes: number;
-  errors: number;
-}
+};
 
 export interface SearchRow extends CatalogRow {
   snippet: string | null;
