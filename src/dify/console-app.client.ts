@@ -16,8 +16,7 @@ import type {
   DifySource,
 } from './dify.types';
 import { chronological, crawlByMinute, crawlPages, OffsetPage, PAGE_LIMIT, walkDescending, WalkedPage } from './paging';
-import { workflowSource } from './service-app.client';
-import { WORKFLOW_RUN_LOOKBACK_SECONDS, workflowMessage, workflowRef } from './workflow-runs';
+import { workflowMessage, workflowRunRefs } from './workflow-runs';
 
 type Row = Record<string, unknown>;
 
@@ -155,18 +154,8 @@ export class ConsoleAppClient implements DifyAppClient {
     return chronological(pages);
   }
 
-  private async *listWorkflowRuns(window: CrawlWindow): AsyncGenerator<ConversationRef> {
-    const floor = window.start ? Math.floor(window.start.getTime() / 1000) - WORKFLOW_RUN_LOOKBACK_SECONDS : undefined;
-    const rows = crawlPages(
-      (page) => this.get<OffsetPage>(this.appPath('/workflow-app-logs'), { page, limit: PAGE_LIMIT }),
-      { stop: (row) => floor !== undefined && unixSeconds(row.created_at) < floor },
-    );
-    for await (const row of rows) {
-      const ref = workflowRef(row);
-      if (!isActiveIn(window, ref.created_at, ref.updated_at)) continue;
-      if (window.from_source && workflowSource(row) !== window.from_source) continue;
-      yield ref;
-    }
+  private listWorkflowRuns(window: CrawlWindow): AsyncGenerator<ConversationRef> {
+    return workflowRunRefs((page) => this.get<OffsetPage>(this.appPath('/workflow-app-logs'), { page, limit: PAGE_LIMIT }), window);
   }
 
   private async runDetail(runId: string): Promise<Row | null> {

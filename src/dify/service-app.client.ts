@@ -4,8 +4,8 @@ import { isActiveIn, unixSeconds } from './crawl-filter';
 import type { DifyHttp, DifyRequest } from './dify-http';
 import { DifyBadRequestError, DifyBadResponseError, DifyNotFoundError } from './dify.errors';
 import type { ConversationRef, Coverage, CrawlWindow, DifyApp, DifyAppClient, DifySource } from './dify.types';
-import { chronological, PAGE_LIMIT, walkDescending, WalkedPage, crawlPages, OffsetPage } from './paging';
-import { WORKFLOW_RUN_LOOKBACK_SECONDS, workflowMessage, workflowRef } from './workflow-runs';
+import { chronological, OffsetPage, PAGE_LIMIT, walkDescending, WalkedPage } from './paging';
+import { workflowMessage, workflowRunRefs } from './workflow-runs';
 
 type Row = Record<string, unknown>;
 
@@ -148,17 +148,8 @@ export class ServiceAppClient implements DifyAppClient {
     return [...new Set(users)];
   }
 
-  private async *listWorkflowRuns(window: CrawlWindow): AsyncGenerator<ConversationRef> {
-    const floor = window.start ? Math.floor(window.start.getTime() / 1000) - WORKFLOW_RUN_LOOKBACK_SECONDS : undefined;
-    const rows = crawlPages((page) => this.get<OffsetPage>('/workflows/logs', { page, limit: PAGE_LIMIT }), {
-      stop: (row) => floor !== undefined && unixSeconds(row.created_at) < floor,
-    });
-    for await (const row of rows) {
-      const ref = workflowRef(row);
-      if (!isActiveIn(window, ref.created_at, ref.updated_at)) continue;
-      if (window.from_source && workflowSource(row) !== window.from_source) continue;
-      yield ref;
-    }
+  private listWorkflowRuns(window: CrawlWindow): AsyncGenerator<ConversationRef> {
+    return workflowRunRefs((page) => this.get<OffsetPage>('/workflows/logs', { page, limit: PAGE_LIMIT }), window);
   }
 
   private async runDetail(runId: string): Promise<Row | null> {
@@ -171,9 +162,3 @@ export class ServiceAppClient implements DifyAppClient {
   }
 }
 
-export function workflowSource(row: Row): string | null {
-  const from = row.created_from;
-  if (from === 'service-api' || from === 'web-app') return 'api';
-  if (from === 'installed-app' || from === 'debugging') return 'console';
-  return typeof from === 'string' ? from : null;
-}

@@ -1,5 +1,6 @@
-import { unixSeconds } from './crawl-filter';
-import type { ConversationRef } from './dify.types';
+import { isActiveIn, unixSeconds } from './crawl-filter';
+import type { ConversationRef, CrawlWindow } from './dify.types';
+import { crawlPages, OffsetPage } from './paging';
 
 /**
  * Workflow apps have runs, not conversations. Each run (a row of the workflow app log) is archived as one
@@ -72,5 +73,26 @@ function parseMaybeJson(value: unknown): unknown {
     return JSON.parse(value);
   } catch {
     return value;
+  }
+}
+
+/** Dify's `created_from` on a run as the `from_source` value conversations carry. */
+export function workflowSource(row: Row): string | null {
+  const from = row.created_from;
+  if (from === 'service-api' || from === 'web-app') return 'api';
+  if (from === 'installed-app' || from === 'debugging') return 'console';
+  return typeof from === 'string' ? from : null;
+}
+
+/** The runs active in the window, newest first, from a page-numbered log listing (either API's). */
+export async function* workflowRunRefs(fetchPage: (page: number) => Promise<OffsetPage>, window: CrawlWindow): AsyncGenerator<ConversationRef> {
+  // a run lists at its start: look back far enough to catch runs that started before the window and ended in it
+  const floor = window.start ? Math.floor(window.start.getTime() / 1000) - WORKFLOW_RUN_LOOKBACK_SECONDS : undefined;
+  const rows = crawlPages(fetchPage, { stop: (row) => floor !== undefined && unixSeconds(row.created_at) < floor });
+  for await (const row of rows) {
+    const ref = workflowRef(row);
+    if (!isActiveIn(window, ref.created_at, ref.updated_at)) continue;
+    if (window.from_source && workflowSource(row) !== window.from_source) continue;
+    yield ref;
   }
 }
