@@ -1,5 +1,5 @@
 import { ConsoleLogger, INestApplication, LogLevel } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -43,7 +43,11 @@ export function makeTempDir(prefix = 'vault-'): string {
  * Boots the whole service through the same setup as main.ts, on a fresh temp LOGS_DIR,
  * with the given environment (no .env file, no process.env leakage).
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  /** e.g. `(b) => b.overrideProvider(X).useValue(y)` to put a fault behind a repository */
+  override: (builder: TestingModuleBuilder) => TestingModuleBuilder = (b) => b,
+): Promise<TestApp> {
   const logsDir = env.LOGS_DIR ?? makeTempDir();
   const config = loadAppConfig({
     NODE_ENV: 'test',
@@ -53,7 +57,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     ...env,
     LOGS_DIR: logsDir,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const moduleRef = await override(Test.createTestingModule({ imports: [AppModule.forRoot(config)] })).compile();
   const logLines: string[] = [];
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: new RecordingLogger(logLines) });
   configureApp(app, config);
