@@ -26,8 +26,8 @@ export class BackupResultDto {
   @ApiProperty({ example: 'Backed up 42 conversations: 40 saved, 2 unchanged' }) message: string;
   @ApiProperty({ example: 'support-bot' }) app_id: string;
   @ApiPropertyOptional({ example: 'acme', nullable: true, type: String }) organization_id: string | null;
-  @ApiProperty({ enum: ['service', 'console-admin', 'console-login'] }) access_mode: string;
-  @ApiProperty({ enum: ['chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow'] }) app_mode: string;
+  @ApiProperty({ enum: ['service', 'console-admin', 'console-login'], example: 'console-admin' }) access_mode: string;
+  @ApiProperty({ enum: ['chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow'], example: 'chat' }) app_mode: string;
   @ApiProperty({ example: 42 }) total_conversations: number;
   @ApiProperty({ example: 40, description: 'created + updated' }) saved_count: number;
   @ApiProperty({ example: 38 }) created_count: number;
