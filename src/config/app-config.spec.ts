@@ -2,7 +2,9 @@ import * as dotenv from 'dotenv';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { getMetadataStorage } from 'class-validator';
 import { ConfigError, loadAppConfig } from './app-config';
+import { EnvironmentVariables } from './env.schema';
 
 describe(loadAppConfig.name, () => {
   let dir: string;
@@ -67,5 +69,15 @@ describe(loadAppConfig.name, () => {
 
   it('allows a non-loopback HOST once ADMIN_TOKEN is set', () => {
     expect(loadAppConfig({ HOST: '0.0.0.0', ADMIN_TOKEN: 'a-long-enough-token' }, dir).host).toBe('0.0.0.0');
+  });
+
+  it('documents every variable it validates in .env.example', () => {
+    const example = fs.readFileSync(path.join(__dirname, '..', '..', '.env.example'), 'utf8');
+    const documented = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    const validated = new Set(
+      getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false).map((m) => m.propertyName),
+    );
+    expect(validated.size).toBeGreaterThan(30);
+    expect([...validated].filter((v) => v !== 'NODE_ENV' && !documented.has(v))).toEqual([]);
   });
 });
