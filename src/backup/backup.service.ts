@@ -4,6 +4,7 @@ import { KeyedLock } from '../common/keyed-lock';
 import { DifyClientFactory } from '../dify/dify-client.factory';
 import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
 import { toArchivedConversation } from '../dify/normalise';
+import { isStorageFailure } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type { BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
 import { sourceKey } from './source-registry';
@@ -56,6 +57,7 @@ export class BackupService {
     const errors: ConversationError[] = [];
     const warnings = [...coverage.warnings];
     let interrupted = false;
+    let storageFailure: NodeJS.ErrnoException | undefined;
     const report = () => onProgress?.({ ...progress });
 
     const saveOne = async (ref: ConversationRef) => {
@@ -76,6 +78,8 @@ export class BackupService {
       } catch (error) {
         progress.failed++;
         errors.push({ conversation_id: ref.id, error: errorText(error) });
+        // a full or read-only disk fails every later write too: stop listing instead of fetching in vain
+        if (isStorageFailure(error)) storageFailure ??= error;
       }
       report();
     };
@@ -87,6 +91,7 @@ export class BackupService {
           interrupted = true;
           return;
         }
+        if (storageFailure) return;
         const next = await listing.next();
         if (next.done) return;
         progress.seen++;
@@ -101,11 +106,20 @@ export class BackupService {
       await listing.return?.(undefined);
     }
     if (interrupted) await listing.return?.(undefined);
+    if (storageFailure) {
+      await listing.return?.(undefined);
+      errors.push({
+        conversation_id: '*',
+        error: `the archive cannot be written (${storageFailure.code}); the run stopped, files already archived are untouched`,
+      });
+    }
 
     const success = errors.length === 0 && !interrupted;
     const message = success
       ? `Backed up ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged`
-      : interrupted
+      : storageFailure
+        ? `Backup stopped: the archive cannot be written (${storageFailure.code}); ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
+        : interrupted
         ? `Backup interrupted after ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
         : `Backup finished with failures: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;

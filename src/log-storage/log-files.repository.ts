@@ -59,7 +59,7 @@ export class LogFilesRepository {
     let handle: fs.promises.FileHandle | undefined;
     try {
       handle = await fs.promises.open(tmp, 'wx', 0o644);
-      await handle.writeFile(data);
+      await this.writeBytes(handle, data);
       await handle.sync();
       await handle.close();
       handle = undefined;
@@ -70,6 +70,11 @@ export class LogFilesRepository {
       throw error;
     }
     return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  }
+
+  /** The one place bytes reach the disk (a seam for simulating a full disk). */
+  protected async writeBytes(handle: fs.promises.FileHandle, data: Buffer): Promise<void> {
+    await handle.writeFile(data);
   }
 
   /** The file's text (gunzipped when the path ends in `.gz`) with the stored bytes' size and sha256; null when missing. */

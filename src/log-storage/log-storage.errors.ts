@@ -16,3 +16,11 @@ export class ArchiveNotFoundError extends Error {
     this.name = 'ArchiveNotFoundError';
   }
 }
+
+const STORAGE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
+
+/** A failure of the disk itself (full, read-only, no permission): every further write would fail the same way. */
+export function isStorageFailure(error: unknown): error is NodeJS.ErrnoException {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && STORAGE_FAILURES.has(code);
+}
