@@ -20,7 +20,7 @@ export function sourceEnv(
   mode: 'console-admin' | 'console-login' = 'console-admin',
   extra: Record<string, string> = {},
 ): Record<string, string> {
-  const auth =
+  const auth: Record<string, string> =
     mode === 'console-admin'
       ? { DIFY_ADMIN_API_KEY: sim.adminApiKey!, DIFY_WORKSPACE_ID: sim.workspaceId }
       : { DIFY_EMAIL: sim.account.email, DIFY_PASSWORD: sim.account.password };
