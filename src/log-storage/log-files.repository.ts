@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import { isAbandonedTemp } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
 import { absoluteInside, CONVERSATIONS_DIR, isValidDay } from './archive-paths';
 
@@ -145,6 +146,33 @@ export class LogFilesRepository {
       }
       stack.push(...subdirs.sort().reverse());
     }
+  }
+
+  /** Removes the temp files of writers that died before renaming them (a kill or a crash mid-write); returns their paths. */
+  async removeAbandonedTemps(under: string = CONVERSATIONS_DIR): Promise<string[]> {
+    const removed: string[] = [];
+    const stack = [this.absolute(under)];
+    while (stack.length) {
+      const dir = stack.pop()!;
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) stack.push(full);
+        else if (entry.isFile() && entry.name.endsWith(TMP_SUFFIX)) {
+          const mtime = await fs.promises.stat(full).then((s) => s.mtimeMs, () => null);
+          if (mtime === null || !isAbandonedTemp(entry.name, mtime)) continue;
+          await fs.promises.unlink(full).catch(() => undefined);
+          removed.push(this.relative(full));
+        }
+      }
+    }
+    return removed;
   }
 
   /** Files directly in one folder. */

@@ -62,6 +62,8 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    const abandoned = await this.files.removeAbandonedTemps();
+    if (abandoned.length) this.logger.warn(`Removed ${abandoned.length} temp files left by an interrupted write`);
     const state = this.catalog.open();
     if (state.needsRebuild) {
       this.logger.log(`Rebuilding the catalog from the files: ${state.reason}`);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { isAbandonedTemp } from '../common/process-liveness';
 
 /**
  * One JSON document on disk, replaced atomically (write a temp file, then rename) so a crash never
@@ -13,6 +14,7 @@ export class JsonStateFile<T> {
 
   /** null when the file does not exist; a corrupt file is moved aside rather than silently lost */
   async read(): Promise<T | null> {
+    await this.removeAbandonedTemps();
     let text: string;
     try {
       text = await fs.readFile(this.file, 'utf8');
@@ -25,6 +27,18 @@ export class JsonStateFile<T> {
     } catch {
       await fs.rename(this.file, `${this.file}.corrupt-${Date.now()}`).catch(() => undefined);
       return null;
+    }
+  }
+
+  private async removeAbandonedTemps(): Promise<void> {
+    const dir = path.dirname(this.file);
+    const prefix = `${path.basename(this.file)}.`;
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+      const full = path.join(dir, name);
+      const mtime = await fs.stat(full).then((s) => s.mtimeMs, () => null);
+      if (mtime !== null && isAbandonedTemp(name, mtime)) await fs.unlink(full).catch(() => undefined);
     }
   }
 
