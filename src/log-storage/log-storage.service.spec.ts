@@ -22,6 +22,7 @@ function fakeFiles(): Fake<LogFilesRepository> {
     listFiles: jest.fn().mockResolvedValue([]),
     dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
     removeDir: jest.fn().mockResolvedValue(undefined),
+    removeAbandonedTemps: jest.fn().mockResolvedValue([]),
     pruneEmpty: jest.fn().mockResolvedValue(undefined),
   } as unknown as Fake<LogFilesRepository>;
 }

@@ -2,19 +2,23 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { SourceRegistry } from '../backup/source-registry';
 import type { CliCommand, CliOutput, ParsedArgs } from '../cli';
 import { UsageError } from '../cli';
+import { BackupLock, BackupLockedError } from './backup-lock';
 import { JobsService } from './jobs.service';
 import type { IsoWindow, Job, JobEvent } from './scheduler.types';
 import { label } from './stale-sources.service';
 
 const BAR_WIDTH = 24;
+/** Another server or CLI is backing up the same archive. */
+export const LOCKED_EXIT_CODE = 3;
 
 /**
  * `backup [--app ID] [--organization ID]`: the scheduled run (catch-up from checkpoints) once, now.
- * Exit code 0 only when every source was backed up completely.
+ * Exit code 0 only when every source was backed up completely; 3 when another server or CLI holds the
+ * archive's backup lock.
  */
 export const backupCommand: CliCommand & { flags?: string[] } = {
   usage: 'backup [--app ID] [--organization ID]',
-  summary: 'catch every configured source (or one) up from its checkpoint; exit code 0 only on full success',
+  summary: 'catch every configured source (or one) up from its checkpoint; exit code 0 only on full success, 3 while another process backs up this archive',
   async run(app: INestApplicationContext, args: ParsedArgs, out: CliOutput): Promise<number> {
     for (const name of args.options.keys()) if (name !== 'app' && name !== 'organization') throw new UsageError(`unknown option --${name}`);
     if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
@@ -32,6 +36,12 @@ export const backupCommand: CliCommand & { flags?: string[] } = {
       return 1;
     }
 
+    const lock = app.get(BackupLock);
+    const holder = await lock.otherHolder();
+    if (holder) {
+      out.error(`refused: ${new BackupLockedError(holder, lock.file).message}`);
+      return LOCKED_EXIT_CODE;
+    }
     const jobs = app.get(JobsService);
     const job = jobs.startBackup({ sources, trigger: 'cli' });
     out.line(`job ${job.id}: backing up ${sources.length} sources from their checkpoints`);
@@ -56,6 +66,10 @@ export const backupCommand: CliCommand & { flags?: string[] } = {
       for (const e of (s.result?.errors ?? []).slice(0, 10)) out.line(`  failed ${e.conversation_id}: ${e.error}`);
     }
     out.line(`job ${final.id} ${final.status}: ${final.message}`);
+    if (final.sources.length && final.sources.every((s) => s.error_kind === 'BackupLockedError')) {
+      out.error(`refused: ${final.sources[0].error}`);
+      return LOCKED_EXIT_CODE;
+    }
     return final.status === 'succeeded' ? 0 : 1;
   },
 };

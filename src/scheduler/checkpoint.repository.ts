@@ -26,4 +26,13 @@ export class CheckpointRepository {
   save(states: SourceState[]): Promise<void> {
     return this.file.write({ version: 1, sources: states });
   }
+
+  /** Read-change-write under the file's cross-process lock; resolves with the states written. */
+  async update(change: (stored: SourceState[]) => SourceState[]): Promise<SourceState[]> {
+    const doc = await this.file.update((current) => ({
+      version: 1,
+      sources: change(Array.isArray(current?.sources) ? current.sources.filter((s) => s && typeof s.key === 'string') : []),
+    }));
+    return doc.sources;
+  }
 }

@@ -26,6 +26,14 @@ export class CheckpointService implements OnModuleInit {
     if (this.states.size !== before) await this.persist();
   }
 
+  /** Takes in what another process (a CLI next to the server) wrote since. */
+  async reload(): Promise<void> {
+    await this.ensureLoaded();
+    for (const state of await this.repository.load()) {
+      if (state && typeof state.key === 'string') this.states.set(state.key, state);
+    }
+  }
+
   /** The state of a source (a fresh one, not yet saved, when the source has never been seen). */
   get(source: SourceRef): SourceState {
     return { ...this.getOrCreate(source) };
@@ -42,10 +50,15 @@ export class CheckpointService implements OnModuleInit {
 
   async update(source: SourceRef, patch: Partial<Omit<SourceState, 'key' | 'app_id' | 'organization_id'>>): Promise<SourceState> {
     await this.ensureLoaded();
-    const state = { ...this.getOrCreate(source), ...patch };
-    this.states.set(state.key, state);
-    await this.persist();
-    return { ...state };
+    const key = sourceKey(source);
+    const fallback = this.getOrCreate(source);
+    let updated = fallback;
+    // the stored state of this source, not this process's copy, is the base: another process may have moved it
+    await this.persist((stored) => {
+      updated = { ...(stored.get(key) ?? fallback), ...patch };
+      stored.set(key, updated);
+    });
+    return { ...updated };
   }
 
   private getOrCreate(source: SourceRef): SourceState {
@@ -79,7 +92,14 @@ export class CheckpointService implements OnModuleInit {
     }
   }
 
-  private persist(): Promise<void> {
-    return this.repository.save([...this.states.values()]);
+  /** Merges into what is stored: states this process has never seen are kept, its own changes applied. */
+  private async persist(change: (stored: Map<string, SourceState>) => void = () => undefined): Promise<void> {
+    const written = await this.repository.update((stored) => {
+      const byKey = new Map(stored.map((s) => [s.key, s]));
+      for (const [key, state] of this.states) if (!byKey.has(key)) byKey.set(key, state);
+      change(byKey);
+      return [...byKey.values()];
+    });
+    for (const state of written) this.states.set(state.key, state);
   }
 }

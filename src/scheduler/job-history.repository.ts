@@ -26,4 +26,10 @@ export class JobHistoryRepository {
   save(jobs: Job[]): Promise<void> {
     return this.file.write({ version: 1, jobs });
   }
+
+  /** Read-change-write under the file's cross-process lock; resolves with the jobs written. */
+  async update(change: (stored: Job[]) => Job[]): Promise<Job[]> {
+    const doc = await this.file.update((current) => ({ version: 1, jobs: change(Array.isArray(current?.jobs) ? current.jobs : []) }));
+    return doc.jobs;
+  }
 }

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { DifyAuthError, DifyUnavailableError } from '../dify/dify.errors';
 import type { DifySource } from '../dify/dify.types';
 import type { AlertsService } from './alerts.service';
+import type { BackupLock } from './backup-lock';
 import type { JobHistoryRepository } from './job-history.repository';
 import { JobsService, MAX_JOBS } from './jobs.service';
 import {
@@ -12,6 +13,7 @@ import {
   FakeBackups,
   FakeClock,
   FakeStale,
+  FreeBackupLock,
   MemoryCheckpointRepository,
   MemoryJobHistoryRepository,
   result,
@@ -46,6 +48,7 @@ describe(JobsService.name, () => {
       alerts as unknown as AlertsService,
       stale as unknown as StaleSourcesService,
       clock,
+      new FreeBackupLock() as unknown as BackupLock,
     );
     await sut.onModuleInit();
     return { sut, checkpoints };
@@ -259,6 +262,7 @@ describe(`${JobsService.name}.runSource`, () => {
       new FakeAlerts() as unknown as AlertsService,
       new FakeStale() as unknown as StaleSourcesService,
       clock,
+      new FreeBackupLock() as unknown as BackupLock,
     );
     await sut.onModuleInit();
     return sut;

@@ -10,6 +10,7 @@ import { accessModeOf } from '../dify/access-mode';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
+import { BackupLock, BackupLockedError } from './backup-lock';
 import { catchUpWindow, mergeResults, purgeHorizon, Slice, splitByDay } from './catch-up';
 import { CheckpointService } from './checkpoint.service';
 import { Clock } from './clock';
@@ -65,6 +66,8 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly running = new Map<string, RunningJob>();
   private readonly sourceLocks = new KeyedLock();
   private loaded: Promise<void> | null = null;
+  /** jobs this process started or changed: the only ones it writes over in the shared history file */
+  private readonly ownIds = new Set<string>();
 
   constructor(
     private readonly config: AppConfig,
@@ -74,6 +77,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly alerts: AlertsService,
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
+    private readonly lock: BackupLock,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -164,10 +168,13 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       const stored = await this.repository.load();
       const now = this.clock.now().toISOString();
       let changed = false;
-      // a job still "running" on disk was cut off by a crash or kill
+      // a job still "running" on disk was cut off by a crash or kill, unless a live process holds the
+      // backup lock: then it is that process's job (a CLI backup next to this server, or the other way round)
+      const other = stored.some((j) => j.status === 'running') ? await this.lock.otherHolder() : null;
       for (const job of stored) {
-        if (job.status !== 'running' || this.running.has(job.id)) continue;
+        if (other || job.status !== 'running' || this.running.has(job.id)) continue;
         changed = true;
+        this.ownIds.add(job.id);
         job.status = 'interrupted';
         job.finished_at = now;
         job.message = `Interrupted: the service stopped while the job ran; ${job.message}`;
@@ -236,6 +243,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       errors: new Map(),
     };
     this.running.set(job.id, run);
+    this.ownIds.add(job.id);
     run.done = this.execute(run, request.window).catch(async (error: unknown) => {
       // a bug, not a Dify failure: never leave a job "running" forever
       this.logger.error(`Failed job ${job.id}: ${errorName(error)}`);
@@ -260,14 +268,29 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     this.logger.log(`Started job ${job.id} (${job.trigger}): ${plural(job.sources.length, 'source')}, ${mode}`);
     await this.persistSafely();
 
-    let next = 0;
-    const worker = async () => {
-      while (next < run.sources.length) {
-        const index = next++;
-        await this.backupSource(run, index, window);
+    let locked = false;
+    try {
+      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server');
+      locked = true;
+    } catch (error) {
+      if (!(error instanceof BackupLockedError)) throw error;
+      await this.refuseLocked(run, error);
+    }
+    if (locked) {
+      try {
+        await this.checkpoints.reload();
+        let next = 0;
+        const worker = async () => {
+          while (next < run.sources.length) {
+            const index = next++;
+            await this.backupSource(run, index, window);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(SOURCE_PARALLELISM, run.sources.length) }, worker));
+      } finally {
+        await this.lock.release();
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(SOURCE_PARALLELISM, run.sources.length) }, worker));
+    }
 
     job.status = jobStatus(job.sources.map((s) => s.status));
     job.finished_at = this.clock.now().toISOString();
@@ -338,6 +361,20 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
       await this.persistSafely();
     });
+  }
+
+  /** Another process is backing up this archive: every source fails at once, saying who holds the lock. */
+  private async refuseLocked(run: RunningJob, error: BackupLockedError): Promise<void> {
+    this.logger.warn(`Refused job ${run.job.id}: ${error.message}`);
+    for (const [index, entry] of run.job.sources.entries()) {
+      run.errors.set(index, error);
+      entry.status = 'failed';
+      entry.error = error.message;
+      entry.error_kind = error.name;
+      entry.finished_at = this.clock.now().toISOString();
+      await this.recordOutcome(run, entry, run.sources[index]);
+      run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
+    }
   }
 
   private async backupWindow(run: RunningJob, entry: JobSource, source: DifySource, window: CrawlWindow): Promise<void> {
@@ -483,14 +520,23 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     run.events.next(this.progressEvent(run, entry));
   }
 
+  /** Writes this process's jobs into the shared history file, keeping the jobs other processes wrote there. */
   private async persistSafely(): Promise<void> {
     const live = [...this.running.values()].map((r) => forHistory(r.job));
     const ids = new Set(live.map((j) => j.id));
-    const jobs = [...live, ...this.history.filter((j) => !ids.has(j.id))]
-      .sort((a, b) => b.started_at.localeCompare(a.started_at))
-      .slice(0, MAX_JOBS);
+    const own = [...live, ...this.history.filter((j) => !ids.has(j.id) && this.ownIds.has(j.id))];
     try {
-      await this.repository.save(jobs);
+      const merged = await this.repository.update((stored) => {
+        const byId = new Map(stored.map((j) => [j.id, j]));
+        for (const job of own) byId.set(job.id, job);
+        return [...byId.values()].sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, MAX_JOBS);
+      });
+      const running = new Set(this.running.keys());
+      const kept = new Set(merged.map((j) => j.id));
+      this.history = [...merged.filter((j) => !running.has(j.id)), ...this.history.filter((j) => !kept.has(j.id) && !running.has(j.id))]
+        .sort((a, b) => b.started_at.localeCompare(a.started_at))
+        .slice(0, MAX_JOBS);
+      for (const id of this.ownIds) if (!kept.has(id) && !running.has(id)) this.ownIds.delete(id);
     } catch (e) {
       this.logger.error(`Failed to write the job history: ${errorName(e)}`);
     }

@@ -4,6 +4,7 @@ import type { SourceRegistry } from '../backup/source-registry';
 import type { AppConfig } from '../config/app-config';
 import type { DifySource } from '../dify/dify.types';
 import type { AlertInput, AlertsService } from './alerts.service';
+import type { BackupLock } from './backup-lock';
 import type { CheckpointRepository } from './checkpoint.repository';
 import { CheckpointService } from './checkpoint.service';
 import { Clock } from './clock';
@@ -21,7 +22,7 @@ export class FakeClock extends Clock {
   }
 }
 
-export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'load' | 'save'> {
+export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'load' | 'save' | 'update'> {
   states: SourceState[] = [];
   async load() {
     return structuredClone(this.states);
@@ -29,9 +30,13 @@ export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'l
   async save(states: SourceState[]) {
     this.states = structuredClone(states);
   }
+  async update(change: (stored: SourceState[]) => SourceState[]) {
+    this.states = structuredClone(change(structuredClone(this.states)));
+    return structuredClone(this.states);
+  }
 }
 
-export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'load' | 'save'> {
+export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'load' | 'save' | 'update'> {
   jobs: Job[] = [];
   saves = 0;
   async load() {
@@ -40,6 +45,25 @@ export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'l
   async save(jobs: Job[]) {
     this.saves++;
     this.jobs = structuredClone(jobs);
+  }
+  async update(change: (stored: Job[]) => Job[]) {
+    this.saves++;
+    this.jobs = structuredClone(change(structuredClone(this.jobs)));
+    return structuredClone(this.jobs);
+  }
+}
+
+/** A backup lock nobody else holds. */
+export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'otherHolder'> {
+  held = 0;
+  async hold() {
+    this.held++;
+  }
+  async release() {
+    this.held--;
+  }
+  async otherHolder() {
+    return null;
   }
 }
 

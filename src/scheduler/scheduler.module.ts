@@ -4,6 +4,7 @@ import { BackupModule } from '../backup/backup.module';
 import { LogStorageModule } from '../log-storage/log-storage.module';
 import { AlertWebhookRepository } from './alert-webhook.repository';
 import { AlertsService } from './alerts.service';
+import { BackupLock } from './backup-lock';
 import { CheckpointRepository } from './checkpoint.repository';
 import { CheckpointService } from './checkpoint.service';
 import { Clock } from './clock';
@@ -27,6 +28,7 @@ import { StaleSourcesService } from './stale-sources.service';
     Clock,
     AlertWebhookRepository,
     AlertsService,
+    BackupLock,
     CheckpointRepository,
     CheckpointService,
     JobHistoryRepository,
@@ -37,6 +39,6 @@ import { StaleSourcesService } from './stale-sources.service';
     ScheduledBackupService,
     SourcesService,
   ],
-  exports: [JobsService, ScheduledTasksService, SourcesService, AlertsService],
+  exports: [JobsService, ScheduledTasksService, SourcesService, AlertsService, BackupLock],
 })
 export class SchedulerModule {}
