@@ -5,6 +5,8 @@ import * as express from 'express';
 import helmet from 'helmet';
 import * as path from 'node:path';
 import { configureAdminViews } from './admin/admin-views';
+import { readCookie, SESSION_COOKIE } from './common/auth/api-auth.guard';
+import { AuthService } from './common/auth/auth.service';
 import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
@@ -37,6 +39,20 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // the later filters take precedence over the catch-all
   app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter(), new ArchiveErrorFilter());
   configureAdminViews(app);
+  // Swagger's routes are plain Express handlers that the global guard never sees
+  const auth = app.get(AuthService);
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (!auth.enabled || !(req.path === '/api/docs' || req.path.startsWith('/api/docs/') || req.path.startsWith('/api/docs-json'))) return next();
+    const client = req.socket.remoteAddress ?? 'unknown';
+    if (auth.isRateLimited(client)) {
+      res.status(429).json({ statusCode: 429, error: 'Too Many Requests', message: 'too many failed authentication attempts; try again in a minute' });
+      return;
+    }
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    if (bearer ? auth.verifyToken(bearer[1]) : auth.verifySession(readCookie(req, SESSION_COOKIE))) return next();
+    auth.recordFailure(client);
+    res.status(401).json({ statusCode: 401, error: 'Unauthorized', message: 'this route needs Authorization: Bearer <ADMIN_TOKEN>', field: 'Authorization' });
+  });
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(

@@ -1,5 +1,15 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+
+function reason(status: number): string {
+  return STATUS_CODES[status] ?? 'Error';
+}
+
+/** ValidationPipe repeats a message once per failed constraint of a composite rule. */
+function unique(message: unknown): unknown {
+  return Array.isArray(message) ? [...new Set(message)] : message;
+}
 import {
   DifyAuthError,
   DifyBadRequestError,
@@ -58,8 +68,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const response = error.getResponse();
       const body: ErrorBody =
         typeof response === 'object' && response !== null
-          ? { statusCode: status, error: HttpStatus[status] ?? 'Error', message: error.message, ...(response as object) }
-          : { statusCode: status, error: HttpStatus[status] ?? 'Error', message: String(response) };
+          ? { statusCode: status, error: reason(status), message: error.message, ...(response as object) }
+          : { statusCode: status, error: reason(status), message: String(response) };
+      body.error = reason(status);
+      body.message = unique(body.message) as ErrorBody['message'];
       res.status(status).json(body);
       return;
     }
@@ -68,7 +80,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // body-parser's own errors (too large, malformed JSON)
       res.status(bodyError.status).json({
         statusCode: bodyError.status,
-        error: HttpStatus[bodyError.status] ?? 'Error',
+        error: reason(bodyError.status),
         message:
           bodyError.type === 'entity.too.large'
             ? 'request body is larger than the allowed limit'
