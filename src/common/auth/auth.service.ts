@@ -5,6 +5,7 @@ import { AppConfig } from '../../config/app-config';
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const FAILURE_WINDOW_MS = 60_000;
 const MAX_FAILURES = 10;
+const MAX_TRACKED_CLIENTS = 10_000;
 
 function safeEqual(a: string, b: string): boolean {
   // hashing first gives equal lengths, so the comparison time does not depend on where they differ
@@ -41,9 +42,27 @@ export class AuthService {
   }
 
   recordFailure(client: string, now = Date.now()): void {
+    if (this.failures.size >= MAX_TRACKED_CLIENTS && !this.failures.has(client)) this.forgetQuietClients(now);
     const list = this.failures.get(client) ?? [];
     list.push(now);
     this.failures.set(client, list.slice(-MAX_FAILURES));
+  }
+
+  /** Clients that have not failed within the window are dropped, so many addresses cannot grow the map without bound. */
+  private forgetQuietClients(now: number): void {
+    for (const [client, times] of this.failures) {
+      if (!times.some((t) => now - t < FAILURE_WINDOW_MS)) this.failures.delete(client);
+    }
+    // still full of active clients: forget the oldest entries rather than grow
+    for (const client of this.failures.keys()) {
+      if (this.failures.size < MAX_TRACKED_CLIENTS) break;
+      this.failures.delete(client);
+    }
+  }
+
+  /** for tests and monitoring */
+  trackedClients(): number {
+    return this.failures.size;
   }
 
   verifyToken(candidate: string | undefined): boolean {

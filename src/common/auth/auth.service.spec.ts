@@ -1,0 +1,38 @@
+import { loadAppConfig } from '../../config/app-config';
+import { AuthService } from './auth.service';
+
+describe(AuthService.name, () => {
+  const config = loadAppConfig({ LOGS_DIR: '/tmp', ADMIN_TOKEN: 'a-sufficiently-long-token' });
+
+  it('accepts only the configured token', () => {
+    const sut = new AuthService(config);
+    expect(sut.verifyToken('a-sufficiently-long-token')).toBe(true);
+    expect(sut.verifyToken('a-sufficiently-long-tokem')).toBe(false);
+    expect(sut.verifyToken(undefined)).toBe(false);
+  });
+
+  it('signs sessions that expire and ties CSRF tokens to them', () => {
+    const sut = new AuthService(config);
+    const session = sut.createSession(0);
+    expect(sut.verifySession(session, 1000)).toBe(true);
+    expect(sut.verifySession(session, 13 * 3600 * 1000)).toBe(false);
+    expect(sut.verifySession(`${session}x`, 1000)).toBe(false);
+    expect(sut.verifyCsrf(session, sut.csrfFor(session))).toBe(true);
+    expect(sut.verifyCsrf(session, sut.csrfFor(sut.createSession(0)))).toBe(false);
+  });
+
+  it('rate-limits a client after ten failures within a minute, and forgets it after', () => {
+    const sut = new AuthService(config);
+    for (let i = 0; i < 10; i++) sut.recordFailure('1.2.3.4', i);
+    expect(sut.isRateLimited('1.2.3.4', 100)).toBe(true);
+    expect(sut.isRateLimited('5.6.7.8', 100)).toBe(false);
+    expect(sut.isRateLimited('1.2.3.4', 61_000)).toBe(false);
+  });
+
+  it('keeps the failure records bounded however many addresses fail', () => {
+    const sut = new AuthService(config);
+    for (let i = 0; i < 25_000; i++) sut.recordFailure(`10.0.${i >> 8}.${i & 255}`, i < 12_000 ? 0 : 120_000);
+    expect(sut.trackedClients()).toBeLessThanOrEqual(10_000);
+    expect(sut.isRateLimited('10.0.0.1', 120_001)).toBe(false);
+  });
+});
