@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import type { CatalogEntry, CatalogMessage } from './catalog-entry';
-import { CatalogRepository, CATALOG_FILE } from './catalog.repository';
+import { CatalogRepository, CATALOG_FILE, CATALOG_SCHEMA_VERSION } from './catalog.repository';
 
 function entry(id: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry {
   const day = overrides.day ?? '2024-01-16';
@@ -70,7 +70,7 @@ describe(CatalogRepository.name, () => {
     const raw = new Database(path.join(dir, CATALOG_FILE));
     raw.prepare("UPDATE meta SET value = '0' WHERE key = 'schema_version'").run();
     raw.close();
-    expect(sut.open().reason).toBe('catalog schema version 0 is not 1');
+    expect(sut.open().reason).toBe(`catalog schema version 0 is not ${CATALOG_SCHEMA_VERSION}`);
   });
 
   describe('with a fresh catalog', () => {

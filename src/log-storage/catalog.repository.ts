@@ -8,7 +8,7 @@ import { filterSql, SearchCursor, whereClause } from './catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from './log-storage.types';
 
 /** Bump whenever the schema or what is extracted from a file changes: the catalog is rebuilt at start-up. */
-export const CATALOG_SCHEMA_VERSION = 1;
+export const CATALOG_SCHEMA_VERSION = 2;
 export const CATALOG_FILE = 'catalog.sqlite';
 
 /** A catalog row as stored (without the full-text fields). */
@@ -79,7 +79,36 @@ CREATE INDEX messages_file ON messages (file_id);
 CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
 CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
 CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE dirs (dir TEXT PRIMARY KEY, org_key TEXT NOT NULL, day TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (org_key, day));
+CREATE TRIGGER files_dirs_insert AFTER INSERT ON files BEGIN
+  INSERT INTO dirs (dir, org_key, day, files, bytes)
+    SELECT new.dir, new.org_key, new.day, 1, new.size
+    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
+    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER files_dirs_delete AFTER DELETE ON files BEGIN
+  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
+  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
+END;
+CREATE TRIGGER files_dirs_update AFTER UPDATE OF dir, size ON files BEGIN
+  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
+  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
+  INSERT INTO dirs (dir, org_key, day, files, bytes)
+    SELECT new.dir, new.org_key, new.day, 1, new.size
+    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
+    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
 `;
+
+/** A day folder as the catalog counts it. */
+export interface CatalogDir {
+  dir: string;
+  org_key: string;
+  day: string;
+  files: number;
+  bytes: number;
+}
 
 const ENTRY_COLUMNS = [
   'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
@@ -91,6 +120,8 @@ const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at').map
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+const removedKey = (orgKey: string, day: string) => `${orgKey}/${day}`;
+
 /** The SQLite catalog of the archive: the only place that talks to SQLite. */
 @Injectable()
 export class CatalogRepository {
@@ -98,6 +129,11 @@ export class CatalogRepository {
   readonly file: string;
   private db: Database.Database | null = null;
   private readonly statements = new Map<string, Statement>();
+  /**
+   * Day folders removed by retention whose rows are still being purged (`removed_dirs`), as `org_key/day`.
+   * Every read leaves their rows out; a day folder is identified by (org_key, day), which messages carry too.
+   */
+  private readonly removed = new Set<string>();
 
   constructor(config: AppConfig) {
     this.file = path.join(path.resolve(config.logsDir), CATALOG_FILE);
@@ -115,6 +151,7 @@ export class CatalogRepository {
         return { needsRebuild: true, reason: `catalog schema version ${version ?? 'none'} is not ${CATALOG_SCHEMA_VERSION}` };
       }
       if (this.meta('complete') !== '1') return { needsRebuild: true, reason: 'the last rebuild did not finish' };
+      this.loadRemoved();
       return { needsRebuild: false, reason: null };
     } catch (error) {
       this.logger.warn(`Catalog cannot be read (${(error as Error).message}); starting a new one`);
@@ -127,6 +164,7 @@ export class CatalogRepository {
 
   close(): void {
     this.statements.clear();
+    this.removed.clear();
     if (this.db?.open) this.db.close();
     this.db = null;
   }
@@ -135,7 +173,10 @@ export class CatalogRepository {
   startRebuild(): void {
     const db = this.conn();
     this.statements.clear();
-    db.exec('DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta;');
+    this.removed.clear();
+    db.exec(
+      'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;',
+    );
     db.exec(SCHEMA);
     this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
     this.setMeta('complete', '0');
@@ -171,26 +212,29 @@ export class CatalogRepository {
   }
 
   findConversation(organizationId: string | null, conversationId: string): CatalogRow | undefined {
-    return this.stmt('SELECT ' + ROW_COLUMNS + ' FROM files f WHERE f.org_key = ? AND f.conversation_id = ?').get(
+    const row = this.stmt('SELECT ' + ROW_COLUMNS + ' FROM files f WHERE f.org_key = ? AND f.conversation_id = ?').get(
       organizationId ?? '',
       conversationId,
     ) as CatalogRow | undefined;
+    return row && this.isLive(row) ? row : undefined;
   }
 
   /** The most recently updated row of a conversation id (over all organizations unless one is given). */
   findByConversationId(conversationId: string, organizationId?: string): CatalogRow | undefined {
     if (organizationId !== undefined) return this.findConversation(organizationId, conversationId);
     return this.stmt(
-      `SELECT ${ROW_COLUMNS} FROM files f WHERE f.conversation_id = ? ORDER BY f.updated_at DESC, f.id DESC LIMIT 1`,
+      `SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.conversation_id = ?', ...this.live()])} ORDER BY f.updated_at DESC, f.id DESC LIMIT 1`,
     ).get(conversationId) as CatalogRow | undefined;
   }
 
   findByPath(filePath: string): CatalogRow | undefined {
-    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.path = ?`).get(filePath) as CatalogRow | undefined;
+    const row = this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.path = ?`).get(filePath) as CatalogRow | undefined;
+    return row && this.isLive(row) ? row : undefined;
   }
 
   hasPath(filePath: string): boolean {
-    return this.stmt('SELECT 1 FROM files WHERE path = ?').get(filePath) !== undefined;
+    const row = this.stmt('SELECT org_key, day FROM files WHERE path = ?').get(filePath) as { org_key: string; day: string } | undefined;
+    return row !== undefined && this.isLive(row);
   }
 
   /** Points a row at another file (compression), keeping everything else. */
@@ -222,27 +266,76 @@ export class CatalogRepository {
     })();
   }
 
+  /** From the per-folder totals the triggers keep: as fast at a million files as at ten. */
   summary(organizationId?: string): { files: number; bytes: number; directories: string[] } {
     const where = organizationId !== undefined ? 'WHERE org_key = ?' : '';
     const args = organizationId !== undefined ? [organizationId] : [];
-    const totals = this.stmt(`SELECT COUNT(*) AS files, COALESCE(SUM(size), 0) AS bytes FROM files ${where}`).get(...args) as {
-      files: number;
-      bytes: number;
-    };
-    const directories = (this.stmt(`SELECT DISTINCT dir FROM files ${where} ORDER BY dir`).all(...args) as { dir: string }[]).map(
-      (r) => r.dir,
-    );
-    return { ...totals, directories };
+    const rows = this.stmt(`SELECT dir, files, bytes FROM dirs ${where} ORDER BY dir`).all(...args) as Pick<CatalogDir, 'dir' | 'files' | 'bytes'>[];
+    let files = 0;
+    let bytes = 0;
+    for (const r of rows) {
+      files += r.files;
+      bytes += r.bytes;
+    }
+    return { files, bytes, directories: rows.map((r) => r.dir) };
+  }
+
+  /** The catalog's day folders before `beforeDay` (of one organization when given), with their totals. */
+  dirsBefore(beforeDay: string, organizationId?: string): CatalogDir[] {
+    const org = organizationId !== undefined ? ' AND org_key = ?' : '';
+    return this.stmt(`SELECT dir, org_key, day, files, bytes FROM dirs WHERE day < ?${org} ORDER BY day, dir`).all(
+      beforeDay,
+      ...(organizationId !== undefined ? [organizationId] : []),
+    ) as CatalogDir[];
+  }
+
+  /**
+   * Marks day folders as removed in one short transaction: from here on no read sees their rows, and their
+   * totals are gone. The rows themselves go later, a batch at a time (`purgeRemoved`).
+   */
+  markRemoved(dirs: Pick<CatalogDir, 'dir' | 'org_key' | 'day'>[]): void {
+    if (!dirs.length) return;
+    const mark = this.stmt('INSERT OR IGNORE INTO removed_dirs (org_key, day, dir) VALUES (?, ?, ?)');
+    const totals = this.stmt('DELETE FROM dirs WHERE dir = ?');
+    this.conn().transaction(() => {
+      for (const d of dirs) {
+        mark.run(d.org_key, d.day, d.dir);
+        totals.run(d.dir);
+      }
+    })();
+    for (const d of dirs) this.removed.add(removedKey(d.org_key, d.day));
+  }
+
+  /** Whether rows of removed day folders are still waiting to be purged. */
+  hasRemoved(): boolean {
+    return this.removed.size > 0;
+  }
+
+  /** Purges up to `limit` rows of removed day folders in one transaction; false once nothing is left. */
+  purgeRemoved(limit: number): boolean {
+    const next = this.stmt('SELECT org_key, day FROM removed_dirs LIMIT 1').get() as { org_key: string; day: string } | undefined;
+    if (!next) {
+      this.removed.clear();
+      return false;
+    }
+    this.conn().transaction(() => {
+      const ids = (this.stmt('SELECT id FROM files WHERE org_key = ? AND day = ? LIMIT ?').all(next.org_key, next.day, limit) as { id: number }[]).map(
+        (r) => r.id,
+      );
+      this.deleteIds(ids);
+      if (ids.length < limit) this.unmarkRemoved(next.org_key, next.day);
+    })();
+    return this.removed.size > 0;
   }
 
   count(filter: ArchiveFilter = {}): number {
-    const { where, params } = filterSql(filter);
+    const { where, params } = this.filter(filter);
     return (this.conn().prepare(`SELECT COUNT(*) AS n FROM files f ${whereClause(where)}`).get(params) as { n: number }).n;
   }
 
   /** One page of the filter's rows in (day, path) order, after the given key. */
   exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): CatalogRow[] {
-    const { where, params } = filterSql(filter);
+    const { where, params } = this.filter(filter);
     if (after) {
       where.push('(f.day > @after_day OR (f.day = @after_day AND f.path > @after_path))');
       Object.assign(params, { after_day: after.day, after_path: after.path });
@@ -254,19 +347,22 @@ export class CatalogRepository {
 
   /** Rows in id order after `afterId` (for verification). */
   page(afterId: number, limit: number): CatalogRow[] {
-    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.id > ? ORDER BY f.id LIMIT ?`).all(afterId, limit) as CatalogRow[];
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.id > ?', ...this.live()])} ORDER BY f.id LIMIT ?`).all(
+      afterId,
+      limit,
+    ) as CatalogRow[];
   }
 
   /** Uncompressed rows of day folders before `beforeDay`, after `afterId`. */
   uncompressedBefore(beforeDay: string, afterId: number, limit: number): CatalogRow[] {
     return this.stmt(
-      `SELECT ${ROW_COLUMNS} FROM files f WHERE f.compressed = 0 AND f.day < ? AND f.id > ? ORDER BY f.id LIMIT ?`,
+      `SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.compressed = 0 AND f.day < ? AND f.id > ?', ...this.live()])} ORDER BY f.id LIMIT ?`,
     ).all(beforeDay, afterId, limit) as CatalogRow[];
   }
 
   /** Newest first, keyset-paged on (created_at, id). `match` is an FTS5 query or null. */
   search(filter: ArchiveFilter, match: string | null, cursor: SearchCursor | null, limit: number): SearchRow[] {
-    const { where, params } = filterSql({ ...filter, keyword: undefined });
+    const { where, params } = this.filter({ ...filter, keyword: undefined });
     if (cursor) {
       where.push('(f.created_at < @cursor_at OR (f.created_at = @cursor_at AND f.id < @cursor_id))');
       Object.assign(params, { cursor_at: cursor.created_at, cursor_id: cursor.id });
@@ -297,7 +393,7 @@ export class CatalogRepository {
   }
 
   stats(query: StatsQuery): { rows: StatsRow[]; totals: StatsFigures } {
-    const { where, params } = filterSql(query);
+    const { where, params } = this.filter(query);
     const db = this.conn();
     const clause = whereClause(where);
     const groups = db
@@ -309,7 +405,7 @@ export class CatalogRepository {
       )
       .all(params) as (Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> & { org_key: string })[];
     // messages carry their file's day, organization and app, so percentiles walk an index instead of sorting
-    const m = filterSql(query, 'm');
+    const m = this.filter(query, 'm');
     const latencyWhere = whereClause([...m.where, 'm.latency IS NOT NULL']);
     const groupLatency = db
       .prepare(
@@ -354,16 +450,21 @@ export class CatalogRepository {
   }
 
   private upsertOne(entry: CatalogEntry, messages: CatalogMessage[]): number {
+    if (this.removed.size) this.reviveDir(entry.org_key, entry.day);
     const values = {
       ...entry,
       compressed: entry.compressed ? 1 : 0,
       indexed_at: new Date().toISOString(),
     };
     const params = Object.fromEntries(ENTRY_COLUMNS.map((c) => [c, (values as Record<string, unknown>)[c]]));
-    const existing = this.stmt('SELECT id FROM files WHERE org_key = ? AND conversation_id = ?').get(
+    let existing = this.stmt('SELECT id, org_key, day FROM files WHERE org_key = ? AND conversation_id = ?').get(
       entry.org_key,
       entry.conversation_id,
-    ) as { id: number } | undefined;
+    ) as { id: number; org_key: string; day: string } | undefined;
+    if (existing && !this.isLive(existing)) {
+      this.deleteIds([existing.id]);
+      existing = undefined;
+    }
     let id: number;
     if (existing) {
       id = existing.id;
@@ -387,6 +488,41 @@ export class CatalogRepository {
     }
     this.stmt('INSERT INTO fts (rowid, name, queries, answers) VALUES (?, ?, ?, ?)').run(id, entry.name, entry.queries, entry.answers);
     return id;
+  }
+
+  /** A save into a removed day folder: its old rows go now, so the folder is an ordinary one again. */
+  private reviveDir(orgKey: string, day: string): void {
+    if (!this.removed.has(removedKey(orgKey, day))) return;
+    const ids = (this.stmt('SELECT id FROM files WHERE org_key = ? AND day = ?').all(orgKey, day) as { id: number }[]).map((r) => r.id);
+    this.deleteIds(ids);
+    this.unmarkRemoved(orgKey, day);
+  }
+
+  private unmarkRemoved(orgKey: string, day: string): void {
+    this.stmt('DELETE FROM removed_dirs WHERE org_key = ? AND day = ?').run(orgKey, day);
+    this.removed.delete(removedKey(orgKey, day));
+  }
+
+  private loadRemoved(): void {
+    this.removed.clear();
+    for (const r of this.conn().prepare('SELECT org_key, day FROM removed_dirs').all() as { org_key: string; day: string }[]) {
+      this.removed.add(removedKey(r.org_key, r.day));
+    }
+  }
+
+  private isLive(row: { org_key: string; day: string }): boolean {
+    return !this.removed.size || !this.removed.has(removedKey(row.org_key, row.day));
+  }
+
+  /** The condition that leaves out rows of removed day folders, when there are any. */
+  private live(alias = 'f'): string[] {
+    return this.removed.size ? [`NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = ${alias}.org_key AND r.day = ${alias}.day)`] : [];
+  }
+
+  private filter(filter: ArchiveFilter, alias = 'f'): ReturnType<typeof filterSql> {
+    const sql = filterSql(filter, alias);
+    sql.where.push(...this.live(alias));
+    return sql;
   }
 
   private deleteIds(ids: number[]): void {

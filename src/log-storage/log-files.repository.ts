@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,6 +7,7 @@ import * as zlib from 'node:zlib';
 import { isAbandonedTemp } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
 import { absoluteInside, CONVERSATIONS_DIR, isValidDay } from './archive-paths';
+import { ArchiveIoWorker, DirTally, StoredMode, StoredSegment } from './archive-io-worker';
 
 const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
@@ -37,8 +38,9 @@ function isMissing(error: unknown): boolean {
 
 /** The archive's files: the only place that touches node:fs for conversation files. */
 @Injectable()
-export class LogFilesRepository {
+export class LogFilesRepository implements OnModuleDestroy {
   readonly root: string;
+  private readonly io = new ArchiveIoWorker();
 
   constructor(config: AppConfig) {
     this.root = path.resolve(config.logsDir);
@@ -89,6 +91,35 @@ export class LogFilesRepository {
     }
     const text = relative.endsWith('.gz') ? (await gunzip(raw)).toString('utf8') : raw.toString('utf8');
     return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex') };
+  }
+
+  /**
+   * The stored bytes of many files, framed for a JSON array or NDJSON, read off the event loop. A file is
+   * passed through only when its size and sha256 are the given ones (then it is the validated file the
+   * catalog describes); any other file, and one that is gone, comes back as `check`.
+   */
+  async readStored(
+    mode: StoredMode,
+    files: { path: string; size: number; sha256: string }[],
+  ): Promise<StoredSegment[]> {
+    return this.io.readStored(
+      mode,
+      files.map((f) => ({ file: this.absolute(f.path), size: f.size, sha256: f.sha256, gz: f.path.endsWith('.gz') })),
+    );
+  }
+
+  /**
+   * Counts the files directly in each folder and, with `remove`, removes the folders with everything in
+   * them, all in one request to the worker thread. A folder holding the `expected` number of files is not
+   * stat'ed (its `bytes` is null: the caller knows them); otherwise its files are sized.
+   */
+  async tallyDirs(dirs: { dir: string; expected: number }[], remove: boolean): Promise<DirTally[]> {
+    if (!dirs.length) return [];
+    return this.io.tallyDirs(dirs.map((d) => ({ dir: this.absolute(d.dir), expected: d.expected })), remove);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.io.close();
   }
 
   /** sha256 and size of the stored bytes; null when missing. */

@@ -22,6 +22,9 @@ function fakeFiles(): Fake<LogFilesRepository> {
     listFiles: jest.fn().mockResolvedValue([]),
     dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
     removeDir: jest.fn().mockResolvedValue(undefined),
+    tallyDirs: jest.fn(async (dirs: { dir: string; expected: number }[]) => dirs.map((d) => ({ files: d.expected, bytes: null }))),
+    // every file the slow way unless a test says otherwise
+    readStored: jest.fn(async (_mode: string, rows: unknown[]) => rows.map((_r, index) => ({ kind: 'check', index }))),
     removeAbandonedTemps: jest.fn().mockResolvedValue([]),
     pruneEmpty: jest.fn().mockResolvedValue(undefined),
   } as unknown as Fake<LogFilesRepository>;
@@ -43,6 +46,10 @@ function fakeCatalog(): Fake<CatalogRepository> {
     moveFile: jest.fn(),
     deleteByPath: jest.fn().mockReturnValue(0),
     deleteByDir: jest.fn().mockReturnValue(0),
+    dirsBefore: jest.fn().mockReturnValue([]),
+    markRemoved: jest.fn(),
+    hasRemoved: jest.fn().mockReturnValue(false),
+    purgeRemoved: jest.fn().mockReturnValue(false),
     summary: jest.fn().mockReturnValue({ files: 0, bytes: 0, directories: [] }),
     count: jest.fn().mockReturnValue(0),
     exportPage: jest.fn().mockReturnValue([]),
@@ -164,11 +171,13 @@ describe(LogStorageService.name, () => {
       { dir: 'conversations/acme/2024/01/10', organization_id: 'acme', day: '2024-01-10' },
       { dir: 'conversations/acme/2024/01/20', organization_id: 'acme', day: '2024-01-20' },
     ];
+    const catalogued = (before: string) =>
+      folders.filter((f) => f.day < before).map((f) => ({ dir: f.dir, org_key: 'acme', day: f.day, files: 1, bytes: 7 }));
     beforeEach(() => {
       files.dayFolders.mockImplementation(async function* () {
         yield* folders;
       });
-      files.listFiles.mockImplementation(async (dir: string) => [{ path: `${dir}/f.json`, size: 7 }]);
+      catalog.dirsBefore.mockImplementation((before: string) => catalogued(before));
     });
 
     it('deletes day D iff D < today − N and keeps the catalog in step', async () => {
@@ -182,16 +191,51 @@ describe(LogStorageService.name, () => {
         first_day: '2024-01-09',
         last_day: '2024-01-09',
       });
-      expect(files.removeDir).toHaveBeenCalledWith('conversations/acme/2024/01/09');
-      expect(catalog.deleteByDir).toHaveBeenCalledWith('conversations/acme/2024/01/09');
+      expect(files.tallyDirs).toHaveBeenCalledWith([{ dir: 'conversations/acme/2024/01/09', expected: 1 }], true);
+      expect(catalog.markRemoved).toHaveBeenCalledWith(catalogued('2024-01-10'));
       expect(files.pruneEmpty).toHaveBeenCalledWith('conversations/acme/2024/01');
     });
 
     it('changes nothing in a dry run', async () => {
       const result = await sut.cleanOldLogs({ daysToKeep: 1, dryRun: true });
       expect(result).toMatchObject({ dry_run: true, deleted_files: 2, first_day: '2024-01-09', last_day: '2024-01-10' });
-      expect(files.removeDir).not.toHaveBeenCalled();
-      expect(catalog.deleteByDir).not.toHaveBeenCalled();
+      expect(files.tallyDirs).toHaveBeenCalledWith(expect.any(Array), false);
+      expect(catalog.markRemoved).not.toHaveBeenCalled();
+    });
+
+    it('counts what is on disk: sizes from the catalog when the count matches, else from the files', async () => {
+      files.tallyDirs.mockResolvedValue([
+        { files: 1, bytes: null },
+        { files: 3, bytes: 100 },
+      ]);
+      const result = await sut.cleanOldLogs({ daysToKeep: 1, dryRun: true });
+      expect(result).toMatchObject({ deleted_files: 4, deleted_size_bytes: 107 });
+    });
+
+    it('hides from the catalog only the folders that are gone when removal fails', async () => {
+      files.tallyDirs.mockRejectedValue(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
+      // 01-09 went before the failure, 01-10 is still there
+      files.dayFolders
+        .mockImplementationOnce(async function* () {
+          yield* folders;
+        })
+        .mockImplementationOnce(async function* () {
+          yield* folders.slice(1);
+        });
+      await expect(sut.cleanOldLogs({ daysToKeep: 1 })).rejects.toMatchObject({ code: 'EACCES' });
+      expect(catalog.markRemoved).toHaveBeenCalledTimes(1);
+      expect(catalog.markRemoved).toHaveBeenCalledWith(catalogued('2024-01-10'));
+    });
+
+    it('also hides catalogued folders no longer on disk, and purges their rows in the background', async () => {
+      files.dayFolders.mockImplementation(async function* () {});
+      catalog.hasRemoved.mockReturnValueOnce(true);
+      catalog.purgeRemoved.mockReturnValueOnce(true).mockReturnValueOnce(false);
+      const result = await sut.cleanOldLogs({ daysToKeep: 1 });
+      expect(result).toMatchObject({ deleted_files: 0, first_day: null });
+      expect(catalog.markRemoved).toHaveBeenCalledWith(catalogued('2024-01-19'));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(catalog.purgeRemoved).toHaveBeenCalledTimes(2);
     });
 
     it.each([0, -1, 1.5, 36501, Number.NaN])('refuses days_to_keep %p', async (days) => {

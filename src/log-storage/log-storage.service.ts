@@ -8,7 +8,8 @@ import { checkFilter, checkFormat, checkInteger, checkName, checkRange } from '.
 import { catalogEntryOf, CatalogEntry, CatalogMessage, contentHash, conversationProblem } from './catalog-entry';
 import { decodeCursor, encodeCursor, ftsQuery } from './catalog-query';
 import { CatalogRepository, CatalogRow } from './catalog.repository';
-import { EXPORT_WRITERS } from './export-format';
+import type { StoredSegment } from './archive-io-worker';
+import { EXPORT_WRITERS, ExportWriter } from './export-format';
 import { LogFilesRepository } from './log-files.repository';
 import { SharedExclusive } from './shared-exclusive';
 import { ArchiveNotFoundError, ArchiveQueryError } from './log-storage.errors';
@@ -32,6 +33,13 @@ import type {
 
 const PAGE = 200;
 const INSERT_BATCH = 500;
+/** export: catalog rows per page, stored bytes per read request (gzipped files weigh 8x), requests in flight */
+const EXPORT_PAGE = 512;
+const EXPORT_BATCH_BYTES = 512 * 1024;
+const EXPORT_READS_IN_FLIGHT = 3;
+/** rows of removed day folders purged per step, and the pause between steps */
+const PURGE_BATCH = 250;
+const PURGE_PAUSE_MS = 2;
 
 export type ConversationRef = { path: string } | { conversation_id: string; organization_id?: string };
 
@@ -52,6 +60,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LogStorageService.name);
   private readonly locks = new KeyedLock();
   private readonly access = new SharedExclusive();
+  private purgeTimer: NodeJS.Timeout | null = null;
   /** the clock retention and compression measure days against */
   now: () => Date = () => new Date();
 
@@ -69,9 +78,12 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       this.logger.log(`Rebuilding the catalog from the files: ${state.reason}`);
       await this.reindex();
     }
+    this.schedulePurge();
   }
 
   onModuleDestroy(): void {
+    if (this.purgeTimer) clearTimeout(this.purgeTimer);
+    this.purgeTimer = null;
     this.catalog.close();
   }
 
@@ -101,24 +113,16 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The filter's conversations, read from their files one at a time, as a byte stream in the given
-   * format. Arguments are checked before the stream exists; destroying it stops reading files.
+   * The filter's conversations as a byte stream in the given format. JSON and NDJSON pass the stored
+   * bytes through (see `storedChunks`); CSV parses each file. Arguments are checked before the stream
+   * exists; destroying it stops reading files.
    */
   exportStream(filter: ArchiveFilter, format: ExportFormat = 'json'): Readable {
     checkFilter(filter);
-    const writer = EXPORT_WRITERS[checkFormat(format)];
-    const conversations = this.conversations(filter);
-    async function* chunks() {
-      if (writer.head) yield writer.head;
-      let count = 0;
-      for await (const conv of conversations) {
-        const text = writer.item(conv, count++);
-        if (text) yield text;
-      }
-      const tail = writer.tail(count);
-      if (tail) yield tail;
-    }
-    return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+    const checked = checkFormat(format);
+    const writer = EXPORT_WRITERS[checked];
+    const chunks = checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer);
+    return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
   }
 
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
@@ -128,29 +132,49 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return out;
   }
 
-  /** Removes day folders before today − daysToKeep (in LOG_TIMEZONE), and empty parents; dry runs only count. */
+  /**
+   * Removes day folders before today − daysToKeep (in LOG_TIMEZONE), and empty parents; dry runs only count.
+   * Files and bytes are the catalog's totals of those folders. Their catalog rows are hidden at once and
+   * purged in the background, so the run costs one call per folder, not per file.
+   */
   async cleanOldLogs(options: CleanOptions): Promise<CleanResult> {
     const daysToKeep = checkInteger('days_to_keep', options.daysToKeep, 1, 36500);
     checkName('organization_id', options.organizationId);
     const dryRun = options.dryRun === true;
     const cutoff = retentionCutoff(daysToKeep, this.config.logTimezone, this.now());
     const run = async (): Promise<CleanResult> => {
+      const onDisk = await this.foldersBefore(cutoff, options.organizationId);
+      const catalogued = new Map(this.catalog.dirsBefore(cutoff, options.organizationId).map((d) => [d.dir, d]));
+      const dirs = [...onDisk.keys()];
+      let tallies;
+      try {
+        tallies = await this.files.tallyDirs(
+          dirs.map((dir) => ({ dir, expected: catalogued.get(dir)?.files ?? 0 })),
+          !dryRun,
+        );
+      } catch (error) {
+        if (!dryRun) {
+          // hide only the folders that are really gone; the others stay as they are
+          const left = await this.foldersBefore(cutoff, options.organizationId);
+          this.catalog.markRemoved([...catalogued.values()].filter((d) => !left.has(d.dir)));
+        }
+        throw error;
+      }
       let files = 0;
       let bytes = 0;
-      const days: string[] = [];
-      for await (const folder of this.files.dayFolders(options.organizationId)) {
-        if (folder.day >= cutoff) continue;
-        const inFolder = await this.files.listFiles(folder.dir);
-        files += inFolder.length;
-        bytes += inFolder.reduce((sum, f) => sum + f.size, 0);
-        days.push(folder.day);
-        if (!dryRun) {
-          await this.files.removeDir(folder.dir);
-          this.catalog.deleteByDir(folder.dir);
-          await this.files.pruneEmpty(folder.dir.slice(0, folder.dir.lastIndexOf('/')));
+      tallies.forEach((t, i) => {
+        files += t.files;
+        bytes += t.bytes ?? catalogued.get(dirs[i])?.bytes ?? 0;
+      });
+      if (!dryRun) {
+        // folders deleted by hand go from the catalog too
+        this.catalog.markRemoved([...catalogued.values()]);
+        for (const parent of new Set(dirs.map((dir) => dir.slice(0, dir.lastIndexOf('/'))))) {
+          await this.files.pruneEmpty(parent);
         }
+        this.schedulePurge();
       }
-      days.sort();
+      const days = [...onDisk.values()].sort();
       const scope = options.organizationId ? ` of ${options.organizationId}` : '';
       const message = days.length
         ? `${dryRun ? 'Would delete' : 'Deleted'} ${files} files in ${days.length} day folders${scope} before ${cutoff}`
@@ -367,6 +391,111 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, compressed: true });
     await this.files.remove(row.path);
     return { before: loaded.size, after: written.size };
+  }
+
+  /** Day folders on disk before `cutoff`: dir → day. */
+  private async foldersBefore(cutoff: string, organizationId?: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for await (const folder of this.files.dayFolders(organizationId)) if (folder.day < cutoff) out.set(folder.dir, folder.day);
+    return out;
+  }
+
+  /** Purges the rows of removed day folders a small batch at a time, between other work. */
+  private schedulePurge(): void {
+    if (this.purgeTimer || !this.catalog.hasRemoved()) return;
+    const step = () => {
+      this.purgeTimer = null;
+      let more: boolean;
+      try {
+        more = this.catalog.purgeRemoved(PURGE_BATCH);
+      } catch (error) {
+        this.logger.warn(`Purging rows of removed day folders failed: ${(error as Error).message}`);
+        return;
+      }
+      if (more) {
+        this.purgeTimer = setTimeout(step, PURGE_PAUSE_MS);
+        this.purgeTimer.unref();
+      }
+    };
+    this.purgeTimer = setTimeout(step, PURGE_PAUSE_MS);
+    this.purgeTimer.unref();
+  }
+
+  private async *parsedChunks(filter: ArchiveFilter, writer: ExportWriter): AsyncGenerator<string> {
+    if (writer.head) yield writer.head;
+    let count = 0;
+    for await (const conv of this.conversations(filter)) {
+      const text = writer.item(conv, count++);
+      if (text) yield text;
+    }
+    const tail = writer.tail(count);
+    if (tail) yield tail;
+  }
+
+  /**
+   * JSON and NDJSON straight from the stored bytes: the worker thread passes a file through only when its
+   * size and sha256 are still the catalog's, i.e. it is the file that was validated when it was saved or
+   * indexed (pretty-printed JSON, so for NDJSON its line breaks, all between tokens, become spaces). Any
+   * other file is read, parsed and checked here as before; gone ones are skipped. Reads run a few batches
+   * ahead, in order.
+   */
+  private async *storedChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<Buffer | string> {
+    if (writer.head) yield writer.head;
+    let count = 0;
+    const batches = this.exportBatches(filter);
+    const ahead: { rows: CatalogRow[]; segments: Promise<StoredSegment[]> }[] = [];
+    const fill = () => {
+      while (ahead.length < EXPORT_READS_IN_FLIGHT) {
+        const next = batches.next();
+        if (next.done) return;
+        const segments = this.files.readStored(mode, next.value);
+        segments.catch(() => undefined);
+        ahead.push({ rows: next.value, segments });
+      }
+    };
+    fill();
+    while (ahead.length) {
+      const batch = ahead.shift()!;
+      fill();
+      for (const segment of await batch.segments) {
+        if (segment.kind === 'bytes') {
+          // every stored item starts with its comma in JSON: the export's first one does not
+          yield mode === 'json' && count === 0 ? segment.data.subarray(1) : segment.data;
+          count += segment.items;
+          continue;
+        }
+        const row = batch.rows[segment.index];
+        const loaded = await this.load(row.path);
+        if (loaded?.ok) yield writer.item(loaded.conversation, count++);
+        else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
+      }
+    }
+    const tail = writer.tail(count);
+    if (tail) yield tail;
+  }
+
+  /** Catalog rows in (day, path) order, cut into read requests of about EXPORT_BATCH_BYTES. */
+  private *exportBatches(filter: ArchiveFilter): Generator<CatalogRow[]> {
+    let after: { day: string; path: string } | null = null;
+    for (;;) {
+      const rows = this.catalog.exportPage(filter, after, EXPORT_PAGE);
+      if (!rows.length) return;
+      const last: CatalogRow = rows[rows.length - 1];
+      after = { day: last.day, path: last.path };
+      let batch: CatalogRow[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        const weight = row.compressed ? row.size * 8 : row.size;
+        if (batch.length && bytes + weight > EXPORT_BATCH_BYTES) {
+          yield batch;
+          batch = [];
+          bytes = 0;
+        }
+        batch.push(row);
+        bytes += weight;
+      }
+      if (batch.length) yield batch;
+    }
   }
 
   /** The filter's conversations in (day, path) order; files gone or unreadable since they were catalogued are skipped. */
