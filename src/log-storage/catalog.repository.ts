@@ -18,6 +18,9 @@ export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'queries' | 'answers'
   compressed: number;
 };
 
+/** What an export needs of a row. */
+export type ExportRow = Pick<CatalogRow, 'id' | 'conversation_id' | 'day' | 'path' | 'size' | 'compressed'>;
+
 export interface SearchRow extends CatalogRow {
   snippet: string | null;
 }
@@ -334,15 +337,17 @@ export class CatalogRepository {
   }
 
   /** One page of the filter's rows in (day, path) order, after the given key. */
-  exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): CatalogRow[] {
+  exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): ExportRow[] {
     const { where, params } = this.filter(filter);
     if (after) {
       where.push('(f.day > @after_day OR (f.day = @after_day AND f.path > @after_path))');
       Object.assign(params, { after_day: after.day, after_path: after.path });
     }
     return this.conn()
-      .prepare(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(where)} ORDER BY f.day, f.path LIMIT ${Math.trunc(limit)}`)
-      .all(params) as CatalogRow[];
+      .prepare(
+        `SELECT f.id, f.conversation_id, f.day, f.path, f.size, f.compressed FROM files f ${whereClause(where)} ORDER BY f.day, f.path LIMIT ${Math.trunc(limit)}`,
+      )
+      .all(params) as ExportRow[];
   }
 
   /** Rows in id order after `afterId` (for verification). */

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -31,6 +32,8 @@ export interface DayFolder {
 }
 
 const TMP_SUFFIX = '.tmp';
+/** under conversations/, no segment starting with a dot (so neither `.` nor `..`) */
+const PLAIN_PATH = new RegExp(`^${CONVERSATIONS_DIR}(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$`);
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -40,7 +43,7 @@ function isMissing(error: unknown): boolean {
 @Injectable()
 export class LogFilesRepository implements OnModuleDestroy {
   readonly root: string;
-  private readonly io = new ArchiveIoWorker();
+  private readonly io = new ArchiveIoWorker(Math.min(2, os.availableParallelism()));
 
   constructor(config: AppConfig) {
     this.root = path.resolve(config.logsDir);
@@ -95,16 +98,14 @@ export class LogFilesRepository implements OnModuleDestroy {
 
   /**
    * The stored bytes of many files, framed for a JSON array or NDJSON, read off the event loop. A file is
-   * passed through only when its size and sha256 are the given ones (then it is the validated file the
-   * catalog describes); any other file, and one that is gone, comes back as `check`.
+   * passed through only when it still has the given size and holds one JSON object; any other file, and
+   * one that is gone, comes back as `check`.
    */
-  async readStored(
-    mode: StoredMode,
-    files: { path: string; size: number; sha256: string }[],
-  ): Promise<StoredSegment[]> {
+  async readStored(mode: StoredMode, files: { path: string; size: number }[]): Promise<StoredSegment[]> {
     return this.io.readStored(
       mode,
-      files.map((f) => ({ file: this.absolute(f.path), size: f.size, sha256: f.sha256, gz: f.path.endsWith('.gz') })),
+      this.root,
+      files.map((f) => ({ file: path.sep === '/' && PLAIN_PATH.test(f.path) ? f.path : this.absolute(f.path), size: f.size })),
     );
   }
 

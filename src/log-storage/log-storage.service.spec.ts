@@ -275,6 +275,54 @@ describe(LogStorageService.name, () => {
     });
   });
 
+  describe('exportStream from stored bytes', () => {
+    const bytes = (text: string, items: number) => ({ kind: 'bytes' as const, data: Buffer.from(text), items });
+
+    it('frames JSON around stored runs and checked files, dropping only the first comma', async () => {
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' }), row({ path: 'c' }), row({ path: 'd' })]));
+      files.readStored.mockResolvedValue([bytes(',{"n":1},{"n":2}', 2), { kind: 'check', index: 2 }, bytes(',{"n":4}', 1)]);
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      let text = '';
+      for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
+      expect(JSON.parse(text)).toEqual({ success: true, conversations: [{ n: 1 }, { n: 2 }, conv, { n: 4 }], count: 4 });
+      expect(files.readStored).toHaveBeenCalledWith('json', expect.any(Array));
+    });
+
+    it('starts JSON with a checked file as well', async () => {
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
+      files.readStored.mockResolvedValue([{ kind: 'check', index: 0 }, bytes(',{"n":2}', 1)]);
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      let text = '';
+      for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
+      expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv, { n: 2 }], count: 2 });
+    });
+
+    it('asks for no more batches once the consumer is gone', async () => {
+      const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}`, size: 100_000 }));
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : rows));
+      files.readStored.mockImplementation(async (_mode, batch) => [bytes('x'.repeat(100_000 * batch.length), batch.length)]);
+      const stream = sut.exportStream({}, 'ndjson');
+      await new Promise<void>((resolve) => {
+        stream.once('data', () => {
+          stream.destroy();
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      const requested = files.readStored.mock.calls.reduce((n, call) => n + call[1].length, 0);
+      expect(requested).toBeLessThan(40);
+    });
+
+    it('keeps CSV on the parsing path', async () => {
+      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' })]));
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      let text = '';
+      for await (const chunk of sut.exportStream({}, 'csv')) text += chunk;
+      expect(text.startsWith('conversation_id,')).toBe(true);
+      expect(files.readStored).not.toHaveBeenCalled();
+    });
+  });
+
   describe('search', () => {
     it('returns a next cursor only when there is more', async () => {
       const hits: SearchRow[] = [1, 2, 3].map((id) => ({ ...row({ id, created_at: `2024-01-1${id}T00:00:00.000Z` }), snippet: null }));

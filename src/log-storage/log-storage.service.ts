@@ -7,7 +7,7 @@ import { conversationPath, gzPathOf, parseArchivePath, retentionCutoff } from '.
 import { checkFilter, checkFormat, checkInteger, checkName, checkRange } from './archive-validation';
 import { catalogEntryOf, CatalogEntry, CatalogMessage, contentHash, conversationProblem } from './catalog-entry';
 import { decodeCursor, encodeCursor, ftsQuery } from './catalog-query';
-import { CatalogRepository, CatalogRow } from './catalog.repository';
+import { CatalogRepository, CatalogRow, ExportRow } from './catalog.repository';
 import type { StoredSegment } from './archive-io-worker';
 import { EXPORT_WRITERS, ExportWriter } from './export-format';
 import { LogFilesRepository } from './log-files.repository';
@@ -433,17 +433,17 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * JSON and NDJSON straight from the stored bytes: the worker thread passes a file through only when its
-   * size and sha256 are still the catalog's, i.e. it is the file that was validated when it was saved or
-   * indexed (pretty-printed JSON, so for NDJSON its line breaks, all between tokens, become spaces). Any
-   * other file is read, parsed and checked here as before; gone ones are skipped. Reads run a few batches
-   * ahead, in order.
+   * JSON and NDJSON straight from the stored bytes: the worker thread passes a file through only when it
+   * still has the size the catalog recorded when it was validated (saved or indexed) and still starts with
+   * `{` and ends with `}`. The files are pretty-printed JSON, so for NDJSON their line breaks, all between
+   * tokens, become spaces. Any other file is read, parsed and checked here as before; gone ones are
+   * skipped. Reads run a few batches ahead, in order.
    */
   private async *storedChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<Buffer | string> {
     if (writer.head) yield writer.head;
     let count = 0;
     const batches = this.exportBatches(filter);
-    const ahead: { rows: CatalogRow[]; segments: Promise<StoredSegment[]> }[] = [];
+    const ahead: { rows: ExportRow[]; segments: Promise<StoredSegment[]> }[] = [];
     const fill = () => {
       while (ahead.length < EXPORT_READS_IN_FLIGHT) {
         const next = batches.next();
@@ -475,14 +475,14 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Catalog rows in (day, path) order, cut into read requests of about EXPORT_BATCH_BYTES. */
-  private *exportBatches(filter: ArchiveFilter): Generator<CatalogRow[]> {
+  private *exportBatches(filter: ArchiveFilter): Generator<ExportRow[]> {
     let after: { day: string; path: string } | null = null;
     for (;;) {
       const rows = this.catalog.exportPage(filter, after, EXPORT_PAGE);
       if (!rows.length) return;
-      const last: CatalogRow = rows[rows.length - 1];
+      const last: ExportRow = rows[rows.length - 1];
       after = { day: last.day, path: last.path };
-      let batch: CatalogRow[] = [];
+      let batch: ExportRow[] = [];
       let bytes = 0;
       for (const row of rows) {
         const weight = row.compressed ? row.size * 8 : row.size;
@@ -504,7 +504,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     for (;;) {
       const rows = this.catalog.exportPage(filter, after, PAGE);
       if (!rows.length) return;
-      const last: CatalogRow = rows[rows.length - 1];
+      const last: ExportRow = rows[rows.length - 1];
       after = { day: last.day, path: last.path };
       for (const row of rows) {
         const loaded = await this.load(row.path);

@@ -1,0 +1,74 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import type { AppConfig } from '../config/app-config';
+import { LogFilesRepository } from './log-files.repository';
+
+describe('LogFilesRepository bulk work in the worker thread', () => {
+  let root: string;
+  let sut: LogFilesRepository;
+  const dir = 'conversations/acme/2024/01/16';
+  const write = (name: string, data: string | Buffer) => {
+    fs.mkdirSync(path.join(root, dir), { recursive: true });
+    fs.writeFileSync(path.join(root, dir, name), data);
+    return { path: `${dir}/${name}`, size: Buffer.byteLength(data) };
+  };
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'files-worker-'));
+    sut = new LogFilesRepository({ logsDir: root } as AppConfig);
+  });
+  afterEach(async () => {
+    await sut.onModuleDestroy();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('frames stored files for NDJSON and JSON, and sends back whatever fails a check', async () => {
+    const a = write('a.json', '{\n  "a": "x\\ny"\r\n}');
+    const gz = { ...write('b.json.gz', zlib.gzipSync('{\n  "b": 2\n}')) };
+    const changed = { ...write('c.json', '{"c": 3}'), size: 99 };
+    const garbage = write('d.json', '[1, 2, 3]');
+    const badGz = write('e.json.gz', 'not gzip');
+    const missing = { path: `${dir}/gone.json`, size: 10 };
+    const last = write('f.json', '{}');
+    const items = [a, gz, changed, garbage, badGz, missing, last];
+    const ndjson = await sut.readStored('ndjson', items);
+    expect(ndjson.map((s) => (s.kind === 'bytes' ? [s.data.toString(), s.items] : s.index))).toEqual([
+      ['{   "a": "x\\ny"  }\n', 1],
+      ['{   "b": 2 }\n', 1],
+      2,
+      3,
+      4,
+      5,
+      ['{}\n', 1],
+    ]);
+    const json = await sut.readStored('json', [a, last, gz]);
+    expect(json.map((s) => (s.kind === 'bytes' ? [s.data.toString(), s.items] : s.index))).toEqual([
+      [',{\n  "a": "x\\ny"\r\n},{}', 2],
+      [',{\n  "b": 2\n}', 1],
+    ]);
+  });
+
+  it('counts day folders, sizing the files only when the count is not the expected one, and removes them', async () => {
+    write('a.json', 'aaaa');
+    write('b.json', 'bb');
+    fs.mkdirSync(path.join(root, dir, 'nested'));
+    fs.writeFileSync(path.join(root, dir, 'nested', 'x'), 'x');
+    const folders = [{ dir, expected: 2 }, { dir: 'conversations/acme/2024/01/17', expected: 0 }];
+    expect(await sut.tallyDirs(folders, false)).toEqual([{ files: 2, bytes: null }, { files: 0, bytes: null }]);
+    expect(await sut.tallyDirs([{ dir, expected: 5 }], false)).toEqual([{ files: 2, bytes: 6 }]);
+    expect(fs.existsSync(path.join(root, dir, 'a.json'))).toBe(true);
+    expect(await sut.tallyDirs(folders, true)).toEqual([{ files: 2, bytes: null }, { files: 0, bytes: null }]);
+    expect(fs.existsSync(path.join(root, dir))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'conversations/acme/2024/01'))).toBe(true);
+  });
+
+  it('reports a failure with its code and keeps working afterwards', async () => {
+    write('a.json', '{}');
+    await expect(sut.tallyDirs([{ dir: '../outside', expected: 0 }], true)).rejects.toThrow('path escapes the archive root');
+    const notADir = write('file.json', '{}');
+    await expect(sut.tallyDirs([{ dir: notADir.path, expected: 0 }], false)).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([{ kind: 'bytes', data: Buffer.from('{}\n'), items: 1 }]);
+  });
+});
