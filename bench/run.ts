@@ -8,15 +8,18 @@ import { markdown, plainTable, Report, Row, rowPasses } from './report';
 
 /**
  * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
- * and against the ideal of a backup, in one run, and writes bench/results.md.
- *
- *   --quick            tiny data set (200 / 100 conversations, short backup), for the smoke test
- *   --sizes=S,L        archive sizes (also env BENCH_SIZES), default 10000,100000
- *   --data=DIR         where generated trees are cached (default bench/data)
- *   --out=FILE         results file (default bench/results.md)
- *   --service=FILE     the built service entry for the start-up scenario (default dist/main.js)
- *   --strict           exit 1 when a target is missed
+ * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE below).
  */
+
+const USAGE = [
+  'usage: npm run bench -- [options]',
+  '  --quick            tiny data set (200 / 100 conversations, short backup), for the smoke test',
+  '  --sizes=S,L        archive sizes (also env BENCH_SIZES), default 10000,100000',
+  '  --data=DIR         where generated trees are cached (default bench/data)',
+  '  --out=FILE         results file (default bench/results.md)',
+  '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
+  '  --strict           exit 1 when a target is missed',
+].join('\n');
 
 const PROJECT = path.resolve(__dirname, '..', '..');
 const SEED = 20250630;
@@ -34,7 +37,15 @@ interface Options {
   runs: { fast: number; slow: number; baseline: number; startup: number };
 }
 
+const KNOWN = ['quick', 'sizes', 'data', 'out', 'service', 'strict'];
+
+export class BenchUsageError extends Error {}
+
 function parseOptions(argv: string[]): Options {
+  for (const arg of argv) {
+    const name = /^--([a-z]+)(=|$)/.exec(arg)?.[1];
+    if (!name || !KNOWN.includes(name)) throw new BenchUsageError(`unknown option ${arg}`);
+  }
   const flag = (name: string) => argv.includes(`--${name}`);
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = flag('quick');
@@ -383,7 +394,15 @@ async function main(): Promise<void> {
   if (opts.strict && failed.length) process.exitCode = 1;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack : String(error));
-  process.exit(1);
-});
+if (process.argv.includes('--help')) {
+  process.stdout.write(`${USAGE}\n`);
+} else {
+  main().catch((error: unknown) => {
+    if (error instanceof BenchUsageError) {
+      console.error(`${error.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(error instanceof Error ? error.stack : String(error));
+    process.exit(1);
+  });
+}
