@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { readFileSync } from 'node:fs';
@@ -55,8 +56,11 @@ function toJsonSchema(node: unknown): unknown {
   return out;
 }
 
+/** Dify's published document lives in the shared folder beside the project (never copied into it). */
+const OPENAPI_FILE = path.resolve(__dirname, '..', '..', '..', 'shared', 'dify-openapi', 'openapi_service.json');
+
 function buildValidators(): (name: string) => ValidateFunction {
-  const doc = JSON.parse(readFileSync('/work/shared/dify-openapi/openapi_service.json', 'utf8'));
+  const doc = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8'));
   const schemas: Schema = JSON.parse(JSON.stringify(doc.components.schemas));
   for (const d of DIFFERENCES) schemas[d.schema].properties[d.property] = d.patch;
   const ajv = new Ajv({ strict: false, allErrors: true });
