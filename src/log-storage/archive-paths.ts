@@ -1,4 +1,4 @@
-import { wallClock } from '../common/time-zone';
+import { WallClock, wallClock } from '../common/time-zone';
 import { isSafeName, resolveInside } from '../common/safe-name';
 
 /** Pure path and day helpers for the archive layout. Relative paths always use `/`. */
@@ -32,13 +32,7 @@ export interface ArchivePathInfo {
 const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
 
 /** Wall-clock parts of `date` in `timeZone`, and the zone's offset there in minutes. */
-interface ZonedParts {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+interface ZonedParts extends WallClock {
   ms: number;
   offsetMinutes: number;
 }
