@@ -19,7 +19,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Records every log line while printing only warnings and errors. */
+/**
+ * Records every log line. Tests provoke failures on purpose, so nothing is printed unless
+ * VAULT_TEST_LOGS=1 (then warnings and errors are).
+ */
+const PRINT = process.env.VAULT_TEST_LOGS === '1';
+
 class RecordingLogger extends ConsoleLogger {
   constructor(private readonly lines: string[]) {
     super();
@@ -27,7 +32,7 @@ class RecordingLogger extends ConsoleLogger {
   }
   protected printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, writeStreamType?: 'stdout' | 'stderr'): void {
     for (const m of messages) this.lines.push(`${logLevel ?? 'log'} [${context ?? ''}] ${typeof m === 'string' ? m : JSON.stringify(m)}`);
-    if (logLevel === 'error' || logLevel === 'warn') super.printMessages(messages, context, logLevel, writeStreamType);
+    if (PRINT && (logLevel === 'error' || logLevel === 'warn')) super.printMessages(messages, context, logLevel, writeStreamType);
   }
   isLevelEnabled(): boolean {
     return true;
