@@ -3,38 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import type { CatalogEntry, CatalogMessage } from './catalog-entry';
+import { catalogEntry } from './catalog-entry.fixture';
 import { CatalogRepository } from './catalog.repository';
 
 function entry(id: string, day: string, org: string | null = 'acme', overrides: Partial<CatalogEntry> = {}): CatalogEntry {
-  const dir = `conversations/${org ? `${org}/` : ''}${day.replace(/-/g, '/')}`;
-  return {
-    path: `${dir}/conversation_${id}_${day}T12-00-00-000Z.json`,
-    org_key: org ?? '',
-    organization_id: org,
-    app_id: 'bot',
-    conversation_id: id,
-    day,
-    dir,
-    name: `name ${id}`,
-    size: 100,
-    sha256: 'sha',
-    content_hash: 'content',
-    compressed: false,
-    created_at: `${day}T12:00:00.000Z`,
-    updated_at: `${day}T12:05:00.000Z`,
-    message_count: 1,
-    tokens: 10,
-    avg_latency: 1,
-    from_source: 'api',
-    end_user_id: 'eu',
-    end_user_session: 'sess',
-    likes: 1,
-    dislikes: 0,
-    errors: 0,
-    queries: 'hello zebra',
-    answers: 'world',
-    ...overrides,
-  };
+  return catalogEntry(id, { day, organization_id: org, likes: 1, queries: 'hello zebra', ...overrides });
 }
 
 const latency: CatalogMessage[] = [{ message_id: 'm', created_at: '2024-01-16T12:00:00.000Z', tokens: 5, latency: 2, rating: null, error: false }];

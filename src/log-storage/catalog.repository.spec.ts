@@ -3,42 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AppConfig } from '../config/app-config';
-import type { CatalogEntry, CatalogMessage } from './catalog-entry';
+import type { CatalogMessage } from './catalog-entry';
+import { catalogEntry } from './catalog-entry.fixture';
 import { CatalogRepository, CATALOG_FILE, CATALOG_SCHEMA_VERSION } from './catalog.repository';
 
-function entry(id: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry {
-  const day = overrides.day ?? '2024-01-16';
-  const org = overrides.organization_id === undefined ? 'acme' : overrides.organization_id;
-  const dir = `conversations/${org ? `${org}/` : ''}${day.replace(/-/g, '/')}`;
-  return {
-    path: `${dir}/conversation_${id}_${day}T12-00-00-000Z.json`,
-    org_key: org ?? '',
-    organization_id: org,
-    app_id: 'bot',
-    conversation_id: id,
-    day,
-    dir,
-    name: `name ${id}`,
-    size: 100,
-    sha256: 'sha',
-    content_hash: 'content',
-    compressed: false,
-    created_at: `${day}T12:00:00.000Z`,
-    updated_at: `${day}T12:05:00.000Z`,
-    message_count: 1,
-    tokens: 10,
-    avg_latency: 1,
-    from_source: 'api',
-    end_user_id: 'eu',
-    end_user_session: 'sess',
-    likes: 0,
-    dislikes: 0,
-    errors: 0,
-    queries: 'hello',
-    answers: 'world',
-    ...overrides,
-  };
-}
+const entry = catalogEntry;
 
 function messages(latencies: (number | null)[]): CatalogMessage[] {
   return latencies.map((latency, i) => ({ message_id: `m${i}`, created_at: '2024-01-16T12:00:00.000Z', tokens: 5, latency, rating: null, error: false }));
