@@ -35,5 +35,9 @@ if (require.main === module) {
     }
     throw e;
   }
-  void startServer(config);
+  startServer(config).catch((error: NodeJS.ErrnoException) => {
+    // e.g. EADDRINUSE: one clear line instead of a stack trace
+    console.error(`Failed to start: ${error.code ? `${error.code} ` : ''}${error.message}`);
+    process.exit(1);
+  });
 }
