@@ -1,13 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import {
-  DifyAuthError,
-  DifyBadRequestError,
-  DifyBadResponseError,
-  DifyError,
-  DifyForbiddenError,
-  DifyNotFoundError,
-  DifyUnavailableError,
-} from '../dify/dify.errors';
+import { difyErrorStatus } from '../common/filters/http-exception.filter';
+import { DifyAuthError, DifyError, DifyForbiddenError, DifyNotFoundError, DifyUnavailableError } from '../dify/dify.errors';
 import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
 import { CsrfRejected } from './admin-session';
 
@@ -46,28 +39,26 @@ export function describePageError(error: unknown): PageError {
     return { status: HttpStatus.NOT_FOUND, title: 'Not in the archive', messages: [sentence(error.message)] };
   }
   if (error instanceof DifyError) {
+    const status = difyErrorStatus(error);
     const detail = sentence(error.message);
     if (error instanceof DifyUnavailableError) {
       return {
-        status: HttpStatus.BAD_GATEWAY,
+        status,
         title: 'Dify is unreachable',
         messages: [detail, 'Check that Dify is running and that the source URL is right, then try again.'],
       };
     }
     if (error instanceof DifyAuthError || error instanceof DifyForbiddenError) {
       return {
-        status: HttpStatus.BAD_REQUEST,
+        status,
         title: 'Dify refused the credentials',
         messages: [detail, 'Check the API key, admin key or login of this source in the configuration.'],
       };
     }
     if (error instanceof DifyNotFoundError) {
-      return { status: HttpStatus.NOT_FOUND, title: 'Not found in Dify', messages: [detail, 'Check the app id of this source.'] };
+      return { status, title: 'Not found in Dify', messages: [detail, 'Check the app id of this source.'] };
     }
-    if (error instanceof DifyBadRequestError || error instanceof DifyBadResponseError) {
-      return { status: HttpStatus.BAD_GATEWAY, title: 'Dify gave an unexpected answer', messages: [detail] };
-    }
-    return { status: HttpStatus.BAD_GATEWAY, title: 'Dify problem', messages: [detail] };
+    return { status, title: 'Dify gave an unexpected answer', messages: [detail] };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

@@ -343,6 +343,8 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
       [`${API}/search`, { limit: '0' }, 'limit must be an integer from 1 to 100'],
       [`${API}/search`, { limit: '101' }, 'limit must be an integer from 1 to 100'],
       [`${API}/stats`, { start_date: '2024-01-05', end_date: '2024-01-01' }, 'end_date must not be before start_date'],
+      [`${API}/search`, { start_date: '2024-01-05', end_date: '2024-01-01' }, 'end_date must not be before start_date'],
+      [`${API}/search`, { start_date: '2024-13-01' }, 'start_date'],
       [`${API}/stats`, { app_id: '..' }, 'app_id must be 1 to 64 characters'],
       [`${API}/conversations/a%20b`, {}, 'conversation_id must be 1 to 64 characters'],
     ])('GET %s %j', async (url, query, message) => {

@@ -37,14 +37,19 @@ const DIFY_STATUS: [new (...a: never[]) => DifyError, number][] = [
   [DifyBadResponseError, HttpStatus.BAD_GATEWAY],
 ];
 
+/** The HTTP status for a Dify failure: the one place that decides it, for the API and the admin page. */
+export function difyErrorStatus(error: DifyError): number {
+  return DIFY_STATUS.find(([type]) => error instanceof type)?.[1] ?? HttpStatus.BAD_GATEWAY;
+}
+
 /** Maps Dify's failures to clear 4xx/5xx answers naming what to fix. */
 @Catch(DifyError)
 export class DifyErrorFilter implements ExceptionFilter {
   catch(error: DifyError, host: ArgumentsHost): void {
-    const status = DIFY_STATUS.find(([type]) => error instanceof type)?.[1] ?? HttpStatus.BAD_GATEWAY;
+    const status = difyErrorStatus(error);
     const body: ErrorBody = {
       statusCode: status,
-      error: status === HttpStatus.BAD_GATEWAY ? 'Bad Gateway' : status === 404 ? 'Not Found' : 'Bad Request',
+      error: reason(status),
       message: error.message,
       ...(error.field ? { field: error.field } : {}),
     };

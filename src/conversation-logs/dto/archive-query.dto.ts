@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
 import type { ExportFormat } from '../../log-storage/log-storage.types';
@@ -88,12 +88,8 @@ export class ArchiveCleanQueryDto {
   dry_run?: boolean;
 }
 
-/** `GET /api/conversation-logs/search` */
-export class ArchiveSearchQueryDto extends ArchiveFilterFields {
-  @ApiPropertyOptional({ example: 'refund policy', description: 'Full text over names, queries and answers; without it: newest first' })
-  @IsOptional() @IsShortString('q', 500)
-  q?: string;
-
+/** An optional range of day folders. */
+class DayRangeFields {
   @ApiPropertyOptional({ example: '2024-01-01', description: 'YYYY-MM-DD, first day folder (inclusive)' })
   @IsOptional() @IsDay()
   start_date?: string;
@@ -101,6 +97,13 @@ export class ArchiveSearchQueryDto extends ArchiveFilterFields {
   @ApiPropertyOptional({ example: '2024-01-31', description: 'YYYY-MM-DD, last day folder (inclusive)' })
   @IsOptional() @IsDay() @IsNotBefore('start_date')
   end_date?: string;
+}
+
+/** `GET /api/conversation-logs/search` */
+export class ArchiveSearchQueryDto extends IntersectionType(ArchiveFilterFields, DayRangeFields) {
+  @ApiPropertyOptional({ example: 'refund policy', description: 'Full text over names, queries and answers; without it: newest first' })
+  @IsOptional() @IsShortString('q', 500)
+  q?: string;
 
   @ApiPropertyOptional({ example: 20, minimum: 1, maximum: 100, default: 20 })
   @IsOptional() @IsQueryInt('limit', 1, 100)
@@ -112,15 +115,7 @@ export class ArchiveSearchQueryDto extends ArchiveFilterFields {
 }
 
 /** `GET /api/conversation-logs/stats` */
-export class ArchiveStatsQueryDto {
-  @ApiPropertyOptional({ example: '2024-01-01', description: 'YYYY-MM-DD, first day folder (inclusive)' })
-  @IsOptional() @IsDay()
-  start_date?: string;
-
-  @ApiPropertyOptional({ example: '2024-01-31', description: 'YYYY-MM-DD, last day folder (inclusive)' })
-  @IsOptional() @IsDay() @IsNotBefore('start_date')
-  end_date?: string;
-
+export class ArchiveStatsQueryDto extends DayRangeFields {
   @ApiPropertyOptional(ORG)
   @IsOptional() @IsSafeName()
   organization_id?: string;
