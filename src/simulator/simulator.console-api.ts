@@ -1,5 +1,5 @@
-import type { DifyAppMode } from '../common/conversation-log';
 import {
+  appFor,
   CONVERSATION_SORTS,
   messagesNewestFirst,
   pageOf,
@@ -19,34 +19,33 @@ import {
 } from './simulator.render';
 import { UUID_SEGMENT, workflowLogsPage } from './simulator.service-api';
 import type { AppRecord, ConversationRecord } from './simulator.store';
+import type { SimAppMode } from './simulator.types';
 
 /** Dify's console API (`/console/api`): the app-wide view behind the Logs page. Auth runs before these handlers. */
 
-const CHAT: DifyAppMode[] = ['chat', 'agent-chat', 'advanced-chat'];
-
-function appFor(req: SimRequest, ctx: SimContext, modes?: DifyAppMode[]): AppRecord {
-  const app = ctx.store.app(req.params[0].toLowerCase());
-  if (!app) throw new SimError(404, 'app_not_found', 'App not found.');
-  if (modes && !modes.includes(app.mode)) {
-    throw new SimError(404, 'app_not_found', `App mode is not in the supported list: {${modes.map((m) => `'${m}'`).join(', ')}}`);
-  }
-  return app;
-}
+const CHAT: SimAppMode[] = ['chat', 'agent-chat', 'advanced-chat'];
+/** the console's message list also serves the new Agent apps (their conversation list does not) */
+const MESSAGE_MODES: SimAppMode[] = [...CHAT, 'agent'];
+const LIST_MODES = ['all', 'chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow', 'channel'] as const;
+const LIST_MODES_WITH_AGENTS = [...LIST_MODES, 'agent', 'rag-pipeline'] as const;
 
 function apps(req: SimRequest, ctx: SimContext) {
   const page = intParam(req.query, 'page', 1, 1, 99999);
   const limit = intParam(req.query, 'limit', 20, 1, 100);
-  const mode = choiceParam(req.query, 'mode', ['all', 'chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow', 'channel'] as const, 'all');
+  const withAgents = ctx.versionAtLeast(1, 16);
+  const mode = choiceParam<string>(req.query, 'mode', withAgents ? LIST_MODES_WITH_AGENTS : LIST_MODES, 'all');
   const name = req.query.name?.toLowerCase();
-  const rows = ctx.store.apps
-    .filter((a) => (mode === 'all' || a.mode === mode) && (!name || a.name.toLowerCase().includes(name)))
-    .sort((a, b) => b.created_at - a.created_at);
+  const rows = ctx.store
+    .liveApps()
+    // `mode=all` adds "mode is not agent": Agent apps are listed only with mode=agent
+    .filter((a) => (mode === 'all' ? a.mode !== 'agent' : a.mode === mode) && (!name || a.name.toLowerCase().includes(name)))
+    .sort((a, b) => b.created_at - a.created_at || a.id.localeCompare(b.id));
   const result = pageOf(rows, page, limit);
-  return ok({ ...result, data: result.data.map((a) => consoleApp(ctx.store, a)) });
+  return ok({ ...result, data: result.data.map((a) => consoleApp(ctx.store, a, withAgents)) });
 }
 
 function appDetail(req: SimRequest, ctx: SimContext) {
-  return ok(consoleApp(ctx.store, appFor(req, ctx)));
+  return ok(consoleApp(ctx.store, appFor(req, ctx), ctx.versionAtLeast(1, 16)));
 }
 
 function workspace(_req: SimRequest, ctx: SimContext) {
@@ -126,7 +125,7 @@ function markRead(req: SimRequest, ctx: SimContext, app: AppRecord, conversation
 type ReadMarker = (mark: { app_id: string; conversation_id: string; at: number }) => void;
 
 function chatMessages(req: SimRequest, ctx: SimContext) {
-  const app = appFor(req, ctx, CHAT);
+  const app = appFor(req, ctx, MESSAGE_MODES);
   const conversationId = uuidParam(req.query, 'conversation_id', true)!;
   const firstId = uuidParam(req.query, 'first_id');
   const limit = intParam(req.query, 'limit', 20, 1, 100);

@@ -1,5 +1,6 @@
-import type { SimRequest, SimResponse } from './simulator.http';
-import type { ConversationRecord, MessageRecord, SimulatorStore, WorkflowLogRecord } from './simulator.store';
+import { SimError, SimRequest, SimResponse } from './simulator.http';
+import type { AppRecord, ConversationRecord, MessageRecord, SimulatorStore, WorkflowLogRecord } from './simulator.store';
+import type { SimAppMode } from './simulator.types';
 
 export interface SimContext {
   readonly store: SimulatorStore;
@@ -52,4 +53,14 @@ export function workflowLogsNewestFirst(rows: WorkflowLogRecord[]): WorkflowLogR
 export function pageOf<T>(rows: T[], page: number, limit: number): { page: number; limit: number; total: number; has_more: boolean; data: T[] } {
   const start = (page - 1) * limit;
   return { page, limit, total: rows.length, has_more: start + limit < rows.length, data: rows.slice(start, start + limit) };
+}
+
+/** the console's app lookup (`get_app_model`): unknown, deleted or of another mode -> 404 */
+export function appFor(req: SimRequest, ctx: SimContext, modes?: SimAppMode[]): AppRecord {
+  const app = ctx.store.app(req.params[0].toLowerCase());
+  if (!app) throw new SimError(404, 'app_not_found', 'App not found.');
+  if (modes && !modes.includes(app.mode)) {
+    throw new SimError(404, 'app_not_found', `App mode is not in the supported list: {${modes.map((m) => `'${m}'`).join(', ')}}`);
+  }
+  return app;
 }

@@ -25,7 +25,10 @@ export interface SimResponse {
 export interface SimRequest {
   method: string;
   path: string;
+  /** the first value of each query parameter */
   query: Record<string, string>;
+  /** every value of each query parameter, for repeated keys (`sources=a&sources=b`) */
+  queryAll: Record<string, string[]>;
   headers: IncomingMessage['headers'];
   cookies: Record<string, string>;
   body: unknown;

@@ -275,8 +275,9 @@ export function workflowLog(store: SimulatorStore, l: WorkflowLogRecord): Record
   };
 }
 
-export function consoleApp(store: SimulatorStore, a: AppRecord): Record<string, unknown> {
-  return {
+/** `bound_agent_id` is a 1.16 field: null for other modes and for Agent apps whose binding is not filled */
+export function consoleApp(store: SimulatorStore, a: AppRecord, withAgentField = true): Record<string, unknown> {
+  const app: Record<string, unknown> = {
     id: a.id,
     name: a.name,
     description: a.description,
@@ -285,7 +286,7 @@ export function consoleApp(store: SimulatorStore, a: AppRecord): Record<string, 
     icon: a.icon,
     icon_background: a.icon_background,
     icon_url: null,
-    model_config: a.mode === 'workflow' || a.mode === 'advanced-chat' ? null : { model: simpleModelConfig().model, pre_prompt: simpleModelConfig().pre_prompt },
+    model_config: ['chat', 'agent-chat', 'completion'].includes(a.mode) ? { model: simpleModelConfig().model, pre_prompt: a.prompt } : null,
     workflow: a.mode === 'workflow' || a.mode === 'advanced-chat' ? { id: a.id, created_by: store.account.id, created_at: a.created_at, updated_by: store.account.id, updated_at: a.updated_at } : null,
     use_icon_as_answer_icon: false,
     created_by: store.account.id,
@@ -298,6 +299,8 @@ export function consoleApp(store: SimulatorStore, a: AppRecord): Record<string, 
     enable_site: true,
     enable_api: true,
   };
+  if (withAgentField) app.bound_agent_id = a.bound_in_listing ? a.agent_id : null;
+  return app;
 }
 
 export function accountProfile(store: SimulatorStore): Record<string, unknown> {

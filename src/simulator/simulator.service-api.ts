@@ -14,11 +14,12 @@ import { AppRecord, EndUserRecord, isChatMode } from './simulator.store';
 
 /** Dify's Service API (`/v1`), authenticated with an app key. */
 
-function authApp(req: SimRequest, ctx: SimContext): AppRecord {
+export function authApp(req: SimRequest, ctx: SimContext): AppRecord {
   const header = req.headers.authorization;
   if (!header || !/^bearer /i.test(header)) throw unauthorized("Authorization header must be provided and start with 'Bearer'");
   const app = ctx.store.appByKey(header.slice(7).trim());
   if (!app) throw unauthorized('Access token is invalid');
+  if (app.deleted) throw new SimError(403, 'forbidden', 'The app no longer exists.');
   return app;
 }
 

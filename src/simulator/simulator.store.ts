@@ -1,6 +1,5 @@
-import type { DifyAppMode } from '../common/conversation-log';
 import { SeededRandom } from './simulator.random';
-import type { InvokeFrom } from './simulator.types';
+import type { InvokeFrom, SimAppMode, SimulatorCounters } from './simulator.types';
 
 export interface AccountRecord {
   id: string;
@@ -11,11 +10,28 @@ export interface AccountRecord {
   created_at: number;
 }
 
+export interface AgentRecord {
+  id: string;
+  app_id: string;
+  /** the account's "Agent Debugging Conversation", created by the roster and detail routes */
+  debug_conversation_id: string | null;
+}
+
 export interface AppRecord {
   id: string;
   name: string;
-  mode: DifyAppMode;
+  mode: SimAppMode;
   apiKey: string;
+  /** deleted apps stay here (their data is kept) but every route treats them as gone */
+  deleted: boolean;
+  /** `agent` apps: the Agent's id */
+  agent_id: string | null;
+  /** `agent` apps: whether the app listing fills `bound_agent_id` */
+  bound_in_listing: boolean;
+  /** the system prompt in the app's configuration (and DSL) */
+  prompt: string;
+  /** a provider key held as a secret environment variable, exported only with include_secret=true */
+  secret: string;
   description: string;
   tags: string[];
   icon: string;
@@ -79,13 +95,15 @@ export interface MessageRecord {
   agent_thoughts: Record<string, unknown>[];
   message_files: Record<string, unknown>[];
   retriever_resources: Record<string, unknown>[];
+  /** where this message was sent from; null when Dify does not know (old rows) */
+  origin: InvokeFrom | null;
 }
 
 export interface ConversationRecord {
   seq: number;
   id: string;
   app_id: string;
-  mode: DifyAppMode;
+  mode: SimAppMode;
   name: string;
   status: string;
   introduction: string;
@@ -120,6 +138,26 @@ export interface WorkflowLogRecord {
   created_by_account_id: string | null;
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
+  /** production runs are `app-run`; runs from the editor are `debugging` and never in the workflow logs */
+  triggered_from: 'app-run' | 'debugging';
+  /** an Agent node inside this run, if any */
+  agent_node: AgentNodeRecord | null;
+}
+
+/** one execution of an Agent node inside a workflow run: a workflow row in the Agent's logs */
+export interface AgentNodeRecord {
+  execution_id: string;
+  agent_app_id: string;
+  query: string;
+  answer: string;
+  status: 'succeeded' | 'failed';
+  error: string | null;
+  message_tokens: number;
+  answer_tokens: number;
+  total_price: string;
+  latency: number;
+  created_at: number;
+  finished_at: number;
 }
 
 export interface NewConversation {
@@ -130,13 +168,27 @@ export interface NewConversation {
   name?: string;
   created_at: number;
   message_times: number[];
+  message_origins?: (InvokeFrom | null)[];
 }
 
-const CHAT_MODES: readonly DifyAppMode[] = ['chat', 'agent-chat', 'advanced-chat'];
+const CHAT_MODES: readonly SimAppMode[] = ['chat', 'agent-chat', 'advanced-chat'];
 
-export function isChatMode(mode: DifyAppMode): boolean {
+export function isChatMode(mode: SimAppMode): boolean {
   return CHAT_MODES.includes(mode);
 }
+
+export const DEFAULT_PROMPT = 'You are a helpful assistant for Sim Corp customers.';
+
+const ICONS: Record<SimAppMode, string> = {
+  chat: '🤖',
+  'agent-chat': '🔎',
+  'advanced-chat': '🧭',
+  completion: '✍️',
+  workflow: '🧾',
+  agent: '🧳',
+  channel: '📣',
+  'rag-pipeline': '📚',
+};
 
 const TOPICS: readonly { query: string; answer: string }[] = [
   { query: 'How do I reset my password?', answer: 'Open Settings > Security, choose "Reset password" and follow the link we e-mail you.' },
@@ -183,7 +235,14 @@ export class SimulatorStore {
   readonly endUsers = new Map<string, EndUserRecord>();
   readonly conversations: ConversationRecord[] = [];
   readonly conversationById = new Map<string, ConversationRecord>();
+  /** production runs of workflow apps: what the workflow logs list */
   readonly workflowLogs: WorkflowLogRecord[] = [];
+  /** runs started from the workflow editor */
+  readonly debuggerRuns: WorkflowLogRecord[] = [];
+  readonly agents: AgentRecord[] = [];
+  /** runs whose detail answers 404 */
+  readonly hiddenRuns = new Set<string>();
+  readonly counters: SimulatorCounters = { agentRosterCalls: 0, agentDebugConversationsCreated: 0, dslExports: 0, dslExportsWithSecret: 0 };
   private seq = 0;
   private userCounter = 0;
 
@@ -200,12 +259,55 @@ export class SimulatorStore {
     if (options.generate) this.generate();
   }
 
+  /** a live (not deleted) app */
   app(id: string): AppRecord | undefined {
-    return this.apps.find((a) => a.id === id);
+    return this.apps.find((a) => a.id === id && !a.deleted);
   }
 
+  /** live or deleted: the caller decides how a deleted app answers */
   appByKey(key: string): AppRecord | undefined {
     return this.apps.find((a) => a.apiKey === key);
+  }
+
+  liveApps(): AppRecord[] {
+    return this.apps.filter((a) => !a.deleted);
+  }
+
+  /** the Agent of a live `agent` app */
+  agent(id: string): AgentRecord | undefined {
+    const agent = this.agents.find((a) => a.id === id);
+    return agent && this.app(agent.app_id) ? agent : undefined;
+  }
+
+  liveAgents(): AgentRecord[] {
+    return this.agents.filter((a) => this.app(a.app_id));
+  }
+
+  addApp(name: string, mode: SimAppMode, at: number, boundInListing = true): AppRecord {
+    const app: AppRecord = {
+      id: this.rng.uuid(),
+      name,
+      mode,
+      apiKey: `app-${this.rng.token(24)}`,
+      deleted: false,
+      agent_id: null,
+      bound_in_listing: boundInListing,
+      prompt: DEFAULT_PROMPT,
+      secret: '',
+      description: '',
+      tags: [],
+      icon: ICONS[mode],
+      icon_background: '#FFEAD5',
+      created_at: at,
+      updated_at: at,
+    };
+    app.secret = secretFor(app.apiKey);
+    if (mode === 'agent') {
+      app.agent_id = this.rng.uuid();
+      this.agents.push({ id: app.agent_id, app_id: app.id, debug_conversation_id: null });
+    }
+    this.apps.push(app);
+    return app;
   }
 
   endUserBySession(appId: string, sessionId: string, type: EndUserRecord['type']): EndUserRecord | undefined {
@@ -258,6 +360,7 @@ export class SimulatorStore {
       const session = input.user ?? this.nextUserName();
       endUser = this.getOrCreateEndUser(app.id, session, input.invoke_from === 'service-api' ? 'service-api' : 'browser', input.created_at);
     }
+    const origins = input.message_origins;
     const conversation: ConversationRecord = {
       seq: ++this.seq,
       id: this.rng.uuid(),
@@ -279,7 +382,7 @@ export class SimulatorStore {
     };
     this.conversations.push(conversation);
     this.conversationById.set(conversation.id, conversation);
-    for (const at of input.message_times) this.addMessage(conversation, at);
+    input.message_times.forEach((at, i) => this.addMessage(conversation, at, origins && i < origins.length ? origins[i] : conversation.invoke_from));
     if (!conversation.name) {
       const first = conversation.messages[0]?.query ?? 'New conversation';
       conversation.name = app.mode === 'completion' ? '' : first.length > 40 ? `${first.slice(0, 37)}...` : first;
@@ -287,8 +390,8 @@ export class SimulatorStore {
     return conversation;
   }
 
-  addMessage(conversation: ConversationRecord, at: number): MessageRecord {
-    const app = this.app(conversation.app_id)!;
+  addMessage(conversation: ConversationRecord, at: number, origin: InvokeFrom | null = conversation.invoke_from): MessageRecord {
+    const app = this.apps.find((a) => a.id === conversation.app_id)!;
     const rng = this.rng;
     const previous = conversation.messages[conversation.messages.length - 1];
     const failed = rng.chance(0.03);
@@ -322,7 +425,7 @@ export class SimulatorStore {
       query,
       answer,
       prompt: [
-        { role: 'system', text: 'You are a helpful assistant for Sim Corp customers.', files: [] },
+        { role: 'system', text: DEFAULT_PROMPT, files: [] },
         { role: 'user', text: app.mode === 'completion' ? `Write a product blurb for ${String(inputs.product)}.` : query, files: [] },
         { role: 'assistant', text: answer, files: [] },
       ],
@@ -345,8 +448,9 @@ export class SimulatorStore {
       agent_thoughts: [],
       message_files: [],
       retriever_resources: [],
+      origin,
     };
-    if (app.mode === 'agent-chat' && !failed) {
+    if ((app.mode === 'agent-chat' || app.mode === 'agent') && !failed) {
       message.agent_thoughts = [
         {
           id: rng.uuid(),
@@ -468,7 +572,7 @@ export class SimulatorStore {
   }
 
   private createApps(): void {
-    const specs: [string, DifyAppMode, string][] = [
+    const specs: [string, SimAppMode, string][] = [
       ['Support Chatbot', 'chat', 'Answers customer questions from the help center.'],
       ['Research Agent', 'agent-chat', 'Looks things up with tools before answering.'],
       ['Onboarding Assistant', 'advanced-chat', 'Chatflow that walks new customers through set-up.'],
@@ -477,11 +581,18 @@ export class SimulatorStore {
     ];
     const created = this.options.now - (this.options.days + 20) * 86400;
     specs.forEach(([name, mode, description], i) => {
+      const id = this.rng.uuid();
+      const apiKey = `app-${this.rng.token(24)}`;
       this.apps.push({
-        id: this.rng.uuid(),
+        id,
         name,
         mode,
-        apiKey: `app-${this.rng.token(24)}`,
+        apiKey,
+        deleted: false,
+        agent_id: null,
+        bound_in_listing: true,
+        prompt: DEFAULT_PROMPT,
+        secret: secretFor(apiKey),
         description,
         tags: i % 2 === 0 ? ['production'] : [],
         icon: ['🤖', '🔎', '🧭', '✍️', '🧾'][i],
@@ -587,9 +698,16 @@ export class SimulatorStore {
         created_by_account_id: byAccount ? this.account.id : null,
         inputs: { invoice_url: `https://files.example.com/invoices/${rng.int(1000, 9999)}.pdf` },
         outputs: status === 'succeeded' ? { total: (rng.int(1000, 999999) / 100).toFixed(2), currency: 'EUR' } : {},
+        triggered_from: 'app-run',
+        agent_node: null,
       });
     }
     logs.sort((a, b) => a.created_at - b.created_at);
     this.workflowLogs.push(...logs);
   }
+}
+
+/** a recognisable provider key derived from the app key (no random draw, so generated data is unchanged) */
+function secretFor(apiKey: string): string {
+  return `sk-sim-secret-${apiKey.slice(4, 20)}`;
 }

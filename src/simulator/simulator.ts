@@ -1,20 +1,29 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { agentRoutes } from './simulator.agent-api';
 import { ConsoleAuth } from './simulator.console-auth';
 import { consoleRoutes } from './simulator.console-api';
 import { compareVersions, Route, SimContext } from './simulator.context';
 import { parseCookies, SimError, SimRequest, SimResponse } from './simulator.http';
+import { dslRoutes } from './simulator.dsl';
 import { consoleMessage } from './simulator.render';
 import { serviceApiRoutes } from './simulator.service-api';
-import { ConversationRecord, isChatMode, SimulatorStore } from './simulator.store';
+import { AppRecord, ConversationRecord, isChatMode, SimulatorStore } from './simulator.store';
+import { runsOf, workflowRunConsoleRoutes, workflowRunServiceRoutes } from './simulator.workflow-runs';
+import { addAgentWorkflowRun, extendWorkspace } from './simulator.workspace';
 import type {
+  AddAgentWorkflowRunInput,
+  AddAppInput,
   AddConversationInput,
+  AgentWorkflowRun,
   DifySimulator,
   FaultRule,
   ReadMark,
   RecordedRequest,
   SimulatedApp,
   SimulatedConversation,
+  SimulatedWorkflowRun,
+  SimulatorCounters,
   SimulatorOptions,
 } from './simulator.types';
 
@@ -41,6 +50,10 @@ interface Hook {
 const matchesPath = (pattern: string | RegExp | undefined, path: string) =>
   pattern === undefined || (typeof pattern === 'string' ? pattern === path : new RegExp(pattern.source, pattern.flags.replace('g', '')).test(path));
 
+function toSimulatedApp(a: AppRecord): SimulatedApp {
+  return { id: a.id, name: a.name, mode: a.mode, apiKey: a.apiKey, agentId: a.agent_id };
+}
+
 function toSimulated(c: ConversationRecord, store: SimulatorStore): SimulatedConversation {
   return {
     id: c.id,
@@ -65,7 +78,6 @@ class Simulator implements DifySimulator {
   readonly adminApiKey: string | null;
   readonly workspaceId: string;
   readonly account: { email: string; password: string; timezone: string };
-  readonly apps: SimulatedApp[];
   readonly requests: RecordedRequest[] = [];
   readonly readMarks: ReadMark[] = [];
 
@@ -81,19 +93,22 @@ class Simulator implements DifySimulator {
 
   constructor(private readonly options: SimulatorOptions) {
     const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
+    const days = options.days ?? 5;
+    const conversationsPerApp = options.conversationsPerApp ?? 30;
+    const generate = options.generate ?? true;
     this.account = { ...(options.account ?? DEFAULT_ACCOUNT) };
     this.adminApiKey = options.adminApiKey === undefined ? DEFAULT_ADMIN_API_KEY : options.adminApiKey;
     this.latencyMs = options.latencyMs ?? 0;
     this.store = new SimulatorStore({
       seed: options.seed ?? 42,
       now,
-      days: options.days ?? 5,
-      conversationsPerApp: options.conversationsPerApp ?? 30,
-      generate: options.generate ?? true,
+      days,
+      conversationsPerApp,
+      generate,
       account: this.account,
     });
+    extendWorkspace(this.store, { now, days, conversationsPerApp, generate, agentApp: options.agentApp ?? false, extraApps: options.extraApps ?? 0 });
     this.workspaceId = this.store.workspaceId;
-    this.apps = this.store.apps.map((a) => ({ id: a.id, name: a.name, mode: a.mode, apiKey: a.apiKey }));
     this.auth = new ConsoleAuth({
       adminApiKey: this.adminApiKey,
       secureCookies: options.secureCookies ?? false,
@@ -114,10 +129,17 @@ class Simulator implements DifySimulator {
       { method: 'POST', pattern: /^\/console\/api\/refresh-token$/, handler: (req, ctx) => auth.refresh(req, ctx) },
       { method: 'POST', pattern: /^\/console\/api\/logout$/, handler: (req) => auth.logout(req) },
     ];
+    const closedConsole = [
+      ...consoleRoutes((mark) => this.readMarks.push(mark)),
+      ...dslRoutes,
+      ...workflowRunConsoleRoutes,
+      // Dify before 1.16 has no /agent routes at all
+      ...(this.ctx.versionAtLeast(1, 16) ? agentRoutes : []),
+    ];
     this.routes = [
-      ...serviceApiRoutes.map((route) => ({ route, console: false, open: true })),
+      ...[...serviceApiRoutes, ...workflowRunServiceRoutes].map((route) => ({ route, console: false, open: true })),
       ...openConsole.map((route) => ({ route, console: true, open: true })),
-      ...consoleRoutes((mark) => this.readMarks.push(mark)).map((route) => ({ route, console: true, open: false })),
+      ...closedConsole.map((route) => ({ route, console: true, open: false })),
     ];
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (socket) => {
@@ -142,6 +164,15 @@ class Simulator implements DifySimulator {
     this.consoleApiUrl = `${this.url}/console/api`;
   }
 
+  /** the workspace's live apps (deleted ones leave), Agent apps included */
+  get apps(): SimulatedApp[] {
+    return this.store.liveApps().map(toSimulatedApp);
+  }
+
+  get counters(): SimulatorCounters {
+    return { ...this.store.counters };
+  }
+
   conversations(appId: string): SimulatedConversation[] {
     return this.store.liveConversations(appId).map((c) => toSimulated(c, this.store));
   }
@@ -157,7 +188,8 @@ class Simulator implements DifySimulator {
     if (app.mode === 'workflow') throw new Error('Workflow apps have no conversations');
     const fromSource = input.from_source ?? 'api';
     const createdAt = input.created_at ?? this.ctx.nowSeconds();
-    const count = input.messages ?? input.message_created_at?.length ?? (isChatMode(app.mode) ? 2 : 1);
+    if (app.mode === 'channel' || app.mode === 'rag-pipeline') throw new Error(`${app.mode} apps have no conversations`);
+    const count = input.messages ?? input.message_created_at?.length ?? (isChatMode(app.mode) || app.mode === 'agent' ? 2 : 1);
     const times = Array.from({ length: count }, (_, i) => input.message_created_at?.[i] ?? createdAt + i);
     const c = this.store.addConversation({
       app,
@@ -167,8 +199,52 @@ class Simulator implements DifySimulator {
       name: input.name,
       created_at: createdAt,
       message_times: times,
+      message_origins: input.message_origins,
     });
     return toSimulated(c, this.store);
+  }
+
+  addApp(input: AddAppInput): SimulatedApp {
+    return toSimulatedApp(this.store.addApp(input.name, input.mode, this.ctx.nowSeconds(), input.boundInListing ?? true));
+  }
+
+  deleteApp(appId: string): void {
+    const app = this.store.app(appId);
+    if (!app) throw new Error(`Unknown app ${appId}`);
+    app.deleted = true;
+  }
+
+  setAppPrompt(appId: string, prompt: string): void {
+    const app = this.store.app(appId);
+    if (!app) throw new Error(`Unknown app ${appId}`);
+    app.prompt = prompt;
+    app.updated_at = Math.max(app.updated_at + 1, this.ctx.nowSeconds());
+  }
+
+  addAgentWorkflowRun(input: AddAgentWorkflowRunInput): AgentWorkflowRun {
+    const workflow = this.store.app(input.workflow_app_id);
+    const agent = this.store.app(input.agent_app_id);
+    if (workflow?.mode !== 'workflow') throw new Error(`${input.workflow_app_id} is not a workflow app`);
+    if (agent?.mode !== 'agent') throw new Error(`${input.agent_app_id} is not an Agent app`);
+    const run = addAgentWorkflowRun(this.store, workflow, agent, input.created_at ?? this.ctx.nowSeconds(), input.status ?? 'succeeded');
+    return { run_id: run.run_id, node_execution_id: run.agent_node!.execution_id };
+  }
+
+  workflowRuns(appId: string): SimulatedWorkflowRun[] {
+    const app = this.store.app(appId);
+    if (!app) throw new Error(`Unknown app ${appId}`);
+    return runsOf(this.store, app).map((r) => ({
+      id: r.run_id,
+      app_id: r.app_id,
+      triggered_from: r.triggered_from,
+      status: r.status,
+      created_at: r.created_at,
+      agent_node_execution_id: r.agent_node?.execution_id ?? null,
+    }));
+  }
+
+  hideWorkflowRunDetail(runId: string): void {
+    this.store.hiddenRuns.add(runId.toLowerCase());
   }
 
   addMessage(conversationId: string, createdAt?: number): Record<string, unknown> {
@@ -220,7 +296,11 @@ class Simulator implements DifySimulator {
     const path = parsed.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
     const query: Record<string, string> = {};
-    for (const [k, v] of parsed.searchParams) if (!(k in query)) query[k] = v;
+    const queryAll: Record<string, string[]> = {};
+    for (const [k, v] of parsed.searchParams) {
+      if (!(k in query)) query[k] = v;
+      (queryAll[k] ??= []).push(v);
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
@@ -262,7 +342,7 @@ class Simulator implements DifySimulator {
       return;
     }
 
-    const response = this.route(method, path, query, req, raw);
+    const response = this.route(method, path, query, queryAll, req, raw);
     if (fault?.kind === 'truncated') {
       const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
       record(200);
@@ -273,7 +353,7 @@ class Simulator implements DifySimulator {
     this.send(res, response, method, path);
   }
 
-  private route(method: string, path: string, query: Record<string, string>, req: IncomingMessage, raw: Buffer): SimResponse {
+  private route(method: string, path: string, query: Record<string, string>, queryAll: Record<string, string[]>, req: IncomingMessage, raw: Buffer): SimResponse {
     try {
       const candidates = this.routes.filter((r) => r.route.pattern.test(path));
       if (candidates.length === 0) {
@@ -294,6 +374,7 @@ class Simulator implements DifySimulator {
         method,
         path,
         query,
+        queryAll,
         headers: req.headers,
         cookies: parseCookies(req.headers.cookie),
         body,

@@ -1,5 +1,8 @@
 import type { DifyAppMode } from '../common/conversation-log';
 
+/** every app mode a Dify 1.16 workspace shows; `channel` and `rag-pipeline` apps hold no conversations */
+export type SimAppMode = DifyAppMode | 'agent' | 'channel' | 'rag-pipeline';
+
 /**
  * Public surface of the Dify simulator: a real HTTP server on loopback that behaves like Dify's
  * Service API (`/v1`) and console API (`/console/api`) as described in the project's Dify reference.
@@ -30,14 +33,73 @@ export interface SimulatorOptions {
   now?: Date;
   /** when false, no data is generated (tests add their own). Default true */
   generate?: boolean;
+  /**
+   * adds the demo Agent app ("Travel Concierge", mode `agent`) after the other data, so the rest stays as
+   * without it: a conversation of 130 messages over several days, a debugger conversation, a soft-deleted
+   * one, mixed origins, and Agent-node runs in the workflow app. Default false (the demo turns it on)
+   */
+  agentApp?: boolean;
+  /** this many more empty apps of every mode (a large workspace for paging). Default 0 */
+  extraApps?: number;
 }
 
 export interface SimulatedApp {
   id: string;
   name: string;
-  mode: DifyAppMode;
+  mode: SimAppMode;
   /** the app's Service API key, `app-...` */
   apiKey: string;
+  /** for `agent` apps, the Agent's id (used by `/console/api/agent/{agent_id}/...`), else null */
+  agentId: string | null;
+}
+
+export interface AddAppInput {
+  name: string;
+  mode: SimAppMode;
+  /**
+   * `agent` apps only: when false the app listing leaves `bound_agent_id` null (the roster still lists
+   * the Agent), as for apps whose binding Dify has not filled in. Default true
+   */
+  boundInListing?: boolean;
+}
+
+export interface AddAgentWorkflowRunInput {
+  /** the workflow app whose run holds the Agent node */
+  workflow_app_id: string;
+  /** the Agent app the node runs */
+  agent_app_id: string;
+  /** Unix seconds (default: now) */
+  created_at?: number;
+  /** default 'succeeded' */
+  status?: 'succeeded' | 'failed';
+}
+
+export interface AgentWorkflowRun {
+  run_id: string;
+  /** the Agent node's execution id: the pseudo conversation id of the workflow row in the Agent logs */
+  node_execution_id: string;
+}
+
+export interface SimulatedWorkflowRun {
+  id: string;
+  app_id: string;
+  triggered_from: 'app-run' | 'debugging';
+  status: string;
+  created_at: number;
+  /** set when the run holds an Agent node */
+  agent_node_execution_id: string | null;
+}
+
+/** calls a backup must never make, counted so that tests can prove it did not */
+export interface SimulatorCounters {
+  /** `GET /console/api/agent` and `GET /console/api/agent/{id}` calls (each may create a debugger conversation) */
+  agentRosterCalls: number;
+  /** "Agent Debugging Conversation"s those calls created */
+  agentDebugConversationsCreated: number;
+  /** `GET /console/api/apps/{id}/export` calls */
+  dslExports: number;
+  /** of which with `include_secret=true` */
+  dslExportsWithSecret: number;
 }
 
 export interface SimulatedConversation {
@@ -104,6 +166,8 @@ export interface AddConversationInput {
    * belong to a browser end user and are invisible to the Service API even for the same `user` string.
    */
   invoke_from?: InvokeFrom;
+  /** where each message came from (default: the conversation's `invoke_from`); null = unknown origin */
+  message_origins?: (InvokeFrom | null)[];
 }
 
 export interface ReadMark {
@@ -132,7 +196,22 @@ export interface DifySimulator {
   addConversation(input: AddConversationInput): SimulatedConversation;
   /** appends a message now (or at `createdAt`), moving the conversation's updated_at */
   addMessage(conversationId: string, createdAt?: number): Record<string, unknown>;
+  /** soft delete: gone from the app logs and message routes, still listed by the Agent logs */
   deleteConversation(conversationId: string): void;
+  /** adds an app to the workspace while running; an `agent` app gets its Agent */
+  addApp(input: AddAppInput): SimulatedApp;
+  /** deletes an app: it leaves the listing and roster, its routes answer 404 and its key 403 */
+  deleteApp(appId: string): void;
+  /** changes the app's prompt (so its DSL export changes) and moves its updated_at */
+  setAppPrompt(appId: string, prompt: string): void;
+  /** a run of a workflow app with one Agent node running the Agent app: a workflow row in the Agent logs */
+  addAgentWorkflowRun(input: AddAgentWorkflowRunInput): AgentWorkflowRun;
+  /** every workflow run of an app (production and debugger), newest first */
+  workflowRuns(appId: string): SimulatedWorkflowRun[];
+  /** the run's detail and node executions answer 404 from now on (its log row stays) */
+  hideWorkflowRunDetail(runId: string): void;
+  /** counts of calls with side effects or secrets */
+  readonly counters: SimulatorCounters;
   /** runs `fn` once, right after the Nth (1-based) request matching `path` has been answered */
   onRequest(path: string | RegExp, nth: number, fn: () => void): void;
 
