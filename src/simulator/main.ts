@@ -1,6 +1,6 @@
 import { DEFAULT_SERVER_VERSION, startSimulator } from './simulator';
 import { BULK_USER, SERVICE_USERS } from './simulator.store';
-import type { DifySimulator } from './simulator.types';
+import type { DifySimulator, SimulatorOptions } from './simulator.types';
 
 export interface DemoSource {
   app_id: string;
@@ -13,6 +13,9 @@ export interface DemoSource {
   api_key?: string;
   users?: string[];
 }
+
+/** The demo workspace: the classic apps plus the Agent app "Travel Concierge". */
+export const DEMO_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = { agentApp: true };
 
 /** The `user` strings the generated Service API conversations belong to. */
 export const SIMULATED_SERVICE_USERS: readonly string[] = [...SERVICE_USERS, BULK_USER];
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
   if (seed !== undefined && !Number.isInteger(seed)) throw new Error('SIM_SEED must be an integer');
   const port = Number(process.env.SIM_PORT ?? 5001);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('SIM_PORT must be a port number');
-  const sim = await startSimulator({ host: process.env.SIM_HOST ?? '127.0.0.1', port, seed });
+  const sim = await startSimulator({ ...DEMO_SIMULATOR_OPTIONS, host: process.env.SIM_HOST ?? '127.0.0.1', port, seed });
   // a local demo server with generated keys: printing them is the point
   const lines = [
     `Dify simulator (server version ${DEFAULT_SERVER_VERSION}, seed ${seed ?? 42})`,
@@ -65,7 +68,10 @@ async function main(): Promise<void> {
     `  Account:      ${sim.account.email} / ${sim.account.password} (timezone ${sim.account.timezone})`,
     `  Service API users: ${SIMULATED_SERVICE_USERS.join(', ')}`,
     '  Apps:',
-    ...sim.apps.map((a) => `    ${a.mode.padEnd(13)} ${a.id}  ${a.apiKey}  ${a.name} (${a.mode === 'workflow' ? 'workflow runs only' : `${sim.conversations(a.id).length} conversations`})`),
+    ...sim.apps.map(
+      (a) =>
+        `    ${a.mode.padEnd(13)} ${a.id}  ${a.apiKey}  ${a.name} (${a.mode === 'workflow' ? 'workflow runs only' : `${sim.conversations(a.id).length} conversations`}${a.agentId ? `, agent id ${a.agentId}` : ''})`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));

@@ -38,3 +38,7 @@ export const cookieHeader = (jar: Record<string, string>) =>
     .join('; ');
 
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** a GET on the console API with the admin key and workspace header */
+export const consoleGet = <T = any>(sim: { consoleApiUrl: string; adminApiKey: string | null; workspaceId: string }, path: string) =>
+  call<T>(`${sim.consoleApiUrl}${path}`, bearer(sim.adminApiKey!, { 'X-WORKSPACE-ID': sim.workspaceId }));
