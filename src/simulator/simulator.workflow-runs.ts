@@ -107,7 +107,7 @@ export function nodeExecutions(store: SimulatorStore, app: AppRecord, run: Workf
     });
   }
   specs.push({ node_id: '1736840000009', node_type: chatflow ? 'answer' : 'end', title: chatflow ? 'Answer' : 'End', inputs: {}, process_data: null, outputs: run.outputs });
-  // a failed run stops at the node that failed
+  // a failed or stopped run ends at the node that failed or was stopped
   if (failed) specs.pop();
   const account = run.created_by_account_id ? { id: store.account.id, name: store.account.name, email: store.account.email } : null;
   const endUser = run.created_by_end_user_id ? store.endUsers.get(run.created_by_end_user_id) : undefined;
@@ -125,7 +125,7 @@ export function nodeExecutions(store: SimulatorStore, app: AppRecord, run: Workf
       inputs: structuredClone(spec.inputs),
       process_data: spec.process_data ? structuredClone(spec.process_data) : null,
       outputs: failed && last ? {} : structuredClone(spec.outputs),
-      status: failed && last ? 'failed' : 'succeeded',
+      status: failed && last ? (run.status === 'stopped' ? 'stopped' : 'failed') : 'succeeded',
       error: failed && last ? run.error : null,
       elapsed_time: elapsed,
       execution_metadata: spec.node_type === 'llm' || spec.node_type === 'agent' ? { total_tokens: rng.int(50, Math.max(60, run.total_tokens)), currency: 'USD' } : null,

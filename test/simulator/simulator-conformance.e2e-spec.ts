@@ -159,6 +159,15 @@ describe(`${startSimulator.name}: Service API conformance with openapi_service.j
     expect(res.body.data.some((l: { created_by_end_user: unknown }) => l.created_by_end_user === null)).toBe(true);
   });
 
+  it('GET /workflows/run/{id} matches WorkflowRunDetailResponse for succeeded and failed runs', async () => {
+    const runs = sim.workflowRuns(workflow.id).filter((r) => r.triggered_from === 'app-run');
+    for (const run of [runs.find((r) => r.status === 'succeeded')!, runs.find((r) => r.status === 'failed')!]) {
+      const res = await call(`${sim.serviceApiUrl}/workflows/run/${run.id}`, bearer(workflow.apiKey));
+      expect(res.status).toBe(200);
+      expectValid(schema('WorkflowRunDetailResponse'), res.body);
+    }
+  });
+
   it('the validators do reject wrong shapes (ISO created_at on conversations, numeric price, missing field)', async () => {
     const user = sim.conversations(chat.id).find((c) => c.invoke_from === 'service-api')!.user!;
     const res = await call(`${sim.serviceApiUrl}/conversations?user=${user}`, bearer(chat.apiKey));
