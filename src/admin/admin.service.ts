@@ -197,7 +197,7 @@ export class AdminService {
     if ((await this.storage.countConversations(filter)) === 0) return null;
     return {
       stream: this.storage.exportStream(filter, format),
-      fileName: exportFileName(format, filter.start_date, filter.end_date),
+      fileName: exportFileName(format, filter),
       contentType: EXPORT_WRITERS[format].contentType,
     };
   }
