@@ -240,8 +240,19 @@ export class AdminService {
       title: view.title,
       nav: 'search',
       conversation: view,
+      downloadHref: `/admin/conversations/${encodeURIComponent(conversation.conversation_id)}/download?${query({ organization_id: organizationId })}`,
       backHref: back && back.startsWith('/admin/search') ? back : '/admin/search',
     };
+  }
+
+  /** The archived document as a download named after the conversation. */
+  async conversationFile(conversationId: string, organizationId: string | undefined): Promise<{ fileName: string; body: string }> {
+    const { conversation } = await this.storage.getConversation({
+      conversation_id: conversationId,
+      ...(organizationId ? { organization_id: organizationId } : {}),
+    });
+    const safeId = conversation.conversation_id.replace(/[^A-Za-z0-9._-]+/g, '-');
+    return { fileName: `conversation_${safeId}.json`, body: `${JSON.stringify(conversation, null, 2)}\n` };
   }
 
   async cleanPage(daysToKeep: number | undefined, organizationId: string | undefined) {
