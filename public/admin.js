@@ -7,7 +7,7 @@
 
   /* ---------- live backup progress ---------- */
 
-  var STATUS_LABEL = { running: 'Running', pending: 'Waiting', succeeded: 'Succeeded', partial: 'Partly failed', failed: 'Failed', interrupted: 'Interrupted' };
+  var STATUS_LABEL = { skipped: 'Skipped', running: 'Running', pending: 'Waiting', succeeded: 'Succeeded', partial: 'Partly failed', failed: 'Failed', interrupted: 'Interrupted' };
 
   function percentOf(p, done) {
     if (done) return 100;
@@ -41,6 +41,15 @@
     el.setAttribute('data-status', status);
   }
 
+  /* a refusal because another backup holds the lock is shown as skipped, not failed (as the server renders it) */
+  var LOCKED = 'BackupLockedError';
+  function sourceStatus(s) { return s.status === 'failed' && s.error_kind === LOCKED ? 'skipped' : s.status; }
+  function jobStatus(job) {
+    var sources = job.sources || [];
+    var refused = sources.length > 0 && sources.every(function (s) { return s.error_kind === LOCKED; });
+    return job.status === 'failed' && refused ? 'skipped' : job.status;
+  }
+
   /* the job's summary, then why each failed source failed (Dify unreachable, credentials refused…) */
   function describe(job) {
     var reasons = (job.sources || []).filter(function (s) { return s.error; }).map(function (s) { return s.error + '.'; });
@@ -68,7 +77,7 @@
         finished = true;
         source.close();
         (data.job.sources || []).forEach(function (s) { perSource[key(s)] = s.progress; });
-        render(el, totalsOf(perSource), data.job.status, true, describe(data.job));
+        render(el, totalsOf(perSource), jobStatus(data.job), true, describe(data.job));
         if (onDone) onDone(data.job);
       }
     }
@@ -85,7 +94,7 @@
           if (job.status === 'running') { setTimeout(function () { follow(el, onDone); }, 2000); return; }
           finished = true;
           (job.sources || []).forEach(function (s) { perSource[key(s)] = s.progress; });
-          render(el, totalsOf(perSource), job.status, true, describe(job));
+          render(el, totalsOf(perSource), jobStatus(job), true, describe(job));
           if (onDone) onDone(job);
         })
         .catch(function () { text(el.querySelector('[data-role="message"]'), 'Lost contact with the service; reload the page to see the result.'); });
@@ -107,8 +116,8 @@
       var card = document.querySelector('.source[data-source="' + CSS.escape((s.organization_id || '') + '/' + s.app_id) + '"]');
       var pill = card && card.querySelector('.source-head .pill');
       if (!pill) return;
-      pill.textContent = STATUS_LABEL[s.status] || s.status;
-      pill.className = 'pill pill-' + s.status;
+      pill.textContent = STATUS_LABEL[sourceStatus(s)] || s.status;
+      pill.className = 'pill pill-' + sourceStatus(s);
     });
   }
 

@@ -50,6 +50,11 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     }
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     if (bearer ? auth.verifyToken(bearer[1]) : auth.verifySession(readCookie(req, SESSION_COOKIE))) return next();
+    // a browser without a token gets the sign-in page and comes back; API clients keep the JSON 401
+    if (!bearer && req.method === 'GET' && !req.path.startsWith('/api/docs-json') && /\btext\/html\b/i.test(req.headers.accept ?? '')) {
+      res.redirect(303, `/admin/login?next=${encodeURIComponent('/api/docs')}`);
+      return;
+    }
     auth.recordFailure(client);
     res.status(401).json({ statusCode: 401, error: 'Unauthorized', message: 'this route needs Authorization: Bearer <ADMIN_TOKEN>', field: 'Authorization' });
   });

@@ -1,5 +1,17 @@
 import type { Job } from '../scheduler/scheduler.types';
-import { parseSourceValue, progressView, SERVICE_MODE_HINT, snippetParts, sourceValue, sourceView } from './admin-view-models';
+import type { ArchivedConversation } from '../common/conversation-log';
+import {
+  conversationTitle,
+  displayStatus,
+  jobRowView,
+  parseSourceValue,
+  progressView,
+  SERVICE_MODE_HINT,
+  snippetParts,
+  sourceValue,
+  sourceView,
+} from './admin-view-models';
+import { countOf } from './format';
 
 function job(status: Job['status'], progress: { seen: number; saved: number; unchanged: number; failed: number }): Job {
   return {
@@ -44,5 +56,54 @@ describe('admin view models', () => {
     const view = sourceView(source, 'service', { coverage: { complete: false, warnings: ['only 2 users'] } } as never, undefined, undefined, '2025-10-16T02:00:00.000Z');
     expect(view).toMatchObject({ warnings: ['only 2 users'], outcomeLabel: 'Never run', nextRunAt: '2025-10-16T02:00:00.000Z', modeLabel: 'Service API (app key)' });
     expect(JSON.stringify(view)).not.toContain('app-x');
+  });
+
+  describe('runs refused because another run holds the lock', () => {
+    const refused = (): Job => {
+      const j = job('failed', { seen: 0, saved: 0, unchanged: 0, failed: 0 });
+      j.sources = j.sources.map((s) => ({ ...s, status: 'failed', error: 'another backup is running', error_kind: 'BackupLockedError' }));
+      return j;
+    };
+
+    it('are shown as a neutral Skipped, not Failed', () => {
+      expect(displayStatus(refused())).toBe('skipped');
+      expect(progressView(refused())).toMatchObject({ status: 'skipped', statusLabel: 'Skipped' });
+      expect(jobRowView(refused())).toMatchObject({ status: 'skipped', statusLabel: 'Skipped' });
+    });
+
+    it('do not hide a real failure next to them', () => {
+      const mixed = refused();
+      mixed.sources.push({ ...mixed.sources[0], app_id: 'other', error_kind: 'DifyAuthError' });
+      expect(displayStatus(mixed)).toBe('failed');
+    });
+
+    it('turn the source card grey without an error line', () => {
+      const source = refused().sources[0];
+      const view = sourceView({ app_id: 'bot', organization_id: 'acme' }, 'console-admin', { last_outcome: 'failed' } as never, source, undefined, null);
+      expect(view).toMatchObject({ outcomeLabel: 'Skipped', outcomeClass: 'skipped', lastError: null });
+    });
+  });
+
+  it('labels runs by who started them', () => {
+    const started = (trigger: Job['trigger']) => jobRowView({ ...job('succeeded', { seen: 0, saved: 0, unchanged: 0, failed: 0 }), trigger }).trigger;
+    expect([started('api'), started('api-scheduled'), started('manual'), started('scheduled'), started('cli')]).toEqual([
+      'API',
+      'API',
+      'by hand',
+      'schedule',
+      'command line',
+    ]);
+  });
+
+  it('titles a workflow run by its workflow', () => {
+    const c = (fields: Partial<ArchivedConversation>) => ({ name: '', app_mode: 'chat', app_name: 'Bot', app_id: 'a1', ...fields }) as ArchivedConversation;
+    expect(conversationTitle(c({ app_mode: 'workflow', app_name: 'Invoice extractor' }))).toBe('Invoice extractor run');
+    expect(conversationTitle(c({ app_mode: 'workflow', app_name: null }))).toBe('a1 run');
+    expect(conversationTitle(c({ name: 'Refund' }))).toBe('Refund');
+    expect(conversationTitle(c({}))).toBe('Untitled conversation');
+  });
+
+  it('counts in the singular for one', () => {
+    expect([countOf(0, 'message'), countOf(1, 'message'), countOf(1024, 'message')]).toEqual(['0 messages', '1 message', '1,024 messages']);
   });
 });

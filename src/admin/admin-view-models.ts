@@ -3,7 +3,11 @@ import type { DifySource } from '../dify/dify.types';
 import type { Job, JobSource, JobSourceStatus, SourceState } from '../scheduler/scheduler.types';
 import { formatNumber, progressPercent, ProgressCounts } from './format';
 
-export const STATUS_LABELS: Record<JobSourceStatus | 'never', string> = {
+/** How a job or source is shown: its status, or `skipped` when it only met another run's lock. */
+export type DisplayStatus = JobSourceStatus | 'skipped';
+
+export const STATUS_LABELS: Record<DisplayStatus | 'never', string> = {
+  skipped: 'Skipped',
   pending: 'Waiting',
   running: 'Running',
   succeeded: 'Succeeded',
@@ -75,13 +79,27 @@ export function countsText(p: ProgressCounts): string {
   return `${formatNumber(p.seen)} seen · ${formatNumber(p.saved)} saved · ${formatNumber(p.unchanged)} unchanged · ${formatNumber(p.failed)} failed`;
 }
 
+/** The error kind of a source refused because another process or run held the backup lock. */
+export const LOCKED_ERROR_KIND = 'BackupLockedError';
+
+/** A refusal because another backup holds the lock is not a failure: nothing was attempted, the next run catches up. */
+export function displayStatus(job: Pick<Job, 'status' | 'sources'>): DisplayStatus {
+  const refused = job.sources.length > 0 && job.sources.every((s) => s.error_kind === LOCKED_ERROR_KIND);
+  return job.status === 'failed' && refused ? 'skipped' : job.status;
+}
+
+export function sourceDisplayStatus(source: Pick<JobSource, 'status' | 'error_kind'>): DisplayStatus {
+  return source.status === 'failed' && source.error_kind === LOCKED_ERROR_KIND ? 'skipped' : source.status;
+}
+
 export function progressView(job: Job): ProgressView {
   const running = job.status === 'running';
   const totals = sumProgress(job.sources);
+  const status = displayStatus(job);
   return {
     id: job.id,
-    status: job.status,
-    statusLabel: STATUS_LABELS[job.status],
+    status,
+    statusLabel: STATUS_LABELS[status],
     running,
     percent: progressPercent(totals, !running),
     counts: countsText(totals),
@@ -92,6 +110,7 @@ export function progressView(job: Job): ProgressView {
 const TRIGGER_LABELS: Record<Job['trigger'], string> = {
   manual: 'by hand',
   scheduled: 'schedule',
+  api: 'API',
   'api-scheduled': 'API',
   cli: 'command line',
 };
@@ -101,8 +120,8 @@ export function jobRowView(job: Job): JobRowView {
     id: job.id,
     startedAt: job.started_at,
     trigger: TRIGGER_LABELS[job.trigger] ?? job.trigger,
-    status: job.status,
-    statusLabel: STATUS_LABELS[job.status],
+    status: displayStatus(job),
+    statusLabel: STATUS_LABELS[displayStatus(job)],
     message: job.message,
   };
 }
@@ -133,7 +152,8 @@ export function sourceView(
   runningJob: Job | undefined,
   nextRunAt: string | null,
 ): SourceView {
-  const outcome = runningJob ? 'running' : (state?.last_outcome ?? 'never');
+  const lockedOut = lastJobSource && sourceDisplayStatus(lastJobSource) === 'skipped' && state?.last_outcome === 'failed';
+  const outcome = runningJob ? 'running' : lockedOut ? 'skipped' : (state?.last_outcome ?? 'never');
   const known = state?.coverage ? (state.coverage.complete ? [] : state.coverage.warnings) : mode === 'service' ? [SERVICE_MODE_HINT] : [];
   const warnings = [...new Set([...known, ...(lastJobSource?.warnings ?? [])])];
   return {
@@ -148,7 +168,7 @@ export function sourceView(
     checkpoint: state?.checkpoint ?? null,
     outcomeLabel: STATUS_LABELS[outcome],
     outcomeClass: outcome === 'never' ? 'none' : outcome,
-    lastError: !runningJob && lastJobSource?.status !== 'succeeded' ? (lastJobSource?.error ?? null) : null,
+    lastError: !runningJob && !lockedOut && lastJobSource?.status !== 'succeeded' ? (lastJobSource?.error ?? null) : null,
     nextRunAt,
     running: runningJob ? progressView(runningJob) : null,
   };
@@ -191,6 +211,13 @@ function ratingOf(message: Record<string, unknown>): 'like' | 'dislike' | null {
   return (pick?.rating as 'like' | 'dislike' | undefined) ?? null;
 }
 
+/** A workflow run has no name of its own: it is titled by its workflow. */
+export function conversationTitle(c: Pick<ArchivedConversation, 'name' | 'app_mode' | 'app_name' | 'app_id'>): string {
+  if (c.name) return c.name;
+  if (c.app_mode === 'workflow') return `${c.app_name || c.app_id} run`;
+  return 'Untitled conversation';
+}
+
 export function conversationView(c: ArchivedConversation) {
   const turns: TurnView[] = c.messages.map((m) => ({
     query: typeof m.query === 'string' ? m.query : '',
@@ -203,7 +230,7 @@ export function conversationView(c: ArchivedConversation) {
   }));
   return {
     id: c.conversation_id,
-    title: c.name || 'Untitled conversation',
+    title: conversationTitle(c),
     appName: c.app_name ?? c.app_id,
     appId: c.app_id,
     organizationId: c.organization_id,

@@ -1,7 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatBytes, formatDateTime, formatNumber, formatRelative } from './format';
+import { countOf, formatBytes, formatDateTime, formatNumber, formatRelative } from './format';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hbs = require('hbs') as {
@@ -38,6 +38,7 @@ function registerHelpers(viewsDir: string): void {
   const args = (all: unknown[]) => all.slice(0, -1);
   hbs.registerHelper('bytes', (...a) => formatBytes(Number(args(a)[0] ?? 0)));
   hbs.registerHelper('number', (...a) => formatNumber(Number(args(a)[0] ?? 0)));
+  hbs.registerHelper('count', (...a) => countOf(Number(args(a)[0] ?? 0), String(args(a)[1])));
   hbs.registerHelper('datetime', (...a) => formatDateTime(args(a)[0] as string | null | undefined));
   hbs.registerHelper('relative', (...a) => formatRelative(args(a)[0] as string | null | undefined));
   hbs.registerHelper('eq', (...a) => args(a)[0] === args(a)[1]);

@@ -93,6 +93,16 @@ export class AdminController {
     return { ...this.page(session), ...(await this.admin.conversation(id, organizationId || undefined, back)) };
   }
 
+  @Get('conversations/:id/download')
+  async conversationDownload(@Param('id') id: string, @Res() res: Response, @Query('organization_id') organizationId?: string): Promise<void> {
+    const file = await this.admin.conversationFile(id, organizationId || undefined);
+    res.status(200);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${file.fileName}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.send(file.body);
+  }
+
   @Get('clean')
   @Render('clean')
   async cleanPreview(@AdminSession() session: string | undefined, @Query() query: CleanQueryDto) {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
 import type { DifySource } from '../dify/dify.types';
-import { exportFileName, EXPORT_WRITERS } from '../log-storage/export-format';
+import { exportFileName, EXPORT_WRITERS, withUtf8Bom } from '../log-storage/export-format';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type { ArchiveFilter, CleanResult, ExportFormat, StatsRow } from '../log-storage/log-storage.types';
 import { JobsService } from '../scheduler/jobs.service';
@@ -18,9 +18,11 @@ import {
   sourceValue,
   sourceView,
   snippetParts,
+  sourceDisplayStatus,
+  STATUS_LABELS,
 } from './admin-view-models';
 import type { ExportQueryDto, OverviewQueryDto, RangeQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
-import { formatBytes, formatNumber, isoDayBefore } from './format';
+import { countOf, formatBytes, formatNumber, isoDayBefore } from './format';
 
 const DEFAULT_RANGE_DAYS = 13;
 const RECENT_JOBS = 8;
@@ -128,7 +130,7 @@ export class AdminService {
     const t = this.totals(summary.total_files, summary.total_size_bytes, summary.directories.length, allTime.days, allTime.totals);
     return {
       conversations: formatNumber(t.conversations),
-      messages: `${formatNumber(t.messages)} messages`,
+      messages: countOf(t.messages, 'message'),
       files: formatNumber(t.files),
       days: `${formatNumber(t.days)} day folders`,
       size: formatBytes(t.sizeBytes),
@@ -159,8 +161,8 @@ export class AdminService {
         trigger: jobRowView(job).trigger,
         sources: job.sources.map((s) => ({
           label: sourceLabel({ app_id: s.app_id, organization_id: s.organization_id ?? undefined, name: s.name ?? undefined }),
-          status: s.status,
-          statusLabel: progressView({ ...job, status: s.status === 'pending' ? 'running' : s.status }).statusLabel,
+          status: sourceDisplayStatus(s),
+          statusLabel: STATUS_LABELS[sourceDisplayStatus(s)],
           progress: s.progress,
           error: s.error,
           warnings: s.warnings,
@@ -187,6 +189,7 @@ export class AdminService {
         ],
         form.format ?? 'json',
       ),
+      bom: form.bom === 'true',
     };
   }
 
@@ -195,9 +198,10 @@ export class AdminService {
     const format: ExportFormat = form.format ?? 'json';
     const filter = this.filter(form);
     if ((await this.storage.countConversations(filter)) === 0) return null;
+    const stream = this.storage.exportStream(filter, format);
     return {
-      stream: this.storage.exportStream(filter, format),
-      fileName: exportFileName(format, filter.start_date, filter.end_date),
+      stream: format === 'csv' && form.bom === 'true' ? withUtf8Bom(stream) : stream,
+      fileName: exportFileName(format, filter),
       contentType: EXPORT_WRITERS[format].contentType,
     };
   }
@@ -212,7 +216,7 @@ export class AdminService {
     const back = `/admin/search?${query({ ...form } as Record<string, string | undefined>)}`;
     return {
       ...base,
-      resultsLabel: `${result.results.length}${result.next_cursor ? '+' : ''} conversations${q ? ` matching “${q}”` : ''}`,
+      resultsLabel: `${result.next_cursor ? `${result.results.length}+ conversations` : countOf(result.results.length, 'conversation')}${q ? ` matching “${q}”` : ''}`,
       results: result.results.map((r) => ({
         title: r.name || 'Untitled conversation',
         href: `/admin/conversations/${encodeURIComponent(r.conversation_id)}?${query({ organization_id: r.organization_id ?? undefined, back })}`,
@@ -236,8 +240,19 @@ export class AdminService {
       title: view.title,
       nav: 'search',
       conversation: view,
+      downloadHref: `/admin/conversations/${encodeURIComponent(conversation.conversation_id)}/download?${query({ organization_id: organizationId })}`,
       backHref: back && back.startsWith('/admin/search') ? back : '/admin/search',
     };
+  }
+
+  /** The archived document as a download named after the conversation. */
+  async conversationFile(conversationId: string, organizationId: string | undefined): Promise<{ fileName: string; body: string }> {
+    const { conversation } = await this.storage.getConversation({
+      conversation_id: conversationId,
+      ...(organizationId ? { organization_id: organizationId } : {}),
+    });
+    const safeId = conversation.conversation_id.replace(/[^A-Za-z0-9._-]+/g, '-');
+    return { fileName: `conversation_${safeId}.json`, body: `${JSON.stringify(conversation, null, 2)}\n` };
   }
 
   async cleanPage(daysToKeep: number | undefined, organizationId: string | undefined) {

@@ -59,3 +59,8 @@ export function progressPercent(p: Partial<ProgressCounts> | null | undefined, d
 export function isoDayBefore(date: Date, days: number): string {
   return new Date(date.getTime() - days * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** "1 message", "2 messages", "1,024 messages" */
+export function countOf(n: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${formatNumber(n)} ${n === 1 ? noun : pluralNoun}`;
+}

@@ -28,6 +28,15 @@ describe(loadAppConfig.name, () => {
       allowedHosts: ['api.dify.ai', 'cloud.dify.ai'],
       adminToken: null,
       schedule: { backupCron: '0 2 * * *', cleanupCron: '0 3 * * 0', timezone: 'UTC', backfillFrom: '30d' },
+      redaction: { kinds: [], patterns: [] },
+    });
+  });
+
+  it('reads REDACT and REDACT_PATTERNS as a .env file writes them', () => {
+    const env = dotenv.parse('REDACT=phone,email\nREDACT_PATTERNS=[{"name":"order","pattern":"ORD-\\\\d{6}","flags":"i"}]\n');
+    expect(loadAppConfig(env, dir).redaction).toEqual({
+      kinds: ['email', 'phone'],
+      patterns: [{ name: 'order', pattern: 'ORD-\\d{6}', flags: 'i' }],
     });
   });
 
@@ -45,6 +54,10 @@ describe(loadAppConfig.name, () => {
     [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'ftp://x/v1', DIFY_API_KEY: 'k' }, 'dify_api_url'],
     [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'https://api.dify.ai/v1' }, 'a source needs one of'],
     [{ DIFY_APPS_FILE: 'missing.json' }, 'DIFY_APPS_FILE'],
+    [{ REDACT: 'email,names' }, 'REDACT has unknown kind "names"; allowed kinds: email, iban, card, ip, phone'],
+    [{ REDACT_PATTERNS: 'not json' }, 'REDACT_PATTERNS is not valid JSON'],
+    [{ REDACT_PATTERNS: '[{"name":"a","pattern":"x"},{"name":"b","pattern":"("}]' }, 'REDACT_PATTERNS[1].pattern'],
+    [{ REDACT_PATTERNS: '[{"name":"phone","pattern":"x"}]' }, 'REDACT_PATTERNS[0].name "phone" clashes'],
   ])('fails fast on %j naming %s', (env, name) => {
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(ConfigError);
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(name);

@@ -4,6 +4,8 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from '../dify/access-mode';
 import type { DifySource } from '../dify/dify.types';
+import { parseRedactionSettings, RedactionConfigError } from '../redaction/redaction-config';
+import type { RedactionSettings } from '../redaction/redactor';
 import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 
@@ -43,6 +45,8 @@ export class AppConfig {
     webhookUrl: string | null;
     staleHours: number;
   };
+  /** what is replaced by placeholders before a conversation is written (`REDACT`, `REDACT_PATTERNS`) */
+  redaction: RedactionSettings;
   nodeEnv: 'development' | 'production' | 'test';
 }
 
@@ -113,6 +117,15 @@ function loadSourcesFile(file: string, env: Record<string, string | undefined>):
 
 function hostOf(url: string): string {
   return new URL(url).hostname.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+function parseRedaction(vars: EnvironmentVariables): RedactionSettings {
+  try {
+    return parseRedactionSettings(vars);
+  } catch (e) {
+    if (e instanceof RedactionConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 function parseBackfill(value: string | undefined): string {
@@ -192,6 +205,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
       overlapSeconds: vars.BACKUP_OVERLAP_SECONDS,
     },
     alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
+    redaction: parseRedaction(vars),
     nodeEnv: vars.NODE_ENV,
   } satisfies AppConfig);
   if (!config.adminToken && !isLoopbackHost(config.host)) {

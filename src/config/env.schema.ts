@@ -147,6 +147,12 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1) @Max(8760)
   ALERT_STALE_HOURS = 36;
 
+  // Redaction (checked further in loadAppConfig)
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  REDACT?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  REDACT_PATTERNS?: string;
+
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'production';
 }

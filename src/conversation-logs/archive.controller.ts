@@ -25,9 +25,10 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { AppConfig } from '../config/app-config';
-import { EXPORT_WRITERS, exportFileName } from '../log-storage/export-format';
+import { EXPORT_WRITERS, exportFileName, withUtf8Bom } from '../log-storage/export-format';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type {
+  ArchiveFilter,
   CleanResult,
   CompressResult,
   ConversationResult,
@@ -84,7 +85,8 @@ export class ArchiveController {
     description:
       'action=summary: file count, bytes and day folders (from the catalog). action=export: the files whose day folder lies ' +
       'in [start_date, end_date], streamed as json (`{"success":true,"conversations":[...],"count":N}`), ndjson or csv; ' +
-      'download=true adds Content-Disposition and gzips when the client accepts gzip.',
+      'download=true adds Content-Disposition (the file name names the range and filters) and gzips when the client accepts gzip; ' +
+      'bom=true (csv only) starts the file with a UTF-8 byte order mark for Excel.',
   })
   @ApiProduces('application/json', 'application/x-ndjson', 'text/csv')
   @ApiOkResponse({
@@ -93,12 +95,13 @@ export class ArchiveController {
   })
   @ApiBadRequestResponse(BAD_REQUEST)
   async read(@Query() query: ArchiveQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const { action, format = 'json', download = false, ...filter } = query;
+    const { action, format = 'json', download = false, bom = false, ...filter } = query;
     if (action === 'summary') {
       res.json(await this.storage.getSummary(query.organization_id));
       return;
     }
-    await this.send(req, res, this.storage.exportStream(definedOnly(filter), format), format, download, filter);
+    const stream = this.storage.exportStream(definedOnly(filter), format);
+    await this.send(req, res, bom ? withUtf8Bom(stream) : stream, format, download, definedOnly(filter));
   }
 
   @Delete()
@@ -186,14 +189,14 @@ export class ArchiveController {
     stream: Readable,
     format: ExportFormat,
     download: boolean,
-    range: { start_date?: string; end_date?: string },
+    filter: ArchiveFilter,
   ): Promise<void> {
     res.status(200);
     res.setHeader('Content-Type', EXPORT_WRITERS[format].contentType);
     res.setHeader('Cache-Control', 'no-store');
     const gzip = download && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
     if (download) {
-      res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(format, range.start_date, range.end_date)}"`);
+      res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(format, filter)}"`);
       res.setHeader('Vary', 'Accept-Encoding');
     }
     if (gzip) res.setHeader('Content-Encoding', 'gzip');

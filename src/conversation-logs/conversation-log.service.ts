@@ -44,7 +44,7 @@ export class ConversationLogService {
   /** POST /api/conversation-logs?async=true: answers at once with the job. */
   start(body: SaveConversationLogsDto): StartedJob {
     const { source, window } = this.prepare(body);
-    const job = this.jobs.startBackup({ sources: [source], window, trigger: 'manual' });
+    const job = this.jobs.startBackup({ sources: [source], window, trigger: 'api' });
     return { success: true, job_id: job.id, status_url: `/api/jobs/${job.id}`, events_url: `/api/jobs/${job.id}/events` };
   }
 
@@ -92,7 +92,7 @@ export class ConversationLogService {
 
   private async runManual(source: DifySource, window: ReturnType<typeof windowFromFilters>): Promise<BackupResult> {
     // rethrows the Dify error when the source failed before saving anything, so it maps to a clear 4xx/5xx
-    const { result } = await this.jobs.runSource({ source, window, trigger: 'manual' });
+    const { result } = await this.jobs.runSource({ source, window, trigger: 'api' });
     return result;
   }
 

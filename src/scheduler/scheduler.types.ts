@@ -2,8 +2,8 @@ import type { BackupProgress, BackupResult } from '../backup/backup.types';
 import type { Coverage, CrawlWindow, DifyAccessMode, DifySource } from '../dify/dify.types';
 
 /** Who started a backup. */
-export type JobTrigger = 'manual' | 'scheduled' | 'api-scheduled' | 'cli';
-export const JOB_TRIGGERS: JobTrigger[] = ['manual', 'scheduled', 'api-scheduled', 'cli'];
+export type JobTrigger = 'manual' | 'scheduled' | 'api' | 'api-scheduled' | 'cli';
+export const JOB_TRIGGERS: JobTrigger[] = ['manual', 'scheduled', 'api', 'api-scheduled', 'cli'];
 
 export type JobStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type JobSourceStatus = 'pending' | JobStatus;

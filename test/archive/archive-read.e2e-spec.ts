@@ -138,11 +138,11 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
         .expect('Content-Type', /text\/csv/);
       const rows: Record<string, string>[] = parse(res.text, { columns: true });
       expect(Object.keys(rows[0])).toEqual([
-        'conversation_id', 'app_id', 'organization_id', 'user', 'from_source', 'message_id', 'created_at', 'query', 'answer',
-        'message_tokens', 'answer_tokens', 'latency', 'rating',
+        'conversation_id', 'app_id', 'app_name', 'organization_id', 'user', 'from_source', 'message_id', 'created_at', 'query', 'answer',
+        'message_tokens', 'answer_tokens', 'latency_s', 'rating',
       ]);
       expect(rows).toHaveLength(2);
-      expect(rows[0]).toMatchObject({ conversation_id: 'conv-a1', user: 'user-1', rating: 'like', answer: 'Refunds take 5 days.', latency: '1' });
+      expect(rows[0]).toMatchObject({ conversation_id: 'conv-a1', user: 'user-1', rating: 'like', answer: 'Refunds take 5 days.', latency_s: '1' });
       expect(rows[1].answer).toBe(tricky);
       expect(rows[1].rating).toBe('');
     });
@@ -155,6 +155,28 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
       expect(res.headers['content-encoding']).toBe('gzip');
       const text = zlib.gunzipSync(res.body).toString('utf8');
       expect(parse(text, { columns: true })).toHaveLength(6);
+    });
+
+    it('starts a CSV with a UTF-8 byte order mark on bom=true, and only a CSV', async () => {
+      const query = { action: 'export', start_date: '2024-01-15', end_date: '2024-01-15', format: 'csv' };
+      const withBom = await rawGet(t, `${API}?${new URLSearchParams({ ...query, bom: 'true' })}`, {});
+      expect([...withBom.body.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      expect(withBom.body.subarray(3).toString('utf8').startsWith('conversation_id,')).toBe(true);
+      const plain = await rawGet(t, `${API}?${new URLSearchParams(query)}`, {});
+      expect(plain.body.subarray(0, 15).toString('utf8')).toBe('conversation_id');
+      const refused = await request(t.server).get(API).query({ ...query, format: 'json', bom: 'true' }).expect(400);
+      expect(refused.body.message).toContain('bom is only allowed with format=csv');
+      const bad = await request(t.server).get(API).query({ ...query, bom: 'yes' }).expect(400);
+      expect(bad.body.message).toContain('bom must be true or false');
+    });
+
+    it('names a download after its filters', async () => {
+      const res = await request(t.server)
+        .get(API)
+        .query({ action: 'export', start_date: '2024-01-15', end_date: '2024-01-17', app_id: 'support-bot', rating: 'like', download: 'true' })
+        .set('Accept-Encoding', 'identity')
+        .expect(200);
+      expect(res.headers['content-disposition']).toBe('attachment; filename="conversations_2024-01-15_2024-01-17_app-support-bot_like.json"');
     });
 
     it('sends a plain download when the client does not accept gzip', async () => {

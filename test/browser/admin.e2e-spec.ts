@@ -128,12 +128,47 @@ describe('admin page in a real browser', () => {
     expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
   });
 
-  it('stays within the screen on a phone', async () => {
+  it('stays within the screen on a phone: no table, badge or menu overflows at 390 px', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.reload();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    const conversation = readArchive(t.logsDir)[0].json;
+    const jobs = (await (await page.request.get(`${base}/api/jobs`)).json()).jobs as { id: string }[];
+    const pages = [
+      '/admin',
+      `/admin/jobs/${jobs[0].id}`,
+      '/admin/search?q=the',
+      `/admin/conversations/${conversation.conversation_id}?organization_id=${ORG}`,
+      '/admin/export',
+      '/admin/clean?days_to_keep=3',
+    ];
+    for (const path of pages) {
+      await page.goto(`${base}${path}`);
+      const overflowing = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const found: string[] = [];
+        const name = (el: any) => `${el.tagName.toLowerCase()}${el.className ? `.${String(el.className).trim().split(/\s+/).join('.')}` : ''}`;
+        if (document.documentElement.scrollWidth > width) found.push(`page ${document.documentElement.scrollWidth} > ${width}`);
+        for (const el of document.querySelectorAll('table, .table-wrap, .pill, .nav, .topbar, .nav a, .card, .stat, .btn')) {
+          const box = el.getBoundingClientRect();
+          if (el.scrollWidth > el.clientWidth + 1) found.push(`${name(el)} scrolls ${el.scrollWidth} > ${el.clientWidth}`);
+          if (box.right > width + 1 || box.left < -1) found.push(`${name(el)} spans ${Math.round(box.left)}..${Math.round(box.right)}`);
+        }
+        return found;
+      });
+      expect({ path, overflowing }).toEqual({ path, overflowing: [] });
+    }
+    if (process.env.UPDATE_SCREENSHOTS === '1') {
+      await page.goto(`${base}/admin`);
+      await page.screenshot({ path: 'docs/overview-390.png', fullPage: true, animations: 'disabled' });
+    }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('downloads a transcript as JSON', async () => {
+    const conversation = readArchive(t.logsDir)[0].json;
+    await page.goto(`${base}/admin/conversations/${conversation.conversation_id}?organization_id=${ORG}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download JSON' }).click()]);
+    expect(download.suggestedFilename()).toBe(`conversation_${conversation.conversation_id}.json`);
+    expect(JSON.parse(fs.readFileSync((await download.path())!, 'utf8'))).toEqual(conversation);
   });
 
   it('exports a CSV of the range with one row per message', async () => {
@@ -143,15 +178,24 @@ describe('admin page in a real browser', () => {
     await page.getByLabel('From').fill(days[0]);
     await page.getByLabel('To').fill(days[days.length - 1]);
     await page.getByLabel('Organization').selectOption(ORG);
-    await page.getByLabel('CSV').check();
+    await page.getByLabel('CSV', { exact: true }).check();
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
-    expect(download.suggestedFilename()).toBe(`conversations_${days[0]}_${days[days.length - 1]}.csv`);
-    const rows: Record<string, string>[] = parse(fs.readFileSync((await download.path())!, 'utf8'), { columns: true });
+    expect(download.suggestedFilename()).toBe(`conversations_${days[0]}_${days[days.length - 1]}_org-${ORG}.csv`);
+    const bytes = fs.readFileSync((await download.path())!);
+    expect(bytes.subarray(0, 15).toString('utf8')).toBe('conversation_id');
+    const rows: Record<string, string>[] = parse(bytes.toString('utf8'), { columns: true });
     const messages = files.flatMap((f) => f.json.messages.map((m: { id: string }) => m.id)).sort();
     expect(rows.map((r) => r.message_id).sort()).toEqual(messages);
     expect(new Set(rows.map((r) => r.organization_id))).toEqual(new Set([ORG]));
     const first = files[0].json.messages[0];
-    expect(rows.find((r) => r.message_id === first.id)).toMatchObject({ query: first.query, answer: first.answer });
+    expect(rows.find((r) => r.message_id === first.id)).toMatchObject({ query: first.query, answer: first.answer, app_name: files[0].json.app_name });
+
+    await page.getByLabel('CSV', { exact: true }).check();
+    await page.getByLabel(/CSV for Excel on Windows/).check();
+    const [forExcel] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+    const excelBytes = fs.readFileSync((await forExcel.path())!);
+    expect([...excelBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(excelBytes.subarray(3).equals(bytes)).toBe(true);
   });
 
   it('says so when there is nothing to export', async () => {

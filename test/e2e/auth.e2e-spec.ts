@@ -63,3 +63,29 @@ describe('ADMIN_TOKEN on the API', () => {
     }
   });
 });
+
+describe('ADMIN_TOKEN on /api/docs in a browser', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ ADMIN_TOKEN: TOKEN });
+  });
+  afterAll(() => t.close());
+
+  it('sends a browser asking for /api/docs to the sign-in page and back; API clients keep the JSON 401', async () => {
+    const html = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    const page = await request(t.server).get('/api/docs').set('Accept', html).expect(303);
+    expect(page.headers.location).toBe('/admin/login?next=%2Fapi%2Fdocs');
+    const form = await request(t.server).get(page.headers.location).expect(200);
+    expect(form.text).toContain('value="/api/docs"');
+
+    const signedIn = await request(t.server).post('/admin/login').type('form').send({ token: TOKEN, next: '/api/docs' }).expect(303);
+    expect(signedIn.headers.location).toBe('/api/docs');
+    const cookie = ([] as string[]).concat(signedIn.headers['set-cookie'] ?? [])[0].split(';')[0];
+    await request(t.server).get('/api/docs').set('Accept', html).set('Cookie', cookie).expect(200).expect('Content-Type', /text\/html/);
+
+    const client = await request(t.server).get('/api/docs').set('Accept', 'application/json').expect(401);
+    expect(client.body).toMatchObject({ statusCode: 401, field: 'Authorization' });
+    await request(t.server).get('/api/docs-json').set('Accept', html).expect(401);
+    await request(t.server).get('/api/docs').set('Accept', html).set('Authorization', 'Bearer wrong-token-000000').expect(401);
+  });
+});

@@ -96,7 +96,7 @@ describe('Hardening: a CLI backup and a server on one LOGS_DIR', () => {
     const serverSecond = await request(t.server).post('/api/conversation-logs').send({ app_id: app.id });
     expect(serverSecond.body.success).toBe(true);
     const jobs = storedJobs();
-    expect(jobs.map((j) => j.trigger).sort()).toEqual(['cli', 'manual', 'manual']);
+    expect(jobs.map((j) => j.trigger).sort()).toEqual(['api', 'api', 'cli']);
     expect(jobs.find((j) => j.id === cliJob.id)?.status).toBe('succeeded');
     const after = JSON.parse(fs.readFileSync(path.join(logsDir, 'state', 'checkpoints.json'), 'utf8')).sources[0];
     expect(after.checkpoint).toBe(checkpoint);

@@ -106,6 +106,12 @@ export class ExportQueryDto extends RangeQueryDto {
   @IsOptional()
   @IsIn(['json', 'ndjson', 'csv'], { message: 'format must be JSON, NDJSON or CSV' })
   format?: 'json' | 'ndjson' | 'csv';
+
+  /** the form's checkbox: "true" when ticked, absent otherwise; used with CSV only */
+  @blankToUndefined()
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'bom must be true or false' })
+  bom?: 'true' | 'false';
 }
 
 export class SearchQueryDto extends RangeQueryDto {

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swag
 import { IsDefined, IsIn, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
 import type { ExportFormat } from '../../log-storage/log-storage.types';
-import { IsDay, IsNotBefore, IsQueryBoolean, IsQueryInt, IsShortString } from './archive-validation';
+import { IsDay, IsNotBefore, IsQueryBoolean, IsQueryInt, IsShortString, IsTrueOnlyWith } from './archive-validation';
 
 const ORG = { example: 'acme', description: 'Only this organization' };
 const APP = { example: 'support-bot', description: 'Only this app' };
@@ -71,6 +71,14 @@ export class ArchiveQueryDto extends ArchiveFilterFields {
   @ApiPropertyOptional({ example: true, description: 'Send as a file download (gzipped when the client accepts gzip)' })
   @IsOptional() @IsQueryBoolean('download')
   download?: boolean;
+
+  @ApiPropertyOptional({
+    example: true,
+    default: false,
+    description: 'format=csv only: start with a UTF-8 byte order mark so Excel on Windows reads accents and CJK text correctly',
+  })
+  @IsOptional() @IsQueryBoolean('bom') @IsTrueOnlyWith('format', 'csv')
+  bom?: boolean;
 }
 
 /** `DELETE /api/conversation-logs`: retention. */

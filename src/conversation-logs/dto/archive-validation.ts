@@ -77,3 +77,20 @@ export function IsShortString(field: string, max: number) {
     }) as PropertyDecorator,
   );
 }
+
+/** A flag that may be true only when `other` holds `expected` (false or absent is always fine). */
+export function IsTrueOnlyWith(other: string, expected: string) {
+  return function (target: object, propertyName: string) {
+    registerDecorator({
+      name: 'isTrueOnlyWith',
+      target: target.constructor,
+      propertyName,
+      constraints: [other, expected],
+      options: { message: `${propertyName} is only allowed with ${other}=${expected}` },
+      validator: {
+        validate: (value: unknown, args: ValidationArguments) =>
+          value !== true || (args.object as Record<string, unknown>)[other] === expected,
+      },
+    });
+  };
+}
