@@ -20,7 +20,8 @@ export interface ArchivedMessage {
 }
 
 export type DifyAccessMode = 'service' | 'console-admin' | 'console-login';
-export type DifyAppMode = 'chat' | 'agent-chat' | 'advanced-chat' | 'completion' | 'workflow';
+/** `agent`: Dify 1.16's Agent apps (not the classic `agent-chat`), reached through the console's Agent logs */
+export type DifyAppMode = 'chat' | 'agent-chat' | 'advanced-chat' | 'completion' | 'workflow' | 'agent';
 
 export interface ArchivedConversation {
   conversation_id: string;

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsEmail,
   IsIn,
   IsOptional,
@@ -61,6 +62,13 @@ export class DifySourceFieldsDto {
   })
   @IsOptional() @IsIn(['auto', 'base64', 'plain'], { message: 'password_encoding must be one of: auto, base64, plain' })
   password_encoding?: 'auto' | 'base64' | 'plain';
+
+  @ApiPropertyOptional({
+    example: false,
+    description: 'Workflow apps: archive each run\'s node executions too (console access modes; the Service API has none)',
+  })
+  @IsOptional() @IsBoolean({ message: 'include_node_executions must be true or false' })
+  include_node_executions?: boolean;
 }
 
 /** One entry of DIFY_APPS_FILE. */

@@ -16,7 +16,8 @@ import type {
   DifySource,
 } from './dify.types';
 import { chronological, crawlByMinute, crawlPages, OffsetPage, PAGE_LIMIT, walkDescending, WalkedPage } from './paging';
-import { workflowMessage, workflowRunRefs } from './workflow-runs';
+import { fullWorkflowMessage, workflowRunRefs } from './workflow-runs';
+import { WarningLog } from './warnings';
 
 type Row = Record<string, unknown>;
 
@@ -27,6 +28,7 @@ type Row = Record<string, unknown>;
 export class ConsoleAppClient implements DifyAppClient {
   private readonly logger = new Logger(ConsoleAppClient.name);
   private timeZone: Promise<string> | null = null;
+  private readonly warnings = new WarningLog();
 
   constructor(
     readonly accessMode: Exclude<DifyAccessMode, 'service'>,
@@ -139,7 +141,11 @@ export class ConsoleAppClient implements DifyAppClient {
   }
 
   async getMessages(app: DifyApp, ref: ConversationRef): Promise<Row[]> {
-    if (app.mode === 'workflow') return [workflowMessage(ref.raw, await this.runDetail(ref.id))];
+    if (app.mode === 'workflow') {
+      const runPath = (runId: string, suffix = '') => this.appPath(`/workflow-runs/${encodeURIComponent(runId)}${suffix}`);
+      const routes = { detail: (id: string) => this.get(runPath(id)), nodeExecutions: (id: string) => this.get(runPath(id, '/node-executions')) };
+      return [await fullWorkflowMessage(ref, routes, { includeNodeExecutions: !!this.source.include_node_executions, warnings: this.warnings })];
+    }
     if (app.mode === 'completion') return [completionMessage(ref.raw)];
     const pages: WalkedPage[] = [];
     for await (const page of walkDescending({
@@ -158,13 +164,8 @@ export class ConsoleAppClient implements DifyAppClient {
     return workflowRunRefs((page) => this.get<OffsetPage>(this.appPath('/workflow-app-logs'), { page, limit: PAGE_LIMIT }), window);
   }
 
-  private async runDetail(runId: string): Promise<Row | null> {
-    try {
-      return await this.get<Row>(this.appPath(`/workflow-runs/${encodeURIComponent(runId)}`));
-    } catch (error) {
-      if (error instanceof DifyNotFoundError) return null;
-      throw error;
-    }
+  takeWarnings(): string[] {
+    return this.warnings.take();
   }
 }
 

@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from './access-mode';
 import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
-import { ConsoleAppClient } from './console-app.client';
+import { ServiceIdentityGuard } from './app-identity';
+import { ConsoleSourceClient } from './console-source.client';
 import { DifyHttp } from './dify-http';
 import { DifyAuthError, DifyBadRequestError } from './dify.errors';
-import type { DifyAppClient, DifySource } from './dify.types';
+import type { DifyAppClient, DifySource, DifyWorkspaceSource } from './dify.types';
 import { ServiceAppClient } from './service-app.client';
+import type { WorkspaceClient } from './workspace.client';
 
 /** Dify refuses a plain-text login password from this version on. */
 const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
@@ -20,19 +22,22 @@ export class DifyClientFactory {
     const mode = accessModeOf(source);
     switch (mode) {
       case 'service':
-        return new ServiceAppClient(
+        return new ServiceIdentityGuard(
           source,
-          this.http(source.dify_api_url!, 'dify_api_url', () => [source.api_key!], {
-            message: 'Dify rejected the API key (401)',
-            field: 'api_key',
-          }),
+          new ServiceAppClient(
+            source,
+            this.http(source.dify_api_url!, 'dify_api_url', () => [source.api_key!], {
+              message: 'Dify rejected the API key (401)',
+              field: 'api_key',
+            }),
+          ),
         );
       case 'console-admin': {
         const http = this.http(source.console_api_url!, 'console_api_url', () => [source.admin_api_key!], {
           message: 'Dify console rejected the admin key (401)',
           field: 'admin_api_key',
         });
-        return new ConsoleAppClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
+        return new ConsoleSourceClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
       }
       case 'console-login': {
         let session: LoginSessionAuth | null = null;
@@ -47,11 +52,25 @@ export class DifyClientFactory {
           password: source.password!,
           encoding: () => (encoding ??= this.passwordEncoding(source)),
         });
-        return new ConsoleAppClient(mode, source, session);
+        return new ConsoleSourceClient(mode, source, session);
       }
       default:
         throw new DifyBadRequestError(ACCESS_MODE_RULE, undefined, undefined, 'api_key');
     }
+  }
+
+  /** Every app of the workspace a console source reaches (its app_id, if any, is ignored), over one session. */
+  createWorkspace(source: DifyWorkspaceSource): WorkspaceClient {
+    const mode = accessModeOf(source);
+    if (mode !== 'console-admin' && mode !== 'console-login') {
+      throw new DifyBadRequestError(
+        'a workspace needs a console source: console_api_url + admin_api_key + workspace_id, or console_api_url + email + password',
+        undefined,
+        undefined,
+        'console_api_url',
+      );
+    }
+    return (this.create({ ...source, app_id: '' }) as ConsoleSourceClient).workspace();
   }
 
   private http(

@@ -26,7 +26,12 @@ export interface DifySource {
    * version 1.11 or later (Dify refuses plain text there) and plain text otherwise.
    */
   password_encoding?: 'auto' | 'base64' | 'plain';
+  /** workflow apps: archive each run's node executions too (console modes only; sorted by `index`) */
+  include_node_executions?: boolean;
 }
+
+/** A console source for a whole workspace: the same credentials, no app named. */
+export type DifyWorkspaceSource = Omit<DifySource, 'app_id' | 'name' | 'dify_api_url' | 'api_key' | 'users'>;
 
 export interface DifyApp {
   id: string;
@@ -86,4 +91,41 @@ export interface DifyAppClient {
   listConversations(app: DifyApp, window: CrawlWindow): AsyncIterable<ConversationRef>;
   /** All messages of one conversation, chronological. Throws (never returns []) when they cannot be fetched. */
   getMessages(app: DifyApp, ref: ConversationRef): Promise<Record<string, unknown>[]>;
+  /**
+   * Warnings about single conversations or runs gathered by listConversations/getMessages since the last
+   * call (a workflow run archived without its detail, a soft-deleted Agent conversation, ...), each said
+   * once. The backup run calls it when the crawl ends and adds them to the run's warnings.
+   */
+  takeWarnings?(): string[];
+}
+
+/** One app of a workspace that can be backed up. */
+export interface WorkspaceApp {
+  id: string;
+  name: string;
+  mode: DifyAppMode;
+  /** `agent` apps: the Agent id their logs live under */
+  agent_id?: string;
+}
+
+/** An app of the workspace that is not backed up, and why. */
+export interface SkippedApp {
+  id: string;
+  name: string;
+  mode: string;
+  reason: string;
+}
+
+export interface WorkspaceAppListing {
+  apps: WorkspaceApp[];
+  skipped: SkippedApp[];
+  /** e.g. the Agent roster had to be read (it writes a debugger conversation in Dify) */
+  warnings: string[];
+}
+
+/** An app's configuration as Dify exports it (DSL), secrets left out. */
+export interface AppConfigExport {
+  yaml: string;
+  /** hex SHA-256 of the UTF-8 YAML: tells a changed configuration from an unchanged one */
+  sha256: string;
 }

@@ -120,6 +120,34 @@ function workflowView(conversation: Row): Row {
   };
 }
 
+/** Fields of an Agent log row that depend on the window it was listed in (they count matching messages only). */
+const AGENT_WINDOWED_KEYS = ['title', 'end_user_id', 'message_count', 'user_rate', 'operation_rate', 'status', 'created_at', 'updated_at'];
+
+/**
+ * An Agent log row is no conversation: its `created_at` is its latest message in the listing's window and
+ * its counts cover that window only. The conversation is rebuilt from the row and the messages: it starts
+ * at its first message and was last updated at its last one, so every run writes the same document.
+ */
+function agentView(row: Row, messages: Row[]): Row {
+  const timed = messages
+    .map((m) => ({ m, ms: Date.parse(toIsoOrNull(m.created_at) ?? '') }))
+    .filter(({ ms }) => Number.isFinite(ms))
+    .sort((a, b) => a.ms - b.ms);
+  const first = timed[0]?.m;
+  const last = timed[timed.length - 1]?.m;
+  const rest = Object.fromEntries(Object.entries(row).filter(([k]) => !AGENT_WINDOWED_KEYS.includes(k)));
+  return {
+    ...rest,
+    id: row.conversation_id ?? row.id,
+    name: row.title ?? '',
+    status: 'normal',
+    from_source: str(first?.from_source) ?? 'api',
+    from_end_user_id: str(row.end_user_id) ?? str(first?.from_end_user_id),
+    created_at: first?.created_at ?? row.created_at,
+    updated_at: last?.created_at ?? row.updated_at,
+  };
+}
+
 /**
  * Turns what Dify returned for one conversation into the archive's document: the seed's fields, then
  * every other field Dify sent, with Unix-second timestamps as ISO 8601 UTC. Pure and deterministic:
@@ -127,9 +155,17 @@ function workflowView(conversation: Row): Row {
  *
  * Workflow apps: each run is one "conversation" whose id is the workflow run id (the log row's own id
  * is kept as `workflow_app_log_id`) holding one message built from the run.
+ * Agent apps: the conversation is rebuilt from the Agent log row and its messages (see agentView), so its
+ * `created_at` (and day folder) is its first message's time, as for every other conversation.
  */
 export function toArchivedConversation(fetched: FetchedConversation, opts: NormaliseOptions): ArchivedConversation {
-  const raw = fetched.app.mode === 'workflow' ? workflowView(fetched.conversation) : fetched.conversation;
+  const mode = fetched.app.mode;
+  const raw =
+    mode === 'workflow'
+      ? workflowView(fetched.conversation)
+      : mode === 'agent'
+        ? agentView(fetched.conversation, fetched.messages)
+        : fetched.conversation;
   const conversationId = String(raw.id ?? raw.conversation_id ?? '');
   const serviceMode = fetched.accessMode === 'service';
   const fromSource = str(raw.from_source) ?? (serviceMode ? 'api' : null);

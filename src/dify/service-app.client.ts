@@ -5,7 +5,8 @@ import type { DifyHttp, DifyRequest } from './dify-http';
 import { DifyBadRequestError, DifyBadResponseError, DifyNotFoundError } from './dify.errors';
 import type { ConversationRef, Coverage, CrawlWindow, DifyApp, DifyAppClient, DifySource } from './dify.types';
 import { chronological, OffsetPage, PAGE_LIMIT, walkDescending, WalkedPage } from './paging';
-import { workflowMessage, workflowRunRefs } from './workflow-runs';
+import { fullWorkflowMessage, workflowRunRefs } from './workflow-runs';
+import { WarningLog } from './warnings';
 
 type Row = Record<string, unknown>;
 
@@ -17,6 +18,7 @@ type Row = Record<string, unknown>;
 export class ServiceAppClient implements DifyAppClient {
   readonly accessMode = 'service' as const;
   private readonly logger = new Logger(ServiceAppClient.name);
+  private readonly warnings = new WarningLog();
 
   constructor(
     private readonly source: DifySource,
@@ -108,7 +110,10 @@ export class ServiceAppClient implements DifyAppClient {
   }
 
   async getMessages(app: DifyApp, ref: ConversationRef): Promise<Row[]> {
-    if (app.mode === 'workflow') return [workflowMessage(ref.raw, await this.runDetail(ref.id))];
+    if (app.mode === 'workflow') {
+      const routes = { detail: (id: string) => this.get<Row>(`/workflows/run/${encodeURIComponent(id)}`), nodeExecutions: null };
+      return [await fullWorkflowMessage(ref, routes, { includeNodeExecutions: !!this.source.include_node_executions, warnings: this.warnings })];
+    }
     if (!ref.user) {
       throw new DifyBadRequestError(`conversation ${ref.id} has no end user: the Service API needs one to read messages`);
     }
@@ -152,13 +157,8 @@ export class ServiceAppClient implements DifyAppClient {
     return workflowRunRefs((page) => this.get<OffsetPage>('/workflows/logs', { page, limit: PAGE_LIMIT }), window);
   }
 
-  private async runDetail(runId: string): Promise<Row | null> {
-    try {
-      return await this.get<Row>(`/workflows/run/${encodeURIComponent(runId)}`);
-    } catch (error) {
-      if (error instanceof DifyNotFoundError) return null;
-      throw error;
-    }
+  takeWarnings(): string[] {
+    return this.warnings.take();
   }
 }
 

@@ -1,6 +1,8 @@
 import { isActiveIn, unixSeconds } from './crawl-filter';
+import { DifyNotFoundError } from './dify.errors';
 import type { ConversationRef, CrawlWindow } from './dify.types';
 import { crawlPages, OffsetPage } from './paging';
+import type { WarningLog } from './warnings';
 
 /**
  * Workflow apps have runs, not conversations. Each run (a row of the workflow app log) is archived as one
@@ -95,4 +97,54 @@ export async function* workflowRunRefs(fetchPage: (page: number) => Promise<Offs
     if (window.from_source && workflowSource(row) !== window.from_source) continue;
     yield ref;
   }
+}
+
+/** Where one API serves a run in full. */
+export interface RunDetailRoutes {
+  /** the run with `inputs` and `outputs`; a DifyNotFoundError when Dify does not give it */
+  detail(runId: string): Promise<Row>;
+  /** `{data: [...]}` of the run's node executions; null when this API has no such route */
+  nodeExecutions: ((runId: string) => Promise<Row>) | null;
+}
+
+/** Node executions in execution order (Dify answers them unsorted). */
+export function sortedNodeExecutions(body: Row): Row[] {
+  const rows = Array.isArray(body.data) ? (body.data as Row[]) : [];
+  const index = (row: Row) => (typeof row.index === 'number' ? row.index : Number.POSITIVE_INFINITY);
+  return rows.map((row, i) => ({ row, i })).sort((a, b) => index(a.row) - index(b.row) || a.i - b.i).map(({ row }) => row);
+}
+
+/**
+ * The one message of a run, in full: the log row, the run's detail (inputs and outputs; the Service API's
+ * JSON-string `inputs` parsed) and, when asked, its node executions as `node_executions`. A run whose detail
+ * Dify does not give still archives from its log row, and `warnings` says so.
+ */
+export async function fullWorkflowMessage(
+  ref: ConversationRef,
+  routes: RunDetailRoutes,
+  opts: { includeNodeExecutions: boolean; warnings: WarningLog },
+): Promise<Row> {
+  let detail: Row | null = null;
+  try {
+    detail = await routes.detail(ref.id);
+  } catch (error) {
+    if (!(error instanceof DifyNotFoundError)) throw error;
+    opts.warnings.add(`Workflow run ${ref.id}: Dify gave no run detail (404); archived from its log row, without inputs and outputs`);
+  }
+  const message = workflowMessage(ref.raw, detail);
+  if (!opts.includeNodeExecutions || !detail) return message;
+  if (!routes.nodeExecutions) {
+    opts.warnings.add(
+      'include_node_executions: the Service API has no node executions route; runs are archived without them (use a console access mode)',
+      'no-node-executions-route',
+    );
+    return message;
+  }
+  try {
+    message.node_executions = sortedNodeExecutions(await routes.nodeExecutions(ref.id));
+  } catch (error) {
+    if (!(error instanceof DifyNotFoundError)) throw error;
+    opts.warnings.add(`Workflow run ${ref.id}: Dify gave no node executions (404); archived without them`);
+  }
+  return message;
 }
