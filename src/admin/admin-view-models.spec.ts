@@ -1,4 +1,4 @@
-import type { Job } from '../scheduler/scheduler.types';
+import type { Job } from '../backup/jobs.types';
 import { parseSourceValue, progressView, SERVICE_MODE_HINT, snippetParts, sourceValue, sourceView } from './admin-view-models';
 
 function job(status: Job['status'], progress: { seen: number; saved: number; unchanged: number; failed: number }): Job {

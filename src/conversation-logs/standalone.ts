@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../app.module';
-import { loadConfigFromEnvironment } from '../main';
+import { loadConfigFromEnvironment } from '../config/load-environment';
 import { ConversationLogService } from './conversation-log.service';
 
 export interface StandaloneConversationLogs {

@@ -3,8 +3,8 @@ import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
 import { DifySourceFieldsDto } from '../../config/dify-source.dto';
-import { BackupResultDto } from '../../conversation-logs/dto/backup-result.dto';
-import { BackupFiltersDto } from '../../conversation-logs/dto/save-conversation-logs.dto';
+import { BackupResultDto } from '../../backup/dto/backup-result.dto';
+import { BackupFiltersDto } from './save-conversation-logs.dto';
 
 export class ScheduledAppDto extends DifySourceFieldsDto {
   @ApiProperty({ example: 'support-bot', description: 'A configured source, or (with connection fields) any app on an allowed host' })
@@ -27,14 +27,6 @@ export class ScheduledBackupDto {
   @ApiPropertyOptional({ type: BackupFiltersDto, description: 'An explicit window (never moves checkpoints); absent = catch up from each checkpoint' })
   @IsOptional() @IsObject({ message: 'filters must be an object' }) @ValidateNested() @Type(() => BackupFiltersDto)
   filters?: BackupFiltersDto;
-}
-
-export class AsyncQueryDto {
-  @ApiPropertyOptional({ example: true, description: 'true: answer 202 with the job id at once; follow it at /api/jobs/{id}/events' })
-  @IsOptional()
-  @Transform(({ value }) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value))
-  @IsBoolean({ message: 'async must be true or false' })
-  async?: boolean;
 }
 
 export class ScheduledAppResultDto {

@@ -1,5 +1,3 @@
-import type { BackupResult } from '../backup/backup.types';
-
 const DAY_MS = 86_400_000;
 
 export interface Slice {
@@ -51,33 +49,4 @@ export function splitByDay(window: Slice): Slice[] {
 /** Before this instant Dify may already have purged its logs. */
 export function purgeHorizon(now: Date, difyRetentionDays: number): Date {
   return new Date(now.getTime() - difyRetentionDays * DAY_MS);
-}
-
-/** One result for a source backed up in several slices. */
-export function mergeResults(total: BackupResult | null, next: BackupResult): BackupResult {
-  if (!total) return { ...next, file_paths: [...next.file_paths], errors: [...next.errors], warnings: [...next.warnings] };
-  const merged: BackupResult = {
-    ...next,
-    success: total.success && next.success,
-    total_conversations: total.total_conversations + next.total_conversations,
-    saved_count: total.saved_count + next.saved_count,
-    created_count: total.created_count + next.created_count,
-    updated_count: total.updated_count + next.updated_count,
-    unchanged_count: total.unchanged_count + next.unchanged_count,
-    failed_count: total.failed_count + next.failed_count,
-    file_paths: [...total.file_paths, ...next.file_paths],
-    errors: [...total.errors, ...next.errors],
-    warnings: [...new Set([...total.warnings, ...next.warnings])],
-    window: { start: total.window.start, end: next.window.end },
-    interrupted: total.interrupted || next.interrupted,
-  };
-  merged.message = describeMerged(merged);
-  return merged;
-}
-
-export function describeMerged(r: BackupResult): string {
-  const counts = `${r.saved_count} saved, ${r.unchanged_count} unchanged`;
-  if (r.interrupted) return `Backup interrupted after ${r.total_conversations} conversations: ${counts}, ${r.failed_count} failed`;
-  if (r.success) return `Backed up ${r.total_conversations} conversations: ${counts}`;
-  return `Backup finished with failures: ${counts}, ${r.failed_count} failed`;
 }

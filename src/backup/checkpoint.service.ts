@@ -1,9 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { sourceKey, SourceRegistry } from '../backup/source-registry';
+import { sourceKey, SourceRegistry } from './source-registry';
 import type { DifySource } from '../dify/dify.types';
 import { CheckpointRepository } from './checkpoint.repository';
-import { Clock } from './clock';
-import type { SourceState } from './scheduler.types';
+import { Clock } from '../common/clock';
+import type { SourceState } from './jobs.types';
 
 type SourceRef = Pick<DifySource, 'app_id' | 'organization_id'>;
 

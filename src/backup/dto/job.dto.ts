@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { BackupResultDto } from '../../conversation-logs/dto/backup-result.dto';
-import { JOB_TRIGGERS } from '../scheduler.types';
+import { BackupResultDto } from './backup-result.dto';
+import { JOB_TRIGGERS } from '../jobs.types';
 
 const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'interrupted'];
 const SOURCE_STATUSES = ['pending', ...STATUSES];
@@ -72,8 +72,10 @@ export class ListJobsQueryDto {
   trigger?: string;
 }
 
+/** The one answer of every async route (202). */
 export class JobAcceptedDto {
   @ApiProperty({ example: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' }) job_id: string;
   @ApiProperty({ example: 'running', enum: STATUSES }) status: string;
+  @ApiProperty({ example: '/api/jobs/5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' }) status_url: string;
   @ApiProperty({ example: '/api/jobs/5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20/events' }) events_url: string;
 }

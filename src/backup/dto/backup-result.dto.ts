@@ -42,10 +42,3 @@ export class BackupResultDto {
   @ApiProperty({ type: WindowDto }) window: WindowDto;
   @ApiProperty({ example: false }) interrupted: boolean;
 }
-
-export class StartedJobDto {
-  @ApiProperty({ example: true }) success: true;
-  @ApiProperty({ example: '0d6f6c1e-8a53-4bb8-9d1e-2f0b7c7a9e10' }) job_id: string;
-  @ApiProperty({ example: '/api/jobs/0d6f6c1e-8a53-4bb8-9d1e-2f0b7c7a9e10' }) status_url: string;
-  @ApiProperty({ example: '/api/jobs/0d6f6c1e-8a53-4bb8-9d1e-2f0b7c7a9e10/events' }) events_url: string;
-}

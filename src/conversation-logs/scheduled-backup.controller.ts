@@ -1,8 +1,10 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { JobAcceptedDto } from './dto/job.dto';
-import { AsyncQueryDto, ScheduledBackupDto, ScheduledBackupResponseDto } from './dto/scheduled-backup.dto';
+import { JobAcceptedDto } from '../backup/dto/job.dto';
+import { jobAccepted, JobAccepted } from '../backup/jobs.types';
+import { AsyncQueryDto } from './dto/async-query.dto';
+import { ScheduledBackupDto, ScheduledBackupResponseDto } from './dto/scheduled-backup.dto';
 import { ScheduledBackupResponse, ScheduledBackupService } from './scheduled-backup.service';
 
 /** The seed's "scheduled" backup: the configured sources (or the given apps) now, as one job. */
@@ -27,11 +29,10 @@ export class ScheduledBackupController {
     @Body() body: ScheduledBackupDto,
     @Query() query: AsyncQueryDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<ScheduledBackupResponse | JobAcceptedDto> {
+  ): Promise<ScheduledBackupResponse | JobAccepted> {
     if (query.async) {
-      const job = this.scheduled.start(body);
       res.status(HttpStatus.ACCEPTED);
-      return { job_id: job.id, status: job.status, events_url: `/api/jobs/${job.id}/events` };
+      return jobAccepted(this.scheduled.start(body));
     }
     return this.scheduled.run(body);
   }

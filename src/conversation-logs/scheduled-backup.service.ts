@@ -1,10 +1,11 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
-import { windowFromFilters, WindowError, WindowFilters } from '../backup/crawl-window';
+import { Injectable } from '@nestjs/common';
+import { InvalidRequestError } from '../common/domain-errors';
+import { windowFromFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import type { ScheduledBackupDto } from './dto/scheduled-backup.dto';
-import { JobsService } from './jobs.service';
-import type { Job } from './scheduler.types';
+import { JobsService } from '../backup/jobs.service';
+import type { Job } from '../backup/jobs.types';
 
 export interface ScheduledAppResult {
   app_id: string;
@@ -44,20 +45,11 @@ export class ScheduledBackupService {
   private request(body: ScheduledBackupDto): { sources: DifySource[]; window?: CrawlWindow; trigger: 'api-scheduled' } {
     const sources = body.apps ? body.apps.map((app) => this.registry.resolve({ ...app })) : this.registry.list();
     if (!sources.length) {
-      throw new BadRequestException({ message: ['no source is configured; send apps with their connection fields'], field: 'apps' });
+      throw new InvalidRequestError(['no source is configured; send apps with their connection fields'], 'apps');
     }
     const hasFilters = !!body.filters && Object.values(body.filters).some((v) => v !== undefined);
-    const window = hasFilters ? parseWindow(body.filters!) : undefined;
+    const window = hasFilters ? windowFromFilters(body.filters) : undefined;
     return { sources, trigger: 'api-scheduled', ...(window ? { window } : {}) };
-  }
-}
-
-function parseWindow(filters: WindowFilters): CrawlWindow {
-  try {
-    return windowFromFilters(filters);
-  } catch (e) {
-    if (e instanceof WindowError) throw new BadRequestException({ message: [e.message], field: e.field });
-    throw e;
   }
 }
 

@@ -1,6 +1,6 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { AlertsService } from './alerts.service';
-import { checkpointService, FakeAlerts, FakeClock, fakeRegistry, MemoryCheckpointRepository, testConfig } from './scheduler.fakes';
+import { checkpointService, FakeAlerts, FakeClock, fakeRegistry, MemoryCheckpointRepository, testConfig } from '../../test/fakes/backup.fakes';
 import { StaleSourcesService } from './stale-sources.service';
 
 describe(StaleSourcesService.name, () => {

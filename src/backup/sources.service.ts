@@ -1,14 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { BackupService } from '../backup/backup.service';
-import { SourceRegistry } from '../backup/source-registry';
+import { BackupService } from './backup.service';
+import { SourceRegistry } from './source-registry';
 import { accessModeOf, sourceUrls } from '../dify/access-mode';
 import { DifyError } from '../dify/dify.errors';
 import type { Coverage, DifyAccessMode, DifyAppMode, DifySource } from '../dify/dify.types';
+import { CronTime } from 'cron';
+import { Clock } from '../common/clock';
+import { AppConfig } from '../config/app-config';
 import { CheckpointService } from './checkpoint.service';
-import { redactText, secretsOf } from './redact';
-import { ScheduledTasksService } from './scheduled-tasks.service';
-import type { JobSourceStatus } from './scheduler.types';
-import { label } from './stale-sources.service';
+import { JobsService } from './jobs.service';
+import { redactText, secretsOf } from '../common/redact';
+import type { JobSourceStatus } from './jobs.types';
+import { orgAppLabel } from '../common/org-app-label';
 
 /** A configured source as the API shows it: never a key, password or e-mail. */
 export interface SourceView {
@@ -39,11 +42,20 @@ export class SourcesService {
     private readonly registry: SourceRegistry,
     private readonly checkpoints: CheckpointService,
     private readonly backups: BackupService,
-    private readonly tasks: ScheduledTasksService,
+    private readonly jobs: JobsService,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
+  /** When the backup task next runs (null with ENABLE_AUTO_LOGGING=false), from the validated schedule. */
+  nextBackupRun(): string | null {
+    if (!this.config.autoLogging) return null;
+    const { backupCron, timezone } = this.config.schedule;
+    return new CronTime(backupCron, timezone).getNextDateFrom(this.clock.now(), timezone).toJSDate().toISOString();
+  }
+
   list(): SourceView[] {
-    const nextRun = this.tasks.nextRun('backup');
+    const nextRun = this.nextBackupRun();
     return this.registry.list().map((source) => {
       const state = this.checkpoints.find(source);
       return {
@@ -54,7 +66,7 @@ export class SourcesService {
         hosts: [...new Set(sourceUrls(source).map(hostOf))],
         coverage: state?.coverage ?? null,
         checkpoint: state?.checkpoint ?? null,
-        running: this.backups.isRunning(source),
+        running: this.jobs.isSourceRunning(source),
         last_run_at: state?.last_run_at ?? null,
         last_run_job_id: state?.last_run_job_id ?? null,
         last_outcome: state?.last_outcome ?? null,
@@ -68,10 +80,10 @@ export class SourcesService {
   async test(appId: string, organizationId?: string): Promise<SourceTestResult> {
     const source = this.registry.get(appId, organizationId);
     const base = { app_id: source.app_id, organization_id: source.organization_id ?? null };
-    this.logger.log(`Started credentials test of ${label(source)}`);
+    this.logger.log(`Started credentials test of ${orgAppLabel(source)}`);
     try {
       const { app, accessMode } = await this.backups.check(source);
-      this.logger.log(`Finished credentials test of ${label(source)}: ok (${accessMode}, ${app.mode})`);
+      this.logger.log(`Finished credentials test of ${orgAppLabel(source)}: ok (${accessMode}, ${app.mode})`);
       return {
         ok: true,
         ...base,
@@ -81,7 +93,7 @@ export class SourcesService {
       };
     } catch (error) {
       const text = describeError(error, source);
-      this.logger.warn(`Failed credentials test of ${label(source)}: ${text}`);
+      this.logger.warn(`Failed credentials test of ${orgAppLabel(source)}: ${text}`);
       return {
         ok: false,
         ...base,

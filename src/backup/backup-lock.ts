@@ -1,8 +1,9 @@
-import { ConflictException, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ConflictError } from '../common/domain-errors';
 import { isProcessAlive, PROCESS_STARTED_AT } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
 
@@ -20,16 +21,15 @@ export interface LockHolder {
 const HEARTBEAT_MS = 10_000;
 const STALE_AFTER_MS = 60_000;
 
-export class BackupLockedError extends ConflictException {
+export class BackupLockedError extends ConflictError {
   constructor(
     readonly holder: LockHolder,
     lockFile: string,
   ) {
-    super({
-      message:
-        `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
+    super(
+      `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
         `holds the backup lock of this archive (${lockFile}); try again when it has finished`,
-    });
+    );
     this.name = 'BackupLockedError';
   }
 }

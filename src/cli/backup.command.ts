@@ -1,11 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { SourceRegistry } from '../backup/source-registry';
-import type { CliCommand, CliOutput, ParsedArgs } from '../cli';
-import { UsageError } from '../cli';
-import { BackupLock, BackupLockedError } from './backup-lock';
-import { JobsService } from './jobs.service';
-import type { IsoWindow, Job, JobEvent } from './scheduler.types';
-import { label } from './stale-sources.service';
+import { CliCommand, CliOutput, ParsedOptions, stringOption, UsageError } from './cli-command';
+import { BackupLock, BackupLockedError } from '../backup/backup-lock';
+import { JobsService } from '../backup/jobs.service';
+import type { IsoWindow, Job, JobEvent } from '../backup/jobs.types';
+import { orgAppLabel } from '../common/org-app-label';
 
 const BAR_WIDTH = 24;
 /** Another server or CLI is backing up the same archive. */
@@ -16,14 +15,13 @@ export const LOCKED_EXIT_CODE = 3;
  * Exit code 0 only when every source was backed up completely; 3 when another server or CLI holds the
  * archive's backup lock.
  */
-export const backupCommand: CliCommand & { flags?: string[] } = {
+export const backupCommand: CliCommand = {
   usage: 'backup [--app ID] [--organization ID]',
   summary: 'catch every configured source (or one) up from its checkpoint; exit code 0 only on full success, 3 while another process backs up this archive',
-  async run(app: INestApplicationContext, args: ParsedArgs, out: CliOutput): Promise<number> {
-    for (const name of args.options.keys()) if (name !== 'app' && name !== 'organization') throw new UsageError(`unknown option --${name}`);
-    if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
-    const appId = option(args, 'app');
-    const organizationId = option(args, 'organization');
+  options: { app: { type: 'string' }, organization: { type: 'string' } },
+  async run(app: INestApplicationContext, options: ParsedOptions, out: CliOutput): Promise<number> {
+    const appId = stringOption(options, 'app');
+    const organizationId = stringOption(options, 'organization');
     const registry = app.get(SourceRegistry);
     let sources = registry.list();
     if (appId !== undefined) sources = sources.filter((s) => s.app_id === appId);
@@ -61,7 +59,7 @@ export const backupCommand: CliCommand & { flags?: string[] } = {
     const final: Job = jobs.getOrThrow(job.id);
     for (const s of final.sources) {
       const what = s.error ?? s.result?.message ?? s.status;
-      out.line(`${label(s)}: ${s.status}: ${what}${s.checkpoint_after ? ` (checkpoint ${s.checkpoint_after})` : ''}`);
+      out.line(`${orgAppLabel(s)}: ${s.status}: ${what}${s.checkpoint_after ? ` (checkpoint ${s.checkpoint_after})` : ''}`);
       for (const w of s.warnings) out.line(`  warning: ${w}`);
       for (const e of (s.result?.errors ?? []).slice(0, 10)) out.line(`  failed ${e.conversation_id}: ${e.error}`);
     }
@@ -73,12 +71,6 @@ export const backupCommand: CliCommand & { flags?: string[] } = {
     return final.status === 'succeeded' ? 0 : 1;
   },
 };
-
-function option(args: ParsedArgs, name: string): string | undefined {
-  const value = args.options.get(name);
-  if (value === true) throw new UsageError(`--${name} needs a value`);
-  return value;
-}
 
 function describeWindow(w: IsoWindow | null): string {
   return w ? `${w.start ?? 'beginning'} .. ${w.end ?? 'now'}` : '';
@@ -95,10 +87,10 @@ class PlainProgress {
       const w = describeWindow(e.current_window);
       if (this.lastWindow.get(key) === w) return;
       this.lastWindow.set(key, w);
-      this.out.line(`${label(e)}: backing up ${w} (seen ${e.progress.seen}, saved ${e.progress.saved}, failed ${e.progress.failed})`);
+      this.out.line(`${orgAppLabel(e)}: backing up ${w} (seen ${e.progress.seen}, saved ${e.progress.saved}, failed ${e.progress.failed})`);
     } else if (e.type === 'source') {
       const p = e.source.progress;
-      this.out.line(`${label(e.source)}: ${e.source.status}: seen ${p.seen}, saved ${p.saved}, unchanged ${p.unchanged}, failed ${p.failed}`);
+      this.out.line(`${orgAppLabel(e.source)}: ${e.source.status}: seen ${p.seen}, saved ${p.saved}, unchanged ${p.unchanged}, failed ${p.failed}`);
     }
   }
 
@@ -114,7 +106,7 @@ class ProgressBar {
     const done = this.fraction(e);
     const filled = Math.round(done * BAR_WIDTH);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${String(Math.round(done * 100)).padStart(3)}%`;
-    const text = `${bar} ${label(e)} seen ${e.progress.seen} saved ${e.progress.saved} unchanged ${e.progress.unchanged} failed ${e.progress.failed}`;
+    const text = `${bar} ${orgAppLabel(e)} seen ${e.progress.seen} saved ${e.progress.saved} unchanged ${e.progress.unchanged} failed ${e.progress.failed}`;
     const width = process.stdout.columns ?? 120;
     process.stdout.write(`\r${text.slice(0, width - 1).padEnd(Math.min(width - 1, text.length + 4))}`);
     this.drawn = true;

@@ -1,18 +1,21 @@
-import type { BackupService } from '../backup/backup.service';
-import type { BackupResult, BackupRunRequest } from '../backup/backup.types';
-import type { SourceRegistry } from '../backup/source-registry';
-import type { AppConfig } from '../config/app-config';
-import type { DifySource } from '../dify/dify.types';
-import type { AlertInput, AlertsService } from './alerts.service';
-import type { BackupLock } from './backup-lock';
-import type { CheckpointRepository } from './checkpoint.repository';
-import { CheckpointService } from './checkpoint.service';
-import { Clock } from './clock';
-import type { JobHistoryRepository } from './job-history.repository';
-import type { Job, SourceState } from './scheduler.types';
-import type { StaleSourcesService } from './stale-sources.service';
+import type { BackupService } from '../../src/backup/backup.service';
+import type { BackupResult, BackupRunRequest } from '../../src/backup/backup.types';
+import type { SourceRegistry } from '../../src/backup/source-registry';
+import type { AppConfig } from '../../src/config/app-config';
+import type { DifySource } from '../../src/dify/dify.types';
+import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
+import type { BackupLock } from '../../src/backup/backup-lock';
+import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
+import { CheckpointService } from '../../src/backup/checkpoint.service';
+import { Clock } from '../../src/common/clock';
+import type { JobHistoryRepository } from '../../src/backup/job-history.repository';
+import { JobHistoryService } from '../../src/backup/job-history.service';
+import { JobsService } from '../../src/backup/jobs.service';
+import { SourceBackupService } from '../../src/backup/source-backup.service';
+import type { Job, SourceState } from '../../src/backup/jobs.types';
+import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
 
-/** Typed fakes shared by the scheduler's unit tests. */
+/** Typed fakes shared by the backup and scheduler unit tests. */
 export class FakeClock extends Clock {
   constructor(public current = new Date('2025-10-15T10:00:00Z')) {
     super();
@@ -84,15 +87,12 @@ export class FakeStale implements Pick<StaleSourcesService, 'check'> {
 
 export type RunHandler = (request: BackupRunRequest) => Promise<BackupResult>;
 
-export class FakeBackups implements Pick<BackupService, 'run' | 'isRunning' | 'check'> {
+export class FakeBackups implements Pick<BackupService, 'run' | 'check'> {
   calls: BackupRunRequest[] = [];
   handler: RunHandler = async (request) => result(request, 1);
   run(request: BackupRunRequest) {
     this.calls.push(request);
     return this.handler(request);
-  }
-  isRunning() {
-    return false;
   }
   async check(): ReturnType<BackupService['check']> {
     return { app: { id: 'x', name: 'X', mode: 'chat' }, accessMode: 'console-admin' };
@@ -150,4 +150,28 @@ export function fakeRegistry(sources: DifySource[]): SourceRegistry {
 
 export function checkpointService(repo: MemoryCheckpointRepository, sources: DifySource[], clock: Clock): CheckpointService {
   return new CheckpointService(repo as unknown as CheckpointRepository, fakeRegistry(sources), clock);
+}
+
+/** JobsService with its collaborators: the per-source runs and the history built on the given fakes. */
+export function jobsService(parts: {
+  config: AppConfig;
+  backups: FakeBackups;
+  checkpoints: CheckpointService;
+  history: MemoryJobHistoryRepository;
+  alerts: FakeAlerts;
+  stale: FakeStale;
+  clock: Clock;
+  lock?: FreeBackupLock;
+}): JobsService {
+  const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
+  const alerts = parts.alerts as unknown as AlertsService;
+  return new JobsService(
+    new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, parts.clock),
+    new SourceBackupService(parts.config, parts.backups as unknown as BackupService, parts.checkpoints, alerts, parts.clock),
+    parts.checkpoints,
+    alerts,
+    parts.stale as unknown as StaleSourcesService,
+    parts.clock,
+    lock,
+  );
 }

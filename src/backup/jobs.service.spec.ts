@@ -1,11 +1,7 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
-import type { BackupService } from '../backup/backup.service';
 import type { AppConfig } from '../config/app-config';
 import { DifyAuthError, DifyUnavailableError } from '../dify/dify.errors';
 import type { DifySource } from '../dify/dify.types';
-import type { AlertsService } from './alerts.service';
-import type { BackupLock } from './backup-lock';
-import type { JobHistoryRepository } from './job-history.repository';
 import { JobsService, MAX_JOBS } from './jobs.service';
 import {
   checkpointService,
@@ -13,14 +9,13 @@ import {
   FakeBackups,
   FakeClock,
   FakeStale,
-  FreeBackupLock,
+  jobsService,
   MemoryCheckpointRepository,
   MemoryJobHistoryRepository,
   result,
   testConfig,
-} from './scheduler.fakes';
-import type { Job, JobEvent } from './scheduler.types';
-import type { StaleSourcesService } from './stale-sources.service';
+} from '../../test/fakes/backup.fakes';
+import type { Job, JobEvent } from './jobs.types';
 
 const alpha: DifySource = { app_id: 'alpha', organization_id: 'acme', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'sim-admin-key-123', workspace_id: 'ws' };
 const beta: DifySource = { app_id: 'beta', dify_api_url: 'http://127.0.0.1/v1', api_key: 'app-beta-secret', users: ['u'] };
@@ -40,16 +35,7 @@ describe(JobsService.name, () => {
   const build = async () => {
     const checkpoints = checkpointService(checkpointRepo, [alpha, beta], clock);
     await checkpoints.onModuleInit();
-    const sut = new JobsService(
-      config,
-      backups as unknown as BackupService,
-      checkpoints,
-      history as unknown as JobHistoryRepository,
-      alerts as unknown as AlertsService,
-      stale as unknown as StaleSourcesService,
-      clock,
-      new FreeBackupLock() as unknown as BackupLock,
-    );
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock });
     await sut.onModuleInit();
     return { sut, checkpoints };
   };
@@ -254,16 +240,15 @@ describe(`${JobsService.name}.runSource`, () => {
     const clock = new FakeClock();
     const checkpoints = checkpointService(new MemoryCheckpointRepository(), [alpha], clock);
     await checkpoints.onModuleInit();
-    const sut = new JobsService(
-      testConfig(),
-      backups as unknown as BackupService,
+    const sut = jobsService({
+      config: testConfig(),
+      backups,
       checkpoints,
-      new MemoryJobHistoryRepository() as unknown as JobHistoryRepository,
-      new FakeAlerts() as unknown as AlertsService,
-      new FakeStale() as unknown as StaleSourcesService,
+      history: new MemoryJobHistoryRepository(),
+      alerts: new FakeAlerts(),
+      stale: new FakeStale(),
       clock,
-      new FreeBackupLock() as unknown as BackupLock,
-    );
+    });
     await sut.onModuleInit();
     return sut;
   };

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import * as path from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { JsonStateFile } from './json-state-file';
-import type { Job } from './scheduler.types';
+import type { Job } from './jobs.types';
 
 interface JobsDocument {
   version: 1;

@@ -1,9 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { SourceRegistry } from '../backup/source-registry';
+import { SourceRegistry } from './source-registry';
 import { AppConfig } from '../config/app-config';
 import { AlertsService } from './alerts.service';
 import { CheckpointService } from './checkpoint.service';
-import { Clock } from './clock';
+import { orgAppLabel } from '../common/org-app-label';
+import { Clock } from '../common/clock';
 
 const HOUR_MS = 3_600_000;
 
@@ -37,7 +38,7 @@ export class StaleSourcesService {
       const what = state.last_success_at ? `last successful backup ${state.last_success_at}` : `never backed up successfully (known since ${state.first_seen_at})`;
       this.alerts.notify({
         event: 'source_stale',
-        text: `:warning: Dify Log Vault: ${label(source)} has had no successful backup for ${hours} h (${what}). Conversations Dify purges meanwhile are lost.`,
+        text: `:warning: Dify Log Vault: ${orgAppLabel(source)} has had no successful backup for ${hours} h (${what}). Conversations Dify purges meanwhile are lost.`,
         app_id: source.app_id,
         organization_id: source.organization_id ?? null,
         details: {
@@ -53,8 +54,4 @@ export class StaleSourcesService {
     if (stale.length) this.logger.warn(`Found ${stale.length} stale sources: ${stale.join(', ')}`);
     return stale;
   }
-}
-
-export function label(source: { app_id: string; organization_id?: string | null }): string {
-  return source.organization_id ? `${source.organization_id}/${source.app_id}` : source.app_id;
 }

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AlertWebhookRepository } from './alert-webhook.repository';
 import type { AlertEvent, AlertPayload } from './alert.types';
-import { redactText, redactValue } from './redact';
+import { redactText, redactValue } from '../common/redact';
 
 export interface AlertInput {
   event: AlertEvent;

@@ -1,5 +1,6 @@
-import type { BackupResult } from '../backup/backup.types';
-import { backfillStart, catchUpWindow, mergeResults, purgeHorizon, splitByDay } from './catch-up';
+import type { BackupResult } from './backup.types';
+import { mergeResults } from './backup-result';
+import { backfillStart, catchUpWindow, purgeHorizon, splitByDay } from './catch-up';
 
 const now = new Date('2025-10-15T10:30:00Z');
 

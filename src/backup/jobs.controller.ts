@@ -3,7 +3,7 @@ import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces
 import { map, Observable } from 'rxjs';
 import { JobDto, JobListDto, ListJobsQueryDto } from './dto/job.dto';
 import { JobsService } from './jobs.service';
-import type { Job } from './scheduler.types';
+import type { Job } from './jobs.types';
 
 const JOB_ID_EXAMPLE = '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20';
 const notFound = { schema: { example: { statusCode: 404, error: 'Not Found', message: `no job has id ${JOB_ID_EXAMPLE}`, field: 'id' } } };

@@ -1,4 +1,4 @@
-import type { BackupProgress, BackupResult } from '../backup/backup.types';
+import type { BackupProgress, BackupResult } from './backup.types';
 import type { Coverage, CrawlWindow, DifyAccessMode, DifySource } from '../dify/dify.types';
 
 /** Who started a backup. */
@@ -91,4 +91,16 @@ export interface SourceState {
   access_mode: DifyAccessMode | null;
   coverage: Coverage | null;
   stale_alerted_at: string | null;
+}
+
+/** The one answer of every async route (202 Accepted): where to follow the job. */
+export interface JobAccepted {
+  job_id: string;
+  status: JobStatus;
+  status_url: string;
+  events_url: string;
+}
+
+export function jobAccepted(job: Pick<Job, 'id' | 'status'>): JobAccepted {
+  return { job_id: job.id, status: job.status, status_url: `/api/jobs/${job.id}`, events_url: `/api/jobs/${job.id}/events` };
 }
