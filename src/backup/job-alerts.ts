@@ -1,5 +1,5 @@
 import { orgAppLabel } from '../common/org-app-label';
-import { accessModeOf } from '../dify/access-mode';
+import { accessModeOf } from '../config/dify-source';
 import type { DifySource } from '../dify/dify.types';
 import type { AlertInput } from './alerts.service';
 import type { Job, JobSource } from './jobs.types';

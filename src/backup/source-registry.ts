@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidRequestError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
-import { accessModeOf, ACCESS_MODE_RULE } from '../dify/access-mode';
+import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
 import type { DifySource } from '../dify/dify.types';
 
 /** Connection fields a request may carry instead of naming a configured source. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BackupService } from './backup.service';
 import { SourceRegistry } from './source-registry';
-import { accessModeOf, sourceUrls } from '../dify/access-mode';
+import { accessModeOf, sourceUrls } from '../config/dify-source';
 import { DifyError } from '../dify/dify.errors';
 import type { Coverage, DifyAccessMode, DifyAppMode, DifySource } from '../dify/dify.types';
 import { CronTime } from 'cron';

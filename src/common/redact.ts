@@ -1,9 +1,15 @@
-import type { DifySource } from '../dify/dify.types';
+/** The secret-bearing fields of a Dify source. */
+export interface SecretFields {
+  api_key?: string;
+  admin_api_key?: string;
+  password?: string;
+  email?: string;
+}
 
 const SECRET_FIELD = /key|password|passwd|secret|token|cookie|authorization|email|csrf/i;
 
 /** The values of a source that must never leave the process. */
-export function secretsOf(source: Partial<DifySource>): string[] {
+export function secretsOf(source: SecretFields): string[] {
   return [source.api_key, source.admin_api_key, source.password, source.email].filter(
     (v): v is string => typeof v === 'string' && v.length > 0,
   );

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
-import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from '../dify/access-mode';
-import type { DifySource } from '../dify/dify.types';
+import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from './dify-source';
+import type { DifySource } from './dify-source';
 import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 

@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from '../app.module';
-import { loadConfigFromEnvironment } from '../config/load-environment';
-import { ConversationLogService } from './conversation-log.service';
+import { AppModule } from './app.module';
+import { loadConfigFromEnvironment } from './config/load-environment';
+import { ConversationLogService } from './conversation-logs/conversation-log.service';
 
 export interface StandaloneConversationLogs {
   service: ConversationLogService;
