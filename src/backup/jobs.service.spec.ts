@@ -2,6 +2,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { DifyAuthError, DifyUnavailableError } from '../dify/dify.errors';
 import type { DifySource } from '../dify/dify.types';
+import { archiveStopError } from './backup-result';
 import { JobsService, MAX_JOBS } from './jobs.service';
 import {
   checkpointService,
@@ -91,6 +92,21 @@ describe(JobsService.name, () => {
     expect(checkpoints.get(alpha).checkpoint).toBe('2025-10-14T00:00:00.000Z');
     expect(alerts.sent.map((a) => [a.event, a.app_id, a.job_id])).toEqual([['backup_partial', 'alpha', job.id]]);
     expect(alerts.sent[0].text).toContain('checkpoint stays at 2025-10-14T00:00:00.000Z');
+  });
+
+  it('reports a full disk met on the second day of a catch-up in the result and the alert, and stops there', async () => {
+    backups.handler = async (req) =>
+      req.window.start?.toISOString() === '2025-10-14T00:00:00.000Z'
+        ? result(req, 1, { success: false, failed_count: 1, errors: [{ conversation_id: 'c1', error: 'ENOSPC: no space left on device' }, archiveStopError('ENOSPC')] })
+        : result(req, 2);
+    const { sut, checkpoints } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(backups.calls).toHaveLength(2);
+    expect(job.sources[0].result!.message).toBe('Backup stopped: the archive cannot be written (ENOSPC); 3 saved, 0 unchanged, 1 failed');
+    expect(job.sources[0]).toMatchObject({ status: 'partial', checkpoint_after: '2025-10-14T00:00:00.000Z' });
+    expect(checkpoints.get(alpha).checkpoint).toBe('2025-10-14T00:00:00.000Z');
+    expect(alerts.sent.map((a) => a.event)).toEqual(['backup_partial']);
+    expect(alerts.sent[0].text).toContain('the archive cannot be written (ENOSPC)');
   });
 
   it('never moves a checkpoint for an explicit window', async () => {

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write';
 import { isAbandonedTemp, isProcessAlive } from '../common/process-liveness';
 
 const LOCK_WAIT_MS = 10_000;
 const LOCK_STALE_MS = 10_000;
 
 /**
- * One JSON document on disk, replaced atomically (write a temp file, then rename) so a crash never
+ * One JSON document on disk, replaced atomically (writeFileAtomic: temp file, fsync, rename) so a crash never
  * leaves half a file. Writes are serialised; a reader sees either the old or the new document.
  */
 export class JsonStateFile<T> {
@@ -99,15 +99,7 @@ export class JsonStateFile<T> {
     return next;
   }
 
-  private async writeNow(text: string): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await fs.writeFile(tmp, text, { encoding: 'utf8', mode: 0o600 });
-      await fs.rename(tmp, this.file);
-    } catch (e) {
-      await fs.unlink(tmp).catch(() => undefined);
-      throw e;
-    }
+  private writeNow(text: string): Promise<void> {
+    return writeFileAtomic(this.file, text, { mode: 0o600 });
   }
 }
