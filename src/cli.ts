@@ -1,115 +1,23 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
-import { AppConfig, ConfigError } from './config/app-config';
+import { backupCommand } from './cli/backup.command';
+import { cleanCommand, reindexCommand, verifyCommand } from './cli/archive.commands';
+import { CliCommand, CliOutput, parseCommandArgs, ParsedOptions, UsageError } from './cli/cli-command';
+import { ConfigError } from './config/app-config';
+import { loadConfigFromEnvironment } from './config/load-environment';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
-import { LogStorageService } from './log-storage/log-storage.service';
-import { loadConfigFromEnvironment } from './main';
-import { backupCommand } from './scheduler/backup.command';
 
 /** One-shot commands against the archive, without the HTTP server: `node dist/cli.js <command> [options]`. */
 
-export class UsageError extends Error {}
+export { UsageError };
+export type { CliCommand, CliOutput };
 
-export interface CliOutput {
-  line(text: string): void;
-  error(text: string): void;
-}
-
-export interface CliCommand {
-  usage: string;
-  summary: string;
-  /** returns the exit code */
-  run(app: INestApplicationContext, args: ParsedArgs, out: CliOutput): Promise<number>;
-}
-
-export interface ParsedArgs {
-  positional: string[];
-  options: Map<string, string | true>;
-}
-
-/** `--name value`, `--name=value` and bare `--flag`. */
-export function parseArgs(argv: string[], flags: readonly string[] = []): ParsedArgs {
-  const positional: string[] = [];
-  const options = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    if (inline !== undefined) options.set(name, inline);
-    else if (flags.includes(name)) options.set(name, true);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) options.set(name, argv[++i]);
-    else throw new UsageError(`--${name} needs a value`);
-  }
-  return { positional, options };
-}
-
-function intOption(args: ParsedArgs, name: string): number | undefined {
-  const value = args.options.get(name);
-  if (value === undefined) return undefined;
-  if (value === true || !/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
-  return Number(value);
-}
-
-function stringOption(args: ParsedArgs, name: string): string | undefined {
-  const value = args.options.get(name);
-  if (value === true) throw new UsageError(`--${name} needs a value`);
-  return value;
-}
-
-function rejectUnknown(args: ParsedArgs, known: string[]): void {
-  for (const name of args.options.keys()) if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
-  if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
-}
-
-/** Another command (e.g. `backup`) is one more entry here. */
-export const COMMANDS: Record<string, CliCommand & { flags?: string[] }> = {
-  reindex: {
-    usage: 'reindex',
-    summary: 'drop the catalog and rebuild it from the files',
-    async run(app, args, out) {
-      rejectUnknown(args, []);
-      const result = await app.get(LogStorageService).reindex();
-      out.line(`indexed ${result.indexed} files in ${result.duration_ms} ms`);
-      for (const s of result.skipped) out.line(`skipped ${s.path}: ${s.reason}`);
-      out.line(`skipped ${result.skipped.length} files`);
-      return 0;
-    },
-  },
-  verify: {
-    usage: 'verify',
-    summary: 're-hash every file against the catalog; exit code 1 when anything differs',
-    async run(app, args, out) {
-      rejectUnknown(args, []);
-      const r = await app.get(LogStorageService).verify();
-      for (const [kind, paths] of [['missing', r.missing], ['changed', r.changed], ['unindexed', r.unindexed], ['corrupt', r.corrupt]] as const) {
-        for (const p of paths) out.line(`${kind} ${p}`);
-      }
-      out.line(`checked ${r.checked}: missing ${r.missing.length}, changed ${r.changed.length}, unindexed ${r.unindexed.length}, corrupt ${r.corrupt.length}`);
-      return r.missing.length + r.changed.length + r.unindexed.length + r.corrupt.length === 0 ? 0 : 1;
-    },
-  },
-  clean: {
-    usage: 'clean --days N [--dry-run] [--organization ID]',
-    summary: 'delete day folders older than N days (default LOG_RETENTION_DAYS)',
-    flags: ['dry-run'],
-    async run(app, args, out) {
-      rejectUnknown(args, ['days', 'dry-run', 'organization']);
-      const storage = app.get(LogStorageService);
-      const organizationId = stringOption(args, 'organization');
-      const result = await storage.cleanOldLogs({
-        daysToKeep: intOption(args, 'days') ?? app.get(AppConfig).retentionDays,
-        dryRun: args.options.get('dry-run') === true,
-        ...(organizationId ? { organizationId } : {}),
-      });
-      out.line(result.message);
-      out.line(`files ${result.deleted_files}, bytes ${result.deleted_size_bytes}, days ${result.first_day ?? '-'} to ${result.last_day ?? '-'}`);
-      return 0;
-    },
-  },
+/** Another command is one more entry here. */
+export const COMMANDS: Record<string, CliCommand> = {
+  reindex: reindexCommand,
+  verify: verifyCommand,
+  clean: cleanCommand,
   backup: backupCommand,
 };
 
@@ -138,9 +46,9 @@ export async function runCli(
     out.error(usage());
     return 2;
   }
-  let args: ParsedArgs;
+  let options: ParsedOptions;
   try {
-    args = parseArgs(rest, command.flags);
+    options = parseCommandArgs(rest, command.options);
   } catch (error) {
     out.error(`${(error as Error).message}\n${usage()}`);
     return 2;
@@ -148,7 +56,7 @@ export async function runCli(
   let app: INestApplicationContext | undefined;
   try {
     app = await createContext();
-    return await command.run(app, args, out);
+    return await command.run(app, options, out);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ArchiveQueryError) {
       out.error(`${error.message}\n${usage()}`);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { configureAdminViews } from './admin/admin-views';
 import { readCookie, SESSION_COOKIE } from './common/auth/api-auth.guard';
 import { AuthService } from './common/auth/auth.service';
-import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter } from './common/filters/http-exception.filter';
+import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter, DomainErrorFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
 /** The one HTTP setup shared by main.ts and the e2e tests. */
@@ -37,7 +37,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
   // the later filters take precedence over the catch-all
-  app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter(), new ArchiveErrorFilter());
+  app.useGlobalFilters(new AllExceptionsFilter(), new DifyErrorFilter(), new ArchiveErrorFilter(), new DomainErrorFilter());
   configureAdminViews(app);
   // Swagger's routes are plain Express handlers that the global guard never sees
   const auth = app.get(AuthService);

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { loadConfigFromEnvironment, startServer } from './main';
+import { loadConfigFromEnvironment } from './config/load-environment';
+import { startServer } from './main';
 import { validateSource } from './config/app-config';
-import { JobsService } from './scheduler/jobs.service';
+import { JobsService } from './backup/jobs.service';
 import { demoSourcesFor } from './simulator/main';
 import { startSimulator } from './simulator/simulator';
 

@@ -1,17 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import * as dotenv from 'dotenv';
-import * as fs from 'node:fs';
 import { AppModule } from './app.module';
-import { AppConfig, ConfigError, loadAppConfig } from './config/app-config';
+import { AppConfig, ConfigError } from './config/app-config';
+import { loadConfigFromEnvironment } from './config/load-environment';
 import { configureApp } from './configure-app';
-
-/** Reads `.env` (when present) under the real environment, then validates everything. */
-export function loadConfigFromEnvironment(overrides: Record<string, string> = {}): AppConfig {
-  const fromFile = fs.existsSync('.env') ? dotenv.parse(fs.readFileSync('.env')) : {};
-  return loadAppConfig({ ...fromFile, ...process.env, ...overrides });
-}
 
 export async function startServer(config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {

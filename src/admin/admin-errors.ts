@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { DomainError } from '../common/domain-errors';
 import { difyErrorStatus } from '../common/filters/http-exception.filter';
 import { DifyAuthError, DifyError, DifyForbiddenError, DifyNotFoundError, DifyUnavailableError } from '../dify/dify.errors';
 import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
@@ -60,9 +61,24 @@ export function describePageError(error: unknown): PageError {
     }
     return { status, title: 'Dify gave an unexpected answer', messages: [detail] };
   }
+  if (error instanceof DomainError) {
+    const list = Array.isArray(error.detail) ? error.detail : [error.detail];
+    return { status: error.status, title: titleFor(error.status), messages: list.map(sentence) };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
-    const title =
+    return { status, title: titleFor(status), messages: status >= 500 ? ['The service could not complete this request. Try again in a moment.'] : httpMessages(error) };
+  }
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    title: 'Something went wrong',
+    messages: ['The service could not complete this request. The error has been logged; try again in a moment.'],
+    unexpected: true,
+  };
+}
+
+function titleFor(status: number): string {
+  return (
       status === HttpStatus.NOT_FOUND
         ? 'Not found'
         : status === HttpStatus.CONFLICT
@@ -71,13 +87,6 @@ export function describePageError(error: unknown): PageError {
             ? 'Too many attempts'
             : status >= 500
               ? 'Something went wrong'
-              : 'Please check the form';
-    return { status, title, messages: status >= 500 ? ['The service could not complete this request. Try again in a moment.'] : httpMessages(error) };
-  }
-  return {
-    status: HttpStatus.INTERNAL_SERVER_ERROR,
-    title: 'Something went wrong',
-    messages: ['The service could not complete this request. The error has been logged; try again in a moment.'],
-    unexpected: true,
-  };
+              : 'Please check the form'
+  );
 }

@@ -1,4 +1,4 @@
-import type { Job } from '../scheduler/scheduler.types';
+import type { Job } from '../backup/jobs.types';
 import type { ArchivedConversation } from '../common/conversation-log';
 import {
   conversationTitle,

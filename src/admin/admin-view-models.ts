@@ -1,6 +1,6 @@
 import type { ArchivedConversation, DifyAccessMode } from '../common/conversation-log';
 import type { DifySource } from '../dify/dify.types';
-import type { Job, JobSource, JobSourceStatus, SourceState } from '../scheduler/scheduler.types';
+import type { Job, JobSource, JobSourceStatus, SourceState } from '../backup/jobs.types';
 import { formatNumber, progressPercent, ProgressCounts } from './format';
 
 /** How a job or source is shown: its status, or `skipped` when it only met another run's lock. */

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BackupModule } from '../backup/backup.module';
 import { LogStorageModule } from '../log-storage/log-storage.module';
-import { SchedulerModule } from '../scheduler/scheduler.module';
 import { AdminAuthController } from './admin-auth.controller';
 import { AdminSessionGuard } from './admin-session';
 import { AdminController } from './admin.controller';
@@ -9,7 +8,7 @@ import { AdminService } from './admin.service';
 
 /** The server-rendered admin page (views/ and public/ are set up by configureAdminViews). */
 @Module({
-  imports: [LogStorageModule, BackupModule, SchedulerModule],
+  imports: [LogStorageModule, BackupModule],
   controllers: [AdminAuthController, AdminController],
   providers: [AdminService, AdminSessionGuard],
 })

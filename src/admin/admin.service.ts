@@ -1,14 +1,15 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { SourceRegistry } from '../backup/source-registry';
+import { InvalidRequestError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import type { DifySource } from '../dify/dify.types';
 import { exportFileName, EXPORT_WRITERS, withUtf8Bom } from '../log-storage/export-format';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type { ArchiveFilter, CleanResult, ExportFormat, StatsRow } from '../log-storage/log-storage.types';
-import { JobsService } from '../scheduler/jobs.service';
-import type { Job } from '../scheduler/scheduler.types';
-import { SourcesService } from '../scheduler/sources.service';
+import { JobsService } from '../backup/jobs.service';
+import type { Job } from '../backup/jobs.types';
+import { SourcesService } from '../backup/sources.service';
 import {
   conversationView,
   jobRowView,
@@ -141,7 +142,7 @@ export class AdminService {
   /** Starts a catch-up backup of one configured source, or of all of them, in the background. */
   startBackup(appId?: string, organizationId?: string): Job {
     const all = this.registry.list();
-    if (!all.length) throw new BadRequestException({ message: 'no source is configured; set DIFY_APP_ID or DIFY_APPS_FILE first' });
+    if (!all.length) throw new InvalidRequestError('no source is configured; set DIFY_APP_ID or DIFY_APPS_FILE first');
     const sources = appId ? [this.registry.get(appId, organizationId)] : all;
     return this.jobs.startBackup({ sources, trigger: 'manual' });
   }

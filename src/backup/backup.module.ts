@@ -1,13 +1,46 @@
 import { Module } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { DifyModule } from '../dify/dify.module';
 import { LogStorageModule } from '../log-storage/log-storage.module';
+import { AlertWebhookRepository } from './alert-webhook.repository';
+import { AlertsService } from './alerts.service';
+import { BackupLock } from './backup-lock';
 import { BackupService } from './backup.service';
+import { CheckpointRepository } from './checkpoint.repository';
+import { CheckpointService } from './checkpoint.service';
+import { JobHistoryRepository } from './job-history.repository';
+import { JobHistoryService } from './job-history.service';
+import { JobsController } from './jobs.controller';
+import { JobsService } from './jobs.service';
+import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
+import { SourcesController } from './sources.controller';
+import { SourcesService } from './sources.service';
+import { StaleSourcesService } from './stale-sources.service';
 
-/** A backup run: Dify client -> normaliser -> archive. Used by the controllers, the scheduler and the CLI. */
+/**
+ * Backup runs for every trigger (HTTP, admin page, CLI, cron): jobs and their history, catch-up from
+ * checkpoints, the cross-process lock, alerts; one run goes Dify client -> normaliser -> archive.
+ */
 @Module({
   imports: [DifyModule, LogStorageModule],
-  providers: [BackupService, SourceRegistry],
-  exports: [BackupService, SourceRegistry],
+  controllers: [JobsController, SourcesController],
+  providers: [
+    Clock,
+    SourceRegistry,
+    BackupService,
+    AlertWebhookRepository,
+    AlertsService,
+    BackupLock,
+    CheckpointRepository,
+    CheckpointService,
+    JobHistoryRepository,
+    JobHistoryService,
+    SourceBackupService,
+    JobsService,
+    StaleSourcesService,
+    SourcesService,
+  ],
+  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BackupLock, CheckpointService],
 })
 export class BackupModule {}

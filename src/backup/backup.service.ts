@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { KeyedLock } from '../common/keyed-lock';
+import { orgAppLabel } from '../common/org-app-label';
 import { DifyClientFactory } from '../dify/dify-client.factory';
 import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
 import { toArchivedConversation } from '../dify/normalise';
 import { isStorageFailure } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type { BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
-import { sourceKey } from './source-registry';
+import { archiveStopError, describeResult } from './backup-result';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -15,13 +15,12 @@ function errorText(error: unknown): string {
 
 /**
  * One backup run of one source: list the conversations active in the window, fetch every message,
- * normalise, save. Runs of the same source never overlap; a failed conversation is reported, never
- * saved with missing messages.
+ * normalise, save. A failed conversation is reported, never saved with missing messages. Callers keep
+ * runs of one source apart (JobsService holds the per-source lock).
  */
 @Injectable()
 export class BackupService {
   private readonly logger = new Logger(BackupService.name);
-  private readonly locks = new KeyedLock();
 
   constructor(
     private readonly config: AppConfig,
@@ -29,14 +28,6 @@ export class BackupService {
     private readonly storage: LogStorageService,
   ) {}
 
-  isRunning(source: Pick<DifySource, 'app_id' | 'organization_id'>): boolean {
-    return this.locks.isLocked(sourceKey(source));
-  }
-
-  /** Throws the Dify error (and writes nothing) when the app cannot be reached or the credentials are refused. */
-  async run(request: BackupRunRequest): Promise<BackupResult> {
-    return this.locks.run(sourceKey(request.source), () => this.runExclusive(request));
-  }
 
   /** The cheapest side-effect-free call that proves the credentials work. */
   async check(source: DifySource): Promise<{ app: DifyApp; accessMode: DifyAppClient['accessMode'] }> {
@@ -44,11 +35,12 @@ export class BackupService {
     return { app: await client.getApp(), accessMode: client.accessMode };
   }
 
-  private async runExclusive({ source, window, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
+  /** Throws the Dify error (and writes nothing) when the app cannot be reached or the credentials are refused. */
+  async run({ source, window, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
     const client = this.clients.create(source);
     const app = await client.getApp();
     const coverage = client.coverage(app);
-    const label = `${source.organization_id ? `${source.organization_id}/` : ''}${source.app_id}`;
+    const label = orgAppLabel(source);
     this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
 
     const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
@@ -108,27 +100,17 @@ export class BackupService {
     if (interrupted) await listing.return?.(undefined);
     if (storageFailure) {
       await listing.return?.(undefined);
-      errors.push({
-        conversation_id: '*',
-        error: `the archive cannot be written (${storageFailure.code}); the run stopped, files already archived are untouched`,
-      });
+      errors.push(archiveStopError(storageFailure.code));
     }
 
     const success = errors.length === 0 && !interrupted;
-    const message = success
-      ? `Backed up ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged`
-      : storageFailure
-        ? `Backup stopped: the archive cannot be written (${storageFailure.code}); ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
-        : interrupted
-        ? `Backup interrupted after ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
-        : `Backup finished with failures: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;
     if (success) this.logger.log(log);
     else this.logger.warn(log);
 
-    return {
+    const result: BackupResult = {
       success,
-      message,
+      message: '',
       app_id: source.app_id,
       organization_id: source.organization_id ?? null,
       access_mode: client.accessMode,
@@ -146,6 +128,8 @@ export class BackupService {
       window: { start: window.start?.toISOString() ?? null, end: window.end?.toISOString() ?? null },
       interrupted,
     };
+    result.message = describeResult(result);
+    return result;
   }
 }
 

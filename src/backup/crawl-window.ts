@@ -1,3 +1,4 @@
+import { InvalidRequestError } from '../common/domain-errors';
 import type { CrawlWindow } from '../dify/dify.types';
 
 export interface WindowFilters {
@@ -6,12 +7,9 @@ export interface WindowFilters {
   from_source?: 'api' | 'console';
 }
 
-export class WindowError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
+export class WindowError extends InvalidRequestError {
+  constructor(field: string, message: string) {
+    super([message], field);
   }
 }
 

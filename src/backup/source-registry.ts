@@ -1,6 +1,7 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InvalidRequestError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
-import { accessModeOf, ACCESS_MODE_RULE } from '../dify/access-mode';
+import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
 import type { DifySource } from '../dify/dify.types';
 
 /** Connection fields a request may carry instead of naming a configured source. */
@@ -37,7 +38,7 @@ export class SourceRegistry {
 
   get(appId: string, organizationId?: string): DifySource {
     const found = this.find(appId, organizationId);
-    if (!found) throw new NotFoundException({ message: `no configured source has app_id ${appId}`, field: 'app_id' });
+    if (!found) throw new NotFoundError(`no configured source has app_id ${appId}`, 'app_id');
     return found;
   }
 
@@ -51,10 +52,10 @@ export class SourceRegistry {
     if (!bringsConnection) {
       const configured = this.find(fields.app_id, fields.organization_id);
       if (!configured) {
-        throw new BadRequestException({
-          message: [`app_id ${fields.app_id} is not a configured source; send its connection fields (${ACCESS_MODE_RULE})`],
-          field: 'app_id',
-        });
+        throw new InvalidRequestError(
+          [`app_id ${fields.app_id} is not a configured source; send its connection fields (${ACCESS_MODE_RULE})`],
+          'app_id',
+        );
       }
       source = {
         ...configured,
@@ -64,7 +65,7 @@ export class SourceRegistry {
     } else {
       source = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as unknown as DifySource;
       if (!accessModeOf(source)) {
-        throw new BadRequestException({ message: [ACCESS_MODE_RULE], field: 'api_key' });
+        throw new InvalidRequestError([ACCESS_MODE_RULE], 'api_key');
       }
     }
     this.assertAllowedHosts(source);
@@ -76,7 +77,7 @@ export class SourceRegistry {
       const value = source[field];
       if (value === undefined) continue;
       const problem = this.urlProblem(value);
-      if (problem) throw new BadRequestException({ message: [`${field} ${problem}`], field });
+      if (problem) throw new InvalidRequestError([`${field} ${problem}`], field);
     }
   }
 

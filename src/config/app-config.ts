@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
-import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from '../dify/access-mode';
-import type { DifySource } from '../dify/dify.types';
-import { parseRedactionSettings, RedactionConfigError } from '../redaction/redaction-config';
-import type { RedactionSettings } from '../redaction/redactor';
+import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from './dify-source';
+import type { DifySource } from './dify-source';
+import { parseRedactionSettings, RedactionConfigError } from '../common/redaction/redaction-config';
+import type { RedactionSettings } from '../common/redaction/redactor';
 import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 

@@ -9,9 +9,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ConversationLogService, StartedJob } from './conversation-log.service';
+import { JobAcceptedDto } from '../backup/dto/job.dto';
+import type { JobAccepted } from '../backup/jobs.types';
+import { ConversationLogService } from './conversation-log.service';
 import { AsyncQueryDto } from './dto/async-query.dto';
-import { BackupResultDto, StartedJobDto } from './dto/backup-result.dto';
+import { BackupResultDto } from '../backup/dto/backup-result.dto';
 import { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
 
 /** Copying conversations out of Dify into the archive. */
@@ -31,7 +33,7 @@ export class BackupController {
       'window. Every backup is recorded as a job (GET /api/jobs).',
   })
   @ApiOkResponse({ type: BackupResultDto })
-  @ApiAcceptedResponse({ type: StartedJobDto, description: 'with ?async=true' })
+  @ApiAcceptedResponse({ type: JobAcceptedDto, description: 'with ?async=true' })
   @ApiBadRequestResponse({
     description: 'Invalid input, or credentials refused by Dify; `message` names the field',
     schema: {
@@ -47,7 +49,7 @@ export class BackupController {
     @Body() body: SaveConversationLogsDto,
     @Query() query: AsyncQueryDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<BackupResultDto | StartedJob> {
+  ): Promise<BackupResultDto | JobAccepted> {
     if (query.async) {
       res.status(HttpStatus.ACCEPTED);
       return this.logs.start(body);

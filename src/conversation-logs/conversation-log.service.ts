@@ -1,25 +1,19 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { BackupResult } from '../backup/backup.types';
-import { windowFromFilters, WindowError, WindowFilters } from '../backup/crawl-window';
+import { windowFromFilters, WindowFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
+import { InvalidRequestError } from '../common/domain-errors';
 import type { DifySource } from '../dify/dify.types';
 import type { CleanResult, LogsSummary } from '../log-storage/log-storage.types';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import { JobsService } from '../scheduler/jobs.service';
+import { JobsService } from '../backup/jobs.service';
+import { JobAccepted, jobAccepted } from '../backup/jobs.types';
 import type { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
-
-export interface StartedJob {
-  success: true;
-  job_id: string;
-  /** where to follow it */
-  status_url: string;
-  events_url: string;
-}
 
 function isoDay(value: Date | string, field: string): string {
   const date = typeof value === 'string' ? new Date(value) : value;
-  if (Number.isNaN(date.getTime())) throw new BadRequestException({ message: [`${field} must be a date`], field });
+  if (Number.isNaN(date.getTime())) throw new InvalidRequestError([`${field} must be a date`], field);
   return date.toISOString().slice(0, 10);
 }
 
@@ -42,10 +36,9 @@ export class ConversationLogService {
   }
 
   /** POST /api/conversation-logs?async=true: answers at once with the job. */
-  start(body: SaveConversationLogsDto): StartedJob {
+  start(body: SaveConversationLogsDto): JobAccepted {
     const { source, window } = this.prepare(body);
-    const job = this.jobs.startBackup({ sources: [source], window, trigger: 'api' });
-    return { success: true, job_id: job.id, status_url: `/api/jobs/${job.id}`, events_url: `/api/jobs/${job.id}/events` };
+    return jobAccepted(this.jobs.startBackup({ sources: [source], window, trigger: 'api' }));
   }
 
   async saveConversationsWithMessages(
@@ -97,11 +90,6 @@ export class ConversationLogService {
   }
 
   private window(filters?: WindowFilters) {
-    try {
-      return windowFromFilters(filters);
-    } catch (e) {
-      if (e instanceof WindowError) throw new BadRequestException({ message: [e.message], field: e.field });
-      throw e;
-    }
+    return windowFromFilters(filters);
   }
 }

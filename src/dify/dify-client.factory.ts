@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { accessModeOf, ACCESS_MODE_RULE } from './access-mode';
+import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
 import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
 import { ServiceIdentityGuard } from './app-identity';
 import { ConsoleSourceClient } from './console-source.client';

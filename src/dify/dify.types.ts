@@ -1,34 +1,11 @@
 import type { DifyAccessMode, DifyAppMode } from '../common/conversation-log';
+import type { DifySource } from '../config/dify-source';
+
+/** A source is configuration: it is defined in config/ and used by the clients here. */
+export type { DifySource };
 
 export type { DifyAccessMode, DifyAppMode };
 
-/** Everything needed to reach one Dify app. Secrets live only here, in memory. */
-export interface DifySource {
-  /** path-safe id; in the console modes it is Dify's app UUID */
-  app_id: string;
-  organization_id?: string;
-  /** display name */
-  name?: string;
-  /** Service API base, e.g. https://api.dify.ai/v1 */
-  dify_api_url?: string;
-  /** app key, `app-...` */
-  api_key?: string;
-  /** service mode: end-user ids (`user` strings) whose conversations are backed up */
-  users?: string[];
-  /** console API base, e.g. https://cloud.dify.ai/console/api */
-  console_api_url?: string;
-  admin_api_key?: string;
-  workspace_id?: string;
-  email?: string;
-  password?: string;
-  /**
-   * console login: how the password is sent. `auto` (default) sends Base64 when the server reports
-   * version 1.11 or later (Dify refuses plain text there) and plain text otherwise.
-   */
-  password_encoding?: 'auto' | 'base64' | 'plain';
-  /** workflow apps: archive each run's node executions too (console modes only; sorted by `index`) */
-  include_node_executions?: boolean;
-}
 
 /** A console source for a whole workspace: the same credentials, no app named. */
 export type DifyWorkspaceSource = Omit<DifySource, 'app_id' | 'name' | 'dify_api_url' | 'api_key' | 'users'>;

@@ -3,11 +3,11 @@ import type { SourceRegistry } from '../backup/source-registry';
 import type { AppConfig } from '../config/app-config';
 import type { LogStorageService } from '../log-storage/log-storage.service';
 import type { CronRepository, CronSpec } from './cron.repository';
-import type { JobsService } from './jobs.service';
+import type { JobsService } from '../backup/jobs.service';
 import { ScheduledTasksService } from './scheduled-tasks.service';
-import { FakeClock, fakeRegistry, FakeStale, testConfig } from './scheduler.fakes';
-import type { BackupJobRequest, Job } from './scheduler.types';
-import type { StaleSourcesService } from './stale-sources.service';
+import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes/backup.fakes';
+import type { BackupJobRequest, Job } from '../backup/jobs.types';
+import type { StaleSourcesService } from '../backup/stale-sources.service';
 
 class FakeCron implements Pick<CronRepository, 'create' | 'createInterval' | 'expression' | 'nextRun'> {
   specs: CronSpec[] = [];

@@ -2,10 +2,10 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import { Clock } from './clock';
+import { Clock } from '../common/clock';
 import { CronRepository } from './cron.repository';
-import { JobsService } from './jobs.service';
-import { StaleSourcesService } from './stale-sources.service';
+import { JobsService } from '../backup/jobs.service';
+import { StaleSourcesService } from '../backup/stale-sources.service';
 
 export type TaskName = 'backup' | 'retention' | 'compression';
 

@@ -1,5 +1,5 @@
 import { DifyClientFactory } from '../../src/dify/dify-client.factory';
-import { mapConcurrent } from '../../src/dify/concurrency';
+import { mapConcurrent } from '../../src/common/concurrency';
 import { toArchivedConversation } from '../../src/dify/normalise';
 import type { DifyApp, DifyAppClient } from '../../src/dify/dify.types';
 import { startSimulator } from '../../src/simulator/simulator';

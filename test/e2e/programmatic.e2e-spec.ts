@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { createConversationLogService, StandaloneConversationLogs } from '../../src/conversation-logs/standalone';
+import { createConversationLogService, StandaloneConversationLogs } from '../../src/standalone';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
 import { readArchive } from '../support/archive';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { AppConfig } from '../../src/config/app-config';
 import { LogFilesRepository } from '../../src/log-storage/log-files.repository';
-import { AlertsService } from '../../src/scheduler/alerts.service';
+import { AlertsService } from '../../src/backup/alerts.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { listAllFiles } from '../support/archive';

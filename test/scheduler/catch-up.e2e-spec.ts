@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { ScheduledTasksService } from '../../src/scheduler/scheduled-tasks.service';
-import { JobsService } from '../../src/scheduler/jobs.service';
+import { JobsService } from '../../src/backup/jobs.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { readArchive } from '../support/archive';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
-import { JobsService } from '../../src/scheduler/jobs.service';
+import { JobsService } from '../../src/backup/jobs.service';
 import { ScheduledTasksService } from '../../src/scheduler/scheduled-tasks.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';

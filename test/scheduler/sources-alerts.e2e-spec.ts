@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
-import { AlertsService } from '../../src/scheduler/alerts.service';
+import { AlertsService } from '../../src/backup/alerts.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { findSecrets } from '../support/archive';

@@ -10,6 +10,7 @@ function reason(status: number): string {
 function unique(message: unknown): unknown {
   return Array.isArray(message) ? [...new Set(message)] : message;
 }
+import { DomainError } from '../domain-errors';
 import {
   DifyAuthError,
   DifyBadRequestError,
@@ -117,3 +118,22 @@ export class ArchiveErrorFilter implements ExceptionFilter {
   }
 }
 
+
+/** The services' domain errors (bad request, not found, conflict) with the field they name. */
+@Catch(DomainError)
+export class DomainErrorFilter implements ExceptionFilter {
+  catch(error: DomainError, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body: ErrorBody = {
+      statusCode: error.status,
+      error: reason(error.status),
+      message: error.detail,
+      ...(error.field ? { field: error.field } : {}),
+    };
+    res.status(error.status).json(body);
+  }
+}

@@ -1,0 +1,151 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConflictError } from '../common/domain-errors';
+import { isProcessAlive, PROCESS_STARTED_AT } from '../common/process-liveness';
+import { AppConfig } from '../config/app-config';
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  /** one per BackupLock, so two services in one process (tests) are told apart */
+  instance: string;
+  /** `cli` for `node dist/cli.js backup`, else `server` */
+  owner: 'server' | 'cli';
+  since: string;
+}
+
+/** The holder's heartbeat: a lock of another host not touched for this long is stale. */
+const HEARTBEAT_MS = 10_000;
+const STALE_AFTER_MS = 60_000;
+
+export class BackupLockedError extends ConflictError {
+  constructor(
+    readonly holder: LockHolder,
+    lockFile: string,
+  ) {
+    super(
+      `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
+        `holds the backup lock of this archive (${lockFile}); try again when it has finished`,
+    );
+    this.name = 'BackupLockedError';
+  }
+}
+
+/**
+ * The archive's cross-process backup lock, `<LOGS_DIR>/state/backup.lock` (pid, host, since), held while
+ * this process runs backup jobs, so a server and a CLI never back up one archive at the same time. A lock
+ * whose process is gone (or, from another host, whose heartbeat stopped) is stale and taken over.
+ */
+@Injectable()
+export class BackupLock implements OnModuleDestroy {
+  private readonly logger = new Logger(BackupLock.name);
+  readonly file: string;
+  private readonly instance = randomUUID();
+  private holds = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(config: AppConfig) {
+    this.file = path.join(path.resolve(config.logsDir), 'state', 'backup.lock');
+  }
+
+  /** Takes the lock (or joins this process's hold of it); throws BackupLockedError when another process has it. */
+  hold(owner: LockHolder['owner']): Promise<void> {
+    return this.serial(async () => {
+      if (this.holds === 0) await this.acquire(owner);
+      this.holds++;
+    });
+  }
+
+  release(): Promise<void> {
+    return this.serial(async () => {
+      if (this.holds === 0) return;
+      if (--this.holds > 0) return;
+      this.stopHeartbeat();
+      const current = await this.read();
+      if (current?.instance === this.instance) await fs.unlink(this.file).catch(() => undefined);
+    });
+  }
+
+  /** The live holder other than this service, or null. */
+  async otherHolder(): Promise<LockHolder | null> {
+    const current = await this.read();
+    if (!current || current.instance === this.instance) return null;
+    return (await this.isStale(current)) ? null : current;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.holds > 0) {
+      this.holds = 1;
+      await this.release();
+    }
+  }
+
+  private async acquire(owner: LockHolder['owner']): Promise<void> {
+    const mine: LockHolder = { pid: process.pid, hostname: os.hostname(), instance: this.instance, owner, since: new Date().toISOString() };
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fs.writeFile(this.file, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
+        this.startHeartbeat();
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const current = await this.read();
+      if (current && !(await this.isStale(current))) throw new BackupLockedError(current, this.file);
+      this.logger.warn(`Taking over a stale backup lock${current ? ` of pid ${current.pid} on ${current.hostname}` : ''}`);
+      await fs.unlink(this.file).catch(() => undefined);
+    }
+    throw new Error(`the backup lock ${this.file} could not be taken`);
+  }
+
+  private async isStale(holder: LockHolder): Promise<boolean> {
+    if (holder.hostname !== os.hostname()) {
+      const mtime = await fs.stat(this.file).then((s) => s.mtimeMs, () => 0);
+      return Date.now() - mtime > STALE_AFTER_MS;
+    }
+    if (!isProcessAlive(holder.pid)) return true;
+    // this pid, but written before this process started: a previous process of the same pid (containers)
+    return holder.pid === process.pid && Date.parse(holder.since) < PROCESS_STARTED_AT;
+  }
+
+  /** null when absent; an unreadable lock file (a crash while writing it) counts as absent. */
+  private async read(): Promise<LockHolder | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const parsed = JSON.parse(text) as LockHolder;
+      return typeof parsed?.pid === 'number' && typeof parsed.instance === 'string' ? parsed : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private startHeartbeat(): void {
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      void fs.utimes(this.file, now, now).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.catch(() => undefined).then(work);
+    this.queue = next;
+    return next;
+  }
+}

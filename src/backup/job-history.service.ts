@@ -1,0 +1,111 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { BackupLock } from './backup-lock';
+import { JobHistoryRepository } from './job-history.repository';
+import { clone, errorName, forHistory } from './job-outcome';
+import type { Job } from './jobs.types';
+
+/** Jobs kept in the history. */
+export const MAX_JOBS = 500;
+
+const newestFirst = (a: Job, b: Job) => b.started_at.localeCompare(a.started_at);
+
+/**
+ * The durable, bounded job history shared by every process on one LOGS_DIR (a server and a CLI): this
+ * process writes only the jobs it started or changed, and keeps what the others wrote.
+ */
+@Injectable()
+export class JobHistoryService {
+  private readonly logger = new Logger(JobHistoryService.name);
+  private history: Job[] = [];
+  /** jobs this process started or changed: the only ones it writes over in the shared history file */
+  private readonly ownIds = new Set<string>();
+  private loaded: Promise<void> | null = null;
+
+  constructor(
+    private readonly repository: JobHistoryRepository,
+    private readonly lock: BackupLock,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Reads the history once. A job still "running" on disk was cut off by a crash or kill, unless a live
+   * process holds the backup lock: then it is that process's job (a CLI backup next to this server, or the
+   * other way round). `live` tells the jobs running in this process.
+   */
+  load(live: () => Job[]): Promise<void> {
+    this.loaded ??= (async () => {
+      const stored = await this.repository.load();
+      const now = this.clock.now().toISOString();
+      const liveIds = new Set(live().map((j) => j.id));
+      let changed = false;
+      const other = stored.some((j) => j.status === 'running') ? await this.lock.otherHolder() : null;
+      for (const job of stored) {
+        if (other || job.status !== 'running' || liveIds.has(job.id)) continue;
+        changed = true;
+        this.ownIds.add(job.id);
+        job.status = 'interrupted';
+        job.finished_at = now;
+        job.message = `Interrupted: the service stopped while the job ran; ${job.message}`;
+        for (const s of job.sources) {
+          if (s.status === 'running' || s.status === 'pending') {
+            s.status = 'interrupted';
+            s.finished_at = now;
+          }
+        }
+      }
+      const ids = new Set(this.history.map((j) => j.id));
+      this.history = [...this.history, ...stored.filter((j) => !ids.has(j.id))].slice(0, MAX_JOBS);
+      if (changed) await this.persist(live);
+    })();
+    return this.loaded;
+  }
+
+  isLoading(): boolean {
+    return this.loaded !== null;
+  }
+
+  /** Marks a job as this process's own. */
+  claim(id: string): void {
+    this.ownIds.add(id);
+  }
+
+  /** A finished job enters the history (in memory; `persist` writes it). */
+  finish(job: Job): void {
+    this.history = [forHistory(job), ...this.history.filter((j) => j.id !== job.id)].slice(0, MAX_JOBS);
+  }
+
+  /** The running jobs and the history, newest first. */
+  list(live: Job[]): Job[] {
+    const ids = new Set(live.map((j) => j.id));
+    return clone([...live, ...this.history.filter((j) => !ids.has(j.id))]).sort(newestFirst);
+  }
+
+  find(id: string): Job | undefined {
+    const found = this.history.find((j) => j.id === id);
+    return found ? clone(found) : undefined;
+  }
+
+  /** Writes this process's jobs into the shared history file, keeping the jobs other processes wrote there. */
+  async persist(liveJobs: () => Job[]): Promise<void> {
+    const live = liveJobs().map(forHistory);
+    const ids = new Set(live.map((j) => j.id));
+    const own = [...live, ...this.history.filter((j) => !ids.has(j.id) && this.ownIds.has(j.id))];
+    try {
+      const merged = await this.repository.update((stored) => {
+        const byId = new Map(stored.map((j) => [j.id, j]));
+        for (const job of own) byId.set(job.id, job);
+        return [...byId.values()].sort(newestFirst).slice(0, MAX_JOBS);
+      });
+      // jobs may have finished while the file was written: ask again which ones still run
+      const running = new Set(liveJobs().map((j) => j.id));
+      const kept = new Set(merged.map((j) => j.id));
+      this.history = [...merged.filter((j) => !running.has(j.id)), ...this.history.filter((j) => !kept.has(j.id) && !running.has(j.id))]
+        .sort(newestFirst)
+        .slice(0, MAX_JOBS);
+      for (const id of this.ownIds) if (!kept.has(id) && !running.has(id)) this.ownIds.delete(id);
+    } catch (e) {
+      this.logger.error(`Failed to write the job history: ${errorName(e)}`);
+    }
+  }
+}

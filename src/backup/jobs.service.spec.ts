@@ -1,0 +1,289 @@
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { DifyAuthError, DifyUnavailableError } from '../dify/dify.errors';
+import type { DifySource } from '../dify/dify.types';
+import { archiveStopError } from './backup-result';
+import { JobsService, MAX_JOBS } from './jobs.service';
+import {
+  checkpointService,
+  FakeAlerts,
+  FakeBackups,
+  FakeClock,
+  FakeStale,
+  jobsService,
+  MemoryCheckpointRepository,
+  MemoryJobHistoryRepository,
+  result,
+  testConfig,
+} from '../../test/fakes/backup.fakes';
+import type { Job, JobEvent } from './jobs.types';
+
+const alpha: DifySource = { app_id: 'alpha', organization_id: 'acme', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'sim-admin-key-123', workspace_id: 'ws' };
+const beta: DifySource = { app_id: 'beta', dify_api_url: 'http://127.0.0.1/v1', api_key: 'app-beta-secret', users: ['u'] };
+
+describe(JobsService.name, () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  let clock: FakeClock;
+  let backups: FakeBackups;
+  let checkpointRepo: MemoryCheckpointRepository;
+  let history: MemoryJobHistoryRepository;
+  let alerts: FakeAlerts;
+  let stale: FakeStale;
+  let config: AppConfig;
+
+  const build = async () => {
+    const checkpoints = checkpointService(checkpointRepo, [alpha, beta], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock });
+    await sut.onModuleInit();
+    return { sut, checkpoints };
+  };
+
+  beforeEach(() => {
+    clock = new FakeClock(new Date('2025-10-15T10:00:00Z'));
+    backups = new FakeBackups();
+    checkpointRepo = new MemoryCheckpointRepository();
+    history = new MemoryJobHistoryRepository();
+    alerts = new FakeAlerts();
+    stale = new FakeStale();
+    config = testConfig({ backfillFrom: '2d' });
+  });
+
+  it('catches up from BACKFILL_FROM day by day and moves the checkpoint to the end', async () => {
+    const { sut, checkpoints } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(backups.calls.map((c) => [c.window.start?.toISOString(), c.window.end?.toISOString()])).toEqual([
+      ['2025-10-13T10:00:00.000Z', '2025-10-14T00:00:00.000Z'],
+      ['2025-10-14T00:00:00.000Z', '2025-10-15T00:00:00.000Z'],
+      ['2025-10-15T00:00:00.000Z', '2025-10-15T10:00:00.000Z'],
+    ]);
+    expect(job).toMatchObject({ status: 'succeeded', trigger: 'scheduled', window: null });
+    expect(job.sources[0]).toMatchObject({
+      status: 'succeeded',
+      progress: { seen: 3, saved: 3, unchanged: 0, failed: 0 },
+      checkpoint_before: null,
+      checkpoint_after: '2025-10-15T10:00:00.000Z',
+      window: { start: '2025-10-13T10:00:00.000Z', end: '2025-10-15T10:00:00.000Z' },
+    });
+    expect(job.sources[0].result).toMatchObject({ success: true, total_conversations: 3 });
+    expect(checkpoints.get(alpha)).toMatchObject({ checkpoint: '2025-10-15T10:00:00.000Z', last_outcome: 'succeeded', last_success_at: '2025-10-15T10:00:00.000Z' });
+    expect(alerts.sent).toEqual([]);
+    expect(stale.checks).toBe(1);
+  });
+
+  it('starts the next run at the checkpoint minus the overlap', async () => {
+    config = testConfig({ overlapSeconds: 3600 });
+    checkpointRepo.states = [{ ...(await build()).checkpoints.get(alpha), checkpoint: '2025-10-15T06:00:00.000Z' }];
+    const { sut } = await build();
+    await sut.runBackup({ sources: [alpha], trigger: 'cli' });
+    expect(backups.calls.map((c) => c.window.start?.toISOString())).toEqual(['2025-10-15T05:00:00.000Z']);
+  });
+
+  it('keeps the checkpoint before the first failed slice, still backs up later slices, and alerts', async () => {
+    backups.handler = async (req) =>
+      req.window.start?.toISOString() === '2025-10-14T00:00:00.000Z' ? result(req, 1, { failed_count: 2 }) : result(req, 1);
+    const { sut, checkpoints } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(backups.calls).toHaveLength(3);
+    expect(job.status).toBe('partial');
+    expect(job.sources[0]).toMatchObject({ status: 'partial', checkpoint_after: '2025-10-14T00:00:00.000Z', progress: { seen: 5, saved: 3, failed: 2 } });
+    expect(checkpoints.get(alpha).checkpoint).toBe('2025-10-14T00:00:00.000Z');
+    expect(alerts.sent.map((a) => [a.event, a.app_id, a.job_id])).toEqual([['backup_partial', 'alpha', job.id]]);
+    expect(alerts.sent[0].text).toContain('checkpoint stays at 2025-10-14T00:00:00.000Z');
+  });
+
+  it('reports a full disk met on the second day of a catch-up in the result and the alert, and stops there', async () => {
+    backups.handler = async (req) =>
+      req.window.start?.toISOString() === '2025-10-14T00:00:00.000Z'
+        ? result(req, 1, { success: false, failed_count: 1, errors: [{ conversation_id: 'c1', error: 'ENOSPC: no space left on device' }, archiveStopError('ENOSPC')] })
+        : result(req, 2);
+    const { sut, checkpoints } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(backups.calls).toHaveLength(2);
+    expect(job.sources[0].result!.message).toBe('Backup stopped: the archive cannot be written (ENOSPC); 3 saved, 0 unchanged, 1 failed');
+    expect(job.sources[0]).toMatchObject({ status: 'partial', checkpoint_after: '2025-10-14T00:00:00.000Z' });
+    expect(checkpoints.get(alpha).checkpoint).toBe('2025-10-14T00:00:00.000Z');
+    expect(alerts.sent.map((a) => a.event)).toEqual(['backup_partial']);
+    expect(alerts.sent[0].text).toContain('the archive cannot be written (ENOSPC)');
+  });
+
+  it('never moves a checkpoint for an explicit window', async () => {
+    const { sut, checkpoints } = await build();
+    const window = { start: new Date('2025-10-01T00:00:00Z'), end: new Date('2025-10-02T00:00:00Z') };
+    const job = await sut.runBackup({ sources: [alpha], window, trigger: 'manual' });
+    expect(backups.calls).toHaveLength(1);
+    expect(backups.calls[0].window).toEqual(window);
+    expect(job.window).toEqual({ start: '2025-10-01T00:00:00.000Z', end: '2025-10-02T00:00:00.000Z' });
+    expect(job.sources[0]).toMatchObject({ status: 'succeeded', checkpoint_after: null });
+    expect(checkpoints.get(alpha)).toMatchObject({ checkpoint: null, last_outcome: 'succeeded' });
+  });
+
+  it('lets one failing app not stop the others and alerts on rejected credentials without secrets', async () => {
+    backups.handler = async (req) => {
+      if (req.source.app_id === 'beta') throw new DifyAuthError('Dify refused the app key app-beta-secret (401)', 401, 'unauthorized');
+      return result(req, 2);
+    };
+    const { sut } = await build();
+    const job = await sut.runBackup({ sources: [alpha, beta], window: {}, trigger: 'api-scheduled' });
+    expect(job.status).toBe('partial');
+    expect(job.sources.map((s) => [s.app_id, s.status, s.error_kind])).toEqual([
+      ['alpha', 'succeeded', null],
+      ['beta', 'failed', 'DifyAuthError'],
+    ]);
+    expect(job.sources[1].error).toBe('Dify refused the app key [redacted] (401)');
+    expect(alerts.sent.map((a) => a.event)).toEqual(['credentials_rejected']);
+    expect(alerts.sent[0].secrets).toContain('app-beta-secret');
+  });
+
+  it('reports a source Dify cannot reach as failed with a backup_failed alert', async () => {
+    backups.handler = async () => {
+      throw new DifyUnavailableError('Dify is unreachable at 127.0.0.1 (ECONNREFUSED)');
+    };
+    const { sut } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(job).toMatchObject({ status: 'failed', sources: [{ status: 'failed', error_kind: 'DifyUnavailableError', checkpoint_after: null }] });
+    expect(alerts.sent.map((a) => a.event)).toEqual(['backup_failed']);
+  });
+
+  it('gives a second trigger for the same sources the running job', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    backups.handler = async (req) => {
+      await gate;
+      return result(req, 1);
+    };
+    const { sut } = await build();
+    const first = sut.startBackup({ sources: [alpha, beta], trigger: 'scheduled' });
+    const second = sut.runBackup({ sources: [beta], trigger: 'manual' });
+    const third = sut.startBackup({ sources: [alpha, beta], trigger: 'api-scheduled' });
+    expect(third.id).toBe(first.id);
+    release();
+    expect((await second).id).toBe(first.id);
+    expect(backups.calls.map((c) => c.source.app_id).sort()).toEqual(['alpha', 'alpha', 'alpha', 'beta', 'beta', 'beta']);
+    expect(sut.list()).toHaveLength(1);
+  });
+
+  it('streams progress events in order, then done', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    backups.handler = async (req) => {
+      await gate;
+      return result(req, 2);
+    };
+    const { sut } = await build();
+    const job = sut.startBackup({ sources: [alpha], window: {}, trigger: 'manual' });
+    const events: JobEvent[] = [];
+    const finished = new Promise<void>((resolve) => sut.events(job.id).subscribe({ next: (e) => events.push(e), complete: resolve }));
+    release();
+    await finished;
+    expect(events.slice(-2).map((e) => e.type)).toEqual(['source', 'done']);
+    expect(events.slice(0, -2).every((e) => e.type === 'progress')).toBe(true);
+    const seqs = events.map((e) => e.seq);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    const seen = events.flatMap((e) => (e.type === 'progress' ? [e.progress.seen] : []));
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    expect(seen).toEqual(expect.arrayContaining([0, 1, 2]));
+    const last = events.at(-3)!;
+    expect(last.type === 'progress' && last.status).toBe('succeeded');
+    const done = events.at(-1)!;
+    expect(done.type === 'done' && done.job.status).toBe('succeeded');
+
+    const replay: JobEvent[] = [];
+    await new Promise<void>((resolve) => sut.events(job.id).subscribe({ next: (e) => replay.push(e), complete: resolve }));
+    expect(replay.map((e) => e.type)).toEqual(['done']);
+  });
+
+  it('aborts running jobs on shutdown and records them as interrupted where they stopped', async () => {
+    backups.handler = async (req) => {
+      await new Promise<void>((resolve) => req.signal!.addEventListener('abort', () => resolve()));
+      return result(req, 1, { success: false, interrupted: true });
+    };
+    const { sut, checkpoints } = await build();
+    const job = sut.startBackup({ sources: [alpha], trigger: 'scheduled' });
+    await new Promise((r) => setImmediate(r));
+    await sut.beforeApplicationShutdown();
+    const stored = sut.get(job.id)!;
+    expect(stored).toMatchObject({ status: 'interrupted', sources: [{ status: 'interrupted', checkpoint_after: null }] });
+    expect(stored.sources[0].current_window).toEqual({ start: '2025-10-13T10:00:00.000Z', end: '2025-10-14T00:00:00.000Z' });
+    expect(backups.calls).toHaveLength(1);
+    expect(checkpoints.get(alpha).checkpoint).toBeNull();
+    expect(history.jobs[0]).toMatchObject({ id: job.id, status: 'interrupted' });
+    expect(alerts.sent).toEqual([]);
+  });
+
+  it('marks jobs left running on disk as interrupted at start-up and keeps the history bounded', async () => {
+    const old = (i: number, status: Job['status']): Job => ({
+      id: `job-${i}`,
+      kind: 'backup',
+      trigger: 'scheduled',
+      status,
+      window: null,
+      started_at: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
+      finished_at: null,
+      message: 'Backing up 1 sources',
+      sources: [],
+    });
+    history.jobs = [old(600, 'running'), ...Array.from({ length: MAX_JOBS }, (_, i) => old(i, 'succeeded'))];
+    const { sut } = await build();
+    expect(sut.get('job-600')).toMatchObject({ status: 'interrupted', finished_at: '2025-10-15T10:00:00.000Z' });
+    expect(history.jobs[0]).toMatchObject({ id: 'job-600', status: 'interrupted' });
+    await sut.runBackup({ sources: [alpha], window: {}, trigger: 'manual' });
+    expect(sut.list()).toHaveLength(MAX_JOBS);
+    expect(history.jobs).toHaveLength(MAX_JOBS);
+  });
+
+  it('warns when the oldest unsaved point is beyond Dify\'s purge horizon', async () => {
+    config = testConfig({ difyRetentionDays: 1 });
+    const { sut } = await build();
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(alerts.sent.map((a) => a.event)).toEqual(['purge_horizon']);
+    expect(job.sources[0].warnings[0]).toContain('may already be purged');
+  });
+
+  it('answers 404 naming the id for an unknown job', async () => {
+    const { sut } = await build();
+    expect(() => sut.getOrThrow('nope')).toThrow('no job has id nope');
+  });
+});
+
+describe(`${JobsService.name}.runSource`, () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  const build = async (backups: FakeBackups) => {
+    const clock = new FakeClock();
+    const checkpoints = checkpointService(new MemoryCheckpointRepository(), [alpha], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({
+      config: testConfig(),
+      backups,
+      checkpoints,
+      history: new MemoryJobHistoryRepository(),
+      alerts: new FakeAlerts(),
+      stale: new FakeStale(),
+      clock,
+    });
+    await sut.onModuleInit();
+    return sut;
+  };
+
+  it('answers the single BackupResult of a manual run', async () => {
+    const sut = await build(new FakeBackups());
+    const { job, result } = await sut.runSource({ source: alpha, window: {}, trigger: 'manual' });
+    expect(job).toMatchObject({ trigger: 'manual', status: 'succeeded' });
+    expect(result).toMatchObject({ success: true, app_id: 'alpha', saved_count: 1 });
+  });
+
+  it('rethrows the original Dify error when the source failed as a whole', async () => {
+    const backups = new FakeBackups();
+    const refused = new DifyAuthError('Dify refused the admin key (401)', 401);
+    backups.handler = async () => {
+      throw refused;
+    };
+    const sut = await build(backups);
+    await expect(sut.runSource({ source: alpha, window: {}, trigger: 'manual' })).rejects.toBe(refused);
+    expect(sut.list()[0]).toMatchObject({ status: 'failed', trigger: 'manual' });
+  });
+});

@@ -1,0 +1,332 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { concat, Observable, of, Subject } from 'rxjs';
+import { Clock } from '../common/clock';
+import { NotFoundError } from '../common/domain-errors';
+import { KeyedLock } from '../common/keyed-lock';
+import { mapConcurrent } from '../common/concurrency';
+import { redactText, secretsOf } from '../common/redact';
+import { DifyAuthError, DifyError } from '../dify/dify.errors';
+import type { CrawlWindow, DifySource } from '../dify/dify.types';
+import { AlertsService } from './alerts.service';
+import { BackupLock, BackupLockedError } from './backup-lock';
+import type { BackupResult } from './backup.types';
+import { CheckpointService } from './checkpoint.service';
+import { credentialsRejectedAlert } from './job-alerts';
+import { JobHistoryService } from './job-history.service';
+import { clone, describeJob, errorName, forHistory, isoWindow, jobStatus, jobTotals, newJobSource, plural, sourceStatus } from './job-outcome';
+import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
+import { SourceBackupService } from './source-backup.service';
+import { sourceKey } from './source-registry';
+import { StaleSourcesService } from './stale-sources.service';
+
+export { MAX_JOBS } from './job-history.service';
+export { jobStatus } from './job-outcome';
+
+/** Sources of one job backed up at the same time. */
+const SOURCE_PARALLELISM = 2;
+
+interface RunningJob {
+  job: Job;
+  sources: DifySource[];
+  keys: Set<string>;
+  windowKey: string;
+  controller: AbortController;
+  events: Subject<JobEvent>;
+  seq: number;
+  done: Promise<Job>;
+  /** the error that stopped a source as a whole, by source index (kept in memory only) */
+  errors: Map<number, unknown>;
+}
+
+function errorText(error: unknown, source: DifySource): string {
+  return redactText(error instanceof Error ? error.message : String(error), secretsOf(source));
+}
+
+/**
+ * The life of a backup job, whatever started it (the API, the admin page, the CLI, cron): a job backs up
+ * its sources (one failing app never stops the others; one source is never backed up twice at once),
+ * reports progress as events and ends in the history. The per-source work is SourceBackupService's;
+ * the history is JobHistoryService's.
+ */
+@Injectable()
+export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobsService.name);
+  private readonly running = new Map<string, RunningJob>();
+  private readonly sourceLocks = new KeyedLock();
+  private readonly live = () => [...this.running.values()].map((r) => r.job);
+
+  constructor(
+    private readonly history: JobHistoryService,
+    private readonly sourceBackups: SourceBackupService,
+    private readonly checkpoints: CheckpointService,
+    private readonly alerts: AlertsService,
+    private readonly stale: StaleSourcesService,
+    private readonly clock: Clock,
+    private readonly lock: BackupLock,
+  ) {}
+
+  onModuleInit(): Promise<void> {
+    return this.history.load(this.live);
+  }
+
+  /** Runs a backup job and resolves with it when it has finished (each source's BackupResult inside). */
+  async runBackup(request: BackupJobRequest): Promise<Job> {
+    await this.history.load(this.live);
+    return this.begin(request).done;
+  }
+
+  /**
+   * One source as a job, for callers that answer with a single BackupResult (POST /api/conversation-logs):
+   * throws the original error (a DifyError, for the HTTP filter) when the source failed before backing
+   * anything up; otherwise resolves with the job and that source's result.
+   */
+  async runSource(request: { source: DifySource; window?: CrawlWindow; trigger: BackupJobRequest['trigger'] }): Promise<{ job: Job; result: BackupResult }> {
+    await this.history.load(this.live);
+    const run = this.begin({ sources: [request.source], trigger: request.trigger, ...(request.window ? { window: request.window } : {}) });
+    const job = await run.done;
+    const index = run.sources.findIndex((s) => sourceKey(s) === sourceKey(request.source));
+    const entry = job.sources[index];
+    if (!entry.result) throw run.errors.get(index) ?? new Error(entry.error ?? 'the backup did not run');
+    return { job, result: entry.result };
+  }
+
+  /** Starts a backup job in the background and returns it at once (status `running`). */
+  startBackup(request: BackupJobRequest): Job {
+    if (!this.history.isLoading()) void this.history.load(this.live);
+    return clone(this.begin(request).job);
+  }
+
+  /** Newest first. */
+  list(): Job[] {
+    return this.history.list(this.live());
+  }
+
+  get(id: string): Job | undefined {
+    const running = this.running.get(id)?.job;
+    return running ? clone(running) : this.history.find(id);
+  }
+
+  getOrThrow(id: string): Job {
+    const job = this.get(id);
+    if (!job) throw new NotFoundError(`no job has id ${id}`, 'id');
+    return job;
+  }
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** True while a job of this process backs the source up. */
+  isSourceRunning(source: Pick<DifySource, 'app_id' | 'organization_id'>): boolean {
+    return this.sourceLocks.isLocked(sourceKey(source));
+  }
+
+  /** The running jobs' ids. */
+  runningJobIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * A job's events: for a running job the current progress of each source, then every event as it
+   * happens, ending with `done`; for a finished job only `done` with its final state.
+   */
+  events(id: string): Observable<JobEvent> {
+    const run = this.running.get(id);
+    if (!run) {
+      const job = this.getOrThrow(id);
+      return of<JobEvent>({ type: 'done', seq: 0, job_id: id, job });
+    }
+    const snapshot = run.job.sources.map((s) => this.progressEvent(run, s, false));
+    return concat(of(...snapshot), run.events.asObservable());
+  }
+
+  /** Aborts the running jobs (in-flight conversations finish, listing stops) and waits for them. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const runs = [...this.running.values()];
+    if (!runs.length) return;
+    this.logger.warn(`Stopping ${runs.length} running jobs for shutdown`);
+    for (const run of runs) run.controller.abort();
+    await Promise.allSettled(runs.map((r) => r.done));
+  }
+
+  private persist(): Promise<void> {
+    return this.history.persist(this.live);
+  }
+
+  private begin(request: BackupJobRequest): RunningJob {
+    const keys = new Set(request.sources.map(sourceKey));
+    const windowKey = request.window
+      ? `${request.window.start?.toISOString() ?? ''}|${request.window.end?.toISOString() ?? ''}|${request.window.from_source ?? ''}`
+      : 'catch-up';
+    for (const run of this.running.values()) {
+      if (run.windowKey === windowKey && [...keys].every((k) => run.keys.has(k))) {
+        this.logger.log(`Joined running job ${run.job.id} (${request.trigger} trigger for the same sources)`);
+        return run;
+      }
+    }
+    const job: Job = {
+      id: randomUUID(),
+      kind: 'backup',
+      trigger: request.trigger,
+      status: 'running',
+      window: request.window ? isoWindow(request.window) : null,
+      started_at: this.clock.now().toISOString(),
+      finished_at: null,
+      message: `Backing up ${plural(request.sources.length, 'source')}`,
+      sources: request.sources.map(newJobSource),
+    };
+    const run: RunningJob = {
+      job,
+      sources: request.sources,
+      keys,
+      windowKey,
+      controller: new AbortController(),
+      events: new Subject<JobEvent>(),
+      seq: 0,
+      done: Promise.resolve(job),
+      errors: new Map(),
+    };
+    this.running.set(job.id, run);
+    this.history.claim(job.id);
+    run.done = this.execute(run, request.window).catch(async (error: unknown) => {
+      // a bug, not a Dify failure: never leave a job "running" forever
+      this.logger.error(`Failed job ${job.id}: ${errorName(error)}`);
+      job.status = 'failed';
+      job.finished_at = this.clock.now().toISOString();
+      job.message = `The job stopped on an internal error: ${errorName(error)}`;
+      this.end(run);
+      await this.persist();
+      if (!run.events.closed) this.emitDone(run);
+      return clone(job);
+    });
+    return run;
+  }
+
+  /** The job leaves the running set for the history. */
+  private end(run: RunningJob): void {
+    this.history.finish(run.job);
+    this.running.delete(run.job.id);
+  }
+
+  private emitDone(run: RunningJob): void {
+    run.events.next({ type: 'done', seq: ++run.seq, job_id: run.job.id, job: forHistory(run.job) });
+    run.events.complete();
+  }
+
+  private async execute(run: RunningJob, window: CrawlWindow | undefined): Promise<Job> {
+    const { job } = run;
+    const mode = window ? `window ${isoWindow(window).start ?? 'beginning'}..${isoWindow(window).end ?? 'now'}` : 'catch-up from checkpoints';
+    this.logger.log(`Started job ${job.id} (${job.trigger}): ${plural(job.sources.length, 'source')}, ${mode}`);
+    await this.persist();
+
+    let locked = false;
+    try {
+      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server');
+      locked = true;
+    } catch (error) {
+      if (!(error instanceof BackupLockedError)) throw error;
+      await this.refuseLocked(run, error);
+    }
+    if (locked) {
+      try {
+        await this.checkpoints.reload();
+        await mapConcurrent(run.sources.keys(), SOURCE_PARALLELISM, (index) => this.backupSource(run, index, window));
+      } finally {
+        await this.lock.release();
+      }
+    }
+
+    job.status = jobStatus(job.sources.map((s) => s.status));
+    job.finished_at = this.clock.now().toISOString();
+    job.message = describeJob(job);
+    const final = clone(job);
+    this.end(run);
+    await this.persist();
+    this.emitDone(run);
+
+    const totals = jobTotals(job);
+    const line = `job ${job.id} (${job.trigger}) ${job.status}: sources=${job.sources.length} seen=${totals.seen} saved=${totals.saved} unchanged=${totals.unchanged} failed=${totals.failed}`;
+    if (job.status === 'succeeded') this.logger.log(`Finished ${line}`);
+    else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}`);
+    else this.logger.warn(`Failed ${line}`);
+
+    if (job.status !== 'interrupted') {
+      await this.stale.check().catch((e) => this.logger.error(`Failed stale-source check: ${errorName(e)}`));
+    }
+    return final;
+  }
+
+  private async backupSource(run: RunningJob, index: number, window: CrawlWindow | undefined): Promise<void> {
+    const source = run.sources[index];
+    const entry = run.job.sources[index];
+    const signal = run.controller.signal;
+    if (signal.aborted) {
+      entry.status = 'interrupted';
+      entry.finished_at = this.clock.now().toISOString();
+      return;
+    }
+    await this.sourceLocks.run(sourceKey(source), async () => {
+      entry.status = 'running';
+      entry.started_at = this.clock.now().toISOString();
+      this.emitProgress(run, entry);
+      let interrupted = false;
+      try {
+        await this.sourceBackups.run({
+          job: run.job,
+          entry,
+          source,
+          ...(window ? { window } : {}),
+          signal,
+          onProgress: () => this.emitProgress(run, entry),
+          onSlice: () => this.persist(),
+        });
+        interrupted = !!entry.result?.interrupted || (signal.aborted && !entry.result?.success);
+      } catch (error) {
+        run.errors.set(index, error);
+        entry.error = errorText(error, source);
+        entry.error_kind = error instanceof DifyError ? error.name : null;
+        if (error instanceof DifyAuthError) this.alerts.notify(credentialsRejectedAlert(source, run.job.id, entry.error), secretsOf(source));
+      }
+      entry.status = interrupted ? 'interrupted' : sourceStatus(entry);
+      entry.current_window = entry.status === 'interrupted' ? entry.current_window : null;
+      entry.finished_at = this.clock.now().toISOString();
+      await this.sourceBackups.recordOutcome(run.job, entry, source);
+      this.emitProgress(run, entry);
+      run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
+      await this.persist();
+    });
+  }
+
+  /** Another process is backing up this archive: every source fails at once, saying who holds the lock. */
+  private async refuseLocked(run: RunningJob, error: BackupLockedError): Promise<void> {
+    this.logger.warn(`Refused job ${run.job.id}: ${error.message}`);
+    for (const [index, entry] of run.job.sources.entries()) {
+      run.errors.set(index, error);
+      entry.status = 'failed';
+      entry.error = error.message;
+      entry.error_kind = error.name;
+      entry.finished_at = this.clock.now().toISOString();
+      await this.sourceBackups.recordOutcome(run.job, entry, run.sources[index]);
+      run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
+    }
+  }
+
+  private progressEvent(run: RunningJob, entry: JobSource, advance = true): JobEvent {
+    return {
+      type: 'progress',
+      seq: advance ? ++run.seq : run.seq,
+      job_id: run.job.id,
+      app_id: entry.app_id,
+      organization_id: entry.organization_id,
+      status: entry.status,
+      progress: { ...entry.progress },
+      window: entry.window ? { ...entry.window } : null,
+      current_window: entry.current_window ? { ...entry.current_window } : null,
+    };
+  }
+
+  private emitProgress(run: RunningJob, entry: JobSource): void {
+    run.events.next(this.progressEvent(run, entry));
+  }
+}

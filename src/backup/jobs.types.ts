@@ -1,0 +1,106 @@
+import type { BackupProgress, BackupResult } from './backup.types';
+import type { Coverage, CrawlWindow, DifyAccessMode, DifySource } from '../dify/dify.types';
+
+/** Who started a backup. */
+export type JobTrigger = 'manual' | 'scheduled' | 'api' | 'api-scheduled' | 'cli';
+export const JOB_TRIGGERS: JobTrigger[] = ['manual', 'scheduled', 'api', 'api-scheduled', 'cli'];
+
+export type JobStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+export type JobSourceStatus = 'pending' | JobStatus;
+
+export interface IsoWindow {
+  start: string | null;
+  end: string | null;
+}
+
+/** One source inside a job: what it covered, where it is, how it ended. Never holds a credential. */
+export interface JobSource {
+  app_id: string;
+  organization_id: string | null;
+  name: string | null;
+  status: JobSourceStatus;
+  progress: BackupProgress;
+  /** the whole window this source is backing up */
+  window: IsoWindow | null;
+  /** the slice being backed up right now (catch-up runs go day by day) */
+  current_window: IsoWindow | null;
+  /** the checkpoint when the source started, and where it stands now (catch-up runs only) */
+  checkpoint_before: string | null;
+  checkpoint_after: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  /** why the source failed as a whole (Dify unreachable, credentials refused, ...) */
+  error: string | null;
+  /** the DifyError class name when there is one, e.g. DifyAuthError */
+  error_kind: string | null;
+  warnings: string[];
+  /** the merged result of every slice; null when the source failed before backing anything up */
+  result: BackupResult | null;
+}
+
+export interface Job {
+  id: string;
+  kind: 'backup';
+  trigger: JobTrigger;
+  status: JobStatus;
+  /** the explicit window asked for; null means a catch-up from each source's checkpoint */
+  window: IsoWindow | null;
+  started_at: string;
+  finished_at: string | null;
+  message: string;
+  sources: JobSource[];
+}
+
+/** What a backup job is asked to do. */
+export interface BackupJobRequest {
+  sources: DifySource[];
+  /** absent: catch up from each source's checkpoint to now, moving the checkpoint */
+  window?: CrawlWindow;
+  trigger: JobTrigger;
+}
+
+export type JobEvent =
+  | {
+      type: 'progress';
+      seq: number;
+      job_id: string;
+      app_id: string;
+      organization_id: string | null;
+      status: JobSourceStatus;
+      progress: BackupProgress;
+      /** the whole window of the source, and the slice under way */
+      window: IsoWindow | null;
+      current_window: IsoWindow | null;
+    }
+  | { type: 'source'; seq: number; job_id: string; source: JobSource }
+  | { type: 'done'; seq: number; job_id: string; job: Job };
+
+/** Durable per-source state: the checkpoint and what the last run said. */
+export interface SourceState {
+  key: string;
+  app_id: string;
+  organization_id: string | null;
+  /** everything active before this instant has been saved */
+  checkpoint: string | null;
+  /** when this service first knew the source (staleness of a source that never succeeded) */
+  first_seen_at: string;
+  last_run_at: string | null;
+  last_run_job_id: string | null;
+  last_outcome: JobSourceStatus | null;
+  last_success_at: string | null;
+  access_mode: DifyAccessMode | null;
+  coverage: Coverage | null;
+  stale_alerted_at: string | null;
+}
+
+/** The one answer of every async route (202 Accepted): where to follow the job. */
+export interface JobAccepted {
+  job_id: string;
+  status: JobStatus;
+  status_url: string;
+  events_url: string;
+}
+
+export function jobAccepted(job: Pick<Job, 'id' | 'status'>): JobAccepted {
+  return { job_id: job.id, status: job.status, status_url: `/api/jobs/${job.id}`, events_url: `/api/jobs/${job.id}/events` };
+}

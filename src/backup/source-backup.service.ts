@@ -1,0 +1,146 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { orgAppLabel } from '../common/org-app-label';
+import { secretsOf } from '../common/redact';
+import { AppConfig } from '../config/app-config';
+import { DifyAuthError } from '../dify/dify.errors';
+import type { CrawlWindow, DifySource } from '../dify/dify.types';
+import { AlertsService } from './alerts.service';
+import { isArchiveStop, mergeResults } from './backup-result';
+import { BackupService } from './backup.service';
+import type { BackupResult } from './backup.types';
+import { catchUpWindow, purgeHorizon, Slice, splitByDay } from './catch-up';
+import { CheckpointService } from './checkpoint.service';
+import { backupFailedAlert, purgeHorizonAlert, purgeHorizonWarning } from './job-alerts';
+import { errorName, isoWindow } from './job-outcome';
+import type { Job, JobSource } from './jobs.types';
+
+/** One source inside a running job, as the job lifecycle hands it over. */
+export interface SourceRun {
+  job: Pick<Job, 'id' | 'trigger' | 'window'>;
+  entry: JobSource;
+  source: DifySource;
+  /** absent: catch up from the checkpoint */
+  window?: CrawlWindow;
+  signal: AbortSignal;
+  /** the entry's progress changed */
+  onProgress(): void;
+  /** a slice is done: a moment to write the job history */
+  onSlice(): Promise<void>;
+}
+
+/**
+ * Backs up one source of a job: an explicit window in one run, or a catch-up from the checkpoint cut
+ * into days, moving the checkpoint only past fully saved days. Records the outcome and alerts.
+ */
+@Injectable()
+export class SourceBackupService {
+  private readonly logger = new Logger(SourceBackupService.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly backups: BackupService,
+    private readonly checkpoints: CheckpointService,
+    private readonly alerts: AlertsService,
+    private readonly clock: Clock,
+  ) {}
+
+  run(run: SourceRun): Promise<void> {
+    return run.window ? this.backupWindow(run, run.window) : this.catchUp(run);
+  }
+
+  /** The checkpoint file's last-run facts, and an alert when the source failed or partly failed. */
+  async recordOutcome(job: SourceRun['job'], entry: JobSource, source: DifySource): Promise<void> {
+    const now = this.clock.now().toISOString();
+    try {
+      await this.checkpoints.update(source, {
+        last_run_at: now,
+        last_run_job_id: job.id,
+        last_outcome: entry.status,
+        ...(entry.status === 'succeeded' ? { last_success_at: now } : {}),
+        ...(entry.result ? { access_mode: entry.result.access_mode, coverage: entry.result.coverage } : {}),
+      });
+    } catch (e) {
+      this.logger.error(`Failed to record the outcome of ${orgAppLabel(source)}: ${errorName(e)}`);
+    }
+    if (entry.status !== 'failed' && entry.status !== 'partial') return;
+    if (entry.error_kind === DifyAuthError.name) return; // already alerted as credentials_rejected
+    this.alerts.notify(backupFailedAlert(job, entry, source), secretsOf(source));
+  }
+
+  private async backupWindow(run: SourceRun, window: CrawlWindow): Promise<void> {
+    run.entry.window = isoWindow(window);
+    run.entry.current_window = run.entry.window;
+    run.entry.result = await this.backupSlice(run, window);
+  }
+
+  private async catchUp(run: SourceRun): Promise<void> {
+    const { entry, source } = run;
+    const now = this.clock.now();
+    const state = this.checkpoints.get(source);
+    const whole = catchUpWindow(state.checkpoint, now, this.config.schedule);
+    entry.window = isoWindow(whole);
+    entry.checkpoint_before = state.checkpoint;
+    entry.checkpoint_after = state.checkpoint;
+    this.warnAboutPurge(run, whole.start, now, state.checkpoint);
+
+    let checkpointFrozen = false;
+    for (const slice of splitByDay(whole)) {
+      if (run.signal.aborted) {
+        if (entry.result) entry.result = { ...entry.result, success: false, interrupted: true };
+        entry.current_window = isoWindow(slice);
+        return;
+      }
+      entry.current_window = isoWindow(slice);
+      const result = await this.backupSlice(run, slice);
+      entry.result = mergeResults(entry.result, result);
+      if (result.success && !checkpointFrozen) {
+        entry.checkpoint_after = slice.end.toISOString();
+        await this.checkpoints.update(source, { checkpoint: entry.checkpoint_after });
+      } else if (!result.success) {
+        // later slices are still saved, but the checkpoint stays before the first gap
+        checkpointFrozen = true;
+      }
+      if (result.interrupted) return;
+      // a full or read-only disk fails every later day too: stop here, the result says why
+      if (result.errors.some(isArchiveStop)) return;
+      await run.onSlice();
+    }
+  }
+
+  private async backupSlice(run: SourceRun, window: CrawlWindow | Slice): Promise<BackupResult> {
+    const { entry } = run;
+    const base = { ...entry.progress };
+    const result = await this.backups.run({
+      source: run.source,
+      window,
+      signal: run.signal,
+      onProgress: (p) => {
+        entry.progress = {
+          seen: base.seen + p.seen,
+          saved: base.saved + p.saved,
+          unchanged: base.unchanged + p.unchanged,
+          failed: base.failed + p.failed,
+        };
+        run.onProgress();
+      },
+    });
+    entry.progress = {
+      seen: base.seen + result.total_conversations,
+      saved: base.saved + result.saved_count,
+      unchanged: base.unchanged + result.unchanged_count,
+      failed: base.failed + result.failed_count,
+    };
+    for (const w of result.warnings) if (!entry.warnings.includes(w)) entry.warnings.push(w);
+    return result;
+  }
+
+  private warnAboutPurge(run: SourceRun, start: Date, now: Date, checkpoint: string | null): void {
+    const { retentionDays } = this.config.dify;
+    const horizon = purgeHorizon(now, retentionDays);
+    if (start.getTime() >= horizon.getTime()) return;
+    const warning = purgeHorizonWarning(retentionDays, horizon, start, checkpoint);
+    run.entry.warnings.push(warning);
+    this.alerts.notify(purgeHorizonAlert(run.source, run.job.id, warning, { start, horizon, checkpoint }), secretsOf(run.source));
+  }
+}

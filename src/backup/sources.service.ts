@@ -1,0 +1,119 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { BackupService } from './backup.service';
+import { SourceRegistry } from './source-registry';
+import { accessModeOf, sourceUrls } from '../config/dify-source';
+import { DifyError } from '../dify/dify.errors';
+import type { Coverage, DifyAccessMode, DifyAppMode, DifySource } from '../dify/dify.types';
+import { CronTime } from 'cron';
+import { Clock } from '../common/clock';
+import { AppConfig } from '../config/app-config';
+import { CheckpointService } from './checkpoint.service';
+import { JobsService } from './jobs.service';
+import { redactText, secretsOf } from '../common/redact';
+import type { JobSourceStatus } from './jobs.types';
+import { orgAppLabel } from '../common/org-app-label';
+
+/** A configured source as the API shows it: never a key, password or e-mail. */
+export interface SourceView {
+  app_id: string;
+  organization_id: string | null;
+  name: string | null;
+  access_mode: DifyAccessMode | null;
+  hosts: string[];
+  coverage: Coverage | null;
+  checkpoint: string | null;
+  running: boolean;
+  last_run_at: string | null;
+  last_run_job_id: string | null;
+  last_outcome: JobSourceStatus | null;
+  last_success_at: string | null;
+  next_run: string | null;
+}
+
+export type SourceTestResult =
+  | { ok: true; app_id: string; organization_id: string | null; access_mode: DifyAccessMode; app: { id: string; name: string; mode: DifyAppMode }; message: string }
+  | { ok: false; app_id: string; organization_id: string | null; access_mode: DifyAccessMode | null; error: string; error_kind: string | null };
+
+@Injectable()
+export class SourcesService {
+  private readonly logger = new Logger(SourcesService.name);
+
+  constructor(
+    private readonly registry: SourceRegistry,
+    private readonly checkpoints: CheckpointService,
+    private readonly backups: BackupService,
+    private readonly jobs: JobsService,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** When the backup task next runs (null with ENABLE_AUTO_LOGGING=false), from the validated schedule. */
+  nextBackupRun(): string | null {
+    if (!this.config.autoLogging) return null;
+    const { backupCron, timezone } = this.config.schedule;
+    return new CronTime(backupCron, timezone).getNextDateFrom(this.clock.now(), timezone).toJSDate().toISOString();
+  }
+
+  list(): SourceView[] {
+    const nextRun = this.nextBackupRun();
+    return this.registry.list().map((source) => {
+      const state = this.checkpoints.find(source);
+      return {
+        app_id: source.app_id,
+        organization_id: source.organization_id ?? null,
+        name: source.name ?? null,
+        access_mode: accessModeOf(source),
+        hosts: [...new Set(sourceUrls(source).map(hostOf))],
+        coverage: state?.coverage ?? null,
+        checkpoint: state?.checkpoint ?? null,
+        running: this.jobs.isSourceRunning(source),
+        last_run_at: state?.last_run_at ?? null,
+        last_run_job_id: state?.last_run_job_id ?? null,
+        last_outcome: state?.last_outcome ?? null,
+        last_success_at: state?.last_success_at ?? null,
+        next_run: nextRun,
+      };
+    });
+  }
+
+  /** A side-effect-free call with the source's credentials; 404 for an app_id that is not configured. */
+  async test(appId: string, organizationId?: string): Promise<SourceTestResult> {
+    const source = this.registry.get(appId, organizationId);
+    const base = { app_id: source.app_id, organization_id: source.organization_id ?? null };
+    this.logger.log(`Started credentials test of ${orgAppLabel(source)}`);
+    try {
+      const { app, accessMode } = await this.backups.check(source);
+      this.logger.log(`Finished credentials test of ${orgAppLabel(source)}: ok (${accessMode}, ${app.mode})`);
+      return {
+        ok: true,
+        ...base,
+        access_mode: accessMode,
+        app: { id: app.id, name: app.name, mode: app.mode },
+        message: `Connected to "${app.name}" (${app.mode}) in ${accessMode} mode`,
+      };
+    } catch (error) {
+      const text = describeError(error, source);
+      this.logger.warn(`Failed credentials test of ${orgAppLabel(source)}: ${text}`);
+      return {
+        ok: false,
+        ...base,
+        access_mode: accessModeOf(source),
+        error: text,
+        error_kind: error instanceof DifyError ? error.name : null,
+      };
+    }
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid URL';
+  }
+}
+
+function describeError(error: unknown, source: DifySource): string {
+  if (error instanceof DifyError) return redactText(error.message, secretsOf(source));
+  return 'the test failed with an unexpected error (see the service log)';
+}

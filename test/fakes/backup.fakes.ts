@@ -1,0 +1,177 @@
+import type { BackupService } from '../../src/backup/backup.service';
+import type { BackupResult, BackupRunRequest } from '../../src/backup/backup.types';
+import type { SourceRegistry } from '../../src/backup/source-registry';
+import type { AppConfig } from '../../src/config/app-config';
+import type { DifySource } from '../../src/dify/dify.types';
+import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
+import type { BackupLock } from '../../src/backup/backup-lock';
+import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
+import { CheckpointService } from '../../src/backup/checkpoint.service';
+import { Clock } from '../../src/common/clock';
+import type { JobHistoryRepository } from '../../src/backup/job-history.repository';
+import { JobHistoryService } from '../../src/backup/job-history.service';
+import { JobsService } from '../../src/backup/jobs.service';
+import { SourceBackupService } from '../../src/backup/source-backup.service';
+import type { Job, SourceState } from '../../src/backup/jobs.types';
+import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
+
+/** Typed fakes shared by the backup and scheduler unit tests. */
+export class FakeClock extends Clock {
+  constructor(public current = new Date('2025-10-15T10:00:00Z')) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.current);
+  }
+}
+
+export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'load' | 'save' | 'update'> {
+  states: SourceState[] = [];
+  async load() {
+    return structuredClone(this.states);
+  }
+  async save(states: SourceState[]) {
+    this.states = structuredClone(states);
+  }
+  async update(change: (stored: SourceState[]) => SourceState[]) {
+    this.states = structuredClone(change(structuredClone(this.states)));
+    return structuredClone(this.states);
+  }
+}
+
+export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'load' | 'save' | 'update'> {
+  jobs: Job[] = [];
+  saves = 0;
+  async load() {
+    return structuredClone(this.jobs);
+  }
+  async save(jobs: Job[]) {
+    this.saves++;
+    this.jobs = structuredClone(jobs);
+  }
+  async update(change: (stored: Job[]) => Job[]) {
+    this.saves++;
+    this.jobs = structuredClone(change(structuredClone(this.jobs)));
+    return structuredClone(this.jobs);
+  }
+}
+
+/** A backup lock nobody else holds. */
+export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'otherHolder'> {
+  held = 0;
+  async hold() {
+    this.held++;
+  }
+  async release() {
+    this.held--;
+  }
+  async otherHolder() {
+    return null;
+  }
+}
+
+export class FakeAlerts implements Pick<AlertsService, 'notify'> {
+  sent: (AlertInput & { secrets: string[] })[] = [];
+  notify(input: AlertInput, secrets: string[] = []) {
+    this.sent.push({ ...input, secrets });
+  }
+}
+
+export class FakeStale implements Pick<StaleSourcesService, 'check'> {
+  checks = 0;
+  async check() {
+    this.checks++;
+    return [];
+  }
+}
+
+export type RunHandler = (request: BackupRunRequest) => Promise<BackupResult>;
+
+export class FakeBackups implements Pick<BackupService, 'run' | 'check'> {
+  calls: BackupRunRequest[] = [];
+  handler: RunHandler = async (request) => result(request, 1);
+  run(request: BackupRunRequest) {
+    this.calls.push(request);
+    return this.handler(request);
+  }
+  async check(): ReturnType<BackupService['check']> {
+    return { app: { id: 'x', name: 'X', mode: 'chat' }, accessMode: 'console-admin' };
+  }
+}
+
+/** A result as BackupService returns it, reporting progress once per conversation. */
+export function result(request: BackupRunRequest, saved: number, over: Partial<BackupResult> = {}): BackupResult {
+  for (let i = 1; i <= saved; i++) request.onProgress?.({ seen: i, saved: i, unchanged: 0, failed: 0 });
+  const failed = over.failed_count ?? 0;
+  return {
+    success: failed === 0,
+    message: 'ok',
+    app_id: request.source.app_id,
+    organization_id: request.source.organization_id ?? null,
+    access_mode: 'console-admin',
+    app_mode: 'chat',
+    total_conversations: saved + failed,
+    saved_count: saved,
+    created_count: saved,
+    updated_count: 0,
+    unchanged_count: 0,
+    failed_count: failed,
+    file_paths: [],
+    errors: Array.from({ length: failed }, (_, i) => ({ conversation_id: `c${i}`, error: 'Dify is unreachable' })),
+    coverage: { complete: true, warnings: [] },
+    warnings: [],
+    window: { start: request.window.start?.toISOString() ?? null, end: request.window.end?.toISOString() ?? null },
+    interrupted: false,
+    ...over,
+  };
+}
+
+export function testConfig(over: { backfillFrom?: string; overlapSeconds?: number; difyRetentionDays?: number } = {}): AppConfig {
+  return {
+    autoLogging: true,
+    retentionDays: 30,
+    compressAfterDays: null,
+    schedule: {
+      backupCron: '0 2 * * *',
+      cleanupCron: '0 3 * * 0',
+      compressCron: '30 3 * * *',
+      timezone: 'UTC',
+      backfillFrom: over.backfillFrom ?? '2d',
+      overlapSeconds: over.overlapSeconds ?? 0,
+    },
+    dify: { timeoutMs: 1000, maxRetries: 0, retryBaseMs: 1, concurrency: 1, retentionDays: over.difyRetentionDays ?? 30 },
+    alerts: { webhookUrl: null, staleHours: 36 },
+  } as AppConfig;
+}
+
+export function fakeRegistry(sources: DifySource[]): SourceRegistry {
+  return { list: () => sources, get: (id: string) => sources.find((s) => s.app_id === id)! } as unknown as SourceRegistry;
+}
+
+export function checkpointService(repo: MemoryCheckpointRepository, sources: DifySource[], clock: Clock): CheckpointService {
+  return new CheckpointService(repo as unknown as CheckpointRepository, fakeRegistry(sources), clock);
+}
+
+/** JobsService with its collaborators: the per-source runs and the history built on the given fakes. */
+export function jobsService(parts: {
+  config: AppConfig;
+  backups: FakeBackups;
+  checkpoints: CheckpointService;
+  history: MemoryJobHistoryRepository;
+  alerts: FakeAlerts;
+  stale: FakeStale;
+  clock: Clock;
+  lock?: FreeBackupLock;
+}): JobsService {
+  const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
+  const alerts = parts.alerts as unknown as AlertsService;
+  return new JobsService(
+    new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, parts.clock),
+    new SourceBackupService(parts.config, parts.backups as unknown as BackupService, parts.checkpoints, alerts, parts.clock),
+    parts.checkpoints,
+    alerts,
+    parts.stale as unknown as StaleSourcesService,
+    parts.clock,
+    lock,
+  );
+}
