@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { describePageError } from './admin-errors';
 import { SignInRequired } from './admin-session';
 
-function wantsJson(req: Request): boolean {
+export function wantsJson(req: Request): boolean {
   return (req.headers.accept ?? '').includes('application/json');
 }
 

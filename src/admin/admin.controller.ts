@@ -3,14 +3,11 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { AuthService } from '../common/auth/auth.service';
-import { AdminPageFilter } from './admin-page.filter';
+import { jobAccepted } from '../backup/jobs.types';
+import { AdminPageFilter, wantsJson } from './admin-page.filter';
 import { AdminSession, AdminSessionGuard, CsrfRejected } from './admin-session';
 import { AdminService } from './admin.service';
 import { BackupFormDto, CleanFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
-
-function wantsJson(req: Request): boolean {
-  return (req.headers.accept ?? '').includes('application/json');
-}
 
 /** The server-rendered admin page. Every form works without JavaScript; page scripts only enhance. */
 @ApiExcludeController()
@@ -39,7 +36,7 @@ export class AdminController {
     this.checkCsrf(session, body._csrf);
     const job = this.admin.startBackup(body.app_id, body.organization_id);
     if (wantsJson(req)) {
-      res.status(202).json({ job_id: job.id, url: `/admin/jobs/${job.id}` });
+      res.status(202).json(jobAccepted(job));
       return;
     }
     res.redirect(303, `/admin/jobs/${encodeURIComponent(job.id)}`);

@@ -167,6 +167,10 @@ describe('admin page over HTTP', () => {
       expect(overview.text).toMatch(/<p class="alert alert-error small">[^<]*Dify is unreachable/);
       const unknown = await request(t.server).post('/admin/backup').set('Cookie', cookie).type('form').send({ _csrf: csrf, app_id: 'nope' }).expect(404);
       expect(unknown.text).toContain('No configured source has app_id nope.');
+      // the page script's JSON answer is the one 202 shape of every async route
+      const scripted = await request(t.server).post('/admin/backup').set('Cookie', cookie).set('Accept', 'application/json').type('form').send({ _csrf: csrf, app_id: 'support-bot' }).expect(202);
+      const id = scripted.body.job_id as string;
+      expect(scripted.body).toEqual({ job_id: id, status: expect.any(String), status_url: `/api/jobs/${id}`, events_url: `/api/jobs/${id}/events` });
     });
   });
 });
