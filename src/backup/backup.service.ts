@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { mapConcurrent } from '../common/concurrency';
 import { orgAppLabel } from '../common/org-app-label';
 import { DifyClientFactory } from '../dify/dify-client.factory';
 import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
@@ -76,32 +77,25 @@ export class BackupService {
       report();
     };
 
-    const listing = client.listConversations(app, window)[Symbol.asyncIterator]();
-    const worker = async () => {
-      for (;;) {
-        if (signal?.aborted) {
-          interrupted = true;
-          return;
-        }
-        if (storageFailure) return;
-        const next = await listing.next();
-        if (next.done) return;
-        progress.seen++;
-        await saveOne(next.value);
-      }
+    const stop = (): boolean => {
+      if (signal?.aborted) interrupted = true;
+      return interrupted || storageFailure !== undefined;
     };
     try {
-      await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
+      await mapConcurrent(
+        client.listConversations(app, window),
+        this.config.dify.concurrency,
+        async (ref) => {
+          progress.seen++;
+          await saveOne(ref);
+        },
+        { stop },
+      );
     } catch (error) {
       // listing itself failed part way: what was saved stays saved, the run is reported as failed
       errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
-      await listing.return?.(undefined);
     }
-    if (interrupted) await listing.return?.(undefined);
-    if (storageFailure) {
-      await listing.return?.(undefined);
-      errors.push(archiveStopError(storageFailure.code));
-    }
+    if (storageFailure) errors.push(archiveStopError(storageFailure.code));
 
     const success = errors.length === 0 && !interrupted;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;

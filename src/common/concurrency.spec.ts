@@ -30,4 +30,23 @@ describe(mapConcurrent.name, () => {
     ).rejects.toThrow('boom');
     expect(started.length).toBeLessThan(6);
   });
+
+  it('stops pulling when `stop` says so, lets calls in flight finish and closes the listing', async () => {
+    let closed = false;
+    async function* listing() {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        closed = true;
+      }
+    }
+    const started: number[] = [];
+    const sut = await mapConcurrent(listing(), 1, async (n) => {
+      started.push(n);
+      return n;
+    }, { stop: () => started.length >= 5 });
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(sut).toEqual([0, 1, 2, 3, 4]);
+    expect(closed).toBe(true);
+  });
 });

@@ -1,12 +1,19 @@
+export interface PoolOptions {
+  /** asked before each item is pulled; `true` stops new work (calls in flight finish, the listing is closed) */
+  stop?: () => boolean;
+}
+
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight, pulling items lazily (an async listing is
- * consumed only as fast as the workers finish). Results come back in input order. The first failure stops
- * new work; calls already running are awaited, then that failure is thrown.
+ * consumed only as fast as the workers finish). Results come back in input order (an item never pulled
+ * after a stop has none). The first failure stops new work; calls already running are awaited, then that
+ * failure is thrown.
  */
 export async function mapConcurrent<T, R>(
   items: AsyncIterable<T> | Iterable<T>,
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
+  options: PoolOptions = {},
 ): Promise<R[]> {
   const width = Math.max(1, Math.floor(limit) || 1);
   const iterator: AsyncIterator<T> | Iterator<T> =
@@ -15,9 +22,14 @@ export async function mapConcurrent<T, R>(
   let index = 0;
   let failed: { error: unknown } | null = null;
   let done = false;
+  let stopped = false;
 
   const worker = async (): Promise<void> => {
-    while (!failed && !done) {
+    while (!failed && !done && !stopped) {
+      if (options.stop?.()) {
+        stopped = true;
+        return;
+      }
       let next: IteratorResult<T>;
       try {
         next = await iterator.next();
@@ -39,9 +51,7 @@ export async function mapConcurrent<T, R>(
   };
 
   await Promise.all(Array.from({ length: width }, worker));
-  if (failed) {
-    await iterator.return?.();
-    throw (failed as { error: unknown }).error;
-  }
+  if (failed || stopped) await iterator.return?.();
+  if (failed) throw (failed as { error: unknown }).error;
   return results;
 }
