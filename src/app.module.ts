@@ -11,10 +11,20 @@ import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
 export class AppModule {
+  /** With an already validated configuration (tests, the demo). */
   static forRoot(config: AppConfig): DynamicModule {
+    return AppModule.around(AppConfigModule.forRoot(config));
+  }
+
+  /** Configured from `.env` and the environment (then `overrides`); rejects with a ConfigError on a bad value. */
+  static async fromEnvironment(overrides: Record<string, string> = {}): Promise<DynamicModule> {
+    return AppModule.around(await AppConfigModule.fromEnvironment(overrides));
+  }
+
+  private static around(config: DynamicModule): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule, AdminModule],
+      imports: [config, AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule, AdminModule],
       controllers: [HealthController],
     };
   }

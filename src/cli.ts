@@ -1,11 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
 import { backupCommand } from './cli/backup.command';
 import { cleanCommand, reindexCommand, verifyCommand } from './cli/archive.commands';
 import { CliCommand, CliOutput, parseCommandArgs, ParsedOptions, UsageError } from './cli/cli-command';
 import { ConfigError } from './config/app-config';
-import { loadConfigFromEnvironment } from './config/load-environment';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 
 /** One-shot commands against the archive, without the HTTP server: `node dist/cli.js <command> [options]`. */
@@ -34,10 +32,13 @@ const consoleOutput: CliOutput = {
 export async function runCli(
   argv: string[],
   out: CliOutput = consoleOutput,
-  createContext: () => Promise<INestApplicationContext> = () =>
-    NestFactory.createApplicationContext(AppModule.forRoot(loadConfigFromEnvironment({ ENABLE_AUTO_LOGGING: 'false' })), {
+  createContext: () => Promise<INestApplicationContext> = async () => {
+    // loaded here so that a bad cron setting (read when the modules are imported) is reported like any config error
+    const { AppModule } = await import('./app.module');
+    return NestFactory.createApplicationContext(await AppModule.fromEnvironment({ ENABLE_AUTO_LOGGING: 'false' }), {
       logger: ['error', 'warn'],
-    }),
+    });
+  },
 ): Promise<number> {
   const [name, ...rest] = argv;
   const command = name ? COMMANDS[name] : undefined;

@@ -1,10 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { loadConfigFromEnvironment } from './config/load-environment';
-import { startServer } from './main';
 import { validateSource } from './config/app-config';
-import { JobsService } from './backup/jobs.service';
 import { demoSourcesFor } from './simulator/main';
 import { startSimulator } from './simulator/simulator';
+import { exitOnStartUpFailure } from './start-up';
 
 /**
  * `npm run demo`: the service on its defaults with the bundled Dify simulator as its source,
@@ -21,6 +20,9 @@ async function demo(): Promise<void> {
   );
   logger.log(`Dify simulator on ${sim.url} with ${config.sources.length} demo sources`);
 
+  // loaded here so that a bad cron setting (read when the modules are imported) ends as one line
+  const { startServer } = await import('./server');
+  const { JobsService } = await import('./backup/jobs.service');
   const app = await startServer(config);
   const job = await app.get(JobsService).runBackup({ sources: config.sources, trigger: 'manual' });
   logger.log(`First backup: ${job.message}`);
@@ -35,4 +37,4 @@ async function demo(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-void demo();
+demo().catch(exitOnStartUpFailure);

@@ -1,36 +1,6 @@
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module';
-import { AppConfig, ConfigError } from './config/app-config';
-import { loadConfigFromEnvironment } from './config/load-environment';
-import { configureApp } from './configure-app';
+import { exitOnStartUpFailure } from './start-up';
 
-export async function startServer(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    bufferLogs: false,
-  });
-  configureApp(app, config);
-  await app.listen(config.port, config.host);
-  new Logger('Main').log(`Listening on http://${config.host}:${config.port} (API docs at /api/docs)`);
-  return app;
-}
-
+// Loaded on demand: importing the modules reads the cron settings, and a bad one must end as one line too.
 if (require.main === module) {
-  let config: AppConfig;
-  try {
-    config = loadConfigFromEnvironment();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(1);
-    }
-    throw e;
-  }
-  startServer(config).catch((error: NodeJS.ErrnoException) => {
-    // e.g. EADDRINUSE: one clear line instead of a stack trace
-    console.error(`Failed to start: ${error.code ? `${error.code} ` : ''}${error.message}`);
-    process.exit(1);
-  });
+  import('./server').then(({ startServer }) => startServer()).catch(exitOnStartUpFailure);
 }

@@ -1,6 +1,4 @@
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
-import { loadConfigFromEnvironment } from './config/load-environment';
 import { ConversationLogService } from './conversation-logs/conversation-log.service';
 
 export interface StandaloneConversationLogs {
@@ -13,8 +11,10 @@ export interface StandaloneConversationLogs {
  * configured like the server (.env, then the environment, then `overrides`).
  */
 export async function createConversationLogService(overrides: Record<string, string> = {}): Promise<StandaloneConversationLogs> {
-  const config = loadConfigFromEnvironment({ ENABLE_AUTO_LOGGING: 'false', ...overrides });
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+  // loaded here so that a bad cron setting (read when the modules are imported) rejects this promise
+  const { AppModule } = await import('./app.module');
+  const root = await AppModule.fromEnvironment({ ENABLE_AUTO_LOGGING: 'false', ...overrides });
+  const app = await NestFactory.createApplicationContext(root, { logger: ['error', 'warn'] });
   return { service: app.get(ConversationLogService), close: () => app.close() };
 }
 

@@ -1,12 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { BackupService } from './backup.service';
 import { SourceRegistry } from './source-registry';
 import { accessModeOf, sourceUrls } from '../config/dify-source';
 import { DifyError } from '../dify/dify.errors';
 import type { Coverage, DifyAccessMode, DifyAppMode, DifySource } from '../dify/dify.types';
-import { CronTime } from 'cron';
-import { Clock } from '../common/clock';
-import { AppConfig } from '../config/app-config';
 import { CheckpointService } from './checkpoint.service';
 import { JobsService } from './jobs.service';
 import { redactText, secretsOf } from '../common/redact';
@@ -43,15 +41,15 @@ export class SourcesService {
     private readonly checkpoints: CheckpointService,
     private readonly backups: BackupService,
     private readonly jobs: JobsService,
-    private readonly config: AppConfig,
-    private readonly clock: Clock,
+    /** absent where no scheduler runs (the CLI's and the benchmark's module sets) */
+    @Optional() private readonly schedules?: SchedulerRegistry,
   ) {}
 
-  /** When the backup task next runs (null with ENABLE_AUTO_LOGGING=false), from the validated schedule. */
+  /** When the registered backup task next runs; null when none runs (ENABLE_AUTO_LOGGING=false). */
   nextBackupRun(): string | null {
-    if (!this.config.autoLogging) return null;
-    const { backupCron, timezone } = this.config.schedule;
-    return new CronTime(backupCron, timezone).getNextDateFrom(this.clock.now(), timezone).toJSDate().toISOString();
+    if (!this.schedules?.doesExist('cron', 'backup')) return null;
+    const job = this.schedules.getCronJob('backup');
+    return job.isActive ? job.nextDate().toJSDate().toISOString() : null;
   }
 
   list(): SourceView[] {

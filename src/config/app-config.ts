@@ -135,12 +135,31 @@ function parseBackfill(value: string | undefined): string {
   throw new ConfigError('BACKFILL_FROM must be an ISO 8601 date or a number of days such as 30d');
 }
 
-/** Validates the environment and builds the typed configuration; throws ConfigError naming the variable. */
-export function loadAppConfig(env: Record<string, string | undefined>, cwd = process.cwd()): AppConfig {
+/**
+ * Checks the environment against the schema; throws ConfigError naming every bad variable. With `only`,
+ * just those variables are judged (the rest may still be wrong and are not read by the caller).
+ */
+export function validateEnvironment(
+  env: Record<string, string | undefined>,
+  only?: readonly (keyof EnvironmentVariables)[],
+): EnvironmentVariables {
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
   const vars = plainToInstance(EnvironmentVariables, defined, { exposeDefaultValues: true });
-  const errors = validateSync(vars, { skipMissingProperties: false });
+  const errors = validateSync(vars, { skipMissingProperties: false }).filter(
+    (e) => !only || (only as readonly string[]).includes(e.property),
+  );
   if (errors.length) throw new ConfigError(`Invalid configuration: ${describeErrors(errors).join('; ')}`);
+  return vars;
+}
+
+/** The zone cron expressions are read in: CRON_TIMEZONE, else LOG_TIMEZONE. */
+export function cronTimeZone(vars: Pick<EnvironmentVariables, 'CRON_TIMEZONE' | 'LOG_TIMEZONE'>): string {
+  return vars.CRON_TIMEZONE ?? vars.LOG_TIMEZONE;
+}
+
+/** Validates the environment and builds the typed configuration; throws ConfigError naming the variable. */
+export function loadAppConfig(env: Record<string, string | undefined>, cwd = process.cwd()): AppConfig {
+  const vars = validateEnvironment(env);
 
   const sources: DifySource[] = [];
   if (vars.DIFY_APPS_FILE) sources.push(...loadSourcesFile(path.resolve(cwd, vars.DIFY_APPS_FILE), env));
@@ -200,7 +219,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
       backupCron: vars.BACKUP_CRON,
       cleanupCron: vars.CLEANUP_CRON,
       compressCron: vars.COMPRESS_CRON,
-      timezone: vars.CRON_TIMEZONE ?? vars.LOG_TIMEZONE,
+      timezone: cronTimeZone(vars),
       backfillFrom: parseBackfill(vars.BACKFILL_FROM),
       overlapSeconds: vars.BACKUP_OVERLAP_SECONDS,
     },

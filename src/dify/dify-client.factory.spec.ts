@@ -1,10 +1,15 @@
+import { HttpService } from '@nestjs/axios';
+import axios from 'axios';
 import * as os from 'node:os';
-import { loadAppConfig } from '../config/app-config';
+import { AppConfig, loadAppConfig } from '../config/app-config';
+import { difyAxiosDefaults } from './dify-http';
 import { DifyClientFactory, serviceRootFor, versionAtLeast } from './dify-client.factory';
 import { DifyBadRequestError } from './dify.errors';
 
+const factoryFor = (config: AppConfig) => new DifyClientFactory(config, new HttpService(axios.create(difyAxiosDefaults(config))));
+
 describe(DifyClientFactory.name, () => {
-  const sut = new DifyClientFactory(loadAppConfig({ LOGS_DIR: os.tmpdir() }));
+  const sut = factoryFor(loadAppConfig({ LOGS_DIR: os.tmpdir() }));
 
   it('chooses the access mode from the source, console modes first', () => {
     expect(sut.create({ app_id: 'a', dify_api_url: 'https://api.dify.ai/v1', api_key: 'app-x' }).accessMode).toBe('service');
@@ -59,7 +64,7 @@ describe(versionAtLeast.name, () => {
 });
 
 describe('DifyClientFactory.passwordEncoding', () => {
-  const sut = new DifyClientFactory(loadAppConfig({ LOGS_DIR: os.tmpdir(), DIFY_TIMEOUT_MS: '200', DIFY_MAX_RETRIES: '0' }));
+  const sut = factoryFor(loadAppConfig({ LOGS_DIR: os.tmpdir(), DIFY_TIMEOUT_MS: '200', DIFY_MAX_RETRIES: '0' }));
   const login = { app_id: 'a', email: 'a@b.c', password: 'p' };
 
   it('honours an explicit choice', async () => {

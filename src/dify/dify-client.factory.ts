@@ -1,3 +1,4 @@
+import { HttpService } from '@nestjs/axios';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
@@ -16,7 +17,10 @@ const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
 /** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
 @Injectable()
 export class DifyClientFactory {
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly httpService: HttpService,
+  ) {}
 
   create(source: DifySource): DifyAppClient {
     const mode = accessModeOf(source);
@@ -79,7 +83,7 @@ export class DifyClientFactory {
     secrets: () => string[],
     unauthorized: { message: string; field: string },
   ): DifyHttp {
-    return new DifyHttp({
+    return new DifyHttp(this.httpService, {
       baseUrl,
       urlField,
       timeoutMs: this.config.dify.timeoutMs,
@@ -100,7 +104,7 @@ export class DifyClientFactory {
     if (source.console_api_url && new URL(source.console_api_url).hostname.toLowerCase() === 'cloud.dify.ai') return 'base64';
     const versionUrl = serviceRootFor(source);
     if (!versionUrl) return 'plain';
-    const http = new DifyHttp({
+    const http = new DifyHttp(this.httpService, {
       baseUrl: versionUrl.baseUrl,
       urlField: versionUrl.field,
       timeoutMs: this.config.dify.timeoutMs,

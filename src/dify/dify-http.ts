@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
-import axios, { AxiosInstance, AxiosResponse } from 'axios';
+import { HttpService, type HttpModuleOptions } from '@nestjs/axios';
+import type { AxiosResponse } from 'axios';
+import { firstValueFrom } from 'rxjs';
+import type { AppConfig } from '../config/app-config';
 import {
   DifyBadRequestError,
   DifyBadResponseError,
@@ -49,6 +52,15 @@ export interface DifyResponse<T> {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The defaults of the HttpModule's axios instance (DifyModule): the timeout from config, no redirects. */
+export function difyAxiosDefaults(config: Pick<AppConfig, 'dify'>): HttpModuleOptions {
+  return {
+    timeout: config.dify.timeoutMs,
+    maxRedirects: 0,
+    headers: { Accept: 'application/json', 'User-Agent': 'dify-log-vault' },
+  };
+}
+
 interface DifyEnvelope {
   code?: unknown;
   message?: unknown;
@@ -60,21 +72,16 @@ interface DifyEnvelope {
  */
 export class DifyHttp {
   private readonly logger = new Logger(DifyHttp.name);
-  private readonly axios: AxiosInstance;
   private readonly host: string;
   private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(private readonly options: DifyHttpOptions) {
+  /** `http`: the HttpModule's instance (see `difyAxiosDefaults`), shared by every source's client. */
+  constructor(
+    private readonly http: HttpService,
+    private readonly options: DifyHttpOptions,
+  ) {
     this.host = new URL(options.baseUrl).host;
     this.sleep = options.sleep ?? defaultSleep;
-    this.axios = axios.create({
-      timeout: options.timeoutMs,
-      maxRedirects: 0,
-      validateStatus: () => true,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      headers: { Accept: 'application/json', 'User-Agent': 'dify-log-vault' },
-    });
   }
 
   get baseHost(): string {
@@ -117,13 +124,21 @@ export class DifyHttp {
       string
     >;
     try {
-      res = await this.axios.request<string>({
-        method: req.method ?? 'GET',
-        url: this.url(req.path, req.query),
-        headers: req.body !== undefined ? { 'Content-Type': 'application/json', ...headers } : headers,
-        data: req.body !== undefined ? JSON.stringify(req.body) : undefined,
-        signal: AbortSignal.timeout(this.options.timeoutMs + 250),
-      });
+      res = await firstValueFrom(
+        this.http.request<string>({
+          method: req.method ?? 'GET',
+          url: this.url(req.path, req.query),
+          headers: req.body !== undefined ? { 'Content-Type': 'application/json', ...headers } : headers,
+          data: req.body !== undefined ? JSON.stringify(req.body) : undefined,
+          timeout: this.options.timeoutMs,
+          // pinned here too: whatever the shared instance says, a redirect is an error, never followed
+          maxRedirects: 0,
+          validateStatus: () => true,
+          responseType: 'text',
+          transformResponse: [(data: unknown) => data],
+          signal: AbortSignal.timeout(this.options.timeoutMs + 250),
+        }),
+      );
     } catch (e) {
       return this.networkFailure(e);
     }

@@ -2,29 +2,35 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { SourceRegistry } from '../backup/source-registry';
 import type { AppConfig } from '../config/app-config';
 import type { LogStorageService } from '../log-storage/log-storage.service';
-import type { CronRepository, CronSpec } from './cron.repository';
+import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { JobsService } from '../backup/jobs.service';
 import { ScheduledTasksService } from './scheduled-tasks.service';
 import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes/backup.fakes';
 import type { BackupJobRequest, Job } from '../backup/jobs.types';
 import type { StaleSourcesService } from '../backup/stale-sources.service';
 
-class FakeCron implements Pick<CronRepository, 'create' | 'createInterval' | 'expression' | 'nextRun'> {
-  specs: CronSpec[] = [];
-  intervals: string[] = [];
-  create(spec: CronSpec) {
-    this.specs.push(spec);
-  }
-  createInterval(name: string) {
-    this.intervals.push(name);
-  }
-  expression(name: string) {
-    return this.specs.find((s) => s.name === name)?.expression ?? null;
-  }
-  nextRun() {
-    return new Date('2025-10-16T02:00:00Z');
+/** The registry as the scheduler leaves it: the decorated jobs, active or disabled. */
+class FakeSchedulerRegistry implements Pick<SchedulerRegistry, 'getCronJobs'> {
+  constructor(private readonly jobs: { name: string; expression: string; active: boolean }[]) {}
+  getCronJobs() {
+    return new Map(
+      this.jobs.map((j) => [
+        j.name,
+        {
+          isActive: j.active,
+          cronTime: { source: j.expression, timeZone: 'UTC' },
+          nextDate: () => ({ toJSDate: () => new Date('2025-10-16T02:00:00Z') }),
+        },
+      ]),
+    ) as unknown as ReturnType<SchedulerRegistry['getCronJobs']>;
   }
 }
+
+const REGISTERED = [
+  { name: 'backup', expression: '0 2 * * *', active: true },
+  { name: 'retention', expression: '0 3 * * 0', active: true },
+  { name: 'compression', expression: '30 3 * * *', active: true },
+];
 
 class FakeJobs implements Pick<JobsService, 'runBackup'> {
   requests: BackupJobRequest[] = [];
@@ -55,39 +61,29 @@ describe(ScheduledTasksService.name, () => {
 
   const source = { app_id: 'alpha', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'k', workspace_id: 'w' };
 
-  const make = (config: AppConfig, sources = [source]) => {
-    const cron = new FakeCron();
+  const make = (config: AppConfig, sources = [source], registered = REGISTERED) => {
+    const cron = new FakeSchedulerRegistry(registered);
     const jobs = new FakeJobs();
     const storage = new FakeStorage();
     const sut = new ScheduledTasksService(
       config,
-      cron as unknown as CronRepository,
+      cron as unknown as SchedulerRegistry,
       jobs as unknown as JobsService,
       fakeRegistry(sources) as SourceRegistry,
       storage as unknown as LogStorageService,
       new FakeStale() as unknown as StaleSourcesService,
       new FakeClock(),
     );
-    sut.onModuleInit();
     return { sut, cron, jobs, storage };
   };
 
-  it('registers backup and retention from config, compression only with COMPRESS_AFTER_DAYS', () => {
-    const { cron } = make(testConfig());
-    expect(cron.specs.map((s) => [s.name, s.expression, s.timezone])).toEqual([
-      ['backup', '0 2 * * *', 'UTC'],
-      ['retention', '0 3 * * 0', 'UTC'],
+  it('describes the active jobs the scheduler registered, not the disabled ones', () => {
+    const { sut } = make(testConfig(), [source], [REGISTERED[0], REGISTERED[1], { ...REGISTERED[2], active: false }]);
+    expect(sut.describe().map((t) => [t.name, t.expression, t.timezone, t.next_run])).toEqual([
+      ['backup', '0 2 * * *', 'UTC', '2025-10-16T02:00:00.000Z'],
+      ['retention', '0 3 * * 0', 'UTC', '2025-10-16T02:00:00.000Z'],
     ]);
-    expect(cron.intervals).toEqual(['stale-sources']);
-    const withCompression = make({ ...testConfig(), compressAfterDays: 7 } as AppConfig);
-    expect(withCompression.cron.specs.map((s) => s.name)).toEqual(['backup', 'retention', 'compression']);
-  });
-
-  it('registers nothing with ENABLE_AUTO_LOGGING=false', () => {
-    const { cron, sut } = make({ ...testConfig(), autoLogging: false } as AppConfig);
-    expect(cron.specs).toEqual([]);
-    expect(cron.intervals).toEqual([]);
-    expect(sut.describe()).toEqual([]);
+    expect(make(testConfig(), [source], []).sut.describe()).toEqual([]);
   });
 
   it('skips a backup tick while the previous one still runs', async () => {

@@ -1,9 +1,10 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Cron, Interval, SchedulerRegistry } from '@nestjs/schedule';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
+import { SCHEDULE } from '../config/schedule-settings';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { Clock } from '../common/clock';
-import { CronRepository } from './cron.repository';
 import { JobsService } from '../backup/jobs.service';
 import { StaleSourcesService } from '../backup/stale-sources.service';
 
@@ -22,19 +23,21 @@ export interface TaskInfo {
 
 export const STALE_CHECK_INTERVAL_MS = 3_600_000;
 
+const TASKS: readonly TaskName[] = ['backup', 'retention', 'compression'];
+
 /**
- * The cron jobs, registered at start-up from validated configuration (never from decorators, which
- * read process.env before .env is loaded). ENABLE_AUTO_LOGGING=false registers nothing. A task whose
- * previous run is still going skips its tick.
+ * The cron tasks. Their expressions and zone are the validated settings read when this file is imported
+ * (`SCHEDULE`, from `.env` and the environment); ENABLE_AUTO_LOGGING=false disables them, and the
+ * SchedulerModule then registers none at all. A task whose previous run is still going skips its tick.
  */
 @Injectable()
-export class ScheduledTasksService implements OnModuleInit {
+export class ScheduledTasksService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ScheduledTasksService.name);
   private readonly state = new Map<TaskName, { running: boolean; startedAt: string | null; finishedAt: string | null; outcome: string | null }>();
 
   constructor(
     private readonly config: AppConfig,
-    private readonly cron: CronRepository,
+    private readonly cron: SchedulerRegistry,
     private readonly jobs: JobsService,
     private readonly registry: SourceRegistry,
     private readonly storage: LogStorageService,
@@ -42,32 +45,29 @@ export class ScheduledTasksService implements OnModuleInit {
     private readonly clock: Clock,
   ) {}
 
-  onModuleInit(): void {
+  onApplicationBootstrap(): void {
     if (!this.config.autoLogging) {
       this.logger.log('Automatic backups are off (ENABLE_AUTO_LOGGING=false): no cron job registered');
       return;
     }
-    const { schedule } = this.config;
-    this.register('backup', schedule.backupCron, () => this.runBackup());
-    this.register('retention', schedule.cleanupCron, () => this.runRetention());
-    if (this.config.compressAfterDays !== null) {
-      this.register('compression', schedule.compressCron, () => this.runCompression());
+    for (const task of this.describe()) {
+      this.logger.log(`Registered ${task.name} task "${task.expression}" (${task.timezone}), next run ${task.next_run}`);
     }
-    this.cron.createInterval('stale-sources', STALE_CHECK_INTERVAL_MS, () => this.checkStale());
   }
 
-  /** The registered tasks with their next run, for the admin page and GET /api/schedule. */
+  /** The tasks that will run, with their next run, for the admin page and GET /api/schedule. */
   describe(): TaskInfo[] {
-    return (['backup', 'retention', 'compression'] as const).flatMap((name) => {
-      const expression = this.cron.expression(name);
-      if (expression === null) return [];
+    const jobs = this.cron.getCronJobs();
+    return TASKS.flatMap((name) => {
+      const job = jobs.get(name);
+      if (!job?.isActive) return [];
       const s = this.state.get(name);
       return [
         {
           name,
-          expression,
-          timezone: this.config.schedule.timezone,
-          next_run: this.cron.nextRun(name)?.toISOString() ?? null,
+          expression: String(job.cronTime.source),
+          timezone: job.cronTime.timeZone ?? this.config.schedule.timezone,
+          next_run: job.nextDate().toJSDate().toISOString(),
           running: s?.running ?? false,
           last_started_at: s?.startedAt ?? null,
           last_finished_at: s?.finishedAt ?? null,
@@ -78,10 +78,11 @@ export class ScheduledTasksService implements OnModuleInit {
   }
 
   nextRun(name: TaskName): string | null {
-    return this.cron.nextRun(name)?.toISOString() ?? null;
+    return this.describe().find((t) => t.name === name)?.next_run ?? null;
   }
 
   /** The backup tick: a catch-up of every configured source from its checkpoint. */
+  @Cron(SCHEDULE.backupCron, { name: 'backup', timeZone: SCHEDULE.timezone, disabled: !SCHEDULE.enabled })
   runBackup(): Promise<void> {
     return this.guarded('backup', async () => {
       const sources = this.registry.list();
@@ -92,6 +93,7 @@ export class ScheduledTasksService implements OnModuleInit {
   }
 
   /** The retention tick: removes archive days older than LOG_RETENTION_DAYS. */
+  @Cron(SCHEDULE.cleanupCron, { name: 'retention', timeZone: SCHEDULE.timezone, disabled: !SCHEDULE.enabled })
   runRetention(): Promise<void> {
     return this.guarded('retention', async () => {
       const result = await this.storage.cleanOldLogs({ daysToKeep: this.config.retentionDays });
@@ -100,6 +102,11 @@ export class ScheduledTasksService implements OnModuleInit {
   }
 
   /** The compression tick: gzips day folders older than COMPRESS_AFTER_DAYS. */
+  @Cron(SCHEDULE.compressCron, {
+    name: 'compression',
+    timeZone: SCHEDULE.timezone,
+    disabled: !SCHEDULE.enabled || !SCHEDULE.compression,
+  })
   runCompression(): Promise<void> {
     return this.guarded('compression', async () => {
       const result = await this.storage.compressOldDays(this.config.compressAfterDays);
@@ -107,17 +114,13 @@ export class ScheduledTasksService implements OnModuleInit {
     });
   }
 
+  @Interval('stale-sources', STALE_CHECK_INTERVAL_MS)
   async checkStale(): Promise<void> {
     try {
       await this.stale.check();
     } catch (e) {
       this.logger.error(`Failed stale-source check: ${e instanceof Error ? e.name : 'error'}`);
     }
-  }
-
-  private register(name: TaskName, expression: string, onTick: () => Promise<void>): void {
-    this.cron.create({ name, expression, timezone: this.config.schedule.timezone, onTick });
-    this.logger.log(`Registered ${name} task "${expression}" (${this.config.schedule.timezone}), next run ${this.nextRun(name)}`);
   }
 
   private async guarded(name: TaskName, work: () => Promise<string>): Promise<void> {

@@ -4,7 +4,7 @@ import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient } from '../..
 import { toArchivedConversation } from '../../src/dify/normalise';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp, SimulatedConversation } from '../../src/simulator/simulator.types';
-import { listAll, Mode, sourceFor, testConfig } from './support';
+import { listAll, Mode, sourceFor, testConfig, clientFactory } from './support';
 
 const NOW = new Date('2026-05-01T12:00:00Z');
 const UNKNOWN = '7c1d1e5e-0000-4000-8000-000000000000';
@@ -39,7 +39,7 @@ describe.each<Mode>(['console-admin', 'console-login'])('Agent apps in %s mode',
     agentApp = sim.apps.find((a) => a.mode === 'agent')!;
     webappConversations = sim.conversations(agentApp.id).filter((c) => c.invoke_from === 'web-app' || c.invoke_from === 'service-api');
     long = webappConversations.find((c) => c.message_ids.length === 130)!;
-    sut = new DifyClientFactory(t.config).create(sourceFor(mode, sim, agentApp));
+    sut = clientFactory(t.config).create(sourceFor(mode, sim, agentApp));
     app = await sut.getApp();
     refs = await listAll(sut, app);
     deletedId = refs.find((r) => r.raw.title === 'Deleted by its user')!.id;
@@ -144,7 +144,7 @@ describe('Agent apps without bound_agent_id, and older Dify', () => {
   beforeAll(() => {
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
   });
   afterAll(() => cleanup());
 

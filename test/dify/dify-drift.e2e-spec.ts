@@ -1,8 +1,7 @@
-import { DifyClientFactory } from '../../src/dify/dify-client.factory';
 import type { DifyAppClient, DifyApp } from '../../src/dify/dify.types';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { listAll, Mode, serviceUsers, sourceFor, testConfig, visible } from './support';
+import { listAll, Mode, serviceUsers, sourceFor, testConfig, visible, clientFactory } from './support';
 
 /** Conversations change while a crawl runs: none that existed before may be skipped. */
 describe.each<Mode>(['console-admin', 'service'])('%s listing while Dify changes underneath', (mode) => {
@@ -25,7 +24,7 @@ describe.each<Mode>(['console-admin', 'service'])('%s listing while Dify changes
       sim.addConversation({ app_id: chatApp.id, user: 'drift-user', created_at: now - 3 * 86400 + Math.floor(i / 4) * 30, messages: 1 });
     }
     users = serviceUsers(sim, chatApp);
-    sut = new DifyClientFactory(t.config).create(sourceFor(mode, sim, chatApp, users));
+    sut = clientFactory(t.config).create(sourceFor(mode, sim, chatApp, users));
     app = await sut.getApp();
   });
   afterAll(async () => {

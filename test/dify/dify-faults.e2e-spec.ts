@@ -9,7 +9,7 @@ import {
 } from '../../src/dify/dify.errors';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { leaks, listAll, Mode, recordLogs, serviceUsers, sourceFor, testConfig } from './support';
+import { leaks, listAll, Mode, recordLogs, serviceUsers, sourceFor, testConfig, clientFactory } from './support';
 
 async function failure(promise: Promise<unknown>): Promise<DifyError> {
   try {
@@ -35,7 +35,7 @@ describe('Dify client faults and errors', () => {
     sim = await startSimulator({ seed: 3, conversationsPerApp: 12 });
     const t = testConfig({ DIFY_MAX_RETRIES: '3', DIFY_TIMEOUT_MS: '400' });
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
     chatApp = sim.apps.find((a) => a.mode === 'chat')!;
     users = serviceUsers(sim, chatApp);
   });

@@ -4,7 +4,7 @@ import { DifyAuthError } from '../../src/dify/dify.errors';
 import type { DifySource } from '../../src/dify/dify.types';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatorOptions } from '../../src/simulator/simulator.types';
-import { listAll, sourceFor, testConfig } from './support';
+import { listAll, sourceFor, testConfig, clientFactory } from './support';
 
 describe('console login session', () => {
   let cleanup: () => void;
@@ -14,7 +14,7 @@ describe('console login session', () => {
   beforeAll(() => {
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
   });
   afterAll(async () => {
     await Promise.all(sims.map((s) => s.close()));

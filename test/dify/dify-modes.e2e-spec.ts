@@ -4,7 +4,7 @@ import { toArchivedConversation } from '../../src/dify/normalise';
 import type { DifyApp, DifyAppClient } from '../../src/dify/dify.types';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { activeIn, ids, listAll, Mode, serviceUsers, sourceFor, testConfig, visible } from './support';
+import { activeIn, ids, listAll, Mode, serviceUsers, sourceFor, testConfig, visible, clientFactory } from './support';
 
 const DETAIL = /\/(chat|completion)-conversations\/[0-9a-f-]{36}$/;
 
@@ -23,7 +23,7 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('%s mode agai
     sim = await startSimulator({ seed: 11 });
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
     chatApp = sim.apps.find((a) => a.mode === 'chat')!;
     // more rows sharing seconds, placed so that limit=100 page boundaries fall inside ties in both APIs
     const base = Math.floor(Date.now() / 1000) - 3 * 3600;
@@ -156,7 +156,7 @@ describe('service mode without users', () => {
     sim = await startSimulator({ seed: 5 });
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
   });
   afterAll(async () => {
     await sim?.close();

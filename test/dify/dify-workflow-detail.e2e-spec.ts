@@ -5,7 +5,7 @@ import { toArchivedConversation } from '../../src/dify/normalise';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp, SimulatedWorkflowRun } from '../../src/simulator/simulator.types';
 import { consoleGet } from '../simulator/sim-http';
-import { listAll, Mode, sourceFor, testConfig } from './support';
+import { listAll, Mode, sourceFor, testConfig, clientFactory } from './support';
 
 type Row = Record<string, unknown>;
 
@@ -35,7 +35,7 @@ describe.each<Mode>(['console-admin', 'service'])('workflow runs in full, %s mod
     sim = await startSimulator({ seed: 11, agentApp: true });
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
     workflow = sim.apps.find((a) => a.mode === 'workflow')!;
     production = sim.workflowRuns(workflow.id).filter((r) => r.triggered_from === 'app-run');
     hidden = production.find((r) => r.status === 'succeeded')!;
@@ -99,7 +99,7 @@ describe('one app, one identity (service mode)', () => {
     sim = await startSimulator({ generate: false });
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
     chat = sim.apps.find((a) => a.mode === 'chat')!;
     workflow = sim.apps.find((a) => a.mode === 'workflow')!;
   });

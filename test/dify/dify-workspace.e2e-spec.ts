@@ -5,7 +5,7 @@ import type { DifyWorkspaceSource } from '../../src/dify/dify.types';
 import type { WorkspaceClient } from '../../src/dify/workspace.client';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { listAll, Mode, sourceFor, testConfig } from './support';
+import { listAll, Mode, sourceFor, testConfig, clientFactory } from './support';
 
 const SKIPPED_MODES = ['channel', 'rag-pipeline'];
 
@@ -20,7 +20,7 @@ describe.each<Mode>(['console-admin', 'console-login'])('the workspace in %s mod
   beforeAll(() => {
     const t = testConfig();
     cleanup = t.cleanup;
-    factory = new DifyClientFactory(t.config);
+    factory = clientFactory(t.config);
   });
   afterAll(() => cleanup());
 
@@ -128,7 +128,7 @@ describe('DSL export', () => {
     sim = await startSimulator({ generate: false, agentApp: true });
     const t = testConfig();
     cleanup = t.cleanup;
-    sut = new DifyClientFactory(t.config).createWorkspace(workspaceSource('console-admin', sim));
+    sut = clientFactory(t.config).createWorkspace(workspaceSource('console-admin', sim));
   });
   afterAll(async () => {
     await sim?.close();
@@ -155,7 +155,7 @@ describe('DSL export', () => {
   it('needs a console source', () => {
     const t = testConfig();
     try {
-      const factory = new DifyClientFactory(t.config);
+      const factory = clientFactory(t.config);
       const service = { dify_api_url: sim.serviceApiUrl, api_key: sim.apps[0].apiKey } as unknown as DifyWorkspaceSource;
       expect(() => factory.createWorkspace(service)).toThrow(DifyBadRequestError);
     } finally {

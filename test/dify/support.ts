@@ -1,3 +1,6 @@
+import { HttpService } from '@nestjs/axios';
+import axios from 'axios';
+import { difyAxiosDefaults } from '../../src/dify/dify-http';
 import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,8 +54,9 @@ export async function listAll(client: DifyAppClient, app: DifyApp, window: Crawl
   return out;
 }
 
-export function factory(config: AppConfig): DifyClientFactory {
-  return new DifyClientFactory(config);
+/** The client factory outside Nest, over an axios instance made as DifyModule makes it. */
+export function clientFactory(config: AppConfig): DifyClientFactory {
+  return new DifyClientFactory(config, new HttpService(axios.create(difyAxiosDefaults(config))));
 }
 
 /** Collects every log line (all levels) while the tests run. */

@@ -66,8 +66,18 @@ export async function startService(buildDir: string, env: Record<string, string>
 
 /** Runs `node dist/cli.js ...args` to completion. */
 export function runCliProcess(buildDir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runProcess(buildDir, 'cli.js', args, env);
+}
+
+/** Runs `node dist/<script> ...args` with exactly `env` (plus PATH) to completion. */
+export function runProcess(
+  buildDir: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(buildDir, 'dist', 'cli.js'), ...args], {
+    const child = spawn(process.execPath, [path.join(buildDir, 'dist', script), ...args], {
       cwd: buildDir,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
