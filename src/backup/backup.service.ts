@@ -7,7 +7,7 @@ import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource }
 import { toArchivedConversation } from '../dify/normalise';
 import { isStorageFailure } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import type { BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
+import type { BackupConnection, BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
 import { archiveStopError, describeResult } from './backup-result';
 
 function errorText(error: unknown): string {
@@ -32,14 +32,19 @@ export class BackupService {
 
   /** The cheapest side-effect-free call that proves the credentials work. */
   async check(source: DifySource): Promise<{ app: DifyApp; accessMode: DifyAppClient['accessMode'] }> {
+    const { client, app } = await this.connect(source);
+    return { app, accessMode: client.accessMode };
+  }
+
+  /** Reaches the app (one request; a console login signs in once): throws the Dify error when it cannot. */
+  async connect(source: DifySource): Promise<BackupConnection> {
     const client = this.clients.create(source);
-    return { app: await client.getApp(), accessMode: client.accessMode };
+    return { client, app: await client.getApp() };
   }
 
   /** Throws the Dify error (and writes nothing) when the app cannot be reached or the credentials are refused. */
-  async run({ source, window, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
-    const client = this.clients.create(source);
-    const app = await client.getApp();
+  async run({ source, window, connection, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
+    const { client, app } = connection ?? (await this.connect(source));
     const coverage = client.coverage(app);
     const label = orgAppLabel(source);
     this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);

@@ -1,4 +1,4 @@
-import type { Coverage, CrawlWindow, DifyAccessMode, DifyApp, DifySource } from '../dify/dify.types';
+import type { Coverage, CrawlWindow, DifyAccessMode, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
 
 export interface BackupProgress {
   /** conversations listed so far */
@@ -9,9 +9,17 @@ export interface BackupProgress {
   failed: number;
 }
 
+/** A source's client and its app, reached once and reused by every slice of a catch-up. */
+export interface BackupConnection {
+  client: DifyAppClient;
+  app: DifyApp;
+}
+
 export interface BackupRunRequest {
   source: DifySource;
   window: CrawlWindow;
+  /** absent: the run reaches the app itself */
+  connection?: BackupConnection;
   /** aborting lets in-flight conversations finish, then stops listing */
   signal?: AbortSignal;
   onProgress?: (progress: BackupProgress) => void;

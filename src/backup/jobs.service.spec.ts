@@ -73,6 +73,22 @@ describe(JobsService.name, () => {
     expect(stale.checks).toBe(1);
   });
 
+  it('reaches the app once per catch-up and writes the checkpoint and history after days that saved files, not after quiet ones', async () => {
+    config = testConfig({ backfillFrom: '30d' });
+    // only the second and the last day have conversations
+    backups.handler = async (request) => result(request, ['2025-09-16', '2025-10-15'].includes(request.window.start!.toISOString().slice(0, 10)) ? 2 : 0);
+    const { sut, checkpoints } = await build();
+    const savesBefore = history.saves;
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(backups.calls).toHaveLength(31);
+    expect(backups.connections).toBe(1);
+    expect(new Set(backups.calls.map((c) => c.connection)).size).toBe(1);
+    expect(checkpointRepo.checkpointsWritten).toEqual(['2025-09-17T00:00:00.000Z', '2025-10-15T10:00:00.000Z']);
+    expect(checkpoints.get(alpha).checkpoint).toBe('2025-10-15T10:00:00.000Z');
+    expect(job.sources[0]).toMatchObject({ status: 'succeeded', progress: { saved: 4 } });
+    expect(history.saves - savesBefore).toBeLessThan(8);
+  });
+
   it('starts the next run at the checkpoint minus the overlap', async () => {
     config = testConfig({ overlapSeconds: 3600 });
     checkpointRepo.states = [{ ...(await build()).checkpoints.get(alpha), checkpoint: '2025-10-15T06:00:00.000Z' }];

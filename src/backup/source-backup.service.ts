@@ -8,7 +8,7 @@ import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
 import { isArchiveStop, mergeResults } from './backup-result';
 import { BackupService } from './backup.service';
-import type { BackupResult } from './backup.types';
+import type { BackupConnection, BackupResult } from './backup.types';
 import { catchUpWindow, purgeHorizon, Slice, splitByDay } from './catch-up';
 import { CheckpointService } from './checkpoint.service';
 import { backupFailedAlert, purgeHorizonAlert, purgeHorizonWarning } from './job-alerts';
@@ -84,36 +84,53 @@ export class SourceBackupService {
     entry.checkpoint_after = state.checkpoint;
     this.warnAboutPurge(run, whole.start, now, state.checkpoint);
 
+    // reached once for all the days; each day's checkpoint and the job history are written only after a
+    // day that saved files (and once at the end): a 30-day catch-up of a quiet app is not 60 fsync'ed rewrites
+    const connection = await this.backups.connect(source);
     let checkpointFrozen = false;
-    for (const slice of splitByDay(whole)) {
-      if (run.signal.aborted) {
-        if (entry.result) entry.result = { ...entry.result, success: false, interrupted: true };
+    let unwritten: string | null = null;
+    const flush = async () => {
+      if (unwritten === null) return;
+      await this.checkpoints.update(source, { checkpoint: unwritten });
+      unwritten = null;
+    };
+    try {
+      for (const slice of splitByDay(whole)) {
+        if (run.signal.aborted) {
+          if (entry.result) entry.result = { ...entry.result, success: false, interrupted: true };
+          entry.current_window = isoWindow(slice);
+          return;
+        }
         entry.current_window = isoWindow(slice);
-        return;
+        const result = await this.backupSlice(run, slice, connection);
+        entry.result = mergeResults(entry.result, result);
+        if (result.success && !checkpointFrozen) {
+          entry.checkpoint_after = slice.end.toISOString();
+          unwritten = entry.checkpoint_after;
+        } else if (!result.success) {
+          // later slices are still saved, but the checkpoint stays before the first gap
+          checkpointFrozen = true;
+        }
+        if (result.interrupted) return;
+        // a full or read-only disk fails every later day too: stop here, the result says why
+        if (result.errors.some(isArchiveStop)) return;
+        if (result.saved_count > 0) {
+          await flush();
+          await run.onSlice();
+        }
       }
-      entry.current_window = isoWindow(slice);
-      const result = await this.backupSlice(run, slice);
-      entry.result = mergeResults(entry.result, result);
-      if (result.success && !checkpointFrozen) {
-        entry.checkpoint_after = slice.end.toISOString();
-        await this.checkpoints.update(source, { checkpoint: entry.checkpoint_after });
-      } else if (!result.success) {
-        // later slices are still saved, but the checkpoint stays before the first gap
-        checkpointFrozen = true;
-      }
-      if (result.interrupted) return;
-      // a full or read-only disk fails every later day too: stop here, the result says why
-      if (result.errors.some(isArchiveStop)) return;
-      await run.onSlice();
+    } finally {
+      await flush();
     }
   }
 
-  private async backupSlice(run: SourceRun, window: CrawlWindow | Slice): Promise<BackupResult> {
+  private async backupSlice(run: SourceRun, window: CrawlWindow | Slice, connection?: BackupConnection): Promise<BackupResult> {
     const { entry } = run;
     const base = { ...entry.progress };
     const result = await this.backups.run({
       source: run.source,
       window,
+      ...(connection ? { connection } : {}),
       signal: run.signal,
       onProgress: (p) => {
         entry.progress = {

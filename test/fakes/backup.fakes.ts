@@ -2,7 +2,7 @@ import type { BackupService } from '../../src/backup/backup.service';
 import type { BackupResult, BackupRunRequest } from '../../src/backup/backup.types';
 import type { SourceRegistry } from '../../src/backup/source-registry';
 import type { AppConfig } from '../../src/config/app-config';
-import type { DifySource } from '../../src/dify/dify.types';
+import type { DifyAppClient, DifySource } from '../../src/dify/dify.types';
 import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
 import type { BackupLock } from '../../src/backup/backup-lock';
 import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
@@ -27,6 +27,8 @@ export class FakeClock extends Clock {
 
 export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'load' | 'save' | 'update'> {
   states: SourceState[] = [];
+  /** every checkpoint value written, in order */
+  checkpointsWritten: (string | null)[] = [];
   async load() {
     return structuredClone(this.states);
   }
@@ -34,7 +36,10 @@ export class MemoryCheckpointRepository implements Pick<CheckpointRepository, 'l
     this.states = structuredClone(states);
   }
   async update(change: (stored: SourceState[]) => SourceState[]) {
-    this.states = structuredClone(change(structuredClone(this.states)));
+    const before = new Map(this.states.map((s) => [s.key, s.checkpoint]));
+    const next = change(structuredClone(this.states));
+    for (const s of next) if (before.has(s.key) && before.get(s.key) !== s.checkpoint) this.checkpointsWritten.push(s.checkpoint);
+    this.states = structuredClone(next);
     return structuredClone(this.states);
   }
 }
@@ -87,8 +92,9 @@ export class FakeStale implements Pick<StaleSourcesService, 'check'> {
 
 export type RunHandler = (request: BackupRunRequest) => Promise<BackupResult>;
 
-export class FakeBackups implements Pick<BackupService, 'run' | 'check'> {
+export class FakeBackups implements Pick<BackupService, 'run' | 'check' | 'connect'> {
   calls: BackupRunRequest[] = [];
+  connections = 0;
   handler: RunHandler = async (request) => result(request, 1);
   run(request: BackupRunRequest) {
     this.calls.push(request);
@@ -96,6 +102,10 @@ export class FakeBackups implements Pick<BackupService, 'run' | 'check'> {
   }
   async check(): ReturnType<BackupService['check']> {
     return { app: { id: 'x', name: 'X', mode: 'chat' }, accessMode: 'console-admin' };
+  }
+  async connect(): ReturnType<BackupService['connect']> {
+    this.connections++;
+    return { client: { accessMode: 'console-admin' } as DifyAppClient, app: { id: 'x', name: 'X', mode: 'chat' } };
   }
 }
 
