@@ -42,7 +42,8 @@ export function createRunDir(ownerPid: number): string {
     stdio: 'ignore',
   });
   watchdog.unref();
-  if (watchdog.pid) recordPid(dir, watchdog.pid, 'node');
+  // not in `pids`: it exits by itself once the run folder is gone, and must outlive a crashed jest
+  if (watchdog.pid) fs.writeFileSync(path.join(dir, 'watchdog.pid'), String(watchdog.pid));
   return dir;
 }
 
@@ -262,8 +263,8 @@ export async function startOnce<T>(name: string, start: (dir: string) => Promise
 /** Kills every recorded process of the run folder and removes it (global teardown, watchdog). */
 export async function destroyRunDir(dir: string): Promise<void> {
   await stopContainersOf(dir);
-  // the watchdog ("node") exits by itself once the run folder is gone
-  const daemons = readPids(dir).filter((e) => e.name !== 'node');
+  // the watchdog exits by itself once the run folder is gone
+  const daemons = readPids(dir);
   await killPids(
     daemons.map((e) => ({ ...e, signal: stopSignal(e.name) })),
   );
@@ -287,14 +288,21 @@ function listExtraDirs(dir: string): string[] {
   }
 }
 
-/** Containers started by the podman helper in this run (their ids are in `containers`). */
+/** Containers and images made by the podman helper in this run (ids in `containers`, tags in `images`). */
 async function stopContainersOf(dir: string): Promise<void> {
-  let ids: string[] = [];
-  try {
-    ids = fs.readFileSync(path.join(dir, 'containers'), 'utf8').split('\n').filter((l) => /^[0-9a-f]{12,64}$/.test(l));
-  } catch {
-    return;
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  const ids = read('containers').filter((l) => /^[0-9a-f]{12,64}$/.test(l));
+  const images = read('images').filter((l) => /^localhost\/vault-test-[a-z0-9-]+(:[a-z0-9.-]+)?$/.test(l));
+  if (ids.length > 0) {
+    await run('podman', ['rm', '--force', '--time', '0', '--ignore', ...ids], { timeoutMs: 60_000 }).catch(() => undefined);
   }
-  if (ids.length === 0) return;
-  await run('podman', ['rm', '--force', '--time', '0', '--ignore', ...ids], { timeoutMs: 60_000 }).catch(() => undefined);
+  if (images.length > 0) {
+    await run('podman', ['rmi', '--force', '--ignore', ...images], { timeoutMs: 60_000 }).catch(() => undefined);
+  }
 }

@@ -57,6 +57,14 @@ function cleanUp() {
       /* best effort */
     }
   }
+  const images = lines('images').filter((l) => /^localhost\/vault-test-[a-z0-9-]+(:[a-z0-9.-]+)?$/.test(l));
+  if (images.length) {
+    try {
+      execFileSync('podman', ['rmi', '--force', '--ignore', ...images], { stdio: 'ignore', timeout: 60000 });
+    } catch {
+      /* best effort */
+    }
+  }
   const daemons = lines('pids')
     .map((l) => l.split(' '))
     .map(([pid, name]) => ({ pid: Number(pid), name }))
