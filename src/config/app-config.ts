@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { parseHostnameList, parseTrustProxy, TrustProxy } from '../common/request-host';
 import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from '../dify/access-mode';
 import type { DifySource } from '../dify/dify.types';
 import { DifySourceDto } from './dify-source.dto';
@@ -30,6 +31,12 @@ export class AppConfig {
   };
   adminToken: string | null;
   bodyLimit: string;
+  /** where users reach the service (its host is allowed in Host and Origin headers) */
+  publicUrl: string | null;
+  /** further names the service may be addressed by, normalised */
+  allowedHostnames: string[];
+  /** Express's `trust proxy`: where the client address for throttling and logs comes from */
+  trustProxy: TrustProxy;
   schedule: {
     backupCron: string;
     cleanupCron: string;
@@ -183,6 +190,9 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     adminToken: vars.ADMIN_TOKEN ?? null,
     bodyLimit: vars.BODY_LIMIT,
+    publicUrl: vars.PUBLIC_URL ?? null,
+    allowedHostnames: parseHostnameList(vars.ALLOWED_HOSTNAMES),
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     schedule: {
       backupCron: vars.BACKUP_CRON,
       cleanupCron: vars.CLEANUP_CRON,
