@@ -52,12 +52,16 @@ export function hostCheck(config: HostSettings, logger = new Logger('HostCheck')
 export function crossSiteCheck(config: HostSettings): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (!STATE_CHANGING.has(req.method)) return next();
-    if (req.headers['sec-fetch-site'] === 'cross-site') {
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site') {
       sendRefusal(res, 403, 'cross-site request refused: a page of another site may not change anything here', 'Sec-Fetch-Site');
       return;
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && !isSameOrigin(origin, req.headers.host, config)) {
+    // a browser posts its own page's form with `Origin: null` under `Referrer-Policy: no-referrer` (helmet's
+    // default); only its Sec-Fetch-Site tells that apart from a sandboxed frame of another page
+    const ownNullOrigin = origin === 'null' && site === 'same-origin';
+    if (origin !== undefined && !ownNullOrigin && !isSameOrigin(origin, req.headers.host, config)) {
       sendRefusal(
         res,
         403,
