@@ -6,6 +6,7 @@ import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from './dify-source';
 import type { DifySource } from './dify-source';
 import { parseRedactionSettings, RedactionConfigError } from '../common/redaction/redaction-config';
 import type { RedactionSettings } from '../common/redaction/redactor';
+import { parseHostnameList, parseTrustProxy, TrustProxy } from '../common/request-host';
 import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 
@@ -32,6 +33,12 @@ export class AppConfig {
   };
   adminToken: string | null;
   bodyLimit: string;
+  /** where users reach the service (its host is allowed in Host and Origin headers) */
+  publicUrl: string | null;
+  /** further names the service may be addressed by, normalised */
+  allowedHostnames: string[];
+  /** Express's `trust proxy`: where the client address for throttling and logs comes from */
+  trustProxy: TrustProxy;
   schedule: {
     backupCron: string;
     cleanupCron: string;
@@ -196,6 +203,9 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     adminToken: vars.ADMIN_TOKEN ?? null,
     bodyLimit: vars.BODY_LIMIT,
+    publicUrl: vars.PUBLIC_URL ?? null,
+    allowedHostnames: parseHostnameList(vars.ALLOWED_HOSTNAMES),
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     schedule: {
       backupCron: vars.BACKUP_CRON,
       cleanupCron: vars.CLEANUP_CRON,

@@ -14,6 +14,7 @@ import {
 } from 'class-validator';
 import { CronTime } from 'cron';
 import { isValidTimeZone } from '../common/time-zone';
+import { HOSTNAME_LIST_RULE, isHostnameList, isPublicUrl, isTrustProxy, PUBLIC_URL_RULE, TRUST_PROXY_RULE } from '../common/request-host';
 
 @ValidatorConstraint({ name: 'isTimeZone' })
 class IsTimeZoneConstraint implements ValidatorConstraintInterface {
@@ -38,6 +39,36 @@ class IsCronConstraint implements ValidatorConstraintInterface {
   }
   defaultMessage(): string {
     return '$property must be a cron expression such as "0 2 * * *"';
+  }
+}
+
+@ValidatorConstraint({ name: 'isPublicUrl' })
+class IsPublicUrlConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isPublicUrl(value);
+  }
+  defaultMessage(): string {
+    return `$property ${PUBLIC_URL_RULE}`;
+  }
+}
+
+@ValidatorConstraint({ name: 'isHostnameList' })
+class IsHostnameListConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isHostnameList(value);
+  }
+  defaultMessage(): string {
+    return `$property ${HOSTNAME_LIST_RULE}`;
+  }
+}
+
+@ValidatorConstraint({ name: 'isTrustProxy' })
+class IsTrustProxyConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isTrustProxy(value);
+  }
+  defaultMessage(): string {
+    return `$property ${TRUST_PROXY_RULE}`;
   }
 }
 
@@ -124,6 +155,14 @@ export class EnvironmentVariables {
 
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must be a size such as 1mb or 512kb' })
   BODY_LIMIT = '1mb';
+
+  // Host and client address checks (see README "Security and privacy")
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsPublicUrlConstraint)
+  PUBLIC_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsHostnameListConstraint)
+  ALLOWED_HOSTNAMES?: string;
+  @Validate(IsTrustProxyConstraint)
+  TRUST_PROXY = 'false';
 
   // Scheduling
   @Validate(IsCronConstraint)
