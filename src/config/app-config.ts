@@ -43,6 +43,12 @@ export class AppConfig {
     webhookUrl: string | null;
     staleHours: number;
   };
+  observability: {
+    /** GET /health/ready fails below this much free space on the LOGS_DIR file system */
+    minFreeDiskMb: number;
+    /** a Bearer token accepted for GET /metrics only (besides ADMIN_TOKEN) */
+    metricsToken: string | null;
+  };
   nodeEnv: 'development' | 'production' | 'test';
 }
 
@@ -192,6 +198,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
       overlapSeconds: vars.BACKUP_OVERLAP_SECONDS,
     },
     alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
+    observability: { minFreeDiskMb: vars.MIN_FREE_DISK_MB, metricsToken: vars.METRICS_TOKEN ?? null },
     nodeEnv: vars.NODE_ENV,
   } satisfies AppConfig);
   if (!config.adminToken && !isLoopbackHost(config.host)) {

@@ -1,10 +1,11 @@
-import { BeforeApplicationShutdown, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, NotFoundException, OnModuleInit, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { concat, Observable, of, Subject } from 'rxjs';
 import { BackupService } from '../backup/backup.service';
 import type { BackupProgress, BackupResult } from '../backup/backup.types';
 import { sourceKey } from '../backup/source-registry';
 import { KeyedLock } from '../common/keyed-lock';
+import { NO_VAULT_EVENTS, runRecordOf, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf } from '../dify/access-mode';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
@@ -78,6 +79,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
     private readonly lock: BackupLock,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -474,6 +476,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     } catch (e) {
       this.logger.error(`Failed to record the outcome of ${label(source)}: ${errorName(e)}`);
     }
+    this.vaultEvents.recordRun(label(source), runRecordOf(entry));
     if (entry.status !== 'failed' && entry.status !== 'partial') return;
     if (entry.error_kind === DifyAuthError.name) return; // already alerted as credentials_rejected
     const r = entry.result;
