@@ -54,6 +54,12 @@ export class AppConfig {
   };
   /** what is replaced by placeholders before a conversation is written (`REDACT`, `REDACT_PATTERNS`) */
   redaction: RedactionSettings;
+  observability: {
+    /** GET /health/ready fails below this much free space on the LOGS_DIR file system */
+    minFreeDiskMb: number;
+    /** a Bearer token accepted for GET /metrics only (besides ADMIN_TOKEN) */
+    metricsToken: string | null;
+  };
   nodeEnv: 'development' | 'production' | 'test';
 }
 
@@ -216,6 +222,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
     redaction: parseRedaction(vars),
+    observability: { minFreeDiskMb: vars.MIN_FREE_DISK_MB, metricsToken: vars.METRICS_TOKEN ?? null },
     nodeEnv: vars.NODE_ENV,
   } satisfies AppConfig);
   if (!config.adminToken && !isLoopbackHost(config.host)) {

@@ -191,6 +191,13 @@ export class EnvironmentVariables {
   REDACT?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   REDACT_PATTERNS?: string;
+  // Readiness and metrics
+  @Transform(toInt) @IsInt() @Min(0) @Max(100_000_000)
+  MIN_FREE_DISK_MB = 512;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @Matches(/^\S{16,}$/, {
+    message: 'METRICS_TOKEN must be at least 16 characters without spaces',
+  })
+  METRICS_TOKEN?: string;
 
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'production';

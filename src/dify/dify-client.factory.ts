@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
 import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
@@ -16,7 +17,10 @@ const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
 /** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
 @Injectable()
 export class DifyClientFactory {
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
+  ) {}
 
   create(source: DifySource): DifyAppClient {
     const mode = accessModeOf(source);
@@ -87,6 +91,7 @@ export class DifyClientFactory {
       retryBaseMs: this.config.dify.retryBaseMs,
       secrets,
       on401: (code) => new DifyAuthError(unauthorized.message, 401, code, unauthorized.field),
+      events: this.vaultEvents,
     });
   }
 
@@ -108,6 +113,7 @@ export class DifyClientFactory {
       retryBaseMs: this.config.dify.retryBaseMs,
       secrets: () => [],
       on401: () => new DifyAuthError('Dify refused the version check (401)', 401),
+      events: this.vaultEvents,
     });
     try {
       const res = await http.request<Record<string, unknown>>({ path: '/' });

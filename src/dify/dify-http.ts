@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import axios, { AxiosInstance, AxiosResponse } from 'axios';
+import type { VaultEvents } from '../common/vault-events';
 import {
   DifyBadRequestError,
   DifyBadResponseError,
@@ -23,6 +24,8 @@ export interface DifyHttpOptions extends RetryPolicy {
   secrets: () => string[];
   /** how a timer waits; tests may shorten it */
   sleep?: (ms: number) => Promise<void>;
+  /** told of every attempt and retry */
+  events?: Pick<VaultEvents, 'recordDifyRequest' | 'recordRetry'>;
 }
 
 export interface DifyRequest {
@@ -94,6 +97,7 @@ export class DifyHttp {
           : retryDecision(failure, retries, this.options);
       if (!decision.retry) throw error(retries);
       this.logger.warn(`${label} failed (${describeFailure(failure)}); retry ${retries + 1} in ${decision.delayMs} ms`);
+      this.options.events?.recordRetry();
       await this.sleep(decision.delayMs);
     }
   }
@@ -125,10 +129,13 @@ export class DifyHttp {
         signal: AbortSignal.timeout(this.options.timeoutMs + 250),
       });
     } catch (e) {
-      return this.networkFailure(e);
+      const failed = this.networkFailure(e);
+      this.options.events?.recordDifyRequest(failed.failure.kind);
+      return failed;
     }
 
     const status = res.status;
+    this.options.events?.recordDifyRequest(String(status));
     const text = typeof res.data === 'string' ? res.data : '';
     const responseHeaders = Object.fromEntries(
       Object.entries(res.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v as string | string[] | undefined]),

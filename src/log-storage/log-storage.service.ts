@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { KeyedLock } from '../common/keyed-lock';
+import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { conversationPath, gzPathOf, parseArchivePath, retentionCutoff } from './archive-paths';
 import { checkFilter, checkFormat, checkInteger, checkName, checkRange } from './archive-validation';
@@ -68,6 +69,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly files: LogFilesRepository,
     private readonly catalog: CatalogRepository,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -121,6 +123,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     checkFilter(filter);
     const checked = checkFormat(format);
     const writer = EXPORT_WRITERS[checked];
+    this.vaultEvents.recordExport(checked);
     const chunks = checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer);
     return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
   }
@@ -128,6 +131,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
     checkFilter(filter);
     const out: ArchivedConversation[] = [];
+    this.vaultEvents.recordExport('json');
     for await (const conv of this.conversations(filter)) out.push(conv);
     return out;
   }
@@ -180,6 +184,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
         ? `${dryRun ? 'Would delete' : 'Deleted'} ${files} files in ${days.length} day folders${scope} before ${cutoff}`
         : `No day folders${scope} before ${cutoff}`;
       if (!dryRun) this.logger.log(`Finished retention: ${message}`);
+      if (!dryRun) this.vaultEvents.recordRetention(files);
       return {
         success: true,
         message,
@@ -359,6 +364,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     }
     flush();
     this.catalog.finishRebuild();
+    this.vaultEvents.recordCatalogRebuild();
     const result: ReindexResult = { success: true, indexed, skipped, duration_ms: Date.now() - started };
     const line = `Finished catalog rebuild: indexed=${indexed} skipped=${skipped.length} in ${result.duration_ms} ms`;
     if (skipped.length) {

@@ -25,6 +25,9 @@ const LAYERS: Record<string, number> = {
   scheduler: 4,
   'conversation-logs': 4,
   admin: 4,
+  health: 4,
+  // reads the readiness facts (version, source freshness) that health/ owns
+  metrics: 4.5,
   // the entry points: app.module, main, configure-app, cli.ts with cli/, demo, standalone
   '.': 5,
 };

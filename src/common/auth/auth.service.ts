@@ -7,7 +7,7 @@ const FAILURE_WINDOW_MS = 60_000;
 const MAX_FAILURES = 10;
 const MAX_TRACKED_CLIENTS = 10_000;
 
-function safeEqual(a: string, b: string): boolean {
+export function safeEqual(a: string, b: string): boolean {
   // hashing first gives equal lengths, so the comparison time does not depend on where they differ
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();
