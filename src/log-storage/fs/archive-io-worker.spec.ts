@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ArchiveFiles } from '../archive-files';
+import { threadEntry } from './archive-io-worker';
 import { FsArchiveStore } from './fs-archive-store';
 
 describe('FsArchiveStore bulk work in the worker thread', () => {
@@ -74,5 +75,12 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     const notADir = write('file.json', '{}');
     await expect(sut.tallyDirs([{ dir: notADir.path, expected: 0 }], false)).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([{ kind: 'bytes', data: Buffer.from('{}\n'), items: 1 }]);
+  });
+
+  it('runs the thread from the .ts source when no compiled .js lies beside it (ts-jest)', () => {
+    const entry = threadEntry();
+    expect(entry.eval).toBe(true);
+    expect(entry.source).toContain(`archive-io.thread.ts`);
+    expect(entry.source).toContain(`require('typescript')`);
   });
 });
