@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { FsArchiveStore } from '../../src/log-storage/fs/fs-archive-store';
 import { describeArchiveStoreContract } from './archive-store.contract';
 
+jest.setTimeout(60_000);
+
 describeArchiveStoreContract(FsArchiveStore.name, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-store-contract-'));
   const store = new FsArchiveStore(root);

@@ -5,6 +5,8 @@ import { CATALOG_FILE } from '../../src/log-storage/sqlite/catalog-schema';
 import { SqliteCatalog } from '../../src/log-storage/sqlite/sqlite-catalog';
 import { describeCatalogContract } from './catalog.contract';
 
+jest.setTimeout(60_000);
+
 describeCatalogContract(SqliteCatalog.name, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sqlite-catalog-contract-'));
   const file = path.join(dir, CATALOG_FILE);

@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { StoredMode, StoredSegment } from '../stored-framing';
@@ -14,27 +16,54 @@ export interface StoredItem {
 }
 
 const THREAD_MODULE = path.join(__dirname, 'archive-io.thread');
+/** the folder the thread's own imports stay inside */
+const SOURCE_ROOT = path.dirname(__dirname);
 
 /**
- * How a worker thread runs `archive-io.thread`: the compiled `.js` beside this file (dist/), or, when only the
- * `.ts` is there (under ts-jest), the `.ts` files transpiled on require by the TypeScript compiler, a dev
- * dependency that production never reaches.
+ * The file a worker thread runs: the compiled `archive-io.thread.js` beside this file (dist/), or, when only
+ * the `.ts` sources are there (under ts-jest), those sources transpiled once by the TypeScript compiler (a dev
+ * dependency production never reaches) into a cache folder named by their hash.
  */
-export function threadEntry(): { source: string; eval: boolean } {
-  if (fs.existsSync(`${THREAD_MODULE}.js`)) return { source: `${THREAD_MODULE}.js`, eval: false };
-  const source = `
-const fs = require('node:fs');
-const ts = require('typescript');
-require.extensions['.ts'] = (module, filename) => {
-  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  module._compile(out.outputText, filename);
-};
-require(${JSON.stringify(`${THREAD_MODULE}.ts`)});
-`;
-  return { source, eval: true };
+export function threadEntry(): string {
+  if (fs.existsSync(`${THREAD_MODULE}.js`)) return `${THREAD_MODULE}.js`;
+  return transpiledThread();
+}
+
+function transpiledThread(): string {
+  const sources = new Map<string, string>();
+  const visit = (file: string) => {
+    if (sources.has(file)) return;
+    const text = fs.readFileSync(file, 'utf8');
+    sources.set(file, text);
+    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) visit(`${path.resolve(path.dirname(file), m[1])}.ts`);
+  };
+  visit(`${THREAD_MODULE}.ts`);
+  const hash = createHash('sha256');
+  for (const [file, text] of sources) hash.update(`${path.relative(SOURCE_ROOT, file)}\0${text}\0`);
+  const dir = path.join(os.tmpdir(), `archive-io-thread-${hash.digest('hex').slice(0, 16)}`);
+  const entry = path.join(dir, `${path.relative(SOURCE_ROOT, THREAD_MODULE)}.js`);
+  if (fs.existsSync(entry)) return entry;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const staging = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  for (const [file, text] of sources) {
+    const relative = path.relative(SOURCE_ROOT, file);
+    if (relative.startsWith('..')) throw new Error(`the archive worker thread imports ${file}, outside ${SOURCE_ROOT}`);
+    const out = ts.transpileModule(text, {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
+    const target = path.join(staging, relative.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, out.outputText);
+  }
+  try {
+    fs.renameSync(staging, dir);
+  } catch {
+    // another process got there first with the same sources
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  return entry;
 }
 
 /**
@@ -95,13 +124,10 @@ export class ArchiveIoWorker {
   private start(slot: number): Worker {
     const running = this.workers[slot];
     if (running) return running;
-    const entry = threadEntry();
     // the threads hold no more than a few batches: a small young generation keeps their memory small
-    // (not when the thread first has to load the TypeScript compiler)
-    const worker = new Worker(entry.source, {
-      eval: entry.eval,
+    const worker = new Worker(threadEntry(), {
       workerData: { [THREAD_MARKER]: true },
-      resourceLimits: entry.eval ? undefined : { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 },
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 },
     });
     worker.unref();
     worker.on('message', (reply: ThreadReply) => {
