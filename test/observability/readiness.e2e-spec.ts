@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
 import { AppConfig } from '../../src/config/app-config';
-import { CatalogRepository } from '../../src/log-storage/catalog.repository';
+import * as nodePath from 'node:path';
+import { CATALOG } from '../../src/log-storage/catalog';
+import { CATALOG_FILE } from '../../src/log-storage/sqlite/catalog-schema';
+import { SqliteCatalog } from '../../src/log-storage/sqlite/sqlite-catalog';
 import type { ArchiveFilter } from '../../src/log-storage/log-storage.types';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
@@ -15,9 +18,9 @@ const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'pa
 const ADMIN_TOKEN = 'admin-token-for-readiness-89';
 
 /** The real catalog, except that while `broken` every query fails as a corrupt database file does. */
-class BrokenCatalogRepository extends CatalogRepository {
+class BrokenCatalog extends SqliteCatalog {
   broken = false;
-  override count(filter: ArchiveFilter = {}): number {
+  override async count(filter: ArchiveFilter = {}): Promise<number> {
     if (this.broken) throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' });
     return super.count(filter);
   }
@@ -26,12 +29,12 @@ class BrokenCatalogRepository extends CatalogRepository {
 describe('GET /health and GET /health/ready', () => {
   describe('a healthy service with ADMIN_TOKEN set', () => {
     let t: TestApp;
-    let catalog: BrokenCatalogRepository;
+    let catalog: BrokenCatalog;
     beforeAll(async () => {
       t = await createTestApp({ ADMIN_TOKEN }, (b) =>
-        b.overrideProvider(CatalogRepository).useFactory({ factory: (c: AppConfig) => new BrokenCatalogRepository(c), inject: [AppConfig] }),
+        b.overrideProvider(CATALOG).useFactory({ factory: (c: AppConfig) => new BrokenCatalog(nodePath.join(nodePath.resolve(c.logsDir), CATALOG_FILE)), inject: [AppConfig] }),
       );
-      catalog = t.app.get(CatalogRepository);
+      catalog = t.app.get(CATALOG);
     });
     afterAll(() => t.close());
 
