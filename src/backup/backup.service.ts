@@ -85,24 +85,34 @@ export class BackupService {
     };
 
     const listing = client.listConversations(app, window)[Symbol.asyncIterator]();
+    let listingError: unknown;
+    let listingFailed = false;
     const worker = async () => {
       for (;;) {
         if (signal?.aborted) {
           interrupted = true;
           return;
         }
-        if (storageFailure) return;
-        const next = await listing.next();
+        if (storageFailure || listingFailed) return;
+        let next: IteratorResult<ConversationRef>;
+        try {
+          next = await listing.next();
+        } catch (error) {
+          listingFailed = true;
+          listingError = error;
+          return;
+        }
         if (next.done) return;
         progress.seen++;
         await saveOne(next.value);
       }
     };
-    try {
-      await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
-    } catch (error) {
+    // every worker finishes its conversation before the result is counted: a save still under way when the
+    // listing fails would otherwise land on disk after the run reported its counts
+    await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
+    if (listingFailed) {
       // listing itself failed part way: what was saved stays saved, the run is reported as failed
-      errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
+      errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(listingError)}` });
       await listing.return?.(undefined);
     }
     if (interrupted) await listing.return?.(undefined);
