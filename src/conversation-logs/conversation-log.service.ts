@@ -3,6 +3,8 @@ import type { BackupResult } from '../backup/backup.types';
 import { windowFromFilters, WindowError, WindowFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
+import { rangeDay } from '../common/date-range';
+import { AppConfig } from '../config/app-config';
 import type { DifySource } from '../dify/dify.types';
 import type { CleanResult, LogsSummary } from '../log-storage/log-storage.types';
 import { LogStorageService } from '../log-storage/log-storage.service';
@@ -17,10 +19,10 @@ export interface StartedJob {
   events_url: string;
 }
 
-function isoDay(value: Date | string, field: string): string {
-  const date = typeof value === 'string' ? new Date(value) : value;
-  if (Number.isNaN(date.getTime())) throw new BadRequestException({ message: [`${field} must be a date`], field });
-  return date.toISOString().slice(0, 10);
+function isoDay(value: Date | string, field: string, timeZone: string): string {
+  const day = rangeDay(value, timeZone);
+  if (day === null) throw new BadRequestException({ message: [`${field} must be a date`], field });
+  return day;
 }
 
 /**
@@ -33,6 +35,7 @@ export class ConversationLogService {
     private readonly jobs: JobsService,
     private readonly sources: SourceRegistry,
     private readonly storage: LogStorageService,
+    private readonly config: AppConfig,
   ) {}
 
   /** POST /api/conversation-logs: waits for the result. */
@@ -74,8 +77,8 @@ export class ConversationLogService {
     organizationId?: string,
   ): Promise<{ success: true; count: number; conversations: ArchivedConversation[] }> {
     const conversations = await this.storage.exportToArray({
-      start_date: isoDay(startDate, 'start_date'),
-      end_date: isoDay(endDate, 'end_date'),
+      start_date: isoDay(startDate, 'start_date', this.config.logTimezone),
+      end_date: isoDay(endDate, 'end_date', this.config.logTimezone),
       ...(organizationId ? { organization_id: organizationId } : {}),
     });
     return { success: true, count: conversations.length, conversations };
@@ -98,7 +101,7 @@ export class ConversationLogService {
 
   private window(filters?: WindowFilters) {
     try {
-      return windowFromFilters(filters);
+      return windowFromFilters(filters, new Date(), this.config.logTimezone);
     } catch (e) {
       if (e instanceof WindowError) throw new BadRequestException({ message: [e.message], field: e.field });
       throw e;

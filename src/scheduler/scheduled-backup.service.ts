@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { windowFromFilters, WindowError, WindowFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
+import { AppConfig } from '../config/app-config';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import type { ScheduledBackupDto } from './dto/scheduled-backup.dto';
 import { JobsService } from './jobs.service';
@@ -30,6 +31,7 @@ export class ScheduledBackupService {
   constructor(
     private readonly registry: SourceRegistry,
     private readonly jobs: JobsService,
+    private readonly config: AppConfig,
   ) {}
 
   async run(body: ScheduledBackupDto = {}): Promise<ScheduledBackupResponse> {
@@ -47,14 +49,14 @@ export class ScheduledBackupService {
       throw new BadRequestException({ message: ['no source is configured; send apps with their connection fields'], field: 'apps' });
     }
     const hasFilters = !!body.filters && Object.values(body.filters).some((v) => v !== undefined);
-    const window = hasFilters ? parseWindow(body.filters!) : undefined;
+    const window = hasFilters ? parseWindow(body.filters!, this.config.logTimezone) : undefined;
     return { sources, trigger: 'api-scheduled', ...(window ? { window } : {}) };
   }
 }
 
-function parseWindow(filters: WindowFilters): CrawlWindow {
+function parseWindow(filters: WindowFilters, timeZone: string): CrawlWindow {
   try {
-    return windowFromFilters(filters);
+    return windowFromFilters(filters, new Date(), timeZone);
   } catch (e) {
     if (e instanceof WindowError) throw new BadRequestException({ message: [e.message], field: e.field });
     throw e;
