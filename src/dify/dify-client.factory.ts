@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from './access-mode';
-import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
+import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding, WorkedAdminKeys } from './console-auth';
 import { ConsoleAppClient } from './console-app.client';
 import { DifyHttp } from './dify-http';
 import { DifyAuthError, DifyBadRequestError } from './dify.errors';
@@ -14,6 +14,9 @@ const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
 /** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
 @Injectable()
 export class DifyClientFactory {
+  /** which admin keys have worked, for the lifetime of the process (fingerprints only) */
+  private readonly workedAdminKeys = new WorkedAdminKeys();
+
   constructor(private readonly config: AppConfig) {}
 
   create(source: DifySource): DifyAppClient {
@@ -32,7 +35,7 @@ export class DifyClientFactory {
           message: 'Dify console rejected the admin key (401)',
           field: 'admin_api_key',
         });
-        return new ConsoleAppClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
+        return new ConsoleAppClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!, { url: source.console_api_url!, field: 'console_api_url' }, this.workedAdminKeys));
       }
       case 'console-login': {
         let session: LoginSessionAuth | null = null;
@@ -46,7 +49,7 @@ export class DifyClientFactory {
           email: source.email!,
           password: source.password!,
           encoding: () => (encoding ??= this.passwordEncoding(source)),
-        });
+        }, { url: source.console_api_url!, field: 'console_api_url' });
         return new ConsoleAppClient(mode, source, session);
       }
       default:

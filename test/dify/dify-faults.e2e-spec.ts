@@ -129,7 +129,11 @@ describe('Dify client faults and errors', () => {
     const badAdmin = record(
       await failure(factory.create({ ...sourceFor('console-admin', sim, chatApp), admin_api_key: 'wrong-admin-key' }).getApp()),
     );
-    expect(badAdmin).toMatchObject({ message: 'Dify console rejected the admin key (401)', field: 'admin_api_key' });
+    expect(badAdmin).toMatchObject({
+      message: 'Dify console refused the admin key or the workspace (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
+      field: 'admin_api_key',
+      retryable: false,
+    });
 
     sim.clearRequests();
     const badPassword = record(
