@@ -7,6 +7,7 @@ import { sourceKey } from '../backup/source-registry';
 import { KeyedLock } from '../common/keyed-lock';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf } from '../dify/access-mode';
+import { isRetryable, retryAdvice } from '../dify/dify-error-text';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
@@ -478,13 +479,16 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     if (entry.error_kind === DifyAuthError.name) return; // already alerted as credentials_rejected
     const r = entry.result;
     const counts = `${entry.progress.saved} saved, ${entry.progress.unchanged} unchanged, ${entry.progress.failed} failed`;
+    const cause = run.errors.get(run.job.sources.indexOf(entry));
     this.alerts.notify(
       {
         event: entry.status === 'failed' ? 'backup_failed' : 'backup_partial',
         text:
           `:x: Dify Log Vault: backup of ${label(source)} ${entry.status === 'failed' ? 'failed' : 'partly failed'} ` +
           `(job ${run.job.id}, ${run.job.trigger}): ${entry.error ?? r?.message ?? counts}. ` +
-          (run.job.window ? '' : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}; the next run retries.`),
+          (run.job.window
+            ? isRetryable(cause) ? '' : `It ${retryAdvice(cause)}.`
+            : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}; ${retryAdvice(cause)}.`),
         app_id: source.app_id,
         organization_id: source.organization_id ?? null,
         job_id: run.job.id,

@@ -8,6 +8,8 @@ import { DifyClientFactory } from '../../src/dify/dify-client.factory';
 import { DifyAuthError, DifyError, DifyUnavailableError, DifyWrongUrlError } from '../../src/dify/dify.errors';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import request from 'supertest';
+import { consoleEnv, startApp, startReceiver } from '../scheduler/scheduler-kit';
 import { serviceUsers, sourceFor, testConfig } from './support';
 
 async function failure(promise: Promise<unknown>): Promise<DifyError> {
@@ -134,6 +136,22 @@ describe('Dify errors that name the real cause', () => {
         retryable: false,
       });
     });
+  });
+
+  it('a scheduled run that cannot succeed on retry says so in its alert, instead of promising the next run', async () => {
+    const receiver = await startReceiver();
+    const t = await startApp(consoleEnv(sim, chatApp, { ALERT_WEBHOOK_URL: receiver.url, DIFY_CONSOLE_API_URL: origin }));
+    try {
+      const res = await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
+      expect(res.body.status).toBe('failed');
+      const alert = await receiver.waitFor((r) => r.body?.event === 'backup_failed');
+      expect(alert.body.text).toContain(`the console API is usually at ${origin}/console/api; check console_api_url. `);
+      expect(alert.body.text).toMatch(/; will not succeed on retry: fix console_api_url\.$/);
+      expect(alert.body.text).not.toContain('the next run retries');
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
   });
 
   it('faults on the way to Dify stay retryable', async () => {
