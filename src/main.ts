@@ -4,19 +4,26 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as dotenv from 'dotenv';
 import * as fs from 'node:fs';
 import { AppModule } from './app.module';
+import { AppLogger } from './common/logging/app-logger';
 import { AppConfig, ConfigError, loadAppConfig } from './config/app-config';
 import { configureApp } from './configure-app';
 
-/** Reads `.env` (when present) under the real environment, then validates everything. */
-export function loadConfigFromEnvironment(overrides: Record<string, string> = {}): AppConfig {
+/** `.env` (when present) under the real environment. */
+function environment(overrides: Record<string, string> = {}): Record<string, string | undefined> {
   const fromFile = fs.existsSync('.env') ? dotenv.parse(fs.readFileSync('.env')) : {};
-  return loadAppConfig({ ...fromFile, ...process.env, ...overrides });
+  return { ...fromFile, ...process.env, ...overrides };
 }
 
-export async function startServer(config: AppConfig): Promise<NestExpressApplication> {
+/** Reads `.env` (when present) under the real environment, then validates everything. */
+export function loadConfigFromEnvironment(overrides: Record<string, string> = {}): AppConfig {
+  return loadAppConfig(environment(overrides));
+}
+
+export async function startServer(config: AppConfig, logger: AppLogger = AppLogger.fromEnv(environment())): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     bufferLogs: false,
+    logger,
   });
   configureApp(app, config);
   await app.listen(config.port, config.host);

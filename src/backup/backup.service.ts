@@ -49,7 +49,8 @@ export class BackupService {
     const app = await client.getApp();
     const coverage = client.coverage(app);
     const label = `${source.organization_id ? `${source.organization_id}/` : ''}${source.app_id}`;
-    this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
+    // one line per window (a catch-up runs one per day): debug; the job logs one summary line per source
+    this.logger.debug(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
 
     const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
     const counts = { created: 0, updated: 0 };
@@ -133,8 +134,7 @@ export class BackupService {
         ? `Backup interrupted after ${progress.seen} conversations: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`
         : `Backup finished with failures: ${progress.saved} saved, ${progress.unchanged} unchanged, ${progress.failed} failed`;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;
-    if (success) this.logger.log(log);
-    else this.logger.warn(log);
+    this.logger.debug(log);
 
     return {
       success,

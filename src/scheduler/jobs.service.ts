@@ -357,11 +357,22 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       entry.status = interrupted ? 'interrupted' : sourceStatus(entry);
       entry.current_window = entry.status === 'interrupted' ? entry.current_window : null;
       entry.finished_at = this.clock.now().toISOString();
+      this.logSourceOutcome(run, entry, source);
       await this.recordOutcome(run, entry, source);
       this.emitProgress(run, entry);
       run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
       await this.persistSafely();
     });
+  }
+
+  /** The one line per source per run (the windows of a catch-up are logged at debug by the backup itself). */
+  private logSourceOutcome(run: RunningJob, entry: JobSource, source: DifySource): void {
+    const p = entry.progress;
+    const line =
+      `Backup of ${label(source)} ${entry.status} (job ${run.job.id}): seen=${p.seen} saved=${p.saved} unchanged=${p.unchanged} failed=${p.failed}` +
+      (entry.error ? `: ${entry.error}` : '');
+    if (entry.status === 'succeeded') this.logger.log(line);
+    else this.logger.warn(line);
   }
 
   /** Another process is backing up this archive: every source fails at once, saying who holds the lock. */
