@@ -36,7 +36,8 @@ export async function probeConsoleApi(http: DifyHttp, base: ConsoleBase): Promis
   const guarded = new DifyAuthError('the probe path is guarded', 401);
   let res: DifyResponse<unknown>;
   try {
-    res = await http.request<unknown>({ path: PROBE_PATH, retry: 'connection', on401: () => guarded });
+    // retried like any read (a proxy's 502 passes); it carries no credential, so it never counts as a login
+    res = await http.request<unknown>({ path: PROBE_PATH, on401: () => guarded });
   } catch (error) {
     // a console that guards the probe path is still a console
     if (error === guarded || error instanceof DifyForbiddenError) return;
@@ -117,14 +118,14 @@ export class AdminKeyAuth implements ConsoleAuth {
   private unauthorized(code: string | undefined): DifyAuthError {
     if (this.workedKeys.has(this.base.url, this.adminApiKey)) {
       return new DifyAuthError(
-        'Dify console refused the admin key with this workspace (401): check workspace_id first (this admin key has worked before), then admin_api_key',
+        'Dify console rejected the workspace id for an admin key that has worked before (401): check workspace_id first, then admin_api_key',
         401,
         code,
         'workspace_id',
       );
     }
     return new DifyAuthError(
-      'Dify console refused the admin key or the workspace (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
+      'Dify console rejected the admin key or the workspace id (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
       401,
       code,
       'admin_api_key',

@@ -87,14 +87,14 @@ describe('Dify errors that name the real cause', () => {
     const before = await failure(fresh.create(wrongWorkspace).getApp());
     expect(before).toBeInstanceOf(DifyAuthError);
     expect(before).toMatchObject({
-      message: 'Dify console refused the admin key or the workspace (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
+      message: 'Dify console rejected the admin key or the workspace id (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
       field: 'admin_api_key',
       retryable: false,
     });
     await fresh.create(sourceFor('console-admin', sim, chatApp)).getApp();
     const after = await failure(fresh.create(wrongWorkspace).getApp());
     expect(after).toMatchObject({
-      message: 'Dify console refused the admin key with this workspace (401): check workspace_id first (this admin key has worked before), then admin_api_key',
+      message: 'Dify console rejected the workspace id for an admin key that has worked before (401): check workspace_id first, then admin_api_key',
       field: 'workspace_id',
       retryable: false,
     });

@@ -133,7 +133,7 @@ describe('Dify client faults and errors', () => {
       await failure(factory.create({ ...sourceFor('console-admin', sim, chatApp), admin_api_key: 'wrong-admin-key' }).getApp()),
     );
     expect(badAdmin).toMatchObject({
-      message: 'Dify console refused the admin key or the workspace (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
+      message: 'Dify console rejected the admin key or the workspace id (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
       field: 'admin_api_key',
       retryable: false,
     });
