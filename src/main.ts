@@ -2,14 +2,16 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { AppLogger } from './common/logging/app-logger';
 import { AppConfig, ConfigError } from './config/app-config';
-import { loadConfigFromEnvironment } from './config/load-environment';
+import { loadConfigFromEnvironment, readEnvironment } from './config/load-environment';
 import { configureApp } from './configure-app';
 
-export async function startServer(config: AppConfig): Promise<NestExpressApplication> {
+export async function startServer(config: AppConfig, logger: AppLogger = AppLogger.fromEnv(readEnvironment())): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     bufferLogs: false,
+    logger,
   });
   configureApp(app, config);
   await app.listen(config.port, config.host);

@@ -41,7 +41,8 @@ export class BackupService {
     const app = await client.getApp();
     const coverage = client.coverage(app);
     const label = orgAppLabel(source);
-    this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
+    // one line per window (a catch-up runs one per day): debug; the job logs one summary line per source
+    this.logger.debug(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
 
     const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
     const counts = { created: 0, updated: 0 };
@@ -77,24 +78,34 @@ export class BackupService {
     };
 
     const listing = client.listConversations(app, window)[Symbol.asyncIterator]();
+    let listingError: unknown;
+    let listingFailed = false;
     const worker = async () => {
       for (;;) {
         if (signal?.aborted) {
           interrupted = true;
           return;
         }
-        if (storageFailure) return;
-        const next = await listing.next();
+        if (storageFailure || listingFailed) return;
+        let next: IteratorResult<ConversationRef>;
+        try {
+          next = await listing.next();
+        } catch (error) {
+          listingFailed = true;
+          listingError = error;
+          return;
+        }
         if (next.done) return;
         progress.seen++;
         await saveOne(next.value);
       }
     };
-    try {
-      await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
-    } catch (error) {
+    // every worker finishes its conversation before the result is counted: a save still under way when the
+    // listing fails would otherwise land on disk after the run reported its counts
+    await Promise.all(Array.from({ length: this.config.dify.concurrency }, worker));
+    if (listingFailed) {
       // listing itself failed part way: what was saved stays saved, the run is reported as failed
-      errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
+      errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(listingError)}` });
       await listing.return?.(undefined);
     }
     if (interrupted) await listing.return?.(undefined);
@@ -105,8 +116,7 @@ export class BackupService {
 
     const success = errors.length === 0 && !interrupted;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;
-    if (success) this.logger.log(log);
-    else this.logger.warn(log);
+    this.logger.debug(log);
 
     const result: BackupResult = {
       success,

@@ -52,7 +52,7 @@ export class SourceBackupService {
   }
 
   /** The checkpoint file's last-run facts, and an alert when the source failed or partly failed. */
-  async recordOutcome(job: SourceRun['job'], entry: JobSource, source: DifySource): Promise<void> {
+  async recordOutcome(job: SourceRun['job'], entry: JobSource, source: DifySource, cause?: unknown): Promise<void> {
     const now = this.clock.now().toISOString();
     try {
       await this.checkpoints.update(source, {
@@ -68,7 +68,7 @@ export class SourceBackupService {
     this.vaultEvents.recordRun(orgAppLabel(source), runRecordOf(entry));
     if (entry.status !== 'failed' && entry.status !== 'partial') return;
     if (entry.error_kind === DifyAuthError.name) return; // already alerted as credentials_rejected
-    this.alerts.notify(backupFailedAlert(job, entry, source), secretsOf(source));
+    this.alerts.notify(backupFailedAlert(job, entry, source, cause), secretsOf(source));
   }
 
   private async backupWindow(run: SourceRun, window: CrawlWindow): Promise<void> {

@@ -13,6 +13,7 @@ import {
   ValidatorConstraintInterface,
 } from 'class-validator';
 import { CronTime } from 'cron';
+import { LOG_FORMATS, LOG_LEVELS } from '../common/logging/app-logger';
 import { isValidTimeZone } from '../common/time-zone';
 import { HOSTNAME_LIST_RULE, isHostnameList, isPublicUrl, isTrustProxy, PUBLIC_URL_RULE, TRUST_PROXY_RULE } from '../common/request-host';
 
@@ -98,6 +99,13 @@ export class EnvironmentVariables {
 
   @Validate(IsTimeZoneConstraint)
   LOG_TIMEZONE = 'UTC';
+
+  /** the service's own log lines (not the archive): read by AppLogger, validated here with the rest */
+  @Transform(emptyToUndefined) @IsOptional() @IsIn([...LOG_LEVELS], { message: `LOG_LEVEL must be one of: ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsIn([...LOG_FORMATS], { message: `LOG_FORMAT must be one of: ${LOG_FORMATS.join(', ')}` })
+  LOG_FORMAT?: string;
 
   @Transform(toInt) @IsInt() @Min(1) @Max(36500)
   LOG_RETENTION_DAYS = 30;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
-import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
+import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding, WorkedAdminKeys } from './console-auth';
 import { ServiceIdentityGuard } from './app-identity';
 import { ConsoleSourceClient } from './console-source.client';
 import { DifyHttp } from './dify-http';
@@ -17,6 +17,9 @@ const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
 /** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
 @Injectable()
 export class DifyClientFactory {
+  /** which admin keys have worked, for the lifetime of the process (fingerprints only) */
+  private readonly workedAdminKeys = new WorkedAdminKeys();
+
   constructor(
     private readonly config: AppConfig,
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
@@ -41,7 +44,8 @@ export class DifyClientFactory {
           message: 'Dify console rejected the admin key (401)',
           field: 'admin_api_key',
         });
-        return new ConsoleSourceClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
+        const auth = new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!, { url: source.console_api_url!, field: 'console_api_url' }, this.workedAdminKeys);
+        return new ConsoleSourceClient(mode, source, auth);
       }
       case 'console-login': {
         let session: LoginSessionAuth | null = null;
@@ -55,7 +59,7 @@ export class DifyClientFactory {
           email: source.email!,
           password: source.password!,
           encoding: () => (encoding ??= this.passwordEncoding(source)),
-        });
+        }, { url: source.console_api_url!, field: 'console_api_url' });
         return new ConsoleSourceClient(mode, source, session);
       }
       default:

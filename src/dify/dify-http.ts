@@ -10,6 +10,7 @@ import {
   DifyUnavailableError,
   DifyAuthError,
 } from './dify.errors';
+import { explainLostConnection, isTlsToPlainHttp, tlsToPlainHttpError } from './dify-error-text';
 import { Failure, retryDecision, RetryPolicy } from './retry';
 
 export interface DifyHttpOptions extends RetryPolicy {
@@ -95,7 +96,7 @@ export class DifyHttp {
         req.retry === 'connection' && !(failure.kind === 'network' && failure.code === 'ECONNREFUSED')
           ? ({ retry: false } as const)
           : retryDecision(failure, retries, this.options);
-      if (!decision.retry) throw error(retries);
+      if (!decision.retry) throw await explainLostConnection(error(retries), this.options.baseUrl, this.options.urlField, this.options.timeoutMs);
       this.logger.warn(`${label} failed (${describeFailure(failure)}); retry ${retries + 1} in ${decision.delayMs} ms`);
       this.options.events?.recordRetry();
       await this.sleep(decision.delayMs);
@@ -185,6 +186,7 @@ export class DifyHttp {
         status,
         code,
         field,
+        { retryable: false },
       );
     }
     if (status === 401) return (req.on401 ?? this.options.on401)(code);
@@ -229,6 +231,9 @@ export class DifyHttp {
             field,
           ),
       };
+    }
+    if (this.options.baseUrl.startsWith('https:') && isTlsToPlainHttp(err.code, err.message)) {
+      return { failure: { kind: 'network', code: 'EPROTO' }, error: () => tlsToPlainHttpError(this.options.baseUrl, field) };
     }
     const code = typeof err.code === 'string' && /^[A-Z_]+$/.test(err.code) ? err.code : 'network error';
     return {

@@ -43,7 +43,8 @@ function sourceFiles(dir: string): string[] {
 function area(file: string): string {
   const rel = path.relative(SRC, file).split(path.sep);
   if (rel.length === 1 || rel[0] === 'cli') return '.';
-  if (rel[0] === 'common' && rel.length > 2) return `common/${rel[1]}`;
+  // a folder under common/ is ranked on its own only when it is listed (auth, filters); others are common
+  if (rel[0] === 'common' && rel.length > 2 && `common/${rel[1]}` in LAYERS) return `common/${rel[1]}`;
   return rel[0];
 }
 
