@@ -5,8 +5,9 @@ import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { ConversationLogsModule } from './conversation-logs/conversation-logs.module';
 import { DifyModule } from './dify/dify.module';
-import { HealthController } from './health.controller';
+import { HealthModule } from './health/health.module';
 import { LogStorageModule } from './log-storage/log-storage.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
@@ -24,8 +25,7 @@ export class AppModule {
   private static around(config: DynamicModule): DynamicModule {
     return {
       module: AppModule,
-      imports: [config, AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule, AdminModule],
-      controllers: [HealthController],
+      imports: [config, AuthModule, DifyModule, LogStorageModule, ConversationLogsModule, SchedulerModule, AdminModule, HealthModule, MetricsModule],
     };
   }
 }

@@ -1,19 +1,20 @@
-import { ValidationPipe } from '@nestjs/common';
+import { HttpException, ValidationPipe } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import * as express from 'express';
 import helmet from 'helmet';
 import * as path from 'node:path';
 import { configureAdminViews } from './admin/admin-views';
-import { readCookie, SESSION_COOKIE } from './common/auth/api-auth.guard';
+import { checkApiCredentials } from './common/auth/api-auth.guard';
 import { AuthService } from './common/auth/auth.service';
 import { AllExceptionsFilter, ArchiveErrorFilter, DifyErrorFilter, DomainErrorFilter } from './common/filters/http-exception.filter';
+import { crossSiteCheck, hostCheck, sendRefusal } from './common/request-origin.middleware';
 import { AppConfig } from './config/app-config';
 
 /** The one HTTP setup shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', config.trustProxy);
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -31,6 +32,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       },
     }),
   );
+  // before the body parsers, so a refused request is not even read
+  app.use(hostCheck(config));
+  app.use(crossSiteCheck(config));
   app.use(express.json({ limit: config.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.useGlobalPipes(
@@ -43,20 +47,21 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   const auth = app.get(AuthService);
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (!auth.enabled || !(req.path === '/api/docs' || req.path.startsWith('/api/docs/') || req.path.startsWith('/api/docs-json'))) return next();
-    const client = req.socket.remoteAddress ?? 'unknown';
-    if (auth.isRateLimited(client)) {
-      res.status(429).json({ statusCode: 429, error: 'Too Many Requests', message: 'too many failed authentication attempts; try again in a minute' });
+    try {
+      checkApiCredentials(auth, req);
+    } catch (e) {
+      if (!(e instanceof HttpException)) throw e;
+      // a browser without a token gets the sign-in page and comes back; API clients keep the JSON 401
+      const browser = req.method === 'GET' && !req.path.startsWith('/api/docs-json') && /\btext\/html\b/i.test(req.headers.accept ?? '');
+      if (e.getStatus() === 401 && browser && !req.headers.authorization) {
+        res.redirect(303, `/admin/login?next=${encodeURIComponent('/api/docs')}`);
+        return;
+      }
+      const body = e.getResponse() as { message: string; field: string };
+      sendRefusal(res, e.getStatus(), body.message, body.field);
       return;
     }
-    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-    if (bearer ? auth.verifyToken(bearer[1]) : auth.verifySession(readCookie(req, SESSION_COOKIE))) return next();
-    // a browser without a token gets the sign-in page and comes back; API clients keep the JSON 401
-    if (!bearer && req.method === 'GET' && !req.path.startsWith('/api/docs-json') && /\btext\/html\b/i.test(req.headers.accept ?? '')) {
-      res.redirect(303, `/admin/login?next=${encodeURIComponent('/api/docs')}`);
-      return;
-    }
-    auth.recordFailure(client);
-    res.status(401).json({ statusCode: 401, error: 'Unauthorized', message: 'this route needs Authorization: Bearer <ADMIN_TOKEN>', field: 'Authorization' });
+    next();
   });
   app.enableShutdownHooks();
 

@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { readCookie, SESSION_COOKIE } from '../common/auth/api-auth.guard';
 import { AuthService } from '../common/auth/auth.service';
+import { clientAddress } from '../common/auth/client-address';
 import { AdminPageFilter } from './admin-page.filter';
 import { AdminSession, AdminSessionGuard, CsrfRejected, safeNext, SESSION_MAX_AGE_SECONDS, sessionCookie } from './admin-session';
 import { CsrfFormDto, LoginFormDto } from './dto/admin-forms.dto';
@@ -37,21 +38,15 @@ export class AdminAuthController {
       res.redirect(303, target);
       return;
     }
-    const client = req.socket.remoteAddress ?? 'unknown';
-    if (this.auth.isRateLimited(client)) {
-      res.status(429).render('login', {
-        title: 'Sign in',
-        next: target,
-        problem: { title: 'Too many attempts', messages: ['Too many wrong tokens. Wait a minute, then try again.'] },
-      });
-      return;
-    }
+    // only wrong tokens are throttled: the right one always signs in
     if (!this.auth.verifyToken(body.token)) {
-      this.auth.recordFailure(client);
-      res.status(401).render('login', {
+      const throttled = this.auth.failedAttempt(clientAddress(req)) === 'throttled';
+      res.status(throttled ? 429 : 401).render('login', {
         title: 'Sign in',
         next: target,
-        problem: { title: 'Wrong token', messages: ['That is not the admin token of this service. Check it and try again.'] },
+        problem: throttled
+          ? { title: 'Too many attempts', messages: ['Too many wrong tokens. Wait a minute, then try again.'] }
+          : { title: 'Wrong token', messages: ['That is not the admin token of this service. Check it and try again.'] },
       });
       return;
     }

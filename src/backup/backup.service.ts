@@ -47,7 +47,8 @@ export class BackupService {
     const { client, app } = connection ?? (await this.connect(source));
     const coverage = client.coverage(app);
     const label = orgAppLabel(source);
-    this.logger.log(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
+    // one line per window (a catch-up runs one per day): debug; the job logs one summary line per source
+    this.logger.debug(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
 
     const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
     const counts = { created: 0, updated: 0 };
@@ -86,6 +87,7 @@ export class BackupService {
       if (signal?.aborted) interrupted = true;
       return interrupted || storageFailure !== undefined;
     };
+    // the pool lets every save under way finish before it returns or throws: the counts include them all
     try {
       await mapConcurrent(
         client.listConversations(app, window),
@@ -104,8 +106,7 @@ export class BackupService {
 
     const success = errors.length === 0 && !interrupted;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;
-    if (success) this.logger.log(log);
-    else this.logger.warn(log);
+    this.logger.debug(log);
 
     const result: BackupResult = {
       success,

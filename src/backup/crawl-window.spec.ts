@@ -11,6 +11,19 @@ describe(windowFromFilters.name, () => {
     });
   });
 
+  it('reads a plain end_date as the end of that day, in the archive time zone', () => {
+    expect(windowFromFilters({ start_date: '2025-10-01', end_date: '2025-10-05' }, now)).toEqual({
+      start: new Date('2025-10-01T00:00:00.000Z'),
+      end: new Date('2025-10-05T23:59:59.999Z'),
+    });
+    expect(windowFromFilters({ start_date: '2025-10-01', end_date: '2025-10-05' }, now, 'Asia/Shanghai')).toEqual({
+      start: new Date('2025-09-30T16:00:00.000Z'),
+      end: new Date('2025-10-05T15:59:59.999Z'),
+    });
+    // the same day as start and end is that whole day, not an empty range
+    expect(windowFromFilters({ start_date: '2025-10-05', end_date: '2025-10-05' }, now).end).toEqual(new Date('2025-10-05T23:59:59.999Z'));
+  });
+
   it('treats an end in the future as now, and no filters as everything', () => {
     expect(windowFromFilters({ end_date: '2030-01-01' }, now)).toEqual({ end: now });
     expect(windowFromFilters(undefined, now)).toEqual({});

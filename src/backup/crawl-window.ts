@@ -1,3 +1,4 @@
+import { rangeEndMs, rangeStartMs } from '../common/date-range';
 import { InvalidRequestError } from '../common/domain-errors';
 import type { CrawlWindow } from '../dify/dify.types';
 
@@ -13,12 +14,15 @@ export class WindowError extends InvalidRequestError {
   }
 }
 
-/** Parses ISO filters into a crawl window; an end in the future means now. */
-export function windowFromFilters(filters: WindowFilters = {}, now = new Date()): CrawlWindow {
+/**
+ * Parses ISO filters into a crawl window; a plain date is a whole day in `timeZone` (the archive's day
+ * folders), so a plain `end_date` includes that day; an end in the future means now.
+ */
+export function windowFromFilters(filters: WindowFilters = {}, now = new Date(), timeZone = 'UTC'): CrawlWindow {
   const parse = (field: 'start_date' | 'end_date'): Date | undefined => {
     const value = filters[field];
     if (value === undefined) return undefined;
-    const ms = Date.parse(value);
+    const ms = field === 'start_date' ? rangeStartMs(value, timeZone) : rangeEndMs(value, timeZone);
     if (Number.isNaN(ms)) throw new WindowError(`filters.${field}`, `filters.${field} must be an ISO 8601 date or date-time`);
     return new Date(ms);
   };

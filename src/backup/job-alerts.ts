@@ -1,3 +1,4 @@
+import { isRetryable, retryAdvice } from '../dify/dify-error-text';
 import { orgAppLabel } from '../common/org-app-label';
 import { accessModeOf } from '../config/dify-source';
 import type { DifySource } from '../dify/dify.types';
@@ -39,7 +40,8 @@ export function purgeHorizonAlert(
 }
 
 /** A source that failed or partly failed; the message of its (merged) result names the cause, e.g. a full disk. */
-export function backupFailedAlert(job: Pick<Job, 'id' | 'trigger' | 'window'>, entry: JobSource, source: DifySource): AlertInput {
+/** `cause`: the error that stopped the source, when one did; it decides whether a retry can help. */
+export function backupFailedAlert(job: Pick<Job, 'id' | 'trigger' | 'window'>, entry: JobSource, source: DifySource, cause?: unknown): AlertInput {
   const r = entry.result;
   const counts = `${entry.progress.saved} saved, ${entry.progress.unchanged} unchanged, ${entry.progress.failed} failed`;
   return {
@@ -47,7 +49,9 @@ export function backupFailedAlert(job: Pick<Job, 'id' | 'trigger' | 'window'>, e
     text:
       `:x: Dify Log Vault: backup of ${orgAppLabel(source)} ${entry.status === 'failed' ? 'failed' : 'partly failed'} ` +
       `(job ${job.id}, ${job.trigger}): ${entry.error ?? r?.message ?? counts}. ` +
-      (job.window ? '' : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}; the next run retries.`),
+      (job.window
+        ? isRetryable(cause) ? '' : `It ${retryAdvice(cause)}.`
+        : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}; ${retryAdvice(cause)}.`),
     app_id: source.app_id,
     organization_id: source.organization_id ?? null,
     job_id: job.id,

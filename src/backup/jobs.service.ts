@@ -14,6 +14,7 @@ import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
 import { JobHistoryService } from './job-history.service';
+import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, jobStatus, jobTotals, newJobSource, plural, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
 import { SourceBackupService } from './source-backup.service';
@@ -291,7 +292,8 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       entry.status = interrupted ? 'interrupted' : sourceStatus(entry);
       entry.current_window = entry.status === 'interrupted' ? entry.current_window : null;
       entry.finished_at = this.clock.now().toISOString();
-      await this.sourceBackups.recordOutcome(run.job, entry, source);
+      this.logSourceOutcome(run, entry, source);
+      await this.sourceBackups.recordOutcome(run.job, entry, source, run.errors.get(index));
       this.emitProgress(run, entry);
       run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
       await this.persist();
@@ -299,6 +301,16 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /** Another process is backing up this archive: every source fails at once, saying who holds the lock. */
+  /** The one line per source per run (the windows of a catch-up are logged at debug by the backup itself). */
+  private logSourceOutcome(run: RunningJob, entry: JobSource, source: DifySource): void {
+    const p = entry.progress;
+    const line =
+      `Backup of ${orgAppLabel(source)} ${entry.status} (job ${run.job.id}): seen=${p.seen} saved=${p.saved} unchanged=${p.unchanged} failed=${p.failed}` +
+      (entry.error ? `: ${entry.error}` : '');
+    if (entry.status === 'succeeded') this.logger.log(line);
+    else this.logger.warn(line);
+  }
+
   private async refuseLocked(run: RunningJob, error: BackupLockedError): Promise<void> {
     this.logger.warn(`Refused job ${run.job.id}: ${error.message}`);
     for (const [index, entry] of run.job.sources.entries()) {
@@ -307,7 +319,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       entry.error = error.message;
       entry.error_kind = error.name;
       entry.finished_at = this.clock.now().toISOString();
-      await this.sourceBackups.recordOutcome(run.job, entry, run.sources[index]);
+      await this.sourceBackups.recordOutcome(run.job, entry, run.sources[index], error);
       run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
     }
   }

@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { orgAppLabel } from '../common/org-app-label';
 import { secretsOf } from '../common/redact';
+import { NO_VAULT_EVENTS, runRecordOf, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { DifyAuthError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
@@ -43,6 +44,7 @@ export class SourceBackupService {
     private readonly checkpoints: CheckpointService,
     private readonly alerts: AlertsService,
     private readonly clock: Clock,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   run(run: SourceRun): Promise<void> {
@@ -50,7 +52,7 @@ export class SourceBackupService {
   }
 
   /** The checkpoint file's last-run facts, and an alert when the source failed or partly failed. */
-  async recordOutcome(job: SourceRun['job'], entry: JobSource, source: DifySource): Promise<void> {
+  async recordOutcome(job: SourceRun['job'], entry: JobSource, source: DifySource, cause?: unknown): Promise<void> {
     const now = this.clock.now().toISOString();
     try {
       await this.checkpoints.update(source, {
@@ -63,9 +65,10 @@ export class SourceBackupService {
     } catch (e) {
       this.logger.error(`Failed to record the outcome of ${orgAppLabel(source)}: ${errorName(e)}`);
     }
+    this.vaultEvents.recordRun(orgAppLabel(source), runRecordOf(entry));
     if (entry.status !== 'failed' && entry.status !== 'partial') return;
     if (entry.error_kind === DifyAuthError.name) return; // already alerted as credentials_rejected
-    this.alerts.notify(backupFailedAlert(job, entry, source), secretsOf(source));
+    this.alerts.notify(backupFailedAlert(job, entry, source, cause), secretsOf(source));
   }
 
   private async backupWindow(run: SourceRun, window: CrawlWindow): Promise<void> {

@@ -6,6 +6,7 @@ import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from './dify-source';
 import type { DifySource } from './dify-source';
 import { parseRedactionSettings, RedactionConfigError } from '../common/redaction/redaction-config';
 import type { RedactionSettings } from '../common/redaction/redactor';
+import { parseHostnameList, parseTrustProxy, TrustProxy } from '../common/request-host';
 import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 
@@ -32,6 +33,12 @@ export class AppConfig {
   };
   adminToken: string | null;
   bodyLimit: string;
+  /** where users reach the service (its host is allowed in Host and Origin headers) */
+  publicUrl: string | null;
+  /** further names the service may be addressed by, normalised */
+  allowedHostnames: string[];
+  /** Express's `trust proxy`: where the client address for throttling and logs comes from */
+  trustProxy: TrustProxy;
   schedule: {
     backupCron: string;
     cleanupCron: string;
@@ -47,6 +54,12 @@ export class AppConfig {
   };
   /** what is replaced by placeholders before a conversation is written (`REDACT`, `REDACT_PATTERNS`) */
   redaction: RedactionSettings;
+  observability: {
+    /** GET /health/ready fails below this much free space on the LOGS_DIR file system */
+    minFreeDiskMb: number;
+    /** a Bearer token accepted for GET /metrics only (besides ADMIN_TOKEN) */
+    metricsToken: string | null;
+  };
   nodeEnv: 'development' | 'production' | 'test';
 }
 
@@ -215,6 +228,9 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     adminToken: vars.ADMIN_TOKEN ?? null,
     bodyLimit: vars.BODY_LIMIT,
+    publicUrl: vars.PUBLIC_URL ?? null,
+    allowedHostnames: parseHostnameList(vars.ALLOWED_HOSTNAMES),
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     schedule: {
       backupCron: vars.BACKUP_CRON,
       cleanupCron: vars.CLEANUP_CRON,
@@ -225,6 +241,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
     redaction: parseRedaction(vars),
+    observability: { minFreeDiskMb: vars.MIN_FREE_DISK_MB, metricsToken: vars.METRICS_TOKEN ?? null },
     nodeEnv: vars.NODE_ENV,
   } satisfies AppConfig);
   if (!config.adminToken && !isLoopbackHost(config.host)) {

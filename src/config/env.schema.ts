@@ -13,7 +13,9 @@ import {
   ValidatorConstraintInterface,
 } from 'class-validator';
 import { CronTime } from 'cron';
+import { LOG_FORMATS, LOG_LEVELS } from '../common/logging/app-logger';
 import { isValidTimeZone } from '../common/time-zone';
+import { HOSTNAME_LIST_RULE, isHostnameList, isPublicUrl, isTrustProxy, PUBLIC_URL_RULE, TRUST_PROXY_RULE } from '../common/request-host';
 
 @ValidatorConstraint({ name: 'isTimeZone' })
 class IsTimeZoneConstraint implements ValidatorConstraintInterface {
@@ -38,6 +40,36 @@ class IsCronConstraint implements ValidatorConstraintInterface {
   }
   defaultMessage(): string {
     return '$property must be a cron expression such as "0 2 * * *"';
+  }
+}
+
+@ValidatorConstraint({ name: 'isPublicUrl' })
+class IsPublicUrlConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isPublicUrl(value);
+  }
+  defaultMessage(): string {
+    return `$property ${PUBLIC_URL_RULE}`;
+  }
+}
+
+@ValidatorConstraint({ name: 'isHostnameList' })
+class IsHostnameListConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isHostnameList(value);
+  }
+  defaultMessage(): string {
+    return `$property ${HOSTNAME_LIST_RULE}`;
+  }
+}
+
+@ValidatorConstraint({ name: 'isTrustProxy' })
+class IsTrustProxyConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isTrustProxy(value);
+  }
+  defaultMessage(): string {
+    return `$property ${TRUST_PROXY_RULE}`;
   }
 }
 
@@ -67,6 +99,13 @@ export class EnvironmentVariables {
 
   @Validate(IsTimeZoneConstraint)
   LOG_TIMEZONE = 'UTC';
+
+  /** the service's own log lines (not the archive): read by AppLogger, validated here with the rest */
+  @Transform(emptyToUndefined) @IsOptional() @IsIn([...LOG_LEVELS], { message: `LOG_LEVEL must be one of: ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsIn([...LOG_FORMATS], { message: `LOG_FORMAT must be one of: ${LOG_FORMATS.join(', ')}` })
+  LOG_FORMAT?: string;
 
   @Transform(toInt) @IsInt() @Min(1) @Max(36500)
   LOG_RETENTION_DAYS = 30;
@@ -125,6 +164,14 @@ export class EnvironmentVariables {
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must be a size such as 1mb or 512kb' })
   BODY_LIMIT = '1mb';
 
+  // Host and client address checks (see README "Security and privacy")
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsPublicUrlConstraint)
+  PUBLIC_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsHostnameListConstraint)
+  ALLOWED_HOSTNAMES?: string;
+  @Validate(IsTrustProxyConstraint)
+  TRUST_PROXY = 'false';
+
   // Scheduling
   @Validate(IsCronConstraint)
   BACKUP_CRON = '0 2 * * *';
@@ -152,6 +199,13 @@ export class EnvironmentVariables {
   REDACT?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   REDACT_PATTERNS?: string;
+  // Readiness and metrics
+  @Transform(toInt) @IsInt() @Min(0) @Max(100_000_000)
+  MIN_FREE_DISK_MB = 512;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @Matches(/^\S{16,}$/, {
+    message: 'METRICS_TOKEN must be at least 16 characters without spaces',
+  })
+  METRICS_TOKEN?: string;
 
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'production';

@@ -3,7 +3,9 @@ import type { BackupResult } from '../backup/backup.types';
 import { windowFromFilters, WindowFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
+import { rangeDay } from '../common/date-range';
 import { InvalidRequestError } from '../common/domain-errors';
+import { AppConfig } from '../config/app-config';
 import type { DifySource } from '../dify/dify.types';
 import type { CleanResult, LogsSummary } from '../log-storage/log-storage.types';
 import { LogStorageService } from '../log-storage/log-storage.service';
@@ -11,10 +13,10 @@ import { JobsService } from '../backup/jobs.service';
 import { JobAccepted, jobAccepted } from '../backup/jobs.types';
 import type { SaveConversationLogsDto } from './dto/save-conversation-logs.dto';
 
-function isoDay(value: Date | string, field: string): string {
-  const date = typeof value === 'string' ? new Date(value) : value;
-  if (Number.isNaN(date.getTime())) throw new InvalidRequestError([`${field} must be a date`], field);
-  return date.toISOString().slice(0, 10);
+function isoDay(value: Date | string, field: string, timeZone: string): string {
+  const day = rangeDay(value, timeZone);
+  if (day === null) throw new InvalidRequestError([`${field} must be a date`], field);
+  return day;
 }
 
 /**
@@ -27,6 +29,7 @@ export class ConversationLogService {
     private readonly jobs: JobsService,
     private readonly sources: SourceRegistry,
     private readonly storage: LogStorageService,
+    private readonly config: AppConfig,
   ) {}
 
   /** POST /api/conversation-logs: waits for the result. */
@@ -67,8 +70,8 @@ export class ConversationLogService {
     organizationId?: string,
   ): Promise<{ success: true; count: number; conversations: ArchivedConversation[] }> {
     const conversations = await this.storage.exportToArray({
-      start_date: isoDay(startDate, 'start_date'),
-      end_date: isoDay(endDate, 'end_date'),
+      start_date: isoDay(startDate, 'start_date', this.config.logTimezone),
+      end_date: isoDay(endDate, 'end_date', this.config.logTimezone),
       ...(organizationId ? { organization_id: organizationId } : {}),
     });
     return { success: true, count: conversations.length, conversations };
@@ -90,6 +93,6 @@ export class ConversationLogService {
   }
 
   private window(filters?: WindowFilters) {
-    return windowFromFilters(filters);
+    return windowFromFilters(filters, new Date(), this.config.logTimezone);
   }
 }

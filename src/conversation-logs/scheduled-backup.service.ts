@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InvalidRequestError } from '../common/domain-errors';
 import { windowFromFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
+import { AppConfig } from '../config/app-config';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import type { ScheduledBackupDto } from './dto/scheduled-backup.dto';
 import { JobsService } from '../backup/jobs.service';
@@ -31,6 +32,7 @@ export class ScheduledBackupService {
   constructor(
     private readonly registry: SourceRegistry,
     private readonly jobs: JobsService,
+    private readonly config: AppConfig,
   ) {}
 
   async run(body: ScheduledBackupDto = {}): Promise<ScheduledBackupResponse> {
@@ -48,7 +50,7 @@ export class ScheduledBackupService {
       throw new InvalidRequestError(['no source is configured; send apps with their connection fields'], 'apps');
     }
     const hasFilters = !!body.filters && Object.values(body.filters).some((v) => v !== undefined);
-    const window = hasFilters ? windowFromFilters(body.filters) : undefined;
+    const window = hasFilters ? windowFromFilters(body.filters, new Date(), this.config.logTimezone) : undefined;
     return { sources, trigger: 'api-scheduled', ...(window ? { window } : {}) };
   }
 }

@@ -1,27 +1,135 @@
 import { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { CookieJar } from './cookie-jar';
 import type { DifyHttp, DifyRequest, DifyResponse } from './dify-http';
 import { isUnauthorized } from './dify-http';
-import { DifyAuthError, DifyBadResponseError, DifyError } from './dify.errors';
+import { noConsoleApiError } from './dify-error-text';
+import {
+  DifyAuthError,
+  DifyBadRequestError,
+  DifyBadResponseError,
+  DifyError,
+  DifyForbiddenError,
+  DifyNotFoundError,
+} from './dify.errors';
 
 /** How console requests are authenticated. */
 export interface ConsoleAuth {
   request<T>(req: DifyRequest): Promise<DifyResponse<T>>;
 }
 
+/** Where the console API should be: the URL and the source field holding it. */
+export interface ConsoleBase {
+  url: string;
+  field: string;
+}
+
+/** A path every Dify console API answers without credentials and without side effects. */
+const PROBE_PATH = '/system-features';
+
+/**
+ * Proves a console API answers at the base URL before any credential is sent (a failed login counts towards
+ * Dify's account lock): a URL without `/console/api` reaches Dify's web front end or nothing, which answers
+ * HTML, a redirect or 404 where the console answers JSON.
+ */
+export async function probeConsoleApi(http: DifyHttp, base: ConsoleBase): Promise<void> {
+  const guarded = new DifyAuthError('the probe path is guarded', 401);
+  let res: DifyResponse<unknown>;
+  try {
+    // retried like any read (a proxy's 502 passes); it carries no credential, so it never counts as a login
+    res = await http.request<unknown>({ path: PROBE_PATH, on401: () => guarded });
+  } catch (error) {
+    // a console that guards the probe path is still a console
+    if (error === guarded || error instanceof DifyForbiddenError) return;
+    if (error instanceof DifyNotFoundError) throw noConsoleApiError(base.url, base.field, `404 for ${PROBE_PATH}`);
+    if (error instanceof DifyBadResponseError && error.difyStatus !== undefined && error.difyStatus < 300) {
+      throw noConsoleApiError(base.url, base.field, 'it answered a page that is not JSON');
+    }
+    if (error instanceof DifyBadResponseError && error.difyStatus !== undefined && error.difyStatus < 400) {
+      throw noConsoleApiError(base.url, base.field, `it answered a redirect (${error.difyStatus})`);
+    }
+    if (error instanceof DifyBadRequestError && error.difyStatus !== undefined) {
+      throw noConsoleApiError(base.url, base.field, `${error.difyStatus} for ${PROBE_PATH}`);
+    }
+    throw error;
+  }
+  if (!res.data || typeof res.data !== 'object') throw noConsoleApiError(base.url, base.field, 'it answered JSON that is not an object');
+}
+
+/** Runs `probe` once; a failed probe runs again on the next call. */
+function once(probe: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | null = null;
+  return () =>
+    (pending ??= probe().catch((error: unknown) => {
+      pending = null;
+      throw error;
+    }));
+}
+
+/**
+ * Admin keys that have worked, per console, held in memory as fingerprints (never the key): Dify answers a
+ * wrong key and a wrong workspace id with the same 401, and a key that worked before points at the workspace.
+ */
+export class WorkedAdminKeys {
+  private readonly fingerprints = new Set<string>();
+
+  private fingerprint(consoleUrl: string, adminApiKey: string): string {
+    return createHash('sha256').update(`${consoleUrl.replace(/\/+$/, '')}\n${adminApiKey}`).digest('hex');
+  }
+
+  has(consoleUrl: string, adminApiKey: string): boolean {
+    return this.fingerprints.has(this.fingerprint(consoleUrl, adminApiKey));
+  }
+
+  add(consoleUrl: string, adminApiKey: string): void {
+    this.fingerprints.add(this.fingerprint(consoleUrl, adminApiKey));
+  }
+}
+
 /** Self-hosted ADMIN_API_KEY: a bearer header plus the workspace header, no CSRF. */
 export class AdminKeyAuth implements ConsoleAuth {
+  private readonly probe: () => Promise<void>;
+  private worked = false;
+
   constructor(
     private readonly http: DifyHttp,
     private readonly adminApiKey: string,
     private readonly workspaceId: string,
-  ) {}
+    private readonly base: ConsoleBase,
+    private readonly workedKeys: WorkedAdminKeys = new WorkedAdminKeys(),
+  ) {
+    this.probe = once(() => probeConsoleApi(http, base));
+  }
 
-  request<T>(req: DifyRequest): Promise<DifyResponse<T>> {
-    return this.http.request<T>({
+  async request<T>(req: DifyRequest): Promise<DifyResponse<T>> {
+    await this.probe();
+    const res = await this.http.request<T>({
       ...req,
       headers: { ...req.headers, Authorization: `Bearer ${this.adminApiKey}`, 'X-WORKSPACE-ID': this.workspaceId },
+      on401: (code) => this.unauthorized(code),
     });
+    if (!this.worked) {
+      this.workedKeys.add(this.base.url, this.adminApiKey);
+      this.worked = true;
+    }
+    return res;
+  }
+
+  private unauthorized(code: string | undefined): DifyAuthError {
+    if (this.workedKeys.has(this.base.url, this.adminApiKey)) {
+      return new DifyAuthError(
+        'Dify console rejected the workspace id for an admin key that has worked before (401): check workspace_id first, then admin_api_key',
+        401,
+        code,
+        'workspace_id',
+      );
+    }
+    return new DifyAuthError(
+      'Dify console rejected the admin key or the workspace id (401): check admin_api_key and workspace_id (Dify answers both mistakes with the same 401)',
+      401,
+      code,
+      'admin_api_key',
+    );
   }
 }
 
@@ -49,11 +157,15 @@ export class LoginSessionAuth implements ConsoleAuth {
   private generation = 0;
   private loggedIn: Promise<void> | null = null;
   private recovering: Promise<void> | null = null;
+  private readonly probe: () => Promise<void>;
 
   constructor(
     private readonly http: DifyHttp,
     private readonly credentials: LoginCredentials,
-  ) {}
+    base?: ConsoleBase,
+  ) {
+    this.probe = base ? once(() => probeConsoleApi(http, base)) : () => Promise.resolve();
+  }
 
   /** Everything a message must never contain. */
   secrets(): string[] {
@@ -149,6 +261,8 @@ export class LoginSessionAuth implements ConsoleAuth {
   }
 
   private async login(): Promise<void> {
+    // never spend a login attempt (they count towards the account lock) on a URL that is not the console API
+    await this.probe();
     const encoding = await this.credentials.encoding();
     const password =
       encoding === 'base64' ? Buffer.from(this.credentials.password, 'utf8').toString('base64') : this.credentials.password;

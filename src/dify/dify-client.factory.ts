@@ -1,8 +1,9 @@
 import { HttpService } from '@nestjs/axios';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
-import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding } from './console-auth';
+import { AdminKeyAuth, LoginSessionAuth, PasswordEncoding, WorkedAdminKeys } from './console-auth';
 import { ServiceIdentityGuard } from './app-identity';
 import { ConsoleSourceClient } from './console-source.client';
 import { DifyHttp } from './dify-http';
@@ -17,9 +18,13 @@ const BASE64_PASSWORD_SINCE: [number, number] = [1, 11];
 /** Builds the client for a source, choosing its access mode (console modes first: they see everything). */
 @Injectable()
 export class DifyClientFactory {
+  /** which admin keys have worked, for the lifetime of the process (fingerprints only) */
+  private readonly workedAdminKeys = new WorkedAdminKeys();
+
   constructor(
     private readonly config: AppConfig,
     private readonly httpService: HttpService,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   create(source: DifySource): DifyAppClient {
@@ -41,7 +46,8 @@ export class DifyClientFactory {
           message: 'Dify console rejected the admin key (401)',
           field: 'admin_api_key',
         });
-        return new ConsoleSourceClient(mode, source, new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!));
+        const auth = new AdminKeyAuth(http, source.admin_api_key!, source.workspace_id!, { url: source.console_api_url!, field: 'console_api_url' }, this.workedAdminKeys);
+        return new ConsoleSourceClient(mode, source, auth);
       }
       case 'console-login': {
         let session: LoginSessionAuth | null = null;
@@ -55,7 +61,7 @@ export class DifyClientFactory {
           email: source.email!,
           password: source.password!,
           encoding: () => (encoding ??= this.passwordEncoding(source)),
-        });
+        }, { url: source.console_api_url!, field: 'console_api_url' });
         return new ConsoleSourceClient(mode, source, session);
       }
       default:
@@ -91,6 +97,7 @@ export class DifyClientFactory {
       retryBaseMs: this.config.dify.retryBaseMs,
       secrets,
       on401: (code) => new DifyAuthError(unauthorized.message, 401, code, unauthorized.field),
+      events: this.vaultEvents,
     });
   }
 
@@ -112,6 +119,7 @@ export class DifyClientFactory {
       retryBaseMs: this.config.dify.retryBaseMs,
       secrets: () => [],
       on401: () => new DifyAuthError('Dify refused the version check (401)', 401),
+      events: this.vaultEvents,
     });
     try {
       const res = await http.request<Record<string, unknown>>({ path: '/' });

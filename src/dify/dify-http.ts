@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { HttpService, type HttpModuleOptions } from '@nestjs/axios';
 import type { AxiosResponse } from 'axios';
 import { firstValueFrom } from 'rxjs';
+import type { VaultEvents } from '../common/vault-events';
 import type { AppConfig } from '../config/app-config';
 import {
   DifyBadRequestError,
@@ -12,6 +13,7 @@ import {
   DifyUnavailableError,
   DifyAuthError,
 } from './dify.errors';
+import { explainLostConnection, isTlsToPlainHttp, tlsToPlainHttpError } from './dify-error-text';
 import { Failure, retryDecision, RetryPolicy } from './retry';
 
 export interface DifyHttpOptions extends RetryPolicy {
@@ -26,6 +28,8 @@ export interface DifyHttpOptions extends RetryPolicy {
   secrets: () => string[];
   /** how a timer waits; tests may shorten it */
   sleep?: (ms: number) => Promise<void>;
+  /** told of every attempt and retry */
+  events?: Pick<VaultEvents, 'recordDifyRequest' | 'recordRetry'>;
 }
 
 export interface DifyRequest {
@@ -99,8 +103,9 @@ export class DifyHttp {
         req.retry === 'connection' && !(failure.kind === 'network' && failure.code === 'ECONNREFUSED')
           ? ({ retry: false } as const)
           : retryDecision(failure, retries, this.options);
-      if (!decision.retry) throw error(retries);
+      if (!decision.retry) throw await explainLostConnection(error(retries), this.options.baseUrl, this.options.urlField, this.options.timeoutMs);
       this.logger.warn(`${label} failed (${describeFailure(failure)}); retry ${retries + 1} in ${decision.delayMs} ms`);
+      this.options.events?.recordRetry();
       await this.sleep(decision.delayMs);
     }
   }
@@ -140,10 +145,13 @@ export class DifyHttp {
         }),
       );
     } catch (e) {
-      return this.networkFailure(e);
+      const failed = this.networkFailure(e);
+      this.options.events?.recordDifyRequest(failed.failure.kind);
+      return failed;
     }
 
     const status = res.status;
+    this.options.events?.recordDifyRequest(String(status));
     const text = typeof res.data === 'string' ? res.data : '';
     const responseHeaders = Object.fromEntries(
       Object.entries(res.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v as string | string[] | undefined]),
@@ -193,6 +201,7 @@ export class DifyHttp {
         status,
         code,
         field,
+        { retryable: false },
       );
     }
     if (status === 401) return (req.on401 ?? this.options.on401)(code);
@@ -237,6 +246,9 @@ export class DifyHttp {
             field,
           ),
       };
+    }
+    if (this.options.baseUrl.startsWith('https:') && isTlsToPlainHttp(err.code, err.message)) {
+      return { failure: { kind: 'network', code: 'EPROTO' }, error: () => tlsToPlainHttpError(this.options.baseUrl, field) };
     }
     const code = typeof err.code === 'string' && /^[A-Z_]+$/.test(err.code) ? err.code : 'network error';
     return {

@@ -39,6 +39,15 @@ describe('export formats', () => {
       [undefined, ''],
       [0, '0'],
       [1.5, '1.5'],
+      [-2, '-2'],
+      ['=1+1', "'=1+1"],
+      ['+33 6 12', "'+33 6 12"],
+      ['-2+3', "'-2+3"],
+      ['@SUM(A1)', "'@SUM(A1)"],
+      ['\t=cmd', "'\t=cmd"],
+      ['\r=cmd', '"\'\r=cmd"'],
+      ['=HYPERLINK("http://x","y")', '"\'=HYPERLINK(""http://x"",""y"")"'],
+      ['a=b', 'a=b'],
     ])('%j -> %j', (value, expected) => {
       expect(csvField(value)).toBe(expected);
     });

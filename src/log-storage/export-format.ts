@@ -37,10 +37,18 @@ export function withUtf8Bom(source: Readable): Readable {
   return out;
 }
 
-/** RFC 4180: quote when the field holds a comma, quote, CR or LF (or leading/trailing space); double the quotes. */
+/** A cell a spreadsheet would run as a formula (or that hides one behind a tab or carriage return). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * RFC 4180: quote when the field holds a comma, quote, CR or LF (or leading/trailing space); double the quotes.
+ * Text that a spreadsheet would read as a formula gets a leading apostrophe, so archived messages (which anyone
+ * chatting with the app wrote) stay text when the export is opened; numbers are written as they are.
+ */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const raw = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const text = typeof value === 'string' && FORMULA_START.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -2,37 +2,40 @@ import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
 import { contentHash } from './catalog-entry';
 import { encodeCursor } from './catalog-query';
-import type { CatalogRepository, CatalogRow, SearchRow } from './catalog.repository';
-import type { DayFolder, FoundFile, LogFilesRepository } from './log-files.repository';
+import { ArchiveAccess } from './archive-access';
+import { ArchiveExporter } from './archive-export.service';
+import { ArchiveFiles, DayFolder, FoundFile } from './archive-files';
+import { ArchiveMaintenance } from './archive-maintenance.service';
+import { ArchiveReader } from './archive-reader.service';
+import type { ArchiveStore } from './archive-store';
+import { ArchiveWriter } from './archive-writer.service';
+import type { Catalog, CatalogRow, SearchRow } from './catalog';
 import { ArchiveNotFoundError, ArchiveQueryError } from './log-storage.errors';
 import { LogStorageService } from './log-storage.service';
 
 type Fake<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<R, A> : T[K] };
 
-function fakeFiles(): Fake<LogFilesRepository> {
-  return {
-    root: '/logs',
-    absolute: jest.fn(),
+function fakeFiles(): Fake<ArchiveFiles> {
+  const fake = {
     writeAtomic: jest.fn().mockResolvedValue({ size: 10, sha256: 'sha' }),
     read: jest.fn().mockResolvedValue(null),
     hash: jest.fn().mockResolvedValue(null),
     exists: jest.fn().mockResolvedValue(false),
     remove: jest.fn().mockResolvedValue(undefined),
     walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
-    listFiles: jest.fn().mockResolvedValue([]),
     dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
-    removeDir: jest.fn().mockResolvedValue(undefined),
     tallyDirs: jest.fn(async (dirs: { dir: string; expected: number }[]) => dirs.map((d) => ({ files: d.expected, bytes: null }))),
     // every file the slow way unless a test says otherwise
     readStored: jest.fn(async (_mode: string, rows: unknown[]) => rows.map((_r, index) => ({ kind: 'check', index }))),
     removeAbandonedTemps: jest.fn().mockResolvedValue([]),
-    pruneEmpty: jest.fn().mockResolvedValue(undefined),
-  } as unknown as Fake<LogFilesRepository>;
+    // the real checks over the fake's reads
+    load: jest.fn((p: string) => ArchiveFiles.prototype.load.call(fake as unknown as ArchiveFiles, p)),
+  } as unknown as Fake<ArchiveFiles>;
+  return fake;
 }
 
-function fakeCatalog(): Fake<CatalogRepository> {
+function fakeCatalog(): Fake<Catalog> {
   return {
-    file: '/logs/catalog.sqlite',
     open: jest.fn().mockReturnValue({ needsRebuild: false, reason: null }),
     close: jest.fn(),
     startRebuild: jest.fn(),
@@ -57,7 +60,7 @@ function fakeCatalog(): Fake<CatalogRepository> {
     uncompressedBefore: jest.fn().mockReturnValue([]),
     search: jest.fn().mockReturnValue([]),
     stats: jest.fn(),
-  } as unknown as Fake<CatalogRepository>;
+  } as unknown as Fake<Catalog>;
 }
 
 const conv: ArchivedConversation = {
@@ -90,15 +93,27 @@ function row(overrides: Partial<CatalogRow> = {}): CatalogRow {
 }
 
 describe(LogStorageService.name, () => {
-  let files: Fake<LogFilesRepository>;
-  let catalog: Fake<CatalogRepository>;
+  let files: Fake<ArchiveFiles>;
+  let catalog: Fake<Catalog>;
   let sut: LogStorageService;
 
   beforeEach(() => {
     files = fakeFiles();
     catalog = fakeCatalog();
     const config = { logTimezone: 'UTC', compressAfterDays: null, retentionDays: 30 } as unknown as AppConfig;
-    sut = new LogStorageService(config, files as unknown as LogFilesRepository, catalog as unknown as CatalogRepository);
+    const f = files as unknown as ArchiveFiles;
+    const c = catalog as unknown as Catalog;
+    const access = new ArchiveAccess();
+    const store = { close: jest.fn() } as unknown as ArchiveStore;
+    sut = new LogStorageService(
+      access,
+      new ArchiveReader(f, c),
+      new ArchiveExporter(f, c),
+      new ArchiveWriter(config, access, f, c),
+      new ArchiveMaintenance(config, access, f, c),
+      store,
+      c,
+    );
     sut.now = () => new Date('2024-01-20T10:00:00.000Z');
   });
 
@@ -106,7 +121,7 @@ describe(LogStorageService.name, () => {
     it('rebuilds only when the catalog asks for it', async () => {
       await sut.onModuleInit();
       expect(catalog.startRebuild).not.toHaveBeenCalled();
-      catalog.open.mockReturnValue({ needsRebuild: true, reason: 'catalog is missing' });
+      catalog.open.mockResolvedValue({ needsRebuild: true, reason: 'catalog is missing' });
       await sut.onModuleInit();
       expect(catalog.startRebuild).toHaveBeenCalledTimes(1);
       expect(catalog.finishRebuild).toHaveBeenCalledTimes(1);
@@ -121,14 +136,14 @@ describe(LogStorageService.name, () => {
     });
 
     it('leaves an unchanged conversation alone', async () => {
-      catalog.findConversation.mockReturnValue(row());
+      catalog.findConversation.mockResolvedValue(row());
       files.exists.mockResolvedValue(true);
       await expect(sut.saveConversation({ ...conv, logged_at: 'later' })).resolves.toEqual({ outcome: 'unchanged', path: PATH });
       expect(files.writeAtomic).not.toHaveBeenCalled();
     });
 
     it('rewrites a changed conversation where it lies, gzipped or not', async () => {
-      catalog.findConversation.mockReturnValue(row({ path: `${PATH}.gz`, content_hash: 'old' }));
+      catalog.findConversation.mockResolvedValue(row({ path: `${PATH}.gz`, content_hash: 'old' }));
       files.exists.mockResolvedValue(true);
       await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'updated', path: `${PATH}.gz` });
       expect(files.writeAtomic).toHaveBeenCalledWith(`${PATH}.gz`, expect.any(String));
@@ -136,7 +151,7 @@ describe(LogStorageService.name, () => {
     });
 
     it('writes a fresh file when the catalogued one has gone', async () => {
-      catalog.findConversation.mockReturnValue(row({ path: 'conversations/acme/2024/01/15/conversation_c1_2024-01-15T00-00-00-000Z.json' }));
+      catalog.findConversation.mockResolvedValue(row({ path: 'conversations/acme/2024/01/15/conversation_c1_2024-01-15T00-00-00-000Z.json' }));
       await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'created', path: PATH });
     });
 
@@ -177,7 +192,7 @@ describe(LogStorageService.name, () => {
       files.dayFolders.mockImplementation(async function* () {
         yield* folders;
       });
-      catalog.dirsBefore.mockImplementation((before: string) => catalogued(before));
+      catalog.dirsBefore.mockImplementation(async (before: string) => catalogued(before));
     });
 
     it('deletes day D iff D < today − N and keeps the catalog in step', async () => {
@@ -193,7 +208,6 @@ describe(LogStorageService.name, () => {
       });
       expect(files.tallyDirs).toHaveBeenCalledWith([{ dir: 'conversations/acme/2024/01/09', expected: 1 }], true);
       expect(catalog.markRemoved).toHaveBeenCalledWith(catalogued('2024-01-10'));
-      expect(files.pruneEmpty).toHaveBeenCalledWith('conversations/acme/2024/01');
     });
 
     it('changes nothing in a dry run', async () => {
@@ -229,12 +243,13 @@ describe(LogStorageService.name, () => {
 
     it('also hides catalogued folders no longer on disk, and purges their rows in the background', async () => {
       files.dayFolders.mockImplementation(async function* () {});
-      catalog.hasRemoved.mockReturnValueOnce(true);
-      catalog.purgeRemoved.mockReturnValueOnce(true).mockReturnValueOnce(false);
+      catalog.hasRemoved.mockResolvedValueOnce(true);
+      catalog.purgeRemoved.mockResolvedValueOnce(true).mockResolvedValueOnce(false);
       const result = await sut.cleanOldLogs({ daysToKeep: 1 });
       expect(result).toMatchObject({ deleted_files: 0, first_day: null });
       expect(catalog.markRemoved).toHaveBeenCalledWith(catalogued('2024-01-19'));
-      await new Promise((r) => setTimeout(r, 50));
+      // the purge runs in the background: wait for it to finish rather than for a fixed time
+      while (catalog.purgeRemoved.mock.calls.length < 2) await new Promise((r) => setImmediate(r));
       expect(catalog.purgeRemoved).toHaveBeenCalledTimes(2);
     });
 
@@ -253,7 +268,7 @@ describe(LogStorageService.name, () => {
 
     it('stops reading files when the consumer goes away', async () => {
       const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}` }));
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : rows));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : rows));
       files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's' }));
       const stream = sut.exportStream({}, 'ndjson');
       await new Promise<void>((resolve) => {
@@ -267,7 +282,7 @@ describe(LogStorageService.name, () => {
     });
 
     it('streams the seed shape and skips files that vanished', async () => {
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
       files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's' } : null));
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
@@ -279,7 +294,7 @@ describe(LogStorageService.name, () => {
     const bytes = (text: string, items: number) => ({ kind: 'bytes' as const, data: Buffer.from(text), items });
 
     it('frames JSON around stored runs and checked files, dropping only the first comma', async () => {
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' }), row({ path: 'c' }), row({ path: 'd' })]));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' }), row({ path: 'c' }), row({ path: 'd' })]));
       files.readStored.mockResolvedValue([bytes(',{"n":1},{"n":2}', 2), { kind: 'check', index: 2 }, bytes(',{"n":4}', 1)]);
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
@@ -289,7 +304,7 @@ describe(LogStorageService.name, () => {
     });
 
     it('starts JSON with a checked file as well', async () => {
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
       files.readStored.mockResolvedValue([{ kind: 'check', index: 0 }, bytes(',{"n":2}', 1)]);
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
@@ -299,7 +314,7 @@ describe(LogStorageService.name, () => {
 
     it('asks for no more batches once the consumer is gone', async () => {
       const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}`, size: 100_000 }));
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : rows));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : rows));
       files.readStored.mockImplementation(async (_mode, batch) => [bytes('x'.repeat(100_000 * batch.length), batch.length)]);
       const stream = sut.exportStream({}, 'ndjson');
       await new Promise<void>((resolve) => {
@@ -314,7 +329,7 @@ describe(LogStorageService.name, () => {
     });
 
     it('keeps CSV on the parsing path', async () => {
-      catalog.exportPage.mockImplementation((_f, after) => (after ? [] : [row({ path: 'a' })]));
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' })]));
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'csv')) text += chunk;
@@ -326,12 +341,12 @@ describe(LogStorageService.name, () => {
   describe('search', () => {
     it('returns a next cursor only when there is more', async () => {
       const hits: SearchRow[] = [1, 2, 3].map((id) => ({ ...row({ id, created_at: `2024-01-1${id}T00:00:00.000Z` }), snippet: null }));
-      catalog.search.mockReturnValue(hits);
+      catalog.search.mockResolvedValue(hits);
       const page = await sut.search({ limit: 2 });
       expect(catalog.search).toHaveBeenCalledWith({}, null, null, 3);
       expect(page.results).toHaveLength(2);
       expect(page.next_cursor).toBe(encodeCursor({ created_at: hits[1].created_at, id: 2 }));
-      catalog.search.mockReturnValue(hits.slice(0, 1));
+      catalog.search.mockResolvedValue(hits.slice(0, 1));
       expect((await sut.search({ limit: 2 })).next_cursor).toBeNull();
     });
 
@@ -358,8 +373,8 @@ describe(LogStorageService.name, () => {
     });
 
     it('writes the gzipped file, repoints the catalog, then removes the plain file', async () => {
-      catalog.uncompressedBefore.mockReturnValueOnce([row()]).mockReturnValue([]);
-      catalog.findByPath.mockReturnValue(row());
+      catalog.uncompressedBefore.mockResolvedValueOnce([row()]).mockResolvedValue([]);
+      catalog.findByPath.mockResolvedValue(row());
       files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain' });
       files.writeAtomic.mockResolvedValue({ size: 30, sha256: 'gz' });
       const result = await sut.compressOldDays(3);

@@ -128,6 +128,15 @@ class Simulator implements DifySimulator {
       { method: 'POST', pattern: /^\/console\/api\/login$/, handler: (req, ctx) => auth.login(req, ctx) },
       { method: 'POST', pattern: /^\/console\/api\/refresh-token$/, handler: (req, ctx) => auth.refresh(req, ctx) },
       { method: 'POST', pattern: /^\/console\/api\/logout$/, handler: (req) => auth.logout(req) },
+      // public in Dify (the sign-in page reads it): a subset of its fields
+      {
+        method: 'GET',
+        pattern: /^\/console\/api\/system-features$/,
+        handler: () => ({
+          status: 200,
+          body: { enable_email_password_login: true, enable_email_code_login: false, enable_social_oauth_login: false, is_allow_register: false, sso_enforced_for_signin: false },
+        }),
+      },
     ];
     const closedConsole = [
       ...consoleRoutes((mark) => this.readMarks.push(mark)),

@@ -25,6 +25,9 @@ const LAYERS: Record<string, number> = {
   scheduler: 4,
   'conversation-logs': 4,
   admin: 4,
+  health: 4,
+  // reads the readiness facts (version, source freshness) that health/ owns
+  metrics: 4.5,
   // the entry points: app.module, main, configure-app, cli.ts with cli/, demo, standalone
   '.': 5,
 };
@@ -40,7 +43,8 @@ function sourceFiles(dir: string): string[] {
 function area(file: string): string {
   const rel = path.relative(SRC, file).split(path.sep);
   if (rel.length === 1 || rel[0] === 'cli') return '.';
-  if (rel[0] === 'common' && rel.length > 2) return `common/${rel[1]}`;
+  // a folder under common/ is ranked on its own only when it is listed (auth, filters); others are common
+  if (rel[0] === 'common' && rel.length > 2 && `common/${rel[1]}` in LAYERS) return `common/${rel[1]}`;
   return rel[0];
 }
 

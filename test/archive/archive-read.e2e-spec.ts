@@ -3,7 +3,7 @@ import request from 'supertest';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
-import { LogFilesRepository } from '../../src/log-storage/log-files.repository';
+import { ArchiveFiles } from '../../src/log-storage/archive-files';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { readArchive } from '../support/archive';
 import { createTestApp, TestApp } from '../support/test-app';
@@ -304,7 +304,7 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
     for (let i = 0; i < 120; i++) {
       await storage.saveConversation(conversation({ id: `bulk-${i}`, organization_id: 'bulk', created_at: '2023-06-01T10:00:00.000Z', messages: [{ answer: big }] }));
     }
-    const files = t.app.get(LogFilesRepository, { strict: false });
+    const files = t.app.get(ArchiveFiles, { strict: false });
     // stored files are read in batches: count the files asked for
     const stored = jest.spyOn(files, 'readStored');
     const requested = () => stored.mock.calls.reduce((n, call) => n + call[1].length, 0);

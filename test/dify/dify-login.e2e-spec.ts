@@ -39,7 +39,9 @@ describe('console login session', () => {
     return { sut, app, refs };
   }
 
-  const consoleRequests = (s: DifySimulator) => s.requests.filter((r) => r.path.startsWith('/console/api/'));
+  // the credential-free probe that proves a console API answers is sent before the login, without a session
+  const consoleRequests = (s: DifySimulator) =>
+    s.requests.filter((r) => r.path.startsWith('/console/api/') && r.path !== '/console/api/system-features');
   const logins = (s: DifySimulator) => s.requests.filter((r) => r.path === '/console/api/login');
 
   it('logs in once, sends cookies and X-CSRF-Token on every request, and never reads a detail endpoint', async () => {

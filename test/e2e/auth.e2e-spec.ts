@@ -55,9 +55,18 @@ describe('ADMIN_TOKEN on the API', () => {
       }
       expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
       expect(statuses.slice(10)).toEqual([429, 429]);
-      const limited = await request(fresh.server).get('/api/jobs').set('Authorization', `Bearer ${TOKEN}`);
-      expect(limited.status).toBe(429);
-      expect(limited.body.message).toMatch(/too many/);
+      const limited = await request(fresh.server).get('/api/jobs').set('Authorization', 'Bearer wrong-token-yyyyyyyy');
+      expect(limited.body).toEqual({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: 'too many failed authentication attempts; try again in a minute',
+        field: 'Authorization',
+      });
+      expect(fresh.logLines.filter((l) => l.includes('Throttling failed authentication from'))).toHaveLength(1);
+      // the client is throttled, yet the right token is never refused: nobody can lock the operator out
+      await request(fresh.server).get('/api/jobs').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+      await request(fresh.server).get('/api/docs-json').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+      expect(fresh.logLines.join('\n')).not.toContain(TOKEN);
     } finally {
       await fresh.close();
     }

@@ -75,13 +75,36 @@ describe('Hardening: Dify faults during a backup (through POST /api/conversation
     } else {
       expect(r).toMatchObject({ success: true, failed_count: 0, errors: [] });
     }
+    // the counts are honest: every file on disk after the first run was counted by it
+    expect(inspectArchive(t.logsDir).files.size).toBe(r.saved_count);
     sim.clearFaults();
     const second = await backup();
     expect(second.body).toMatchObject({ success: true, failed_count: 0 });
-    expect(second.body.saved_count + (r.saved_count ?? 0)).toBe(count);
     expectCompleteArchive(t.logsDir, sim, app);
+    expect(second.body.unchanged_count).toBe(r.saved_count);
+    expect(second.body.saved_count + r.saved_count).toBe(count);
     const verify = await request(t.server).get('/api/conversation-logs/verify');
     expect(verify.body).toMatchObject({ missing: [], changed: [], unindexed: [], corrupt: [] });
+  });
+
+  it('the listing failing while conversations are still being fetched: the run waits for them and counts every file it wrote', async () => {
+    const count = 130;
+    seedConversations(sim, app, count);
+    t = await createTestApp(sourceEnv(sim, app));
+    // the message calls around the end of the first listing page hang once (until the client's timeout, then
+    // a retry succeeds), so they are still under way when the second listing page fails for good
+    sim.injectFault({ path: MESSAGES, after: 94, times: 6, fault: { kind: 'timeout' } });
+    sim.injectFault({ path: LIST, after: 1, fault: { kind: 'status', status: 500 } });
+    const first = await backup();
+    expect(first.body).toMatchObject({ success: false, failed_count: 0 });
+    expect(first.body.errors).toEqual([{ conversation_id: '*', error: expect.stringMatching(/^listing conversations failed: /) }]);
+    expect(first.body.total_conversations).toBe(100);
+    expect(inspectArchive(t.logsDir).files.size).toBe(first.body.saved_count);
+    expect(first.body.saved_count).toBe(100);
+    sim.clearFaults();
+    const second = await backup();
+    expect(second.body).toMatchObject({ success: true, failed_count: 0, saved_count: 30, unchanged_count: 100 });
+    expectCompleteArchive(t.logsDir, sim, app);
   });
 
   it('an access token that expires mid-crawl is refreshed and nothing is lost', async () => {

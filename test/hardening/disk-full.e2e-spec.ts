@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
 import { AppConfig } from '../../src/config/app-config';
-import { LogFilesRepository } from '../../src/log-storage/log-files.repository';
+import { ARCHIVE_STORE } from '../../src/log-storage/archive-store';
+import { FsArchiveStore } from '../../src/log-storage/fs/fs-archive-store';
 import { AlertsService } from '../../src/backup/alerts.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
@@ -12,8 +13,8 @@ import { chatApp, expectCompleteArchive, inspectArchive, seedConversations, sour
 
 jest.setTimeout(60_000);
 
-/** The real repository, except that while `full` every write stops half way with ENOSPC, as a full disk does. */
-class FullDiskFilesRepository extends LogFilesRepository {
+/** The real store, except that while `full` every write stops half way with ENOSPC, as a full disk does. */
+class FullDiskArchiveStore extends FsArchiveStore {
   full = false;
   attempts = 0;
 
@@ -31,21 +32,21 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-describe('Hardening: the disk fills up during a backup (ENOSPC through the files repository)', () => {
+describe('Hardening: the disk fills up during a backup (ENOSPC through the archive store)', () => {
   let sim: DifySimulator;
   let app: SimulatedApp;
   let t: TestApp;
-  let files: FullDiskFilesRepository;
+  let files: FullDiskArchiveStore;
 
   beforeAll(async () => {
     sim = await startSimulator({ generate: false });
     app = chatApp(sim);
     seedConversations(sim, app, 12);
     t = await createTestApp(sourceEnv(sim, app), (b) =>
-      b.overrideProvider(LogFilesRepository).useFactory({ factory: (c: AppConfig) => new FullDiskFilesRepository(c), inject: [AppConfig] }),
+      b.overrideProvider(ARCHIVE_STORE).useFactory({ factory: (c: AppConfig) => new FullDiskArchiveStore(c.logsDir), inject: [AppConfig] }),
     );
-    files = t.app.get(LogFilesRepository);
-    expect(files).toBeInstanceOf(FullDiskFilesRepository);
+    files = t.app.get(ARCHIVE_STORE, { strict: false });
+    expect(files).toBeInstanceOf(FullDiskArchiveStore);
   });
   afterAll(async () => {
     await t?.close();

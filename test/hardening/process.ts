@@ -37,6 +37,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   url: string;
   output: string[];
+  /** what the service wrote to stdout alone */
+  stdout: string[];
   /** resolves with the exit code or signal */
   exited: Promise<number | string>;
 }
@@ -50,18 +52,20 @@ export async function startService(buildDir: string, env: Record<string, string>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
+  const stdout: string[] = [];
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       output.push(text);
+      stdout.push(text);
       if (text.includes('Listening on')) resolve();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
     void exited.then((how) => reject(new Error(`the service exited (${how}) before listening:\n${output.join('')}`)));
   });
-  return { child, url: `http://127.0.0.1:${port}`, output, exited };
+  return { child, url: `http://127.0.0.1:${port}`, output, stdout, exited };
 }
 
 /** Runs `node dist/cli.js ...args` to completion. */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { bearer, call } from './sim-http';
@@ -56,8 +56,14 @@ function toJsonSchema(node: unknown): unknown {
   return out;
 }
 
-/** Dify's published document lives in the shared folder beside the project (never copied into it). */
-const OPENAPI_FILE = path.resolve(__dirname, '..', '..', '..', 'shared', 'dify-openapi', 'openapi_service.json');
+/**
+ * Dify's published document lives in the shared folder beside the project (never copied into it);
+ * DIFY_OPENAPI_FILE points elsewhere. A clone on its own has no such folder: the suite is then skipped, saying so.
+ */
+const OPENAPI_FILE =
+  process.env.DIFY_OPENAPI_FILE ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'dify-openapi', 'openapi_service.json');
+const DOCUMENT_PRESENT = existsSync(OPENAPI_FILE);
+const SUITE = `${startSimulator.name}: Service API conformance with openapi_service.json`;
 
 function buildValidators(): (name: string) => ValidateFunction {
   const doc = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8'));
@@ -77,7 +83,15 @@ function expectValid(validate: ValidateFunction, body: unknown): void {
   expect(ok ? [] : validate.errors).toEqual([]);
 }
 
-describe(`${startSimulator.name}: Service API conformance with openapi_service.json`, () => {
+if (!DOCUMENT_PRESENT) {
+  const why = `skipped: Dify's OpenAPI document is absent at ${OPENAPI_FILE} (set DIFY_OPENAPI_FILE); it would check every Service API answer of the simulator against Dify's published schemas`;
+  process.stderr.write(`${SUITE}: ${why}\n`);
+  describe(SUITE, () => {
+    it.skip(why, () => undefined);
+  });
+}
+
+(DOCUMENT_PRESENT ? describe : describe.skip)(SUITE, () => {
   let sim: DifySimulator;
   let chat: SimulatedApp;
   let agent: SimulatedApp;
@@ -91,7 +105,7 @@ describe(`${startSimulator.name}: Service API conformance with openapi_service.j
     agent = sim.apps.find((a) => a.mode === 'agent-chat')!;
     workflow = sim.apps.find((a) => a.mode === 'workflow')!;
   });
-  afterAll(() => sim.close());
+  afterAll(() => sim?.close());
 
   it('GET / reports the welcome and server version (not in the document; shape from Dify\'s IndexApi)', async () => {
     const res = await call(`${sim.serviceApiUrl}/`);

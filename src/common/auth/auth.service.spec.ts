@@ -29,6 +29,14 @@ describe(AuthService.name, () => {
     expect(sut.isRateLimited('1.2.3.4', 61_000)).toBe(false);
   });
 
+  it('answers refused for the first ten failures of a client, then throttled, each client on its own', () => {
+    const sut = new AuthService(config);
+    const answers = Array.from({ length: 12 }, (_, i) => sut.failedAttempt('1.2.3.4', i));
+    expect(answers).toEqual([...Array(10).fill('refused'), 'throttled', 'throttled']);
+    expect(sut.failedAttempt('5.6.7.8', 20)).toBe('refused');
+    expect(sut.failedAttempt('1.2.3.4', 61_000)).toBe('refused');
+  });
+
   it('keeps the failure records bounded however many addresses fail', () => {
     const sut = new AuthService(config);
     for (let i = 0; i < 25_000; i++) sut.recordFailure(`10.0.${i >> 8}.${i & 255}`, i < 12_000 ? 0 : 120_000);

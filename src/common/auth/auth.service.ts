@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 
@@ -7,20 +7,25 @@ const FAILURE_WINDOW_MS = 60_000;
 const MAX_FAILURES = 10;
 const MAX_TRACKED_CLIENTS = 10_000;
 
-function safeEqual(a: string, b: string): boolean {
+export function safeEqual(a: string, b: string): boolean {
   // hashing first gives equal lengths, so the comparison time does not depend on where they differ
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();
   return timingSafeEqual(ha, hb);
 }
 
+export type FailedAttempt = 'refused' | 'throttled';
+
 /**
  * ADMIN_TOKEN checks for the API (Bearer) and the admin page (signed session cookie + CSRF token),
- * with a per-client limit on failed attempts. Sessions are stateless HMACs keyed by the token,
- * so changing ADMIN_TOKEN signs everybody out.
+ * with a per-client limit on failed attempts. Only failures are throttled: a right token or a valid session
+ * is accepted whatever came before, so nobody sharing the operator's address (a reverse proxy, a NAT) can
+ * lock the operator out. Sessions are stateless HMACs keyed by the token, so changing ADMIN_TOKEN signs
+ * everybody out.
  */
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
   private readonly failures = new Map<string, number[]>();
   private readonly key: Buffer | null;
 
@@ -39,6 +44,19 @@ export class AuthService {
     if (recent.length) this.failures.set(client, recent);
     else this.failures.delete(client);
     return recent.length >= MAX_FAILURES;
+  }
+
+  /**
+   * Counts a wrong credential: 'refused' (answer 401) until the client has failed MAX_FAILURES times within
+   * the window, then 'throttled' (answer 429) until the window has passed.
+   */
+  failedAttempt(client: string, now = Date.now()): FailedAttempt {
+    if (this.isRateLimited(client, now)) return 'throttled';
+    this.recordFailure(client, now);
+    if (this.isRateLimited(client, now)) {
+      this.logger.warn(`Throttling failed authentication from ${client}: ${MAX_FAILURES} failures within a minute`);
+    }
+    return 'refused';
   }
 
   recordFailure(client: string, now = Date.now()): void {

@@ -9,7 +9,7 @@ export class BackupFiltersDto {
   @IsOptional() @IsISO8601({ strict: true }, { message: 'start_date must be an ISO 8601 date or date-time' })
   start_date?: string;
 
-  @ApiPropertyOptional({ example: '2025-10-15T23:59:59Z', description: 'ISO 8601; an end in the future means now' })
+  @ApiPropertyOptional({ example: '2025-10-15T23:59:59Z', description: 'ISO 8601; a plain date means the end of that day (in LOG_TIMEZONE); an end in the future means now' })
   @IsOptional() @IsISO8601({ strict: true }, { message: 'end_date must be an ISO 8601 date or date-time' })
   end_date?: string;
 

@@ -2,12 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { AppConfig } from '../config/app-config';
-import { LogFilesRepository } from './log-files.repository';
+import { ArchiveFiles } from '../archive-files';
+import { threadEntry } from './archive-io-worker';
+import { FsArchiveStore } from './fs-archive-store';
 
-describe('LogFilesRepository bulk work in the worker thread', () => {
+describe('FsArchiveStore bulk work in the worker thread', () => {
   let root: string;
-  let sut: LogFilesRepository;
+  let store: FsArchiveStore;
+  let sut: ArchiveFiles;
   const dir = 'conversations/acme/2024/01/16';
   const write = (name: string, data: string | Buffer) => {
     fs.mkdirSync(path.join(root, dir), { recursive: true });
@@ -17,10 +19,11 @@ describe('LogFilesRepository bulk work in the worker thread', () => {
 
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'files-worker-'));
-    sut = new LogFilesRepository({ logsDir: root } as AppConfig);
+    store = new FsArchiveStore(root);
+    sut = new ArchiveFiles(store);
   });
   afterEach(async () => {
-    await sut.onModuleDestroy();
+    await store.close();
     fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -61,7 +64,9 @@ describe('LogFilesRepository bulk work in the worker thread', () => {
     expect(fs.existsSync(path.join(root, dir, 'a.json'))).toBe(true);
     expect(await sut.tallyDirs(folders, true)).toEqual([{ files: 2, bytes: null }, { files: 0, bytes: null }]);
     expect(fs.existsSync(path.join(root, dir))).toBe(false);
-    expect(fs.existsSync(path.join(root, 'conversations/acme/2024/01'))).toBe(true);
+    // the parents left empty go too, up to the first segment
+    expect(fs.existsSync(path.join(root, 'conversations/acme'))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'conversations'))).toBe(true);
   });
 
   it('reports a failure with its code and keeps working afterwards', async () => {
@@ -70,5 +75,12 @@ describe('LogFilesRepository bulk work in the worker thread', () => {
     const notADir = write('file.json', '{}');
     await expect(sut.tallyDirs([{ dir: notADir.path, expected: 0 }], false)).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([{ kind: 'bytes', data: Buffer.from('{}\n'), items: 1 }]);
+  });
+
+  it('runs the thread from its .ts sources, transpiled once, when no compiled .js lies beside it (ts-jest)', () => {
+    const entry = threadEntry();
+    expect(entry).toMatch(/archive-io-thread-[0-9a-f]{16}[\\/]fs[\\/]archive-io\.thread\.js$/);
+    expect(fs.existsSync(path.join(path.dirname(entry), '..', 'stored-framing.js'))).toBe(true);
+    expect(threadEntry()).toBe(entry);
   });
 });

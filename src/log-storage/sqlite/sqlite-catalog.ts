@@ -1,117 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppConfig } from '../config/app-config';
-import type { CatalogEntry, CatalogMessage } from './catalog-entry';
-import { filterSql, SearchCursor, whereClause } from './catalog-query';
-import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from './log-storage.types';
-
-/** Bump whenever the schema or what is extracted from a file changes: the catalog is rebuilt at start-up. */
-export const CATALOG_SCHEMA_VERSION = 2;
-export const CATALOG_FILE = 'catalog.sqlite';
-
-/** A catalog row as stored (without the full-text fields). */
-export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'queries' | 'answers'> & {
-  id: number;
-  /** SQLite has no boolean: 0 or 1 */
-  compressed: number;
-};
-
-/** What an export needs of a row. */
-export type ExportRow = Pick<CatalogRow, 'id' | 'conversation_id' | 'day' | 'path' | 'size' | 'compressed'>;
-
-export interface SearchRow extends CatalogRow {
-  snippet: string | null;
-}
-
-export interface CatalogState {
-  /** the file did not exist, could not be opened, has another schema version or an unfinished rebuild */
-  needsRebuild: boolean;
-  reason: string | null;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE files (
-  id INTEGER PRIMARY KEY,
-  path TEXT NOT NULL UNIQUE,
-  org_key TEXT NOT NULL,
-  organization_id TEXT,
-  app_id TEXT NOT NULL,
-  conversation_id TEXT NOT NULL,
-  day TEXT NOT NULL,
-  dir TEXT NOT NULL,
-  name TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,
-  content_hash TEXT NOT NULL,
-  compressed INTEGER NOT NULL,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  message_count INTEGER NOT NULL,
-  tokens INTEGER NOT NULL,
-  avg_latency REAL,
-  from_source TEXT,
-  end_user_id TEXT,
-  end_user_session TEXT,
-  likes INTEGER NOT NULL,
-  dislikes INTEGER NOT NULL,
-  errors INTEGER NOT NULL,
-  indexed_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX files_conversation ON files (org_key, conversation_id);
-CREATE INDEX files_conversation_id ON files (conversation_id);
-CREATE INDEX files_day ON files (day, path);
-CREATE INDEX files_dir ON files (dir);
-CREATE INDEX files_created ON files (created_at, id);
-CREATE INDEX files_org_day ON files (org_key, day);
-CREATE TABLE messages (
-  file_id INTEGER NOT NULL,
-  day TEXT NOT NULL,
-  org_key TEXT NOT NULL,
-  app_id TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  tokens INTEGER NOT NULL,
-  latency REAL,
-  rating TEXT,
-  error INTEGER NOT NULL
-);
-CREATE INDEX messages_file ON messages (file_id);
-CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
-CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
-CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
-CREATE TABLE dirs (dir TEXT PRIMARY KEY, org_key TEXT NOT NULL, day TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL);
-CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (org_key, day));
-CREATE TRIGGER files_dirs_insert AFTER INSERT ON files BEGIN
-  INSERT INTO dirs (dir, org_key, day, files, bytes)
-    SELECT new.dir, new.org_key, new.day, 1, new.size
-    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
-    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER files_dirs_delete AFTER DELETE ON files BEGIN
-  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
-  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
-END;
-CREATE TRIGGER files_dirs_update AFTER UPDATE OF dir, size ON files BEGIN
-  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
-  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
-  INSERT INTO dirs (dir, org_key, day, files, bytes)
-    SELECT new.dir, new.org_key, new.day, 1, new.size
-    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
-    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-`;
-
-/** A day folder as the catalog counts it. */
-export interface CatalogDir {
-  dir: string;
-  org_key: string;
-  day: string;
-  files: number;
-  bytes: number;
-}
+import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, SearchRow } from '../catalog';
+import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
+import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
+import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
+import { CATALOG_SCHEMA_VERSION, DROP_ALL, SCHEMA } from './catalog-schema';
+import { catalogStats } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
   'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
@@ -125,11 +21,14 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 const removedKey = (orgKey: string, day: string) => `${orgKey}/${day}`;
 
-/** The SQLite catalog of the archive: the only place that talks to SQLite. */
-@Injectable()
-export class CatalogRepository {
-  private readonly logger = new Logger(CatalogRepository.name);
-  readonly file: string;
+/**
+ * The catalog in one SQLite file (better-sqlite3, synchronous: every method finishes before it returns,
+ * so the transactions below never interleave). Kept whole: one schema, its triggers and the prepared
+ * statements over it, plus the removed-folder bookkeeping every read has to honour; the schema and the
+ * statistics queries live beside it.
+ */
+export class SqliteCatalog implements Catalog {
+  private readonly logger = new Logger(SqliteCatalog.name);
   private db: Database.Database | null = null;
   private readonly statements = new Map<string, Statement>();
   /**
@@ -138,12 +37,10 @@ export class CatalogRepository {
    */
   private readonly removed = new Set<string>();
 
-  constructor(config: AppConfig) {
-    this.file = path.join(path.resolve(config.logsDir), CATALOG_FILE);
-  }
+  constructor(readonly file: string) {}
 
   /** Opens (creating when absent) and reports whether the catalog has to be rebuilt from the files. */
-  open(): CatalogState {
+  async open(): Promise<CatalogState> {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     const existed = fs.existsSync(this.file);
     try {
@@ -158,14 +55,18 @@ export class CatalogRepository {
       return { needsRebuild: false, reason: null };
     } catch (error) {
       this.logger.warn(`Catalog cannot be read (${(error as Error).message}); starting a new one`);
-      this.close();
+      this.disconnect();
       for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
       this.connect();
       return { needsRebuild: true, reason: 'catalog was unreadable' };
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    this.disconnect();
+  }
+
+  private disconnect(): void {
     this.statements.clear();
     this.removed.clear();
     if (this.db?.open) this.db.close();
@@ -173,25 +74,23 @@ export class CatalogRepository {
   }
 
   /** Drops every table and creates the current schema, marked unfinished until `finishRebuild`. */
-  startRebuild(): void {
+  async startRebuild(): Promise<void> {
     const db = this.conn();
     this.statements.clear();
     this.removed.clear();
-    db.exec(
-      'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;',
-    );
+    db.exec(DROP_ALL);
     db.exec(SCHEMA);
     this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
     this.setMeta('complete', '0');
   }
 
-  finishRebuild(): void {
+  async finishRebuild(): Promise<void> {
     this.setMeta('complete', '1');
     this.conn().pragma('wal_checkpoint(TRUNCATE)');
   }
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
-  upsert(entry: CatalogEntry, messages: CatalogMessage[]): number {
+  async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
     return this.conn().transaction(() => this.upsertOne(entry, messages))();
   }
 
@@ -199,11 +98,11 @@ export class CatalogRepository {
    * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
    * returned with the path that holds it.
    */
-  insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): { path: string; duplicateOf: string }[] {
+  async insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]> {
     const duplicates: { path: string; duplicateOf: string }[] = [];
     this.conn().transaction(() => {
       for (const item of items) {
-        const existing = this.findConversation(item.entry.organization_id, item.entry.conversation_id);
+        const existing = this.findLive(item.entry.organization_id, item.entry.conversation_id);
         if (existing && existing.path !== item.entry.path) {
           duplicates.push({ path: item.entry.path, duplicateOf: existing.path });
           continue;
@@ -214,7 +113,11 @@ export class CatalogRepository {
     return duplicates;
   }
 
-  findConversation(organizationId: string | null, conversationId: string): CatalogRow | undefined {
+  async findConversation(organizationId: string | null, conversationId: string): Promise<CatalogRow | undefined> {
+    return this.findLive(organizationId, conversationId);
+  }
+
+  private findLive(organizationId: string | null, conversationId: string): CatalogRow | undefined {
     const row = this.stmt('SELECT ' + ROW_COLUMNS + ' FROM files f WHERE f.org_key = ? AND f.conversation_id = ?').get(
       organizationId ?? '',
       conversationId,
@@ -223,25 +126,25 @@ export class CatalogRepository {
   }
 
   /** The most recently updated row of a conversation id (over all organizations unless one is given). */
-  findByConversationId(conversationId: string, organizationId?: string): CatalogRow | undefined {
-    if (organizationId !== undefined) return this.findConversation(organizationId, conversationId);
+  async findByConversationId(conversationId: string, organizationId?: string): Promise<CatalogRow | undefined> {
+    if (organizationId !== undefined) return this.findLive(organizationId, conversationId);
     return this.stmt(
       `SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.conversation_id = ?', ...this.live()])} ORDER BY f.updated_at DESC, f.id DESC LIMIT 1`,
     ).get(conversationId) as CatalogRow | undefined;
   }
 
-  findByPath(filePath: string): CatalogRow | undefined {
+  async findByPath(filePath: string): Promise<CatalogRow | undefined> {
     const row = this.stmt(`SELECT ${ROW_COLUMNS} FROM files f WHERE f.path = ?`).get(filePath) as CatalogRow | undefined;
     return row && this.isLive(row) ? row : undefined;
   }
 
-  hasPath(filePath: string): boolean {
+  async hasPath(filePath: string): Promise<boolean> {
     const row = this.stmt('SELECT org_key, day FROM files WHERE path = ?').get(filePath) as { org_key: string; day: string } | undefined;
     return row !== undefined && this.isLive(row);
   }
 
   /** Points a row at another file (compression), keeping everything else. */
-  moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): void {
+  async moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): Promise<void> {
     this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, compressed = ? WHERE id = ?').run(
       file.path,
       file.size,
@@ -251,7 +154,7 @@ export class CatalogRepository {
     );
   }
 
-  deleteByPath(filePath: string): number {
+  async deleteByPath(filePath: string): Promise<number> {
     return this.conn().transaction(() => {
       const row = this.stmt('SELECT id FROM files WHERE path = ?').get(filePath) as { id: number } | undefined;
       if (!row) return 0;
@@ -261,7 +164,7 @@ export class CatalogRepository {
   }
 
   /** Removes every row of one day folder; returns how many. */
-  deleteByDir(dir: string): number {
+  async deleteByDir(dir: string): Promise<number> {
     return this.conn().transaction(() => {
       const ids = (this.stmt('SELECT id FROM files WHERE dir = ?').all(dir) as { id: number }[]).map((r) => r.id);
       this.deleteIds(ids);
@@ -270,7 +173,7 @@ export class CatalogRepository {
   }
 
   /** From the per-folder totals the triggers keep: as fast at a million files as at ten. */
-  summary(organizationId?: string): { files: number; bytes: number; directories: string[] } {
+  async summary(organizationId?: string): Promise<CatalogSummary> {
     const where = organizationId !== undefined ? 'WHERE org_key = ?' : '';
     const args = organizationId !== undefined ? [organizationId] : [];
     const rows = this.stmt(`SELECT dir, files, bytes FROM dirs ${where} ORDER BY dir`).all(...args) as Pick<CatalogDir, 'dir' | 'files' | 'bytes'>[];
@@ -284,7 +187,7 @@ export class CatalogRepository {
   }
 
   /** The catalog's day folders before `beforeDay` (of one organization when given), with their totals. */
-  dirsBefore(beforeDay: string, organizationId?: string): CatalogDir[] {
+  async dirsBefore(beforeDay: string, organizationId?: string): Promise<CatalogDir[]> {
     const org = organizationId !== undefined ? ' AND org_key = ?' : '';
     return this.stmt(`SELECT dir, org_key, day, files, bytes FROM dirs WHERE day < ?${org} ORDER BY day, dir`).all(
       beforeDay,
@@ -296,7 +199,7 @@ export class CatalogRepository {
    * Marks day folders as removed in one short transaction: from here on no read sees their rows, and their
    * totals are gone. The rows themselves go later, a batch at a time (`purgeRemoved`).
    */
-  markRemoved(dirs: Pick<CatalogDir, 'dir' | 'org_key' | 'day'>[]): void {
+  async markRemoved(dirs: Pick<CatalogDir, 'dir' | 'org_key' | 'day'>[]): Promise<void> {
     if (!dirs.length) return;
     const mark = this.stmt('INSERT OR IGNORE INTO removed_dirs (org_key, day, dir) VALUES (?, ?, ?)');
     const totals = this.stmt('DELETE FROM dirs WHERE dir = ?');
@@ -310,12 +213,12 @@ export class CatalogRepository {
   }
 
   /** Whether rows of removed day folders are still waiting to be purged. */
-  hasRemoved(): boolean {
+  async hasRemoved(): Promise<boolean> {
     return this.removed.size > 0;
   }
 
   /** Purges up to `limit` rows of removed day folders in one transaction; false once nothing is left. */
-  purgeRemoved(limit: number): boolean {
+  async purgeRemoved(limit: number): Promise<boolean> {
     const next = this.stmt('SELECT org_key, day FROM removed_dirs LIMIT 1').get() as { org_key: string; day: string } | undefined;
     if (!next) {
       this.removed.clear();
@@ -331,13 +234,13 @@ export class CatalogRepository {
     return this.removed.size > 0;
   }
 
-  count(filter: ArchiveFilter = {}): number {
+  async count(filter: ArchiveFilter = {}): Promise<number> {
     const { where, params } = this.filter(filter);
     return (this.conn().prepare(`SELECT COUNT(*) AS n FROM files f ${whereClause(where)}`).get(params) as { n: number }).n;
   }
 
   /** One page of the filter's rows in (day, path) order, after the given key. */
-  exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): ExportRow[] {
+  async exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]> {
     const { where, params } = this.filter(filter);
     if (after) {
       where.push('(f.day > @after_day OR (f.day = @after_day AND f.path > @after_path))');
@@ -351,7 +254,7 @@ export class CatalogRepository {
   }
 
   /** Rows in id order after `afterId` (for verification). */
-  page(afterId: number, limit: number): CatalogRow[] {
+  async page(afterId: number, limit: number): Promise<CatalogRow[]> {
     return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.id > ?', ...this.live()])} ORDER BY f.id LIMIT ?`).all(
       afterId,
       limit,
@@ -359,14 +262,16 @@ export class CatalogRepository {
   }
 
   /** Uncompressed rows of day folders before `beforeDay`, after `afterId`. */
-  uncompressedBefore(beforeDay: string, afterId: number, limit: number): CatalogRow[] {
+  async uncompressedBefore(beforeDay: string, afterId: number, limit: number): Promise<CatalogRow[]> {
     return this.stmt(
       `SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.compressed = 0 AND f.day < ? AND f.id > ?', ...this.live()])} ORDER BY f.id LIMIT ?`,
     ).all(beforeDay, afterId, limit) as CatalogRow[];
   }
 
-  /** Newest first, keyset-paged on (created_at, id). `match` is an FTS5 query or null. */
-  search(filter: ArchiveFilter, match: string | null, cursor: SearchCursor | null, limit: number): SearchRow[] {
+  async search(filter: ArchiveFilter, text: string | null, cursor: SearchCursor | null, limit: number): Promise<SearchRow[]> {
+    const match = text === null ? null : ftsQuery(text);
+    // a text without any word matches nothing rather than everything
+    if (text !== null && !match) return [];
     const { where, params } = this.filter({ ...filter, keyword: undefined });
     if (cursor) {
       where.push('(f.created_at < @cursor_at OR (f.created_at = @cursor_at AND f.id < @cursor_id))');
@@ -397,61 +302,8 @@ export class CatalogRepository {
     return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
   }
 
-  stats(query: StatsQuery): { rows: StatsRow[]; totals: StatsFigures } {
-    const { where, params } = this.filter(query);
-    const db = this.conn();
-    const clause = whereClause(where);
-    const groups = db
-      .prepare(
-        `SELECT f.day, f.org_key, f.app_id, COUNT(*) AS conversations, SUM(f.message_count) AS messages,
-           COUNT(DISTINCT COALESCE(f.end_user_id, f.end_user_session)) AS end_users, SUM(f.tokens) AS tokens,
-           SUM(f.likes) AS likes, SUM(f.dislikes) AS dislikes, SUM(f.errors) AS errors
-         FROM files f ${clause} GROUP BY f.day, f.org_key, f.app_id ORDER BY f.day, f.org_key, f.app_id`,
-      )
-      .all(params) as (Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> & { org_key: string })[];
-    // messages carry their file's day, organization and app, so percentiles walk an index instead of sorting
-    const m = this.filter(query, 'm');
-    const latencyWhere = whereClause([...m.where, 'm.latency IS NOT NULL']);
-    const groupLatency = db
-      .prepare(
-        `SELECT m.day, m.org_key, m.app_id, COUNT(*) AS n, AVG(m.latency) AS avg_latency
-         FROM messages m ${latencyWhere} GROUP BY m.day, m.org_key, m.app_id`,
-      )
-      .all(m.params) as { day: string; org_key: string; app_id: string; n: number; avg_latency: number }[];
-    const nth = this.stmt(
-      `SELECT latency FROM messages INDEXED BY messages_group
-       WHERE day = ? AND org_key = ? AND app_id = ? AND latency IS NOT NULL ORDER BY latency LIMIT 1 OFFSET ?`,
-    );
-    const latencies = groupLatency.map((g) => ({
-      ...g,
-      p95_latency: (nth.get(g.day, g.org_key, g.app_id, Math.ceil(0.95 * g.n) - 1) as { latency: number }).latency,
-    }));
-    const byKey = new Map(latencies.map((l) => [`${l.day}\n${l.org_key}\n${l.app_id}`, l]));
-    const rows: StatsRow[] = groups.map(({ org_key, ...g }) => {
-      const l = byKey.get(`${g.day}\n${org_key}\n${g.app_id}`);
-      return { ...g, organization_id: org_key || null, avg_latency: l?.avg_latency ?? null, p95_latency: l?.p95_latency ?? null };
-    });
-    const totals = db
-      .prepare(
-        `SELECT COUNT(*) AS conversations, COALESCE(SUM(f.message_count), 0) AS messages,
-           COUNT(DISTINCT COALESCE(f.end_user_id, f.end_user_session)) AS end_users, COALESCE(SUM(f.tokens), 0) AS tokens,
-           COALESCE(SUM(f.likes), 0) AS likes, COALESCE(SUM(f.dislikes), 0) AS dislikes, COALESCE(SUM(f.errors), 0) AS errors
-         FROM files f ${clause}`,
-      )
-      .get(params) as Omit<StatsFigures, 'avg_latency' | 'p95_latency'>;
-    const overall = db
-      .prepare(`SELECT COUNT(*) AS n, AVG(m.latency) AS avg_latency FROM messages m ${latencyWhere}`)
-      .get(m.params) as { n: number; avg_latency: number | null };
-    const p95 = overall.n
-      ? (db
-          .prepare(`SELECT m.latency FROM messages m INDEXED BY messages_latency ${latencyWhere} ORDER BY m.latency LIMIT 1 OFFSET @p95_offset`)
-          .get({ ...m.params, p95_offset: Math.ceil(0.95 * overall.n) - 1 }) as { latency: number }).latency
-      : null;
-    const totalLatency = overall.n ? { avg_latency: overall.avg_latency, p95_latency: p95 } : undefined;
-    return {
-      rows,
-      totals: { ...totals, avg_latency: totalLatency?.avg_latency ?? null, p95_latency: totalLatency?.p95_latency ?? null },
-    };
+  async stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }> {
+    return catalogStats(this.conn(), query, (q, alias) => this.filter(q, alias));
   }
 
   private upsertOne(entry: CatalogEntry, messages: CatalogMessage[]): number {

@@ -2,25 +2,28 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { AppConfig } from '../config/app-config';
-import { LogFilesRepository } from './log-files.repository';
+import { ArchiveFiles } from './archive-files';
+import { FsArchiveStore } from './fs/fs-archive-store';
 
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
 }
 
-describe(LogFilesRepository.name, () => {
+describe(`${ArchiveFiles.name} over ${FsArchiveStore.name}`, () => {
   let root: string;
-  let sut: LogFilesRepository;
+  let store: FsArchiveStore;
+  let sut: ArchiveFiles;
   const file = 'conversations/acme/2024/01/16/conversation_c_2024-01-16T12-30-29-000Z.json';
   const list = (rel: string) => fs.readdirSync(path.join(root, rel));
 
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'files-repo-'));
-    sut = new LogFilesRepository({ logsDir: root } as AppConfig);
+    store = new FsArchiveStore(root);
+    sut = new ArchiveFiles(store);
   });
-  afterEach(() => {
+  afterEach(async () => {
     jest.restoreAllMocks();
+    await store.close();
     fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -69,7 +72,7 @@ describe(LogFilesRepository.name, () => {
   it('refuses paths that leave the root', async () => {
     await expect(sut.writeAtomic('../outside.json', 'x')).rejects.toThrow('path escapes the archive root');
     await expect(sut.read('conversations/../../x')).rejects.toThrow('path escapes the archive root');
-    expect(() => sut.absolute('a/../../b')).toThrow('path escapes the archive root');
+    expect(() => store.absolute('a/../../b')).toThrow('path escapes the archive root');
   });
 
   it('answers null for missing files and removes quietly', async () => {
@@ -105,14 +108,12 @@ describe(LogFilesRepository.name, () => {
     expect(acme).toEqual(['conversations/acme/2024/01/16']);
   });
 
-  it('prunes empty parents up to conversations/ and stops at the first non-empty one', async () => {
+  it('removes day folders and prunes empty parents up to conversations/, stopping at the first non-empty one', async () => {
     fs.mkdirSync(path.join(root, 'conversations/acme/2024/01/16'), { recursive: true });
     fs.mkdirSync(path.join(root, 'conversations/acme/2023/12/31'), { recursive: true });
-    await sut.removeDir('conversations/acme/2024/01/16');
-    await sut.pruneEmpty('conversations/acme/2024/01');
+    await sut.tallyDirs([{ dir: 'conversations/acme/2024/01/16', expected: 0 }], true);
     expect(fs.readdirSync(path.join(root, 'conversations/acme'))).toEqual(['2023']);
-    await sut.removeDir('conversations/acme/2023/12/31');
-    await sut.pruneEmpty('conversations/acme/2023/12');
+    await sut.tallyDirs([{ dir: 'conversations/acme/2023/12/31', expected: 0 }], true);
     expect(fs.existsSync(path.join(root, 'conversations/acme'))).toBe(false);
     expect(fs.existsSync(path.join(root, 'conversations'))).toBe(true);
   });

@@ -1,4 +1,4 @@
-import type { CatalogEntry } from './catalog-entry';
+import type { CatalogEntry } from '../../src/log-storage/catalog-entry';
 
 /** A catalog entry for repository tests; `day` and `organization_id` in the overrides place it. */
 export function catalogEntry(id: string, overrides: Partial<CatalogEntry> = {}): CatalogEntry {

@@ -1,0 +1,145 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import type { ArchivedConversation } from '../common/conversation-log';
+import { ArchiveFiles } from './archive-files';
+import { checkFilter, checkFormat } from './archive-validation';
+import { CATALOG, Catalog, ExportRow } from './catalog';
+import { EXPORT_WRITERS, ExportWriter } from './export-format';
+import type { ArchiveFilter, ExportFormat } from './log-storage.types';
+import type { StoredSegment } from './stored-framing';
+
+const PAGE = 200;
+/** export: catalog rows per page, stored bytes per read request (gzipped files weigh 8x), requests in flight */
+const EXPORT_PAGE = 512;
+const EXPORT_BATCH_BYTES = 512 * 1024;
+const EXPORT_READS_IN_FLIGHT = 3;
+
+/** The filter's conversations streamed in an export format, in (day, path) order. */
+@Injectable()
+export class ArchiveExporter {
+  private readonly logger = new Logger(ArchiveExporter.name);
+
+  constructor(
+    private readonly files: ArchiveFiles,
+    @Inject(CATALOG) private readonly catalog: Catalog,
+  ) {}
+
+  /**
+   * The filter's conversations as a byte stream in the given format. JSON and NDJSON pass the stored
+   * bytes through (see `storedChunks`); CSV parses each file. Arguments are checked before the stream
+   * exists; destroying it stops reading files.
+   */
+  exportStream(filter: ArchiveFilter, format: ExportFormat = 'json'): Readable {
+    checkFilter(filter);
+    const checked = checkFormat(format);
+    const writer = EXPORT_WRITERS[checked];
+    const chunks = checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer);
+    return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
+  }
+
+  async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
+    checkFilter(filter);
+    const out: ArchivedConversation[] = [];
+    for await (const conv of this.conversations(filter)) out.push(conv);
+    return out;
+  }
+
+  private async *parsedChunks(filter: ArchiveFilter, writer: ExportWriter): AsyncGenerator<string> {
+    if (writer.head) yield writer.head;
+    let count = 0;
+    for await (const conv of this.conversations(filter)) {
+      const text = writer.item(conv, count++);
+      if (text) yield text;
+    }
+    const tail = writer.tail(count);
+    if (tail) yield tail;
+  }
+
+  /**
+   * JSON and NDJSON straight from the stored bytes: the store passes a file through only when it still has
+   * the size the catalog recorded when it was validated (saved or indexed) and still starts with `{` and
+   * ends with `}`. The files are pretty-printed JSON, so for NDJSON their line breaks, all between tokens,
+   * become spaces. Any other file is read, parsed and checked here as before; gone ones are skipped. Reads
+   * run a few batches ahead, in order.
+   */
+  private async *storedChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<Buffer | string> {
+    if (writer.head) yield writer.head;
+    let count = 0;
+    const batches = this.exportBatches(filter);
+    const ahead: Promise<{ rows: ExportRow[]; segments: StoredSegment[] } | null>[] = [];
+    let exhausted = false;
+    const fill = () => {
+      while (!exhausted && ahead.length < EXPORT_READS_IN_FLIGHT) {
+        const batch = batches.next().then(async (next) => {
+          if (next.done) {
+            exhausted = true;
+            return null;
+          }
+          return { rows: next.value, segments: await this.files.readStored(mode, next.value) };
+        });
+        batch.catch(() => undefined);
+        ahead.push(batch);
+      }
+    };
+    fill();
+    while (ahead.length) {
+      const batch = await ahead.shift()!;
+      if (!batch) break;
+      fill();
+      for (const segment of batch.segments) {
+        if (segment.kind === 'bytes') {
+          // every stored item starts with its comma in JSON: the export's first one does not
+          yield mode === 'json' && count === 0 ? segment.data.subarray(1) : segment.data;
+          count += segment.items;
+          continue;
+        }
+        const row = batch.rows[segment.index];
+        const loaded = await this.files.load(row.path);
+        if (loaded?.ok) yield writer.item(loaded.conversation, count++);
+        else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
+      }
+    }
+    const tail = writer.tail(count);
+    if (tail) yield tail;
+  }
+
+  /** Catalog rows in (day, path) order, cut into read requests of about EXPORT_BATCH_BYTES. */
+  private async *exportBatches(filter: ArchiveFilter): AsyncGenerator<ExportRow[]> {
+    let after: { day: string; path: string } | null = null;
+    for (;;) {
+      const rows = await this.catalog.exportPage(filter, after, EXPORT_PAGE);
+      if (!rows.length) return;
+      const last: ExportRow = rows[rows.length - 1];
+      after = { day: last.day, path: last.path };
+      let batch: ExportRow[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        const weight = row.compressed ? row.size * 8 : row.size;
+        if (batch.length && bytes + weight > EXPORT_BATCH_BYTES) {
+          yield batch;
+          batch = [];
+          bytes = 0;
+        }
+        batch.push(row);
+        bytes += weight;
+      }
+      if (batch.length) yield batch;
+    }
+  }
+
+  /** The filter's conversations in (day, path) order; files gone or unreadable since they were catalogued are skipped. */
+  private async *conversations(filter: ArchiveFilter): AsyncGenerator<ArchivedConversation> {
+    let after: { day: string; path: string } | null = null;
+    for (;;) {
+      const rows = await this.catalog.exportPage(filter, after, PAGE);
+      if (!rows.length) return;
+      const last: ExportRow = rows[rows.length - 1];
+      after = { day: last.day, path: last.path };
+      for (const row of rows) {
+        const loaded = await this.files.load(row.path);
+        if (loaded?.ok) yield loaded.conversation;
+        else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
+      }
+    }
+  }
+}

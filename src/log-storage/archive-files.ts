@@ -1,0 +1,169 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import type { ArchivedConversation } from '../common/conversation-log';
+import { CONVERSATIONS_DIR, isValidDay } from './archive-paths';
+import { ARCHIVE_STORE, ArchiveStore, StoredBytes } from './archive-store';
+import { conversationProblem } from './catalog-entry';
+import { frameStored, StoredMode, StoredSegment } from './stored-framing';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/** read concurrency of exports from a store without a batch read */
+const READS_IN_FLIGHT = 8;
+
+export interface FoundFile {
+  /** the archive key, e.g. conversations/acme/2024/01/16/conversation_<id>_<stamp>.json */
+  path: string;
+  size: number;
+}
+
+export interface DayFolder {
+  /** e.g. conversations/acme/2024/01/16 */
+  dir: string;
+  organization_id: string | null;
+  day: string;
+}
+
+/** The files of a day folder: counted, and sized unless the count was the expected one (`bytes` null). */
+export interface DirTally {
+  files: number;
+  bytes: number | null;
+}
+
+/** A conversation file read and checked; `reason` says why it cannot be used. */
+export type LoadedConversation =
+  | { ok: true; conversation: ArchivedConversation; size: number; sha256: string }
+  | { ok: false; reason: string };
+
+/**
+ * The conversation files of the archive over whichever `ArchiveStore` is configured: text in and out,
+ * gzipped transparently for `.gz` keys, the day-folder layout, and the checks that make a file usable.
+ */
+@Injectable()
+export class ArchiveFiles {
+  constructor(@Inject(ARCHIVE_STORE) private readonly store: ArchiveStore) {}
+
+  /** Stores the text atomically (gzipped when the path ends in `.gz`); size and sha256 are the stored bytes'. */
+  async writeAtomic(relative: string, text: string): Promise<StoredBytes> {
+    const data = relative.endsWith('.gz') ? await gzip(Buffer.from(text, 'utf8')) : Buffer.from(text, 'utf8');
+    return this.store.put(relative, data);
+  }
+
+  /** The file's text (gunzipped when the path ends in `.gz`) with the stored bytes' size and sha256; null when missing. */
+  async read(relative: string): Promise<(StoredBytes & { text: string }) | null> {
+    const raw = await this.store.get(relative);
+    if (!raw) return null;
+    const text = relative.endsWith('.gz') ? (await gunzip(raw)).toString('utf8') : raw.toString('utf8');
+    return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex') };
+  }
+
+  /** The conversation in a file, checked; null when the file does not exist. */
+  async load(relative: string): Promise<LoadedConversation | null> {
+    let read;
+    try {
+      read = await this.read(relative);
+    } catch (error) {
+      return { ok: false, reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    }
+    if (!read) return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(read.text);
+    } catch {
+      return { ok: false, reason: 'not valid JSON' };
+    }
+    const problem = conversationProblem(value);
+    if (problem) return { ok: false, reason: problem };
+    return { ok: true, conversation: value as ArchivedConversation, size: read.size, sha256: read.sha256 };
+  }
+
+  /** sha256 and size of the stored bytes, streamed; null when missing. */
+  async hash(relative: string): Promise<StoredBytes | null> {
+    const stream = await this.store.createReadStream(relative);
+    if (!stream) return null;
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      hash.update(chunk as Buffer);
+    }
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  async exists(relative: string): Promise<boolean> {
+    return (await this.store.stat(relative)) !== null;
+  }
+
+  async remove(relative: string): Promise<void> {
+    await this.store.delete([relative]);
+  }
+
+  /** Every file under conversations/, in key order. */
+  async *walk(): AsyncGenerator<FoundFile> {
+    for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, size: object.size };
+  }
+
+  /**
+   * The stored bytes of many files, framed for a JSON array or NDJSON. A file is passed through only when it
+   * still has the given size and holds one JSON object; any other file, and one that is gone, comes back as
+   * `check`.
+   */
+  async readStored(mode: StoredMode, files: { path: string; size: number }[]): Promise<StoredSegment[]> {
+    const items = files.map((f) => ({ key: f.path, size: f.size }));
+    if (this.store.readFramed) return this.store.readFramed(mode, items);
+    const stored: (Buffer | null)[] = new Array(items.length).fill(null);
+    for (let i = 0; i < items.length; i += READS_IN_FLIGHT) {
+      const chunk = items.slice(i, i + READS_IN_FLIGHT);
+      const got = await Promise.all(chunk.map((item) => this.store.get(item.key).catch(() => null)));
+      got.forEach((bytes, j) => (stored[i + j] = bytes));
+    }
+    return frameStored(mode, items, stored);
+  }
+
+  /**
+   * Counts the files directly in each day folder and, with `remove`, removes the folders with everything in
+   * them (and parents left empty), in one request. A folder holding the `expected` number of files is not
+   * sized (its `bytes` is null: the caller knows them).
+   */
+  async tallyDirs(dirs: { dir: string; expected: number }[], remove: boolean): Promise<DirTally[]> {
+    if (!dirs.length) return [];
+    const tallies = await this.store.tallyFolders(
+      dirs.map((d) => ({ folder: `${d.dir}/`, expected: d.expected })),
+      remove,
+    );
+    return tallies.map((t) => ({ files: t.objects, bytes: t.bytes }));
+  }
+
+  /** Removes what writes cut short by a kill or a crash left behind; returns their paths. */
+  async removeAbandonedTemps(): Promise<string[]> {
+    return this.store.removeAbandoned(`${CONVERSATIONS_DIR}/`);
+  }
+
+  /**
+   * Day folders (`[org/]YYYY/MM/DD`). A first-level folder is a year when its children look like months,
+   * otherwise an organization (so an organization may be called "2024").
+   */
+  async *dayFolders(organizationId?: string): AsyncGenerator<DayFolder> {
+    const folders = (key: string) => this.store.listFolders(`${key}/`);
+    const top = organizationId ? [organizationId] : await folders(CONVERSATIONS_DIR);
+    for (const first of top) {
+      const firstRel = `${CONVERSATIONS_DIR}/${first}`;
+      const children = await folders(firstRel);
+      const isYear = !organizationId && /^\d{4}$/.test(first) && children.some((c) => /^\d{2}$/.test(c));
+      const years = isYear
+        ? [{ org: null as string | null, rel: firstRel, year: first }]
+        : children.filter((c) => /^\d{4}$/.test(c)).map((y) => ({ org: first as string | null, rel: `${firstRel}/${y}`, year: y }));
+      for (const y of years) {
+        for (const month of (await folders(y.rel)).filter((m) => /^\d{2}$/.test(m))) {
+          for (const d of (await folders(`${y.rel}/${month}`)).filter((x) => /^\d{2}$/.test(x))) {
+            const day = `${y.year}-${month}-${d}`;
+            if (isValidDay(day)) yield { dir: `${y.rel}/${month}/${d}`, organization_id: y.org, day };
+          }
+        }
+      }
+    }
+  }
+}

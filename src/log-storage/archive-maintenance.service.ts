@@ -1,0 +1,215 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
+import { AppConfig } from '../config/app-config';
+import { ArchiveAccess } from './archive-access';
+import { ArchiveFiles } from './archive-files';
+import { parseArchivePath, retentionCutoff } from './archive-paths';
+import { checkInteger, checkName } from './archive-validation';
+import { CATALOG, Catalog } from './catalog';
+import { catalogEntryOf, CatalogEntry, CatalogMessage } from './catalog-entry';
+import type { CleanOptions, CleanResult, ReindexResult, SkippedFile, VerifyResult } from './log-storage.types';
+
+const PAGE = 200;
+const INSERT_BATCH = 500;
+/** rows of removed day folders purged per step, and the pause between steps */
+const PURGE_BATCH = 250;
+const PURGE_PAUSE_MS = 2;
+
+/** Keeping the archive in order: start-up recovery, retention, verification and rebuilding the catalog. */
+@Injectable()
+export class ArchiveMaintenance {
+  private readonly logger = new Logger(ArchiveMaintenance.name);
+  private purgeTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly access: ArchiveAccess,
+    private readonly files: ArchiveFiles,
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
+  ) {}
+
+  /** Removes what interrupted writes left, opens the catalog (rebuilding it when it asks) and resumes purging. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const abandoned = await this.files.removeAbandonedTemps();
+    if (abandoned.length) this.logger.warn(`Removed ${abandoned.length} temp files left by an interrupted write`);
+    const state = await this.catalog.open();
+    if (state.needsRebuild) {
+      this.logger.log(`Rebuilding the catalog from the files: ${state.reason}`);
+      await this.reindex();
+    }
+    await this.schedulePurge();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.purgeTimer) clearTimeout(this.purgeTimer);
+    this.purgeTimer = null;
+  }
+
+  /**
+   * Removes day folders before today − daysToKeep (in LOG_TIMEZONE), and empty parents; dry runs only count.
+   * Files and bytes are the catalog's totals of those folders. Their catalog rows are hidden at once and
+   * purged in the background, so the run costs one call per folder, not per file.
+   */
+  async cleanOldLogs(options: CleanOptions): Promise<CleanResult> {
+    const daysToKeep = checkInteger('days_to_keep', options.daysToKeep, 1, 36500);
+    checkName('organization_id', options.organizationId);
+    const dryRun = options.dryRun === true;
+    const cutoff = retentionCutoff(daysToKeep, this.config.logTimezone, this.access.now());
+    const run = async (): Promise<CleanResult> => {
+      const onDisk = await this.foldersBefore(cutoff, options.organizationId);
+      const catalogued = new Map((await this.catalog.dirsBefore(cutoff, options.organizationId)).map((d) => [d.dir, d]));
+      const dirs = [...onDisk.keys()];
+      let tallies;
+      try {
+        tallies = await this.files.tallyDirs(
+          dirs.map((dir) => ({ dir, expected: catalogued.get(dir)?.files ?? 0 })),
+          !dryRun,
+        );
+      } catch (error) {
+        if (!dryRun) {
+          // hide only the folders that are really gone; the others stay as they are
+          const left = await this.foldersBefore(cutoff, options.organizationId);
+          await this.catalog.markRemoved([...catalogued.values()].filter((d) => !left.has(d.dir)));
+        }
+        throw error;
+      }
+      let files = 0;
+      let bytes = 0;
+      tallies.forEach((t, i) => {
+        files += t.files;
+        bytes += t.bytes ?? catalogued.get(dirs[i])?.bytes ?? 0;
+      });
+      if (!dryRun) {
+        // folders deleted by hand go from the catalog too
+        await this.catalog.markRemoved([...catalogued.values()]);
+        await this.schedulePurge();
+      }
+      const days = [...onDisk.values()].sort();
+      const scope = options.organizationId ? ` of ${options.organizationId}` : '';
+      const message = days.length
+        ? `${dryRun ? 'Would delete' : 'Deleted'} ${files} files in ${days.length} day folders${scope} before ${cutoff}`
+        : `No day folders${scope} before ${cutoff}`;
+      if (!dryRun) this.logger.log(`Finished retention: ${message}`);
+      return {
+        success: true,
+        message,
+        deleted_files: files,
+        deleted_size_bytes: bytes,
+        dry_run: dryRun,
+        first_day: days[0] ?? null,
+        last_day: days[days.length - 1] ?? null,
+      };
+    };
+    return dryRun ? run() : this.access.exclusive(run);
+  }
+
+  /** Re-hashes every catalogued file and looks for files the catalog does not know. */
+  async verify(): Promise<VerifyResult> {
+    const result: VerifyResult = { success: true, checked: 0, missing: [], changed: [], unindexed: [], corrupt: [] };
+    let afterId = 0;
+    for (;;) {
+      const rows = await this.catalog.page(afterId, PAGE);
+      if (!rows.length) break;
+      afterId = rows[rows.length - 1].id;
+      for (const row of rows) {
+        result.checked++;
+        const hash = await this.files.hash(row.path);
+        if (!hash) result.missing.push(row.path);
+        else if (hash.sha256 !== row.sha256) {
+          const loaded = await this.files.load(row.path);
+          (loaded?.ok ? result.changed : result.corrupt).push(row.path);
+        }
+      }
+    }
+    for await (const file of this.files.walk()) {
+      if (await this.catalog.hasPath(file.path)) continue;
+      result.checked++;
+      const loaded = parseArchivePath(file.path) ? await this.files.load(file.path) : { ok: false as const, reason: 'not an archive file name' };
+      (loaded?.ok ? result.unindexed : result.corrupt).push(file.path);
+    }
+    const problems = result.missing.length + result.changed.length + result.unindexed.length + result.corrupt.length;
+    const line = `Finished verify: checked=${result.checked} missing=${result.missing.length} changed=${result.changed.length} unindexed=${result.unindexed.length} corrupt=${result.corrupt.length}`;
+    if (problems) this.logger.warn(line);
+    else this.logger.log(line);
+    return result;
+  }
+
+  /** Drops the catalog and rebuilds it from the files; unusable files are skipped and reported. */
+  async reindex(): Promise<ReindexResult> {
+    return this.access.exclusive(() => this.rebuild());
+  }
+
+  private async rebuild(): Promise<ReindexResult> {
+    const started = Date.now();
+    this.logger.log('Started catalog rebuild');
+    await this.catalog.startRebuild();
+    const skipped: SkippedFile[] = [];
+    let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
+    let indexed = 0;
+    const flush = async () => {
+      const duplicates = await this.catalog.insertMany(batch);
+      indexed += batch.length - duplicates.length;
+      for (const d of duplicates) skipped.push({ path: d.path, reason: `a second file of the conversation in ${d.duplicateOf}` });
+      batch = [];
+    };
+    for await (const file of this.files.walk()) {
+      const info = parseArchivePath(file.path);
+      if (!info) {
+        skipped.push({ path: file.path, reason: 'not an archive file name' });
+        continue;
+      }
+      const loaded = await this.files.load(file.path);
+      if (!loaded || !loaded.ok) {
+        skipped.push({ path: file.path, reason: loaded ? loaded.reason : 'vanished while reading' });
+        continue;
+      }
+      const conv = loaded.conversation;
+      if (conv.conversation_id !== info.conversation_id || (conv.organization_id || null) !== info.organization_id) {
+        skipped.push({ path: file.path, reason: 'its conversation_id or organization_id does not match the path' });
+        continue;
+      }
+      batch.push(catalogEntryOf(conv, { path: file.path, size: loaded.size, sha256: loaded.sha256, info }));
+      if (batch.length >= INSERT_BATCH) await flush();
+    }
+    await flush();
+    await this.catalog.finishRebuild();
+    this.vaultEvents.recordCatalogRebuild();
+    const result: ReindexResult = { success: true, indexed, skipped, duration_ms: Date.now() - started };
+    const line = `Finished catalog rebuild: indexed=${indexed} skipped=${skipped.length} in ${result.duration_ms} ms`;
+    if (skipped.length) {
+      this.logger.warn(line);
+      for (const s of skipped.slice(0, 20)) this.logger.warn(`Skipped ${s.path}: ${s.reason}`);
+    } else this.logger.log(line);
+    return result;
+  }
+
+  /** Day folders in the archive before `cutoff`: dir → day. */
+  private async foldersBefore(cutoff: string, organizationId?: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for await (const folder of this.files.dayFolders(organizationId)) if (folder.day < cutoff) out.set(folder.dir, folder.day);
+    return out;
+  }
+
+  /** Purges the rows of removed day folders a small batch at a time, between other work. */
+  private async schedulePurge(): Promise<void> {
+    if (this.stopped || this.purgeTimer || !(await this.catalog.hasRemoved())) return;
+    const step = () => {
+      this.purgeTimer = null;
+      this.catalog.purgeRemoved(PURGE_BATCH).then(
+        (more) => {
+          if (!more || this.stopped) return;
+          this.purgeTimer = setTimeout(step, PURGE_PAUSE_MS);
+          this.purgeTimer.unref();
+        },
+        (error: unknown) => this.logger.warn(`Purging rows of removed day folders failed: ${(error as Error).message}`),
+      );
+    };
+    if (this.purgeTimer) return;
+    this.purgeTimer = setTimeout(step, PURGE_PAUSE_MS);
+    this.purgeTimer.unref();
+  }
+}

@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+import type { StoredMode, StoredSegment } from './stored-framing';
+
+/**
+ * The archive's bytes, addressed by key: an archive-relative path with `/` separators, e.g.
+ * `conversations/<org>/YYYY/MM/DD/conversation_<id>_<stamp>.json[.gz]`. The filesystem is one
+ * implementation; an object store (S3) is another. Nothing else touches the archive's bytes.
+ *
+ * A "folder" argument ends with `/` and stands for every key under it.
+ */
+export interface ArchiveStore {
+  /** Stores the bytes atomically: a reader sees the previous object or the new one, never part of one. */
+  put(key: string, data: Buffer): Promise<StoredBytes>;
+  /** The object's bytes; null when there is none. */
+  get(key: string): Promise<Buffer | null>;
+  /** The object's bytes (or the inclusive byte range) as a stream; null when there is none. */
+  createReadStream(key: string, range?: ByteRange): Promise<Readable | null>;
+  stat(key: string): Promise<ArchiveObject | null>;
+  /** Every object whose key starts with `prefix`, in key order, fetched a page at a time (memory stays flat). */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ArchiveObject>;
+  /** The names of the folders directly under a folder, sorted (a delimiter listing in S3 terms). */
+  listFolders(folder: string): Promise<string[]>;
+  /** Deletes the objects (missing ones are fine) in batches; returns how many were there. */
+  delete(keys: string[]): Promise<number>;
+  /** Deletes every object under the folder; returns what was there. */
+  deletePrefix(folder: string): Promise<FolderTally>;
+  /**
+   * Per folder, the objects directly in it, counted and sized, and with `remove` every object under it
+   * deleted, in one request. Sizing is skipped (`bytes: null`) when the count equals `expected`.
+   */
+  tallyFolders(folders: { folder: string; expected: number }[], remove: boolean): Promise<FolderTally[]>;
+  /**
+   * Optional fast path for exports: many objects framed for a JSON array or NDJSON (see `stored-framing.ts`).
+   * A store without it is read object by object.
+   */
+  readFramed?(mode: StoredMode, items: { key: string; size: number }[]): Promise<StoredSegment[]>;
+  /** Removes what writes interrupted by a crash left under the folder; returns their keys. */
+  removeAbandoned(folder: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export const ARCHIVE_STORE = Symbol('ArchiveStore');
+
+export interface StoredBytes {
+  size: number;
+  sha256: string;
+}
+
+export interface ArchiveObject {
+  key: string;
+  size: number;
+  mtime: Date;
+}
+
+/** Inclusive byte offsets, as in an HTTP Range header. */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+export interface ListOptions {
+  /** resume after this key */
+  startAfter?: string;
+}
+
+export interface FolderTally {
+  objects: number;
+  bytes: number | null;
+}
+
+/** Throws unless `folder` is `''` or ends with `/`. */
+export function checkFolder(folder: string): void {
+  if (folder !== '' && !folder.endsWith('/')) throw new Error(`a folder key ends with "/": ${folder}`);
+}

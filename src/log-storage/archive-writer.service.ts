@@ -1,0 +1,92 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ArchivedConversation } from '../common/conversation-log';
+import { AppConfig } from '../config/app-config';
+import { ArchiveAccess } from './archive-access';
+import { ArchiveFiles } from './archive-files';
+import { conversationPath, gzPathOf, parseArchivePath, retentionCutoff } from './archive-paths';
+import { checkInteger } from './archive-validation';
+import { CATALOG, Catalog, CatalogRow } from './catalog';
+import { catalogEntryOf, contentHash, conversationProblem } from './catalog-entry';
+import type { CompressResult, SaveResult } from './log-storage.types';
+
+const PAGE = 200;
+
+/** Everything that writes a conversation's file: saves, and gzipping old ones in place. */
+@Injectable()
+export class ArchiveWriter {
+  private readonly logger = new Logger(ArchiveWriter.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly access: ArchiveAccess,
+    private readonly files: ArchiveFiles,
+    @Inject(CATALOG) private readonly catalog: Catalog,
+  ) {}
+
+  /**
+   * Writes the conversation's file atomically and records it in the catalog. Content equal but for
+   * `logged_at` leaves the file alone; a known conversation is rewritten where it lies (also gzipped).
+   */
+  async saveConversation(conv: ArchivedConversation): Promise<SaveResult> {
+    const problem = conversationProblem(conv);
+    if (problem) throw new Error(`conversation cannot be archived: ${problem}`);
+    const freshPath = conversationPath(
+      { conversation_id: conv.conversation_id, organization_id: conv.organization_id || null, created_at: conv.created_at },
+      this.config.logTimezone,
+    );
+    return this.access.forConversation(conv.conversation_id, () => this.saveLocked(conv, freshPath));
+  }
+
+  /** Gzips the files of day folders before today − afterDays (default COMPRESS_AFTER_DAYS; off when unset). */
+  async compressOldDays(afterDays: number | null = this.config.compressAfterDays): Promise<CompressResult> {
+    if (afterDays === null || afterDays === undefined) {
+      return { success: true, compressed_files: 0, bytes_before: 0, bytes_after: 0, before_day: null };
+    }
+    checkInteger('after_days', afterDays, 0, 36500);
+    const beforeDay = retentionCutoff(afterDays, this.config.logTimezone, this.access.now());
+    const result: CompressResult = { success: true, compressed_files: 0, bytes_before: 0, bytes_after: 0, before_day: beforeDay };
+    let afterId = 0;
+    for (;;) {
+      const rows = await this.catalog.uncompressedBefore(beforeDay, afterId, PAGE);
+      if (!rows.length) break;
+      afterId = rows[rows.length - 1].id;
+      for (const row of rows) {
+        const done = await this.access.forConversation(row.conversation_id, () => this.compressOne(row));
+        if (done) {
+          result.compressed_files++;
+          result.bytes_before += done.before;
+          result.bytes_after += done.after;
+        }
+      }
+    }
+    if (result.compressed_files) {
+      this.logger.log(`Finished compression: ${result.compressed_files} files before ${beforeDay}, ${result.bytes_before} -> ${result.bytes_after} bytes`);
+    }
+    return result;
+  }
+
+  private async saveLocked(conv: ArchivedConversation, freshPath: string): Promise<SaveResult> {
+    const hash = contentHash(conv);
+    const existing = await this.catalog.findConversation(conv.organization_id || null, conv.conversation_id);
+    const onDisk = existing ? await this.files.exists(existing.path) : false;
+    if (existing && onDisk && existing.content_hash === hash) return { outcome: 'unchanged', path: existing.path };
+    const target = existing && onDisk && parseArchivePath(existing.path) ? existing.path : freshPath;
+    const info = parseArchivePath(target)!;
+    const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
+    const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, info });
+    await this.catalog.upsert(entry, messages);
+    return { outcome: existing && onDisk ? 'updated' : 'created', path: target };
+  }
+
+  private async compressOne(stale: CatalogRow): Promise<{ before: number; after: number } | null> {
+    const row = await this.catalog.findByPath(stale.path);
+    if (!row || row.compressed) return null;
+    const loaded = await this.files.read(row.path);
+    if (!loaded) return null;
+    const target = gzPathOf(row.path);
+    const written = await this.files.writeAtomic(target, loaded.text);
+    await this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, compressed: true });
+    await this.files.remove(row.path);
+    return { before: loaded.size, after: written.size };
+  }
+}

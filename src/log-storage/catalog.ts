@@ -1,0 +1,102 @@
+import type { CatalogEntry, CatalogMessage } from './catalog-entry';
+import type { SearchCursor } from './catalog-query';
+import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from './log-storage.types';
+
+/**
+ * The index of the archive: one row per stored conversation file, built from the files and rebuildable
+ * from them at any time. SQLite is one implementation; PostgreSQL is another. Day folders (`dir`,
+ * `conversations/[<org>/]YYYY/MM/DD`) are the unit of retention: removing one hides its rows at once and
+ * purges them later, a batch at a time.
+ */
+export interface Catalog {
+  /** Opens (creating when absent) and says whether the catalog has to be rebuilt from the files. */
+  open(): Promise<CatalogState>;
+  close(): Promise<void>;
+
+  /** Empties the catalog, marked unfinished until `finishRebuild`. */
+  startRebuild(): Promise<void>;
+  finishRebuild(): Promise<void>;
+  /**
+   * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
+   * returned with the path that holds it.
+   */
+  insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]>;
+
+  /** Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. */
+  upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number>;
+  /** Points a row at another file (compression), keeping everything else. */
+  moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): Promise<void>;
+  deleteByPath(path: string): Promise<number>;
+  /** Removes every row of one day folder; returns how many. */
+  deleteByDir(dir: string): Promise<number>;
+
+  findConversation(organizationId: string | null, conversationId: string): Promise<CatalogRow | undefined>;
+  /** The most recently updated row of a conversation id (over all organizations unless one is given). */
+  findByConversationId(conversationId: string, organizationId?: string): Promise<CatalogRow | undefined>;
+  findByPath(path: string): Promise<CatalogRow | undefined>;
+  hasPath(path: string): Promise<boolean>;
+
+  summary(organizationId?: string): Promise<CatalogSummary>;
+  count(filter?: ArchiveFilter): Promise<number>;
+  /** One page of the filter's rows in (day, path) order, after the given key. */
+  exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]>;
+  /** Rows in id order after `afterId` (verification walks them all). */
+  page(afterId: number, limit: number): Promise<CatalogRow[]>;
+  /** Uncompressed rows of day folders before `beforeDay`, after `afterId`. */
+  uncompressedBefore(beforeDay: string, afterId: number, limit: number): Promise<CatalogRow[]>;
+  /**
+   * Newest first, keyset-paged on (created_at, id). `text`: every word must occur in the name, a query or
+   * an answer (as a word or a word prefix); null for no full-text condition.
+   */
+  search(filter: ArchiveFilter, text: string | null, cursor: SearchCursor | null, limit: number): Promise<SearchRow[]>;
+  /** Per (day, organization, app) and in total; latencies in seconds, p95 by nearest rank. */
+  stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }>;
+
+  /** The day folders before `beforeDay` (of one organization when given), with their totals. */
+  dirsBefore(beforeDay: string, organizationId?: string): Promise<CatalogDir[]>;
+  /** From now on no read sees the folders' rows and their totals are gone; the rows go in `purgeRemoved`. */
+  markRemoved(dirs: Pick<CatalogDir, 'dir' | 'org_key' | 'day'>[]): Promise<void>;
+  /** Whether rows of removed day folders are still waiting to be purged. */
+  hasRemoved(): Promise<boolean>;
+  /** Purges up to `limit` rows of removed day folders; false once nothing is left. */
+  purgeRemoved(limit: number): Promise<boolean>;
+}
+
+export const CATALOG = Symbol('Catalog');
+
+/** A catalog row (without the full-text fields). */
+export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'queries' | 'answers'> & {
+  id: number;
+  /** 0 or 1 */
+  compressed: number;
+};
+
+/** What an export needs of a row. */
+export type ExportRow = Pick<CatalogRow, 'id' | 'conversation_id' | 'day' | 'path' | 'size' | 'compressed'>;
+
+export interface SearchRow extends CatalogRow {
+  /** the matched text with hits between « and »; without a text, the start of the first query */
+  snippet: string | null;
+}
+
+export interface CatalogState {
+  /** the catalog did not exist, could not be opened, has another schema version or an unfinished rebuild */
+  needsRebuild: boolean;
+  reason: string | null;
+}
+
+export interface CatalogSummary {
+  files: number;
+  bytes: number;
+  /** day folders, in order */
+  directories: string[];
+}
+
+/** A day folder as the catalog counts it. */
+export interface CatalogDir {
+  dir: string;
+  org_key: string;
+  day: string;
+  files: number;
+  bytes: number;
+}

@@ -1,0 +1,189 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as zlib from 'node:zlib';
+import { flatten, looksWhole, type StoredMode } from '../stored-framing';
+
+/**
+ * The worker thread of `ArchiveIoWorker`: bulk file work with synchronous calls, off the main event loop.
+ * Loaded from the compiled `.js` in production and from this `.ts` under the tests (see `ArchiveIoWorker`).
+ */
+
+export type WireSegment = { buffer: ArrayBuffer; offset: number; length: number; items: number } | { buffer?: undefined; index: number };
+
+/** The files directly in a day folder; `bytes` is null when their number was the expected one (not sized then). */
+export interface DirTally {
+  files: number;
+  bytes: number | null;
+}
+
+export type ThreadRequest =
+  | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[] }
+  | { id: number; op: 'tally'; dirs: { dir: string; expected: number }[]; remove: boolean };
+
+export type ThreadReply = { id: number; error?: { message: string; code?: string }; segments?: WireSegment[]; tallies?: DirTally[] };
+
+const COMMA = 44;
+const NEWLINE = 10;
+
+/**
+ * Reads many files into one buffer framed for the mode. `files` are newline-separated, absolute or relative
+ * to `root`. A file passes only with the expected size and one JSON object inside; otherwise it comes back
+ * as its index.
+ */
+export function readStored(mode: StoredMode, root: string, files: string, sizes: number[]): WireSegment[] {
+  const items = files.split('\n').map((file, i) => ({
+    file: path.isAbsolute(file) ? file : root + path.sep + file,
+    size: sizes[i],
+    gz: file.endsWith('.gz'),
+  }));
+  const segments: WireSegment[] = [];
+  let capacity = 0;
+  for (const it of items) if (!it.gz) capacity += it.size + 1;
+  const out = Buffer.from(new ArrayBuffer(Math.max(capacity, 1)));
+  let start = 0;
+  let pos = 0;
+  let count = 0;
+  const cut = () => {
+    if (pos > start) {
+      segments.push({ buffer: out.buffer as ArrayBuffer, offset: start, length: pos - start, items: count });
+      start = pos;
+      count = 0;
+    }
+  };
+  const pre = mode === 'json' ? 1 : 0;
+  items.forEach((it, index) => {
+    let fd: number;
+    try {
+      fd = fs.openSync(it.file, 'r');
+    } catch {
+      cut();
+      segments.push({ index });
+      return;
+    }
+    try {
+      if (fs.fstatSync(fd).size !== it.size) throw new Error('size');
+      const stored = it.gz ? Buffer.allocUnsafe(it.size) : out.subarray(pos + pre, pos + pre + it.size);
+      let got = 0;
+      while (got < it.size) {
+        const n = fs.readSync(fd, stored, got, it.size - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got !== it.size) throw new Error('changed');
+      if (it.gz) {
+        const text = zlib.gunzipSync(stored);
+        if (!looksWhole(text, 0, text.length)) throw new Error('not an object');
+        cut();
+        const own = Buffer.from(new ArrayBuffer(text.length + 1));
+        text.copy(own, pre);
+        if (mode === 'json') own[0] = COMMA;
+        else {
+          flatten(own, 0, text.length);
+          own[text.length] = NEWLINE;
+        }
+        segments.push({ buffer: own.buffer as ArrayBuffer, offset: 0, length: own.length, items: 1 });
+        return;
+      }
+      if (!looksWhole(stored, 0, stored.length)) throw new Error('not an object');
+      if (mode === 'json') out[pos] = COMMA;
+      else {
+        flatten(out, pos, pos + it.size);
+        out[pos + it.size] = NEWLINE;
+      }
+      pos += it.size + 1;
+      count++;
+    } catch {
+      cut();
+      segments.push({ index });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+  cut();
+  return segments;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+/** The files directly in a folder, counted; sized with lstat only when the count is not the expected one. */
+function tally(dir: string, expected: number): DirTally & { entries: fs.Dirent[] } {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { entries: [], files: 0, bytes: null };
+    throw error;
+  }
+  const files = entries.filter((e) => e.isFile());
+  if (files.length === expected) return { entries, files: files.length, bytes: null };
+  let bytes = 0;
+  for (const f of files) {
+    try {
+      bytes += fs.lstatSync(`${dir}/${f.name}`).size;
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+  }
+  return { entries, files: files.length, bytes };
+}
+
+function removeTree(dir: string, known?: fs.Dirent[]): void {
+  let entries = known;
+  if (!entries) {
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return;
+      throw error;
+    }
+  }
+  for (const entry of entries) {
+    const full = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) removeTree(full);
+    else {
+      try {
+        fs.unlinkSync(full);
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      }
+    }
+  }
+  try {
+    fs.rmdirSync(dir);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+}
+
+export function handle(msg: ThreadRequest): { reply: ThreadReply; transfer: ArrayBuffer[] } {
+  try {
+    if (msg.op === 'read') {
+      const segments = readStored(msg.mode, msg.root, msg.files, msg.sizes);
+      const transfer = [...new Set(segments.flatMap((s) => (s.buffer ? [s.buffer] : [])))];
+      return { reply: { id: msg.id, segments }, transfer };
+    }
+    const tallies = msg.dirs.map((d) => {
+      const t = tally(d.dir, d.expected);
+      if (msg.remove) removeTree(d.dir, t.entries);
+      return { files: t.files, bytes: t.bytes };
+    });
+    return { reply: { id: msg.id, tallies }, transfer: [] };
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException | null;
+    return { reply: { id: msg.id, error: { message: String(e?.message), code: e?.code } }, transfer: [] };
+  }
+}
+
+/** set by `ArchiveIoWorker`, so that importing this module elsewhere (tests) starts nothing */
+export const THREAD_MARKER = 'archiveIoThread';
+
+const port = parentPort;
+if (port && (workerData as Record<string, unknown> | null)?.[THREAD_MARKER] === true) {
+  port.on('message', (msg: ThreadRequest) => {
+    const { reply, transfer } = handle(msg);
+    port.postMessage(reply, transfer);
+  });
+}

@@ -1,0 +1,81 @@
+/** The SQLite catalog's tables; bump the version whenever they or what is extracted from a file change. */
+
+/** A different version in the file makes the catalog rebuild itself from the files at start-up. */
+export const CATALOG_SCHEMA_VERSION = 2;
+export const CATALOG_FILE = 'catalog.sqlite';
+
+export const DROP_ALL =
+  'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;';
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  org_key TEXT NOT NULL,
+  organization_id TEXT,
+  app_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  dir TEXT NOT NULL,
+  name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  compressed INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  message_count INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  avg_latency REAL,
+  from_source TEXT,
+  end_user_id TEXT,
+  end_user_session TEXT,
+  likes INTEGER NOT NULL,
+  dislikes INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  indexed_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX files_conversation ON files (org_key, conversation_id);
+CREATE INDEX files_conversation_id ON files (conversation_id);
+CREATE INDEX files_day ON files (day, path);
+CREATE INDEX files_dir ON files (dir);
+CREATE INDEX files_created ON files (created_at, id);
+CREATE INDEX files_org_day ON files (org_key, day);
+CREATE TABLE messages (
+  file_id INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  org_key TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  latency REAL,
+  rating TEXT,
+  error INTEGER NOT NULL
+);
+CREATE INDEX messages_file ON messages (file_id);
+CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
+CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
+CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE dirs (dir TEXT PRIMARY KEY, org_key TEXT NOT NULL, day TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (org_key, day));
+CREATE TRIGGER files_dirs_insert AFTER INSERT ON files BEGIN
+  INSERT INTO dirs (dir, org_key, day, files, bytes)
+    SELECT new.dir, new.org_key, new.day, 1, new.size
+    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
+    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER files_dirs_delete AFTER DELETE ON files BEGIN
+  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
+  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
+END;
+CREATE TRIGGER files_dirs_update AFTER UPDATE OF dir, size ON files BEGIN
+  UPDATE dirs SET files = files - 1, bytes = bytes - old.size WHERE dir = old.dir;
+  DELETE FROM dirs WHERE dir = old.dir AND files <= 0;
+  INSERT INTO dirs (dir, org_key, day, files, bytes)
+    SELECT new.dir, new.org_key, new.day, 1, new.size
+    WHERE NOT EXISTS (SELECT 1 FROM removed_dirs r WHERE r.org_key = new.org_key AND r.day = new.day)
+    ON CONFLICT (dir) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+`;

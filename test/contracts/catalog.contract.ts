@@ -1,0 +1,223 @@
+import type { Catalog } from '../../src/log-storage/catalog';
+import type { CatalogEntry, CatalogMessage } from '../../src/log-storage/catalog-entry';
+import { catalogEntry } from '../support/catalog-entry.fixture';
+
+/** A catalog under test; `reopen` gives a new instance over the same data (a restart). */
+export interface CatalogSubject {
+  catalog: Catalog;
+  reopen(): Promise<Catalog>;
+  dispose(): Promise<void>;
+}
+
+function messages(latencies: (number | null)[], overrides: Partial<CatalogMessage> = {}): CatalogMessage[] {
+  return latencies.map((latency, i) => ({
+    message_id: `m${i}`,
+    created_at: '2024-01-16T12:00:00.000Z',
+    tokens: 5,
+    latency,
+    rating: null,
+    error: false,
+    ...overrides,
+  }));
+}
+
+/**
+ * What every `Catalog` answers, whatever database holds it. An implementation proves itself by running this
+ * suite against a fresh, empty database: `describeCatalogContract('PostgresCatalog', async () => ...)`.
+ */
+export function describeCatalogContract(name: string, create: () => Promise<CatalogSubject>): void {
+  describe(`Catalog contract: ${name}`, () => {
+    let subject: CatalogSubject;
+    let sut: Catalog;
+    const entry = (id: string, overrides: Partial<CatalogEntry> = {}) => catalogEntry(id, overrides);
+
+    beforeEach(async () => {
+      subject = await create();
+      sut = subject.catalog;
+      expect(await sut.open()).toMatchObject({ needsRebuild: true });
+      await sut.startRebuild();
+      await sut.finishRebuild();
+    });
+    afterEach(async () => {
+      await subject.dispose();
+    });
+
+    it('asks for a rebuild only until one has finished', async () => {
+      await sut.upsert(entry('c1'), []);
+      await sut.close();
+      sut = await subject.reopen();
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      expect(await sut.count()).toBe(1);
+      await sut.startRebuild();
+      expect(await sut.count()).toBe(0);
+      await sut.close();
+      sut = await subject.reopen();
+      expect(await sut.open()).toMatchObject({ needsRebuild: true });
+    });
+
+    it('upserts by organization and conversation id, keeping the row id and replacing details', async () => {
+      const id = await sut.upsert(entry('c1'), messages([1]));
+      expect(await sut.upsert(entry('c1', { name: 'renamed', queries: 'zebra' }), messages([2, 3]))).toBe(id);
+      expect(await sut.findConversation('acme', 'c1')).toMatchObject({ id, name: 'renamed' });
+      expect(await sut.findByPath(entry('c1').path)).toMatchObject({ id });
+      expect(await sut.hasPath(entry('c1').path)).toBe(true);
+      expect((await sut.search({}, 'zebra', null, 10)).map((r) => r.conversation_id)).toEqual(['c1']);
+      expect(await sut.search({}, 'hello', null, 10)).toEqual([]);
+      expect((await sut.stats({})).totals).toMatchObject({ conversations: 1, messages: 1, avg_latency: 2.5 });
+      // the same conversation of another organization is another row
+      await sut.upsert(entry('c1', { organization_id: 'globex', updated_at: '2024-01-17T00:00:00.000Z' }), []);
+      expect(await sut.count()).toBe(2);
+      expect(await sut.findByConversationId('c1')).toMatchObject({ organization_id: 'globex' });
+      expect(await sut.findByConversationId('c1', 'acme')).toMatchObject({ organization_id: 'acme' });
+      expect(await sut.findConversation(null, 'c1')).toBeUndefined();
+    });
+
+    it('deletes by path and by day folder, keeping the summary in step', async () => {
+      await sut.upsert(entry('a', { size: 10 }), []);
+      await sut.upsert(entry('b', { size: 20 }), []);
+      await sut.upsert(entry('c', { day: '2024-01-17', size: 40 }), []);
+      await sut.upsert(entry('d', { organization_id: null, size: 80 }), []);
+      expect(await sut.summary()).toEqual({
+        files: 4,
+        bytes: 150,
+        directories: ['conversations/2024/01/16', 'conversations/acme/2024/01/16', 'conversations/acme/2024/01/17'],
+      });
+      expect(await sut.summary('acme')).toEqual({ files: 3, bytes: 70, directories: ['conversations/acme/2024/01/16', 'conversations/acme/2024/01/17'] });
+      expect(await sut.deleteByPath(entry('a').path)).toBe(1);
+      expect(await sut.deleteByPath(entry('a').path)).toBe(0);
+      expect(await sut.deleteByDir('conversations/acme/2024/01/17')).toBe(1);
+      expect(await sut.summary('acme')).toEqual({ files: 1, bytes: 20, directories: ['conversations/acme/2024/01/16'] });
+      expect(await sut.hasPath(entry('a').path)).toBe(false);
+    });
+
+    it('moves a row to its gzipped file', async () => {
+      const id = await sut.upsert(entry('c1', { size: 100 }), []);
+      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });
+      expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: 1 });
+      expect(await sut.uncompressedBefore('2099-01-01', 0, 10)).toEqual([]);
+      expect((await sut.summary()).bytes).toBe(40);
+    });
+
+    it('filters, and searches newest first with keyset paging and snippets', async () => {
+      for (let i = 0; i < 7; i++) {
+        const createdAt = i < 4 ? '2024-01-16T12:00:00.000Z' : `2024-01-1${i}T00:00:00.000Z`;
+        await sut.upsert(entry(`c${i}`, { created_at: createdAt, queries: i % 2 ? 'the quick zebra' : 'a slow turtle', likes: i % 2 }), []);
+      }
+      const seen: string[] = [];
+      let cursor: { created_at: string; id: number } | null = null;
+      for (;;) {
+        const rows = await sut.search({}, null, cursor, 3);
+        if (!rows.length) break;
+        seen.push(...rows.map((r) => r.conversation_id));
+        const last = rows[rows.length - 1];
+        cursor = { created_at: last.created_at, id: last.id };
+      }
+      expect(seen).toEqual(['c3', 'c2', 'c1', 'c0', 'c6', 'c5', 'c4']);
+      const hits = await sut.search({}, 'zeb', null, 10);
+      expect(hits.map((r) => r.conversation_id)).toEqual(['c3', 'c1', 'c5']);
+      expect(hits[0].snippet).toContain('«zebra»');
+      expect((await sut.search({}, null, null, 1))[0].snippet).toBe('the quick zebra');
+      expect(await sut.search({}, '!!', null, 10)).toEqual([]);
+      expect(await sut.count({ rating: 'like' })).toBe(3);
+      expect(await sut.count({ keyword: 'turtle' })).toBe(4);
+      expect(await sut.count({ app_id: 'bot', from_source: 'api', user: 'eu', organization_id: 'acme' })).toBe(7);
+      expect(await sut.count({ start_date: '2024-01-17' })).toBe(0);
+    });
+
+    it('pages exports in day and path order, after a key', async () => {
+      await sut.upsert(entry('b', { day: '2024-01-17' }), []);
+      await sut.upsert(entry('a', { day: '2024-01-17' }), []);
+      await sut.upsert(entry('z', { day: '2024-01-15' }), []);
+      await sut.upsert(entry('y', { day: '2024-01-18' }), []);
+      const filter = { start_date: '2024-01-15', end_date: '2024-01-17' };
+      const first = await sut.exportPage(filter, null, 2);
+      expect(first.map((r) => r.conversation_id)).toEqual(['z', 'a']);
+      expect(first[0]).toEqual({ id: expect.any(Number), conversation_id: 'z', day: '2024-01-15', path: entry('z', { day: '2024-01-15' }).path, size: 100, compressed: 0 });
+      const rest = await sut.exportPage(filter, { day: first[1].day, path: first[1].path }, 2);
+      expect(rest.map((r) => r.conversation_id)).toEqual(['b']);
+    });
+
+    it('walks every row in id order for verification', async () => {
+      const ids = [];
+      for (const id of ['c', 'a', 'b']) ids.push(await sut.upsert(entry(id), []));
+      const first = await sut.page(0, 2);
+      expect(first.map((r) => r.conversation_id)).toEqual(['c', 'a']);
+      expect((await sut.page(first[1].id, 2)).map((r) => r.conversation_id)).toEqual(['b']);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    });
+
+    it('computes per-group and total figures, p95 by nearest rank', async () => {
+      await sut.upsert(entry('c1', { likes: 1, tokens: 7 }), messages(Array.from({ length: 20 }, (_, i) => i + 1)));
+      await sut.upsert(entry('c2', { app_id: 'other', end_user_id: 'eu2', errors: 1 }), messages([100, null]));
+      await sut.upsert(entry('c3', { day: '2024-01-17', end_user_id: null, end_user_session: 'sess' }), messages([4]));
+      const { rows, totals } = await sut.stats({ start_date: '2024-01-16', end_date: '2024-01-16' });
+      expect(rows).toEqual([
+        { day: '2024-01-16', organization_id: 'acme', app_id: 'bot', conversations: 1, messages: 1, end_users: 1, tokens: 7, likes: 1, dislikes: 0, errors: 0, avg_latency: 10.5, p95_latency: 19 },
+        { day: '2024-01-16', organization_id: 'acme', app_id: 'other', conversations: 1, messages: 1, end_users: 1, tokens: 10, likes: 0, dislikes: 0, errors: 1, avg_latency: 100, p95_latency: 100 },
+      ]);
+      expect(totals).toMatchObject({ conversations: 2, messages: 2, end_users: 2, tokens: 17, likes: 1, errors: 1, p95_latency: 20 });
+      expect((await sut.stats({})).totals).toMatchObject({ conversations: 3, end_users: 3 });
+      expect((await sut.stats({ app_id: 'nope' })).totals).toEqual({
+        conversations: 0, messages: 0, end_users: 0, tokens: 0, likes: 0, dislikes: 0, errors: 0, avg_latency: null, p95_latency: null,
+      });
+    });
+
+    it('rebuilds from batches, reporting a second file of one conversation instead of keeping both', async () => {
+      await sut.upsert(entry('old'), []);
+      await sut.startRebuild();
+      expect(await sut.count()).toBe(0);
+      const duplicates = await sut.insertMany([
+        { entry: entry('c1'), messages: [] },
+        { entry: entry('c2'), messages: messages([1]) },
+        { entry: entry('c1', { day: '2024-01-17' }), messages: [] },
+      ]);
+      await sut.finishRebuild();
+      expect(duplicates).toEqual([{ path: entry('c1', { day: '2024-01-17' }).path, duplicateOf: entry('c1').path }]);
+      expect(await sut.count()).toBe(2);
+      expect(await sut.hasPath(entry('old').path)).toBe(false);
+      expect(await sut.hasRemoved()).toBe(false);
+    });
+
+    it('hides removed day folders from every read at once, purges them in batches, across a restart', async () => {
+      const old = (id: string) => entry(id, { day: '2024-01-10', queries: 'zebra' });
+      for (let i = 0; i < 5; i++) await sut.upsert(old(`old-${i}`), messages([1]));
+      await sut.upsert(entry('new', { queries: 'zebra' }), messages([1]));
+      expect(await sut.dirsBefore('2024-01-11')).toEqual([{ dir: 'conversations/acme/2024/01/10', org_key: 'acme', day: '2024-01-10', files: 5, bytes: 500 }]);
+      await sut.markRemoved([{ dir: 'conversations/acme/2024/01/10', org_key: 'acme', day: '2024-01-10' }]);
+      expect(await sut.hasRemoved()).toBe(true);
+      expect(await sut.count()).toBe(1);
+      expect(await sut.summary()).toEqual({ files: 1, bytes: 100, directories: ['conversations/acme/2024/01/16'] });
+      expect(await sut.dirsBefore('2024-01-11')).toEqual([]);
+      expect((await sut.search({}, 'zebra', null, 10)).map((r) => r.conversation_id)).toEqual(['new']);
+      expect((await sut.exportPage({}, null, 10)).map((r) => r.conversation_id)).toEqual(['new']);
+      expect((await sut.page(0, 10)).map((r) => r.conversation_id)).toEqual(['new']);
+      expect((await sut.stats({})).totals).toMatchObject({ conversations: 1, messages: 1 });
+      expect(await sut.findConversation('acme', 'old-0')).toBeUndefined();
+      expect(await sut.hasPath(old('old-0').path)).toBe(false);
+
+      expect(await sut.purgeRemoved(2)).toBe(true);
+      await sut.close();
+      sut = await subject.reopen();
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      expect(await sut.hasRemoved()).toBe(true);
+      expect(await sut.count()).toBe(1);
+      let steps = 0;
+      while (await sut.purgeRemoved(2)) steps++;
+      expect(steps).toBeLessThan(5);
+      expect(await sut.hasRemoved()).toBe(false);
+      // saved again into the folder: an ordinary folder once more
+      await sut.upsert(old('old-0'), []);
+      expect(await sut.summary()).toMatchObject({ files: 2, directories: ['conversations/acme/2024/01/10', 'conversations/acme/2024/01/16'] });
+    });
+
+    it('a save into a removed folder drops its old rows first', async () => {
+      await sut.upsert(entry('a', { day: '2024-01-10' }), []);
+      await sut.upsert(entry('b', { day: '2024-01-10' }), []);
+      await sut.markRemoved([{ dir: 'conversations/acme/2024/01/10', org_key: 'acme', day: '2024-01-10' }]);
+      await sut.upsert(entry('a', { day: '2024-01-10' }), []);
+      expect(await sut.count()).toBe(1);
+      expect(await sut.summary()).toEqual({ files: 1, bytes: 100, directories: ['conversations/acme/2024/01/10'] });
+      expect(await sut.hasRemoved()).toBe(false);
+    });
+  });
+}

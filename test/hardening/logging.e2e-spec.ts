@@ -1,0 +1,90 @@
+import { startSimulator } from '../../src/simulator/simulator';
+import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { makeTempDir } from '../support/test-app';
+import { chatApp, seedConversations, sourceEnv } from './hardening-kit';
+import { buildService, ServiceProcess, startService, waitFor } from './process';
+
+jest.setTimeout(120_000);
+
+const ROUTE_MAP = /RoutesResolver|RouterExplorer|Mapped \{/;
+
+describe('Logging of the service process (node dist/main.js)', () => {
+  let build: ReturnType<typeof buildService>;
+  let sim: DifySimulator;
+  let app: SimulatedApp;
+  const running: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    build = buildService();
+    sim = await startSimulator({ generate: false });
+    app = chatApp(sim);
+    seedConversations(sim, app, 6);
+  });
+  afterAll(async () => {
+    for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await sim.close();
+    build.cleanup();
+  });
+
+  const start = async (extra: Record<string, string>) => {
+    const env = { ...sourceEnv(sim, app), LOGS_DIR: makeTempDir(), ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production', BACKFILL_FROM: '20d', ...extra };
+    const p = await startService(build.dir, env);
+    running.push(p);
+    return p;
+  };
+  const stop = async (p: ServiceProcess) => {
+    p.child.kill('SIGTERM');
+    await p.exited;
+  };
+  /** a catch-up over 20 days: one backup per day slice */
+  const scheduledBackup = async (p: ServiceProcess) => {
+    const res = await fetch(`${p.url}/api/conversation-logs/scheduled`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { status: string }).status).toBe('succeeded');
+  };
+  const lines = (chunks: string[]) => chunks.join('').split('\n').filter((l) => l !== '');
+
+  it('LOG_FORMAT=json: every stdout line is one JSON object with time, level, context and message', async () => {
+    const p = await start({ LOG_FORMAT: 'json' });
+    await scheduledBackup(p);
+    await waitFor(() => lines(p.stdout).some((l) => l.includes('Backup of acme/')), 'the summary line');
+    await stop(p);
+    const entries = lines(p.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.length).toBeGreaterThan(3);
+    for (const e of entries) {
+      expect(Object.keys(e).sort()).toEqual(['context', 'level', 'message', 'time']);
+      expect(new Date(e.time as string).toISOString()).toBe(e.time);
+      expect(['fatal', 'error', 'warn', 'log']).toContain(e.level);
+      expect(typeof e.message).toBe('string');
+    }
+    expect(entries).toContainEqual(expect.objectContaining({ level: 'log', context: 'Main', message: expect.stringMatching(/^Listening on http:\/\/127\.0\.0\.1:\d+/) }));
+    // one line for the source, however many day slices the catch-up ran
+    const summaries = entries.filter((e) => String(e.message).startsWith(`Backup of acme/${app.id} `));
+    expect(summaries).toEqual([expect.objectContaining({ level: 'log', context: 'JobsService', message: expect.stringMatching(/ succeeded \(job [0-9a-f-]+\): seen=6 saved=6 unchanged=0 failed=0$/) })]);
+    expect(entries.filter((e) => /Started backup|Finished backup/.test(String(e.message)))).toEqual([]);
+  });
+
+  it('default level: no route map, no per-slice lines and no colours on a pipe; LOG_LEVEL=debug brings both back', async () => {
+    const quiet = await start({});
+    await scheduledBackup(quiet);
+    await stop(quiet);
+    const text = lines(quiet.stdout);
+    expect(text.some((l) => l.includes('Listening on'))).toBe(true);
+    expect(text.filter((l) => ROUTE_MAP.test(l))).toEqual([]);
+    expect(text.filter((l) => /Started backup/.test(l))).toEqual([]);
+    expect(text.join('\n')).not.toContain('\u001b[');
+
+    const verbose = await start({ LOG_LEVEL: 'debug' });
+    await scheduledBackup(verbose);
+    await stop(verbose);
+    const debug = lines(verbose.stdout);
+    expect(debug.some((l) => /DEBUG \[RouterExplorer\] Mapped \{/.test(l))).toBe(true);
+    expect(debug.filter((l) => /Started backup/.test(l)).length).toBeGreaterThan(10);
+  });
+
+  it('refuses an unknown LOG_LEVEL or LOG_FORMAT at start, naming the variable', async () => {
+    for (const [name, value] of [['LOG_LEVEL', 'loud'], ['LOG_FORMAT', 'xml']]) {
+      await expect(start({ [name]: value })).rejects.toThrow(new RegExp(`${name} must be one of`));
+    }
+  });
+});
