@@ -6,7 +6,7 @@ import { checkFilter, checkFormat } from './archive-validation';
 import { CATALOG, Catalog, ExportRow } from './catalog';
 import { EXPORT_WRITERS, ExportWriter } from './export-format';
 import type { ArchiveFilter, ExportFormat } from './log-storage.types';
-import type { StoredSegment } from './stored-framing';
+import { organizationMember, type StoredSegment } from './stored-framing';
 
 const PAGE = 200;
 /** export: catalog rows per page, stored bytes per read request (gzipped files weigh 8x), requests in flight */
@@ -59,8 +59,9 @@ export class ArchiveExporter {
    * JSON and NDJSON straight from the stored bytes: the store passes a file through only when it still has
    * the size the catalog recorded when it was validated (saved or indexed) and still starts with `{` and
    * ends with `}`. The files are pretty-printed JSON, so for NDJSON their line breaks, all between tokens,
-   * become spaces. Any other file is read, parsed and checked here as before; gone ones are skipped. Reads
-   * run a few batches ahead, in order.
+   * become spaces. A file in the seed's format gets the `organization_id` its path names, first, as the
+   * parsed export does. Any other file is read, parsed and checked here as before; gone ones are skipped.
+   * Reads run a few batches ahead, in order.
    */
   private async *storedChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<Buffer | string> {
     if (writer.head) yield writer.head;
@@ -75,7 +76,8 @@ export class ArchiveExporter {
             exhausted = true;
             return null;
           }
-          return { rows: next.value, segments: await this.files.readStored(mode, next.value) };
+          const items = next.value.map((r) => ({ path: r.path, size: r.size, insert: r.org_from_path ? organizationMember(r.organization_id) : undefined }));
+          return { rows: next.value, segments: await this.files.readStored(mode, items) };
         });
         batch.catch(() => undefined);
         ahead.push(batch);

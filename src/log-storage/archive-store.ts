@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { StoredMode, StoredSegment } from './stored-framing';
+import type { CatalogExtract, CatalogSource } from './catalog-entry';
+import type { FramedItem, StoredMode, StoredSegment } from './stored-framing';
 
 /**
  * The archive's bytes, addressed by key: an archive-relative path with `/` separators, e.g.
@@ -31,9 +32,15 @@ export interface ArchiveStore {
   tallyFolders(folders: { folder: string; expected: number }[], remove: boolean): Promise<FolderTally[]>;
   /**
    * Optional fast path for exports: many objects framed for a JSON array or NDJSON (see `stored-framing.ts`).
-   * A store without it is read object by object.
+   * A store without it is read object by object. An item's `insert` goes right after the object's `{`.
    */
-  readFramed?(mode: StoredMode, items: { key: string; size: number }[]): Promise<StoredSegment[]>;
+  readFramed?(mode: StoredMode, items: FramedItem[]): Promise<StoredSegment[]>;
+  /**
+   * Optional fast path for rebuilding the catalog: the catalog rows of many objects, read and parsed off
+   * the main thread (see `extractCatalogEntry`), in the given order. A store without it is read object by
+   * object.
+   */
+  catalogEntries?(sources: CatalogSource[]): Promise<CatalogExtract[]>;
   /** Removes what writes interrupted by a crash left under the folder; returns their keys. */
   removeAbandoned(folder: string): Promise<string[]>;
   close(): Promise<void>;

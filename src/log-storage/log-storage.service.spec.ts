@@ -83,12 +83,12 @@ const conv: ArchivedConversation = {
 };
 const PATH = 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
 
-function row(overrides: Partial<CatalogRow> = {}): CatalogRow {
+function row(overrides: Partial<CatalogRow> = {}): CatalogRow & { org_from_path: number } {
   return {
     id: 1, path: PATH, org_key: 'acme', organization_id: 'acme', app_id: 'bot', conversation_id: 'c1', day: '2024-01-16',
     dir: 'conversations/acme/2024/01/16', name: 'n', size: 10, sha256: 'sha', content_hash: contentHash(conv), compressed: 0,
     created_at: conv.created_at, updated_at: conv.updated_at, message_count: 0, tokens: 0, avg_latency: null, from_source: 'api',
-    end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, ...overrides,
+    end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, org_from_path: 0, ...overrides,
   };
 }
 

@@ -140,6 +140,17 @@ export interface SkippedFile {
   reason: string;
 }
 
+export interface ReindexOptions {
+  /** called as files are catalogued; `total` is null until the files have been listed */
+  onProgress?(done: number, total: number | null): void;
+}
+
+/** A rebuild under way: files catalogued so far, of `total` (null until they have been listed). */
+export interface RebuildProgress {
+  done: number;
+  total: number | null;
+}
+
 export interface ReindexResult {
   success: true;
   indexed: number;

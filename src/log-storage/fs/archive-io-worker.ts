@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CatalogExtract, CatalogSource } from '../catalog-entry';
 import type { StoredMode, StoredSegment } from '../stored-framing';
 import { THREAD_MARKER, type DirTally, type ThreadReply, type ThreadRequest } from './archive-io.thread';
 
@@ -13,6 +14,8 @@ export interface StoredItem {
   /** absolute, or relative to the root given with the request; `.gz` is gunzipped */
   file: string;
   size: number;
+  /** added right after the object's `{` (see `organizationMember`) */
+  insert?: string;
 }
 
 const THREAD_MODULE = path.join(__dirname, 'archive-io.thread');
@@ -35,7 +38,8 @@ function transpiledThread(): string {
     if (sources.has(file)) return;
     const text = fs.readFileSync(file, 'utf8');
     sources.set(file, text);
-    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) visit(`${path.resolve(path.dirname(file), m[1])}.ts`);
+    // type-only imports vanish in the output: only the others are part of the thread
+    for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*?from '(\.{1,2}\/[^']+)'/gm)) visit(`${path.resolve(path.dirname(file), m[1])}.ts`);
   };
   visit(`${THREAD_MODULE}.ts`);
   const hash = createHash('sha256');
@@ -85,12 +89,18 @@ export class ArchiveIoWorker {
   async readStored(mode: StoredMode, root: string, items: StoredItem[]): Promise<StoredSegment[]> {
     // one string and one array rather than an object per file: less to clone, less garbage
     const files = items.map((i) => i.file).join('\n');
-    const reply = await this.request({ op: 'read', mode, root, files, sizes: items.map((i) => i.size) }, this.turn++ % this.workers.length);
+    const inserts = items.some((i) => i.insert) ? items.map((i) => i.insert ?? '') : undefined;
+    const reply = await this.request({ op: 'read', mode, root, files, sizes: items.map((i) => i.size), inserts }, this.turn++ % this.workers.length);
     return (reply.segments ?? []).map((s) =>
       s.buffer
         ? { kind: 'bytes' as const, data: Buffer.from(s.buffer, s.offset, s.length), items: s.items }
         : { kind: 'check' as const, index: s.index },
     );
+  }
+
+  /** The catalog rows of the files (keys relative to `root`), read and parsed on a thread. */
+  async catalogEntries(root: string, sources: CatalogSource[]): Promise<CatalogExtract[]> {
+    return (await this.request({ op: 'catalog', root, sources }, this.turn++ % this.workers.length)).extracts ?? [];
   }
 
   /**

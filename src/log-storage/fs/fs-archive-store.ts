@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../../common/atomic-write';
 import { isAbandonedTemp } from '../../common/process-liveness';
 import { absoluteInside } from '../archive-paths';
 import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
-import type { StoredMode, StoredSegment } from '../stored-framing';
+import type { CatalogExtract, CatalogSource } from '../catalog-entry';
+import type { FramedItem, StoredMode, StoredSegment } from '../stored-framing';
 import { ArchiveIoWorker } from './archive-io-worker';
 
 const TMP_SUFFIX = '.tmp';
@@ -156,12 +157,18 @@ export class FsArchiveStore implements ArchiveStore {
     return tallies.map((t) => ({ objects: t.files, bytes: t.bytes }));
   }
 
-  async readFramed(mode: StoredMode, items: { key: string; size: number }[]): Promise<StoredSegment[]> {
+  async readFramed(mode: StoredMode, items: FramedItem[]): Promise<StoredSegment[]> {
     return this.io.readStored(
       mode,
       this.root,
-      items.map((i) => ({ file: path.sep === '/' && PLAIN_KEY.test(i.key) ? i.key : this.absolute(i.key), size: i.size })),
+      items.map((i) => ({ file: path.sep === '/' && PLAIN_KEY.test(i.key) ? i.key : this.absolute(i.key), size: i.size, insert: i.insert })),
     );
+  }
+
+  async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
+    // the guard throws on a key that would leave the root; the thread then reads root/key
+    for (const s of sources) this.absolute(s.path);
+    return this.io.catalogEntries(this.root, sources);
   }
 
   /** Removes the temp files of writers that died before renaming them (a kill or a crash mid-write). */
