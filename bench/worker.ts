@@ -21,6 +21,8 @@ export type WorkerTask =
   | { kind: 'search'; logsDir: string; runs: number; q: string }
   | { kind: 'export'; logsDir: string; format: 'ndjson' | 'json' | 'csv'; out: string }
   | { kind: 'retention'; logsDir: string; daysToKeep: number }
+  | { kind: 'reindex'; logsDir: string }
+  | { kind: 'read-parse'; logsDir: string }
   | { kind: 'backup'; logsDir: string; env: Record<string, string> };
 
 export interface WorkerResult {
@@ -54,7 +56,26 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: ms(start), value };
 }
 
+/** The reindex baseline: every file read and JSON.parse'd, one after the other, nothing else. */
+function readAndParse(logsDir: string): WorkerResult {
+  const start = process.hrtime.bigint();
+  let files = 0;
+  const visit = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) visit(full);
+      else if (entry.name.endsWith('.json')) {
+        JSON.parse(fs.readFileSync(full, 'utf8'));
+        files++;
+      }
+    }
+  };
+  visit(`${logsDir}/conversations`);
+  return { times: [ms(start)], maxRssKb: process.resourceUsage().maxRSS, setupMs: 0, details: { files } };
+}
+
 async function run(task: WorkerTask): Promise<WorkerResult> {
+  if (task.kind === 'read-parse') return readAndParse(task.logsDir);
   const started = process.hrtime.bigint();
   const quiet: LogLevel[] = ['error', 'warn'];
   const app = await boot(
@@ -62,8 +83,10 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
     task.kind === 'backup',
     task.kind === 'catalog' ? ['log', ...quiet] : quiet,
   );
-  const setupMs = ms(started);
   const storage = app.get(LogStorageService);
+  // a missing or outdated catalog is rebuilt in the background: set-up until it is done
+  await storage.whenCatalogReady();
+  const setupMs = ms(started);
   const times: number[] = [];
   const details: Record<string, unknown> = {};
   try {
@@ -103,6 +126,24 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
         details.deleted_files = value.deleted_files;
         details.first_day = value.first_day;
         details.last_day = value.last_day;
+        break;
+      }
+      case 'reindex': {
+        let reports = 0;
+        let last: [number, number | null] = [0, null];
+        const { ms: took, value } = await timed(() =>
+          storage.reindex({
+            onProgress: (done, total) => {
+              reports++;
+              last = [done, total];
+            },
+          }),
+        );
+        times.push(took);
+        details.indexed = value.indexed;
+        details.skipped = value.skipped.length;
+        details.progressReports = reports;
+        details.lastProgress = last;
         break;
       }
       case 'backup': {

@@ -46,10 +46,6 @@ export class LogsDirHealthIndicator {
 
   async check(key: 'logs_dir'): Promise<HealthIndicatorResult<'logs_dir'>> {
     const session = this.indicator.check(key);
-    const rebuild = this.storage.rebuildProgress();
-    if (rebuild) {
-      return session.down({ message: `rebuilding, ${rebuild.done} of ${rebuild.total ?? 'unknown'}`, done: rebuild.done, total: rebuild.total });
-    }
     try {
       await this.probe.probeWritable();
       return session.up({ writable: true });

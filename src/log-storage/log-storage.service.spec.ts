@@ -1,6 +1,6 @@
 import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
-import { contentHash } from './catalog-entry';
+import { CatalogSource, contentHash, extractCatalogEntry } from './catalog-entry';
 import { encodeCursor } from './catalog-query';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
@@ -28,6 +28,16 @@ function fakeFiles(): Fake<ArchiveFiles> {
     // every file the slow way unless a test says otherwise
     readStored: jest.fn(async (_mode: string, rows: unknown[]) => rows.map((_r, index) => ({ kind: 'check', index }))),
     removeAbandonedTemps: jest.fn().mockResolvedValue([]),
+    isEmpty: jest.fn().mockResolvedValue(true),
+    // the real extraction over the fake's reads
+    catalogEntries: jest.fn(async (sources: CatalogSource[]) =>
+      Promise.all(
+        sources.map(async (source) => {
+          const read = (await fake.read(source.path)) as { text: string } | null;
+          return read ? extractCatalogEntry(source, Buffer.from(read.text), read.text) : { ok: false, reason: 'vanished while reading' };
+        }),
+      ),
+    ),
     // the real checks over the fake's reads
     load: jest.fn((p: string) => ArchiveFiles.prototype.load.call(fake as unknown as ArchiveFiles, p)),
   } as unknown as Fake<ArchiveFiles>;
@@ -398,8 +408,8 @@ describe(LogStorageService.name, () => {
       const result = await sut.reindex();
       expect(result.indexed).toBe(1);
       expect(result.skipped).toEqual([
-        { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
         { path: 'conversations/readme.md', reason: 'not an archive file name' },
+        { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
       ]);
       expect(catalog.insertMany.mock.calls[0][0].map((i) => i.entry.path)).toEqual([good]);
     });
