@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { INestApplicationContext, LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { BackupModule } from '../src/backup/backup.module';
 import { BackupService } from '../src/backup/backup.service';
 import { AppConfig, loadAppConfig } from '../src/config/app-config';
@@ -112,9 +112,12 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
       case 'export': {
         let bytes = 0;
         const { ms: took } = await timed(async () => {
-          const stream = storage.exportStream({}, task.format);
-          stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          await pipeline(stream, fs.createWriteStream(task.out));
+          // as GET /api/conversation-logs?action=export writes to the response
+          const out = fs.createWriteStream(task.out);
+          await storage.exportTo({}, task.format, out);
+          out.end();
+          await finished(out);
+          bytes = out.bytesWritten;
         });
         times.push(took);
         details.bytes = bytes;

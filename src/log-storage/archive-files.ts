@@ -113,11 +113,12 @@ export class ArchiveFiles {
   /**
    * The stored bytes of many files, framed for a JSON array or NDJSON. A file is passed through only when it
    * still has the given size and holds one JSON object; any other file, and one that is gone, comes back as
-   * `check`. A file's `insert` (see `organizationMember`) is added right after its `{`.
+   * `check`. A file's `insert` (see `organizationMember`) is added right after its `{`. `reuse`: see
+   * `ArchiveStore.readFramed`.
    */
-  async readStored(mode: StoredMode, files: { path: string; size: number; insert?: string }[]): Promise<StoredSegment[]> {
+  async readStored(mode: StoredMode, files: { path: string; size: number; insert?: string }[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]> {
     const items = files.map((f) => ({ key: f.path, size: f.size, insert: f.insert }));
-    if (this.store.readFramed) return this.store.readFramed(mode, items);
+    if (this.store.readFramed) return this.store.readFramed(mode, items, reuse);
     const stored: (Buffer | null)[] = new Array(items.length).fill(null);
     for (let i = 0; i < items.length; i += READS_IN_FLIGHT) {
       const chunk = items.slice(i, i + READS_IN_FLIGHT);

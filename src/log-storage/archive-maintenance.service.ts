@@ -190,16 +190,7 @@ export class ArchiveMaintenance {
     this.logger.log('Started catalog rebuild');
     await this.catalog.startRebuild();
     const skipped: SkippedFile[] = [];
-    const sources: CatalogSource[] = [];
-    for await (const file of this.files.walk()) {
-      const info = parseArchivePath(file.path);
-      if (info) sources.push({ path: file.path, info });
-      else skipped.push({ path: file.path, reason: 'not an archive file name' });
-    }
-    const total = sources.length;
-    this.report(0, total);
     let indexed = 0;
-    let done = 0;
     let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
     const flush = async () => {
       const duplicates = await this.catalog.insertMany(batch);
@@ -207,30 +198,47 @@ export class ArchiveMaintenance {
       for (const d of duplicates) skipped.push({ path: d.path, reason: `a second file of the conversation in ${d.duplicateOf}` });
       batch = [];
     };
-    // files are read and parsed on the store's threads a few requests ahead, while rows are inserted here
-    const ahead: Promise<CatalogExtract[]>[] = [];
-    let next = 0;
-    const fill = () => {
-      while (next < total && ahead.length < READS_AHEAD) {
-        const request = this.files.catalogEntries(sources.slice(next, next + READ_BATCH));
-        request.catch(() => undefined);
-        ahead.push(request);
-        next += READ_BATCH;
-      }
+    // files are read and parsed on the store's threads, a few requests ahead of the rows inserted here,
+    // while the listing goes on; the total is known once the listing is done
+    let listed = 0;
+    let done = 0;
+    let total: number | null = null;
+    let pending: CatalogSource[] = [];
+    const ahead: { sources: CatalogSource[]; extracts: Promise<CatalogExtract[]> }[] = [];
+    const send = () => {
+      const sources = pending;
+      pending = [];
+      const extracts = this.files.catalogEntries(sources);
+      extracts.catch(() => undefined);
+      ahead.push({ sources, extracts });
     };
-    fill();
-    while (ahead.length) {
-      const extracts = await ahead.shift()!;
-      const offset = done;
-      fill();
-      extracts.forEach((extract, i) => {
+    const take = async () => {
+      const { sources, extracts } = ahead.shift()!;
+      (await extracts).forEach((extract, i) => {
         if (extract.ok) batch.push(extract);
-        else skipped.push({ path: sources[offset + i].path, reason: extract.reason });
+        else skipped.push({ path: sources[i].path, reason: extract.reason });
       });
-      done += extracts.length;
+      done += sources.length;
       if (batch.length >= INSERT_BATCH) await flush();
       this.report(done, total);
+    };
+    for await (const file of this.files.walk()) {
+      const info = parseArchivePath(file.path);
+      if (!info) {
+        skipped.push({ path: file.path, reason: 'not an archive file name' });
+        continue;
+      }
+      pending.push({ path: file.path, info });
+      listed++;
+      if (pending.length >= READ_BATCH) {
+        send();
+        if (ahead.length >= READS_AHEAD) await take();
+      }
     }
+    if (pending.length) send();
+    total = listed;
+    this.report(done, total);
+    while (ahead.length) await take();
     await flush();
     await this.catalog.finishRebuild();
     this.vaultEvents.recordCatalogRebuild();

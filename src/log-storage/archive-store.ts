@@ -33,8 +33,10 @@ export interface ArchiveStore {
   /**
    * Optional fast path for exports: many objects framed for a JSON array or NDJSON (see `stored-framing.ts`).
    * A store without it is read object by object. An item's `insert` goes right after the object's `{`.
+   * `reuse`: the `reusable` buffers of earlier segments whose bytes the caller has written out and no
+   * longer references; the store may fill them again (so an export's memory does not pile up).
    */
-  readFramed?(mode: StoredMode, items: FramedItem[]): Promise<StoredSegment[]>;
+  readFramed?(mode: StoredMode, items: FramedItem[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]>;
   /**
    * Optional fast path for rebuilding the catalog: the catalog rows of many objects, read and parsed off
    * the main thread (see `extractCatalogEntry`), in the given order. A store without it is read object by

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { ArchiveAccess } from './archive-access';
@@ -98,6 +98,17 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     const stream = this.exporter.exportStream(filter, format);
     this.vaultEvents.recordExport(format);
     return stream;
+  }
+
+  /**
+   * The export written to `out` (not ended) with back-pressure; its read buffers are reused once `out`
+   * has taken their bytes, so memory stays flat. Arguments are checked before anything is written.
+   */
+  exportTo(filter: ArchiveFilter, format: ExportFormat, out: Writable): Promise<void> {
+    this.catalogReady();
+    const done = this.exporter.exportTo(filter, format, out);
+    this.vaultEvents.recordExport(format);
+    return done;
   }
 
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {

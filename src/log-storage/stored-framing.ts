@@ -12,7 +12,15 @@ export type StoredMode = 'json' | 'ndjson';
  * What a batch of items became, in item order: runs of verified objects already framed for the mode, or one
  * item that has to be read and checked the slow way (missing, changed, or not gunzippable).
  */
-export type StoredSegment = { kind: 'bytes'; data: Buffer; items: number } | { kind: 'check'; index: number };
+export type StoredSegment =
+  | {
+      kind: 'bytes';
+      data: Buffer;
+      items: number;
+      /** a read buffer `data` lies in, which may be handed back (see `ArchiveStore.readFramed`) once written */
+      reusable?: ArrayBuffer;
+    }
+  | { kind: 'check'; index: number };
 
 const COMMA = 44;
 const NEWLINE = 10;

@@ -108,7 +108,7 @@ describe('Archives written by the seed tool (no organization_id; the folder name
 
     it('exports them as valid conversations that carry organization_id, in every format', async () => {
       const range = { action: 'export', start_date: daysAgo(500).slice(0, 10), end_date: daysAgo(0).slice(0, 10) };
-      const expected = (s: SeedFile) => ({ organization_id: s.org, ...s.conv });
+      const expected = (s: SeedFile) => ({ organization_id: s.org, ...(s.conv as unknown as Record<string, unknown>) });
       const byId = (list: ArchivedConversation[]) => [...list].sort((a, b) => a.conversation_id.localeCompare(b.conversation_id));
       const all = byId(seeds.map(expected) as ArchivedConversation[]);
 

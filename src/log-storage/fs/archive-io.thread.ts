@@ -10,7 +10,26 @@ import { flatten, looksWhole, prepend, type StoredMode } from '../stored-framing
  * Loaded from the compiled `.js` in production and from this `.ts` under the tests (see `ArchiveIoWorker`).
  */
 
-export type WireSegment = { buffer: ArrayBuffer; offset: number; length: number; items: number } | { buffer?: undefined; index: number };
+/** `reusable`: the buffer is one of the thread's read buffers, which the caller may hand back for reuse */
+export type WireSegment =
+  | { buffer: ArrayBuffer; offset: number; length: number; items: number; reusable: boolean }
+  | { buffer?: undefined; index: number };
+
+/** read buffers are at least this big, so that one serves any later request of the usual size */
+const READ_BUFFER_BYTES = 1024 * 1024;
+const SPARE_BUFFERS = 8;
+/** read buffers handed back by the caller once it was done with them */
+const spare: ArrayBuffer[] = [];
+
+export function takeBack(buffers: ArrayBuffer[] | undefined): void {
+  for (const b of buffers ?? []) if (spare.length < SPARE_BUFFERS && b.byteLength >= READ_BUFFER_BYTES) spare.push(b);
+}
+
+function readBuffer(capacity: number): ArrayBuffer {
+  const i = spare.findIndex((b) => b.byteLength >= capacity);
+  if (i >= 0) return spare.splice(i, 1)[0];
+  return new ArrayBuffer(Math.max(capacity, READ_BUFFER_BYTES));
+}
 
 /** The files directly in a day folder; `bytes` is null when their number was the expected one (not sized then). */
 export interface DirTally {
@@ -19,7 +38,7 @@ export interface DirTally {
 }
 
 export type ThreadRequest =
-  | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[]; inserts?: string[] }
+  | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[]; inserts?: string[]; reuse?: ArrayBuffer[] }
   | { id: number; op: 'tally'; dirs: { dir: string; expected: number }[]; remove: boolean }
   | { id: number; op: 'catalog'; root: string; sources: CatalogSource[] };
 
@@ -71,13 +90,13 @@ export function readStored(mode: StoredMode, root: string, files: string, sizes:
   const segments: WireSegment[] = [];
   let capacity = 0;
   for (const it of items) if (!it.gz) capacity += it.size + it.extra + 1;
-  const out = Buffer.from(new ArrayBuffer(Math.max(capacity, 1)));
+  const out = Buffer.from(readBuffer(Math.max(capacity, 1)));
   let start = 0;
   let pos = 0;
   let count = 0;
   const cut = () => {
     if (pos > start) {
-      segments.push({ buffer: out.buffer as ArrayBuffer, offset: start, length: pos - start, items: count });
+      segments.push({ buffer: out.buffer as ArrayBuffer, offset: start, length: pos - start, items: count, reusable: true });
       start = pos;
       count = 0;
     }
@@ -116,7 +135,7 @@ export function readStored(mode: StoredMode, root: string, files: string, sizes:
           flatten(own, 0, text.length + extra);
           own[text.length + extra] = NEWLINE;
         }
-        segments.push({ buffer: own.buffer as ArrayBuffer, offset: 0, length: own.length, items: 1 });
+        segments.push({ buffer: own.buffer as ArrayBuffer, offset: 0, length: own.length, items: 1, reusable: false });
         return;
       }
       if (!looksWhole(stored, 0, stored.length)) throw new Error('not an object');
@@ -197,6 +216,7 @@ function removeTree(dir: string, known?: fs.Dirent[]): void {
 export function handle(msg: ThreadRequest): { reply: ThreadReply; transfer: ArrayBuffer[] } {
   try {
     if (msg.op === 'read') {
+      takeBack(msg.reuse);
       const segments = readStored(msg.mode, msg.root, msg.files, msg.sizes, msg.inserts);
       const transfer = [...new Set(segments.flatMap((s) => (s.buffer ? [s.buffer] : [])))];
       return { reply: { id: msg.id, segments }, transfer };
