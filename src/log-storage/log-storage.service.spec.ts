@@ -309,7 +309,16 @@ describe(LogStorageService.name, () => {
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [{ n: 1 }, { n: 2 }, conv, { n: 4 }], count: 4 });
-      expect(files.readStored).toHaveBeenCalledWith('json', expect.any(Array));
+      expect(files.readStored).toHaveBeenCalledWith('json', expect.any(Array), []);
+    });
+
+    it('asks the store to add the organization of a seed-format file', async () => {
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), { ...row({ path: 'b', organization_id: null }), org_from_path: 1 }]));
+      for await (const _chunk of sut.exportStream({}, 'ndjson'));
+      expect(files.readStored.mock.calls[0][1]).toEqual([
+        { path: 'a', size: 10, insert: undefined },
+        { path: 'b', size: 10, insert: '"organization_id":null,' },
+      ]);
     });
 
     it('starts JSON with a checked file as well', async () => {

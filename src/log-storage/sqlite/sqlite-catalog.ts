@@ -88,6 +88,8 @@ export class SqliteCatalog implements Catalog {
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.pragma('journal_mode = MEMORY');
     db.pragma('synchronous = OFF');
+    // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
+    db.pragma('cache_size = -32768');
     db.exec(TABLES);
     this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
     this.setMeta('complete', '0');
@@ -105,6 +107,7 @@ export class SqliteCatalog implements Catalog {
     this.bulk = false;
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    db.pragma('cache_size = -2000');
   }
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
