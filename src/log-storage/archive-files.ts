@@ -166,6 +166,11 @@ export class ArchiveFiles {
     return tallies.map((t) => ({ files: t.objects, bytes: t.bytes }));
   }
 
+  /** How many files conversations/ holds, when the store can tell without listing them; else null. */
+  async count(): Promise<number | null> {
+    return this.store.countObjects ? this.store.countObjects(`${CONVERSATIONS_DIR}/`) : null;
+  }
+
   /** Whether conversations/ holds no folder at all (a new archive). */
   async isEmpty(): Promise<boolean> {
     return (await this.store.listFolders(`${CONVERSATIONS_DIR}/`)).length === 0;

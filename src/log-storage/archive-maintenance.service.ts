@@ -56,7 +56,7 @@ export class ArchiveMaintenance {
     await this.schedulePurge();
   }
 
-  /** While the catalog is being rebuilt: files done and the total (null until the files are listed). */
+  /** While the catalog is being rebuilt: files done and the total (null while unknown). */
   rebuildProgress(): RebuildProgress | null {
     return this.progress ? { ...this.progress } : null;
   }
@@ -199,10 +199,11 @@ export class ArchiveMaintenance {
       batch = [];
     };
     // files are read and parsed on the store's threads, a few requests ahead of the rows inserted here,
-    // while the listing goes on; the total is known once the listing is done
+    // while the listing goes on; the total is counted first when the store can, and exact once listed
     let listed = 0;
     let done = 0;
-    let total: number | null = null;
+    let total: number | null = await this.files.count();
+    this.report(0, total);
     let pending: CatalogSource[] = [];
     const ahead: { sources: CatalogSource[]; extracts: Promise<CatalogExtract[]> }[] = [];
     const send = () => {
@@ -223,13 +224,14 @@ export class ArchiveMaintenance {
       this.report(done, total);
     };
     for await (const file of this.files.walk()) {
+      listed++;
       const info = parseArchivePath(file.path);
       if (!info) {
         skipped.push({ path: file.path, reason: 'not an archive file name' });
+        done++;
         continue;
       }
       pending.push({ path: file.path, info });
-      listed++;
       if (pending.length >= READ_BATCH) {
         send();
         if (ahead.length >= READS_AHEAD) await take();

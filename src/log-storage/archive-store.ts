@@ -19,6 +19,11 @@ export interface ArchiveStore {
   stat(key: string): Promise<ArchiveObject | null>;
   /** Every object whose key starts with `prefix`, in key order, fetched a page at a time (memory stays flat). */
   list(prefix: string, options?: ListOptions): AsyncIterable<ArchiveObject>;
+  /**
+   * Optional: how many objects there are under the folder, cheaper than listing them (no sizes). A rebuild
+   * uses it to say "N of M" from its start.
+   */
+  countObjects?(folder: string): Promise<number>;
   /** The names of the folders directly under a folder, sorted (a delimiter listing in S3 terms). */
   listFolders(folder: string): Promise<string[]>;
   /** Deletes the objects (missing ones are fine) in batches; returns how many were there. */

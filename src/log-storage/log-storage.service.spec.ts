@@ -29,6 +29,7 @@ function fakeFiles(): Fake<ArchiveFiles> {
     readStored: jest.fn(async (_mode: string, rows: unknown[]) => rows.map((_r, index) => ({ kind: 'check', index }))),
     removeAbandonedTemps: jest.fn().mockResolvedValue([]),
     isEmpty: jest.fn().mockResolvedValue(true),
+    count: jest.fn().mockResolvedValue(null),
     // the real extraction over the fake's reads
     catalogEntries: jest.fn(async (sources: CatalogSource[]) =>
       Promise.all(

@@ -141,11 +141,11 @@ export interface SkippedFile {
 }
 
 export interface ReindexOptions {
-  /** called as files are catalogued; `total` is null until the files have been listed */
+  /** called as files are catalogued; `total` is null while unknown (counted first when the store can) */
   onProgress?(done: number, total: number | null): void;
 }
 
-/** A rebuild under way: files catalogued so far, of `total` (null until they have been listed). */
+/** A rebuild under way: files handled so far, of `total` (null while unknown). */
 export interface RebuildProgress {
   done: number;
   total: number | null;

@@ -42,6 +42,16 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     ]);
   });
 
+  it('counts the files under a folder without listing them, leaving temp files out', async () => {
+    write('a.json', '{}');
+    write('b.json.gz', 'x');
+    write('c.json.1234.tmp', 'x');
+    fs.mkdirSync(path.join(root, 'conversations/2024/01/16'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'conversations/2024/01/16/d.json'), '{}');
+    expect(await store.countObjects('conversations/')).toBe(3);
+    expect(await store.countObjects('conversations/nothing/')).toBe(0);
+  });
+
   it('fills a read buffer handed back instead of allocating another', async () => {
     const a = write('a.json', '{"a": 1}');
     const first = await sut.readStored('ndjson', [a]);

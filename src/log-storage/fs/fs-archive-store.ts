@@ -118,6 +118,28 @@ export class FsArchiveStore implements ArchiveStore {
     }
   }
 
+  /** Directory reads only: no file is stat'ed. */
+  async countObjects(folder: string): Promise<number> {
+    checkFolder(folder);
+    let count = 0;
+    const stack = [folder];
+    while (stack.length) {
+      const dirKey = stack.pop()!;
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dirKey ? this.absolute(dirKey.slice(0, -1)) : this.root, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) stack.push(`${dirKey}${e.name}/`);
+        else if (e.isFile() && !e.name.endsWith(TMP_SUFFIX)) count++;
+      }
+    }
+    return count;
+  }
+
   async listFolders(folder: string): Promise<string[]> {
     checkFolder(folder);
     try {
