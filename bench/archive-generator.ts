@@ -5,10 +5,15 @@ import { conversationPath } from '../src/log-storage/archive-paths';
 import { SeededRandom } from '../src/simulator/simulator.random';
 
 /**
- * Writes an archive tree in the service's own layout and file format, without going through the
- * service: sizes and variety are what a year of a few support apps looks like (a few KB per file,
- * ~10 messages of varied text, several organizations, apps, users, days and ratings).
+ * Writes an archive tree in the service's own layout, without going through the service: sizes and
+ * variety are what a year of a few support apps looks like (a few KB per file, ~10 messages of varied
+ * text, several organizations, apps, users, days and ratings). `vault`: the service's own file format;
+ * `seed`: what the seed's own tool writes (no organization_id, the folder says it; none of the fields
+ * the vault added: access_mode, logged_at, app_mode, app_name, introduction, inputs).
  */
+export type ArchiveFormat = 'seed' | 'vault';
+export const ARCHIVE_FORMATS: readonly ArchiveFormat[] = ['seed', 'vault'];
+const VAULT_ONLY_FIELDS = ['organization_id', 'access_mode', 'logged_at', 'app_mode', 'app_name', 'introduction', 'inputs'] as const;
 
 /** bump when the generated content changes, so cached trees are rebuilt */
 export const GENERATOR_VERSION = 1;
@@ -97,6 +102,7 @@ export interface GeneratedArchive {
   /** files per day folder day, YYYY-MM-DD */
   perDay: Record<string, number>;
   seed: number;
+  format: ArchiveFormat;
 }
 
 function fill(template: string, rng: SeededRandom, product: string): string {
@@ -209,10 +215,10 @@ function conversationAt(rng: SeededRandom, index: number): ArchivedConversation 
 }
 
 /** Writes `count` conversation files under `logsDir/conversations`, each with its creation time as mtime. */
-export function generateArchive(logsDir: string, count: number, seed: number): GeneratedArchive {
+export function generateArchive(logsDir: string, count: number, seed: number, format: ArchiveFormat = 'vault'): GeneratedArchive {
   const rng = new SeededRandom(seed);
   const made = new Set<string>();
-  const result: GeneratedArchive = { conversations: count, files: 0, bytes: 0, keywordConversations: 0, perDay: {}, seed };
+  const result: GeneratedArchive = { conversations: count, files: 0, bytes: 0, keywordConversations: 0, perDay: {}, seed, format };
   for (let i = 0; i < count; i++) {
     const conv = conversationAt(rng, i);
     const relative = conversationPath(
@@ -225,7 +231,9 @@ export function generateArchive(logsDir: string, count: number, seed: number): G
       fs.mkdirSync(dir, { recursive: true });
       made.add(dir);
     }
-    const data = Buffer.from(JSON.stringify(conv, null, 2), 'utf8');
+    const stored: Record<string, unknown> = { ...conv };
+    if (format === 'seed') for (const field of VAULT_ONLY_FIELDS) delete stored[field];
+    const data = Buffer.from(JSON.stringify(stored, null, 2), 'utf8');
     fs.writeFileSync(file, data);
     const when = new Date(conv.created_at);
     fs.utimesSync(file, when, when);

@@ -75,11 +75,49 @@ function healthy(port: number): Promise<boolean> {
   });
 }
 
+/** GET /health/ready: the catalog check's status and message. */
+function catalogReadiness(port: number): Promise<{ status: string; message?: string } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health/ready', timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { details?: { catalog?: { status: string; message?: string } } }).details?.catalog ?? null);
+        } catch {
+          resolve(null);
+        }
+      });
+    });
+    req.on('error', () => resolve(null));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(null);
+    });
+  });
+}
+
+export interface StartupTiming {
+  /** until GET /health answered 200 */
+  ms: number;
+  rssKb: number | null;
+  /** with `untilReady`: until the readiness catalog check was up, and a message it gave before */
+  readyMs?: number;
+  rebuildMessage?: string;
+}
+
 /**
- * Spawns the built service and measures the time until `GET /health` answers 200, then stops it.
- * Peak RSS comes from /proc/<pid>/status (VmHWM) just before it is stopped.
+ * Spawns the built service and measures the time until `GET /health` answers 200 (and, with `untilReady`,
+ * until `/health/ready` reports the catalog up), then stops it. Peak RSS comes from /proc/<pid>/status
+ * (VmHWM) just before it is stopped.
  */
-export async function timeStartup(entry: string, env: Record<string, string>, cwd: string, limitMs = 60_000): Promise<{ ms: number; rssKb: number | null }> {
+export async function timeStartup(
+  entry: string,
+  env: Record<string, string>,
+  cwd: string,
+  limitMs = 60_000,
+  untilReady = false,
+): Promise<StartupTiming> {
   const port = await freePort();
   const start = process.hrtime.bigint();
   const child = spawn(process.execPath, [entry], {
@@ -99,7 +137,17 @@ export async function timeStartup(entry: string, env: Record<string, string>, cw
       await new Promise((r) => setTimeout(r, 10));
     }
     const ms = elapsedMs(start);
-    return { ms, rssKb: vmHwmKb(child.pid) };
+    if (!untilReady) return { ms, rssKb: vmHwmKb(child.pid) };
+    let rebuildMessage: string | undefined;
+    for (;;) {
+      if (exited) throw new Error(`service exited before it was ready: ${err.trim().slice(-1000)}`);
+      const catalog = await catalogReadiness(port);
+      if (catalog?.status === 'up') break;
+      if (catalog?.message && !rebuildMessage && /rebuilding, [1-9]/.test(catalog.message)) rebuildMessage = catalog.message;
+      if (elapsedMs(start) > limitMs) throw new Error(`the catalog was not ready within ${limitMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { ms, rssKb: vmHwmKb(child.pid), readyMs: elapsedMs(start), rebuildMessage };
   } finally {
     if (!exited) child.kill('SIGTERM');
     await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);

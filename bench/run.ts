@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSimulator } from '../src/simulator/simulator';
-import { GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
+import { ARCHIVE_FORMATS, ArchiveFormat, GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker, shell, timeShell, timeStartup } from './measure';
 import { markdown, plainTable, Report, Row, rowPasses } from './report';
 
@@ -11,15 +11,22 @@ import { markdown, plainTable, Report, Row, rowPasses } from './report';
  * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE below).
  */
 
+const SCENARIOS = ['backup', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
 const USAGE = [
   'usage: npm run bench -- [options]',
   '  --quick            tiny data set (200 / 100 conversations, short backup), for the smoke test',
   '  --sizes=S,L        archive sizes (also env BENCH_SIZES), default 10000,100000',
+  '  --size=N           shorthand for --sizes=N/10,N (the smaller one is the export memory reference)',
+  '  --format=F         file format of the generated archives: seed (the seed tool\'s, default) or vault',
+  `  --only=A,B         run only these scenarios (${SCENARIOS.join(', ')})`,
   '  --data=DIR         where generated trees are cached (default bench/data)',
   '  --out=FILE         results file (default bench/results.md)',
   '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
   '  --strict           exit 1 when a target is missed',
 ].join('\n');
+
 
 const PROJECT = path.resolve(__dirname, '..', '..');
 const SEED = 20250630;
@@ -33,15 +40,30 @@ interface Options {
   out: string;
   service: string;
   strict: boolean;
+  format: ArchiveFormat;
+  only: Set<Scenario>;
   backup: { conversations: number; messages: number; latencyMs: number; concurrency: number; runs: number };
   runs: { fast: number; slow: number; baseline: number; startup: number };
 }
 
-const KNOWN = ['quick', 'sizes', 'data', 'out', 'service', 'strict'];
+const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict'];
+const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service'];
 
 export class BenchUsageError extends Error {}
 
-function parseOptions(argv: string[]): Options {
+/** `--name value` read as `--name=value` for the options that take one. */
+function joinValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([a-z]+)$/.exec(args[i])?.[1];
+    if (name && WITH_VALUE.includes(name) && i + 1 < args.length && !args[i + 1].startsWith('--')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
+}
+
+function parseOptions(args: string[]): Options {
+  const argv = joinValues(args);
   for (const arg of argv) {
     const name = /^--([a-z]+)(=|$)/.exec(arg)?.[1];
     if (!name || !KNOWN.includes(name)) throw new BenchUsageError(`unknown option ${arg}`);
@@ -49,7 +71,14 @@ function parseOptions(argv: string[]): Options {
   const flag = (name: string) => argv.includes(`--${name}`);
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = flag('quick');
-  const sizes = (value('sizes') ?? process.env.BENCH_SIZES ?? (quick ? '100,200' : '10000,100000'))
+  const single = value('size');
+  if (single !== undefined && !/^[1-9]\d*$/.test(single)) throw new BenchUsageError(`--size must be a positive integer: ${single}`);
+  const format = (value('format') ?? 'seed') as ArchiveFormat;
+  if (!ARCHIVE_FORMATS.includes(format)) throw new BenchUsageError(`--format must be one of: ${ARCHIVE_FORMATS.join(', ')}`);
+  const only = new Set((value('only') ?? SCENARIOS.join(',')).split(',').map((x) => x.trim()) as Scenario[]);
+  for (const o of only) if (!SCENARIOS.includes(o)) throw new BenchUsageError(`--only: unknown scenario ${o}`);
+  const sizeList = single !== undefined ? `${Math.max(1, Math.round(Number(single) / 10))},${single}` : undefined;
+  const sizes = (sizeList ?? value('sizes') ?? process.env.BENCH_SIZES ?? (quick ? '100,200' : '10000,100000'))
     .split(',')
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n) && n > 0)
@@ -63,6 +92,8 @@ function parseOptions(argv: string[]): Options {
     out: path.resolve(value('out') ?? path.join(PROJECT, 'bench', 'results.md')),
     service: path.resolve(value('service') ?? path.join(PROJECT, 'dist', 'main.js')),
     strict: flag('strict'),
+    format,
+    only,
     backup: quick
       ? { conversations: 40, messages: 10, latencyMs: 5, concurrency: 8, runs: 1 }
       : { conversations: 2000, messages: 10, latencyMs: 50, concurrency: 8, runs: 3 },
@@ -81,7 +112,7 @@ interface Archive {
 
 /** A generated tree with its catalog, cached by size, seed and generator version. */
 async function ensureArchive(opts: Options, size: number, setup: string[]): Promise<Archive> {
-  const dir = path.join(opts.dataDir, `archive-${size}-seed${SEED}-g${GENERATOR_VERSION}`);
+  const dir = path.join(opts.dataDir, `archive-${size}-seed${SEED}-g${GENERATOR_VERSION}-${opts.format}`);
   const metaFile = path.join(dir, 'bench-meta.json');
   let meta: GeneratedArchive;
   if (fs.existsSync(metaFile)) {
@@ -89,10 +120,10 @@ async function ensureArchive(opts: Options, size: number, setup: string[]): Prom
   } else {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    log(`Generating ${count(size)} conversations in ${dir}`);
+    log(`Generating ${count(size)} conversations (${opts.format} format) in ${dir}`);
     const started = Date.now();
-    meta = generateArchive(dir, size, SEED);
-    setup.push(`generated ${count(size)} conversation files (${(meta.bytes / 1e6).toFixed(0)} MB, ${(meta.bytes / meta.files / 1024).toFixed(1)} KB each on average) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    meta = generateArchive(dir, size, SEED, opts.format);
+    setup.push(`generated ${count(size)} conversation files in the ${opts.format} format (${(meta.bytes / 1e6).toFixed(0)} MB, ${(meta.bytes / meta.files / 1024).toFixed(1)} KB each on average) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   // opening the service rebuilds a missing or outdated catalog (the reindex), which is set-up, not a scenario
   const opened = await runWorker({ kind: 'catalog', logsDir: dir });
@@ -340,6 +371,78 @@ async function startupScenario(opts: Options, a: Archive): Promise<Row> {
   };
 }
 
+async function reindexScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`reindex: rebuilding the catalog of ${count(a.meta.files)} files`);
+  const times: number[] = [];
+  let rss = 0;
+  let progress = '';
+  for (let i = 0; i < opts.runs.slow; i++) {
+    const result = await runWorker({ kind: 'reindex', logsDir: a.dir });
+    if (result.details.indexed !== a.meta.files) throw new Error(`reindex indexed ${String(result.details.indexed)} files, expected ${a.meta.files}`);
+    times.push(result.times[0]);
+    rss = Math.max(rss, result.maxRssKb);
+    progress = `progress reported ${String(result.details.progressReports)} times, last ${JSON.stringify(result.details.lastProgress)}`;
+    log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms, peak RSS ${mb(result.maxRssKb).toFixed(0)} MB, ${progress}`);
+  }
+  const baseline: number[] = [];
+  for (let i = 0; i < opts.runs.baseline; i++) baseline.push((await runWorker({ kind: 'read-parse', logsDir: a.dir })).times[0]);
+  const m = median(times);
+  const base = median(baseline);
+  return {
+    scenario: 'reindex',
+    size: `${count(a.meta.files)} files`,
+    median: m,
+    baseline: base,
+    baselineLabel: 'read + JSON.parse every file (Node, one thread)',
+    peakRss: mb(rss),
+    target: '≤ 5x read + parse, one pass, progress shown',
+    checks: [{ label: `${(m / base).toFixed(2)}x read + parse`, pass: m <= 5 * base }],
+    note: `the whole catalog dropped and rebuilt (rows, messages, full text, indexes, folder totals); ${progress}`,
+  };
+}
+
+async function startupRebuildScenario(opts: Options, a: Archive): Promise<Row> {
+  log(`start-up without a catalog: ${path.relative(PROJECT, opts.service)} with ${count(a.meta.files)} files`);
+  if (!fs.existsSync(opts.service)) throw new Error(`${opts.service} does not exist: build the service first (npx nest build)`);
+  const times: number[] = [];
+  const ready: number[] = [];
+  let rss = 0;
+  let message = '';
+  for (let i = 0; i < opts.runs.slow; i++) {
+    const dir = tmpDir(opts, 'startup');
+    fs.mkdirSync(dir, { recursive: true });
+    shell(`cp -al '${path.join(a.dir, 'conversations')}' '${dir}/conversations'`);
+    try {
+      const r = await timeStartup(
+        opts.service,
+        { LOGS_DIR: dir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production', LOG_TIMEZONE: 'UTC' },
+        opts.dataDir,
+        600_000,
+        true,
+      );
+      times.push(r.ms);
+      ready.push(r.readyMs ?? NaN);
+      rss = Math.max(rss, r.rssKb ?? 0);
+      message = r.rebuildMessage ?? message;
+      log(`  run ${i + 1}: /health after ${r.ms.toFixed(0)} ms, catalog ready after ${(r.readyMs ?? NaN).toFixed(0)} ms${r.rebuildMessage ? ` (readiness said "${r.rebuildMessage}")` : ''}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const m = median(times);
+  return {
+    scenario: 'start-up without catalog',
+    size: `${count(a.meta.files)} files`,
+    median: m,
+    baseline: null,
+    baselineLabel: '',
+    peakRss: rss ? mb(rss) : null,
+    target: '< 2 s to first answered request; rebuild in the background',
+    checks: [{ label: `${(m / 1000).toFixed(2)} s`, pass: m < 2000 }],
+    note: `catalog deleted: GET /health answers at once, the catalog is rebuilt in the background and ready after ${(median(ready) / 1000).toFixed(1)} s (median)${message ? `; meanwhile /health/ready said "${message}"` : ''}`,
+  };
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const started = Date.now();
@@ -349,8 +452,10 @@ async function main(): Promise<void> {
   const large = await ensureArchive(opts, opts.large, setup);
 
   const rows: Row[] = [];
-  rows.push(await backupScenario(opts));
-  rows.push(await summaryScenario(opts, large));
+  const on = (s: Scenario) => opts.only.has(s);
+  if (on('backup')) rows.push(await backupScenario(opts));
+  if (on('summary')) rows.push(await summaryScenario(opts, large));
+  if (on('export')) {
   const exportSmall = await exportScenario(opts, small);
   const exportLarge = await exportScenario(opts, large);
   exportLarge.checks = [
@@ -363,17 +468,20 @@ async function main(): Promise<void> {
   ];
   exportSmall.target = 'RSS reference for the row below';
   rows.push(exportSmall, exportLarge);
-  rows.push(await retentionScenario(opts, large));
-  rows.push(await searchScenario(opts, large));
-  rows.push(await startupScenario(opts, large));
+  }
+  if (on('retention')) rows.push(await retentionScenario(opts, large));
+  if (on('search')) rows.push(await searchScenario(opts, large));
+  if (on('reindex')) rows.push(await reindexScenario(opts, large));
+  if (on('start-up')) rows.push(await startupScenario(opts, large));
+  if (on('start-up-rebuild')) rows.push(await startupRebuildScenario(opts, large));
 
   const cpu = os.cpus();
   const report: Report = {
     title: `Benchmark results${opts.quick ? ' (quick run: tiny data set, numbers are not meaningful)' : ''}`,
     environment: [
       `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
-      `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
-      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention), ${opts.backup.runs} (backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
+      `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations in the ${opts.format} format (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
+      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
       `whole run ${((Date.now() - started) / 1000).toFixed(0)} s`,
     ],
     rows,

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { INestApplicationContext, LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { BackupModule } from '../src/backup/backup.module';
 import { BackupService } from '../src/backup/backup.service';
 import { AppConfig, loadAppConfig } from '../src/config/app-config';
@@ -21,6 +21,8 @@ export type WorkerTask =
   | { kind: 'search'; logsDir: string; runs: number; q: string }
   | { kind: 'export'; logsDir: string; format: 'ndjson' | 'json' | 'csv'; out: string }
   | { kind: 'retention'; logsDir: string; daysToKeep: number }
+  | { kind: 'reindex'; logsDir: string }
+  | { kind: 'read-parse'; logsDir: string }
   | { kind: 'backup'; logsDir: string; env: Record<string, string> };
 
 export interface WorkerResult {
@@ -54,7 +56,26 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: ms(start), value };
 }
 
+/** The reindex baseline: every file read and JSON.parse'd, one after the other, nothing else. */
+function readAndParse(logsDir: string): WorkerResult {
+  const start = process.hrtime.bigint();
+  let files = 0;
+  const visit = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) visit(full);
+      else if (entry.name.endsWith('.json')) {
+        JSON.parse(fs.readFileSync(full, 'utf8'));
+        files++;
+      }
+    }
+  };
+  visit(`${logsDir}/conversations`);
+  return { times: [ms(start)], maxRssKb: process.resourceUsage().maxRSS, setupMs: 0, details: { files } };
+}
+
 async function run(task: WorkerTask): Promise<WorkerResult> {
+  if (task.kind === 'read-parse') return readAndParse(task.logsDir);
   const started = process.hrtime.bigint();
   const quiet: LogLevel[] = ['error', 'warn'];
   const app = await boot(
@@ -62,8 +83,10 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
     task.kind === 'backup',
     task.kind === 'catalog' ? ['log', ...quiet] : quiet,
   );
-  const setupMs = ms(started);
   const storage = app.get(LogStorageService);
+  // a missing or outdated catalog is rebuilt in the background: set-up until it is done
+  await storage.whenCatalogReady();
+  const setupMs = ms(started);
   const times: number[] = [];
   const details: Record<string, unknown> = {};
   try {
@@ -89,9 +112,12 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
       case 'export': {
         let bytes = 0;
         const { ms: took } = await timed(async () => {
-          const stream = storage.exportStream({}, task.format);
-          stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          await pipeline(stream, fs.createWriteStream(task.out));
+          // as GET /api/conversation-logs?action=export writes to the response
+          const out = fs.createWriteStream(task.out);
+          await storage.exportTo({}, task.format, out);
+          out.end();
+          await finished(out);
+          bytes = out.bytesWritten;
         });
         times.push(took);
         details.bytes = bytes;
@@ -103,6 +129,24 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
         details.deleted_files = value.deleted_files;
         details.first_day = value.first_day;
         details.last_day = value.last_day;
+        break;
+      }
+      case 'reindex': {
+        let reports = 0;
+        let last: [number, number | null] = [0, null];
+        const { ms: took, value } = await timed(() =>
+          storage.reindex({
+            onProgress: (done, total) => {
+              reports++;
+              last = [done, total];
+            },
+          }),
+        );
+        times.push(took);
+        details.indexed = value.indexed;
+        details.skipped = value.skipped.length;
+        details.progressReports = reports;
+        details.lastProgress = last;
         break;
       }
       case 'backup': {

@@ -2,7 +2,7 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError } from '../common/domain-errors';
 import { difyErrorStatus } from '../common/filters/http-exception.filter';
 import { DifyAuthError, DifyError, DifyForbiddenError, DifyNotFoundError, DifyUnavailableError } from '../dify/dify.errors';
-import { ArchiveNotFoundError, ArchiveQueryError } from '../log-storage/log-storage.errors';
+import { ArchiveNotFoundError, ArchiveQueryError, CatalogRebuildingError } from '../log-storage/log-storage.errors';
 import { CsrfRejected } from './admin-session';
 
 export interface PageError {
@@ -35,6 +35,9 @@ export function describePageError(error: unknown): PageError {
   }
   if (error instanceof ArchiveQueryError) {
     return { status: HttpStatus.BAD_REQUEST, title: 'Please check the form', messages: [sentence(error.message)] };
+  }
+  if (error instanceof CatalogRebuildingError) {
+    return { status: HttpStatus.SERVICE_UNAVAILABLE, title: 'The catalog is being rebuilt', messages: [sentence(error.message)] };
   }
   if (error instanceof ArchiveNotFoundError) {
     return { status: HttpStatus.NOT_FOUND, title: 'Not in the archive', messages: [sentence(error.message)] };

@@ -21,11 +21,11 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { AppConfig } from '../config/app-config';
-import { EXPORT_WRITERS, exportFileName, withUtf8Bom } from '../log-storage/export-format';
+import { EXPORT_WRITERS, exportFileName, UTF8_BOM } from '../log-storage/export-format';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type {
   ArchiveFilter,
@@ -100,8 +100,7 @@ export class ArchiveController {
       res.json(await this.storage.getSummary(query.organization_id));
       return;
     }
-    const stream = this.storage.exportStream(definedOnly(filter), format);
-    await this.send(req, res, bom ? withUtf8Bom(stream) : stream, format, download, definedOnly(filter));
+    await this.send(req, res, format, download, bom, definedOnly(filter));
   }
 
   @Delete()
@@ -182,30 +181,36 @@ export class ArchiveController {
     return this.storage.compressOldDays(query.after_days ?? this.config.compressAfterDays);
   }
 
-  /** Pipes an export with backpressure; a client that goes away stops the reading of files. */
-  private async send(
-    req: Request,
-    res: Response,
-    stream: Readable,
-    format: ExportFormat,
-    download: boolean,
-    filter: ArchiveFilter,
-  ): Promise<void> {
+  /**
+   * Writes an export to the response (through gzip when asked) with back-pressure; a client that goes away
+   * stops the reading of files. The arguments are checked before any header is set.
+   */
+  private async send(req: Request, res: Response, format: ExportFormat, download: boolean, bom: boolean, filter: ArchiveFilter): Promise<void> {
+    const gzip = download && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
+    const zipped = gzip ? createGzip() : null;
+    const sink: Writable = zipped ?? res;
+    // throws at once on a bad filter or format; the first write comes after the headers below
+    const exported = this.storage.exportTo(filter, format, sink);
+    exported.catch(() => undefined);
     res.status(200);
     res.setHeader('Content-Type', EXPORT_WRITERS[format].contentType);
     res.setHeader('Cache-Control', 'no-store');
-    const gzip = download && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
     if (download) {
       res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(format, filter)}"`);
       res.setHeader('Vary', 'Accept-Encoding');
     }
     if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    if (bom) sink.write(UTF8_BOM);
+    const delivered = zipped ? pipeline(zipped, res) : null;
+    delivered?.catch(() => undefined);
     try {
-      await (gzip ? pipeline(stream, createGzip(), res) : pipeline(stream, res));
+      await exported;
+      sink.end();
+      await (delivered ?? finished(res));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.warn(`Export stopped: ${(error as Error).message}`);
-      stream.destroy();
+      if (code !== 'ERR_STREAM_PREMATURE_CLOSE' && !res.destroyed) this.logger.warn(`Export stopped: ${(error as Error).message}`);
+      sink.destroy();
       res.destroy();
     }
   }

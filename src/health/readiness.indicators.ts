@@ -14,7 +14,7 @@ function reason(error: unknown): string {
   return error instanceof Error ? error.name : 'error';
 }
 
-/** The catalog answers a query. */
+/** The catalog answers a query; while it is being rebuilt, how far the rebuild has got. */
 @Injectable()
 export class CatalogHealthIndicator {
   constructor(
@@ -24,6 +24,10 @@ export class CatalogHealthIndicator {
 
   async check(key: 'catalog'): Promise<HealthIndicatorResult<'catalog'>> {
     const session = this.indicator.check(key);
+    const rebuild = this.storage.rebuildProgress();
+    if (rebuild) {
+      return session.down({ message: `rebuilding, ${rebuild.done} of ${rebuild.total ?? 'unknown'}`, done: rebuild.done, total: rebuild.total });
+    }
     try {
       return session.up({ conversations: await this.storage.countConversations() });
     } catch (error) {

@@ -1,18 +1,46 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { ArchiveFiles } from './archive-files';
 import { checkFilter, checkFormat } from './archive-validation';
 import { CATALOG, Catalog, ExportRow } from './catalog';
 import { EXPORT_WRITERS, ExportWriter } from './export-format';
 import type { ArchiveFilter, ExportFormat } from './log-storage.types';
-import type { StoredSegment } from './stored-framing';
+import { organizationMember, type StoredSegment } from './stored-framing';
 
 const PAGE = 200;
 /** export: catalog rows per page, stored bytes per read request (gzipped files weigh 8x), requests in flight */
 const EXPORT_PAGE = 512;
 const EXPORT_BATCH_BYTES = 512 * 1024;
 const EXPORT_READS_IN_FLIGHT = 3;
+
+/**
+ * A piece of an export; `reusable`: the read buffer its bytes lie in, given with the buffer's last piece
+ * only (see `ArchiveStore.readFramed`).
+ */
+interface ExportChunk {
+  data: Buffer | string;
+  reusable?: ArrayBuffer;
+}
+
+/** Resolves once `out` wants more (at once when it does); rejects when it closes or fails first. */
+function drained(out: Writable): Promise<void> {
+  if (!out.writableNeedDrain) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      out.off('error', done);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the export destination closed'));
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+    out.on('error', done);
+  });
+}
 
 /** The filter's conversations streamed in an export format, in (day, path) order. */
 @Injectable()
@@ -30,11 +58,41 @@ export class ArchiveExporter {
    * exists; destroying it stops reading files.
    */
   exportStream(filter: ArchiveFilter, format: ExportFormat = 'json'): Readable {
+    const chunks = this.chunks(filter, format, []);
+    async function* data(): AsyncGenerator<Buffer | string> {
+      for await (const chunk of chunks) yield chunk.data;
+    }
+    return Readable.from(data(), { objectMode: false, highWaterMark: 64 * 1024 });
+  }
+
+  /**
+   * The same export written straight to `out` (not ended), waiting whenever it is full. Arguments are
+   * checked at once, before anything is written. Read buffers whose bytes `out` has taken (its write
+   * callback) go back to the store to be filled again, so memory stays flat however big the export; this
+   * is why the caller hands over the destination rather than taking a stream whose chunks it might keep.
+   * Rejects when `out` closes or fails first.
+   */
+  exportTo(filter: ArchiveFilter, format: ExportFormat, out: Writable): Promise<void> {
+    const spare: ArrayBuffer[] = [];
+    const chunks = this.chunks(filter, format, spare);
+    const run = async () => {
+      for await (const chunk of chunks) {
+        if (out.destroyed || out.writableEnded) throw new Error('the export destination closed');
+        const buffer = chunk.reusable;
+        // writes complete in order: once this one has, so have the buffer's earlier pieces
+        out.write(chunk.data, buffer ? (error) => !error && spare.push(buffer) : undefined);
+        await drained(out);
+      }
+    };
+    return run();
+  }
+
+  /** Checks the arguments (throwing at once) and returns the export's chunks. */
+  private chunks(filter: ArchiveFilter, format: ExportFormat, spare: ArrayBuffer[]): AsyncGenerator<ExportChunk> {
     checkFilter(filter);
     const checked = checkFormat(format);
     const writer = EXPORT_WRITERS[checked];
-    const chunks = checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer);
-    return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
+    return checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer, spare);
   }
 
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
@@ -44,26 +102,32 @@ export class ArchiveExporter {
     return out;
   }
 
-  private async *parsedChunks(filter: ArchiveFilter, writer: ExportWriter): AsyncGenerator<string> {
-    if (writer.head) yield writer.head;
+  private async *parsedChunks(filter: ArchiveFilter, writer: ExportWriter): AsyncGenerator<ExportChunk> {
+    if (writer.head) yield { data: writer.head };
     let count = 0;
     for await (const conv of this.conversations(filter)) {
       const text = writer.item(conv, count++);
-      if (text) yield text;
+      if (text) yield { data: text };
     }
     const tail = writer.tail(count);
-    if (tail) yield tail;
+    if (tail) yield { data: tail };
   }
 
   /**
    * JSON and NDJSON straight from the stored bytes: the store passes a file through only when it still has
    * the size the catalog recorded when it was validated (saved or indexed) and still starts with `{` and
    * ends with `}`. The files are pretty-printed JSON, so for NDJSON their line breaks, all between tokens,
-   * become spaces. Any other file is read, parsed and checked here as before; gone ones are skipped. Reads
-   * run a few batches ahead, in order.
+   * become spaces. A file in the seed's format gets the `organization_id` its path names, first, as the
+   * parsed export does. Any other file is read, parsed and checked here as before; gone ones are skipped.
+   * Reads run a few batches ahead, in order; each takes the read buffers in `spare` along for reuse.
    */
-  private async *storedChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<Buffer | string> {
-    if (writer.head) yield writer.head;
+  private async *storedChunks(
+    filter: ArchiveFilter,
+    mode: 'json' | 'ndjson',
+    writer: ExportWriter,
+    spare: ArrayBuffer[],
+  ): AsyncGenerator<ExportChunk> {
+    if (writer.head) yield { data: writer.head };
     let count = 0;
     const batches = this.exportBatches(filter);
     const ahead: Promise<{ rows: ExportRow[]; segments: StoredSegment[] } | null>[] = [];
@@ -75,7 +139,8 @@ export class ArchiveExporter {
             exhausted = true;
             return null;
           }
-          return { rows: next.value, segments: await this.files.readStored(mode, next.value) };
+          const items = next.value.map((r) => ({ path: r.path, size: r.size, insert: r.org_from_path ? organizationMember(r.organization_id) : undefined }));
+          return { rows: next.value, segments: await this.files.readStored(mode, items, spare.splice(0)) };
         });
         batch.catch(() => undefined);
         ahead.push(batch);
@@ -86,21 +151,25 @@ export class ArchiveExporter {
       const batch = await ahead.shift()!;
       if (!batch) break;
       fill();
+      // a read buffer is handed out with the last of its pieces only
+      const last = new Map<ArrayBuffer, StoredSegment>();
+      for (const segment of batch.segments) if (segment.kind === 'bytes' && segment.reusable) last.set(segment.reusable, segment);
       for (const segment of batch.segments) {
         if (segment.kind === 'bytes') {
           // every stored item starts with its comma in JSON: the export's first one does not
-          yield mode === 'json' && count === 0 ? segment.data.subarray(1) : segment.data;
+          const reusable = segment.reusable && last.get(segment.reusable) === segment ? segment.reusable : undefined;
+          yield { data: mode === 'json' && count === 0 ? segment.data.subarray(1) : segment.data, reusable };
           count += segment.items;
           continue;
         }
         const row = batch.rows[segment.index];
         const loaded = await this.files.load(row.path);
-        if (loaded?.ok) yield writer.item(loaded.conversation, count++);
+        if (loaded?.ok) yield { data: writer.item(loaded.conversation, count++) };
         else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
       }
     }
     const tail = writer.tail(count);
-    if (tail) yield tail;
+    if (tail) yield { data: tail };
   }
 
   /** Catalog rows in (day, path) order, cut into read requests of about EXPORT_BATCH_BYTES. */

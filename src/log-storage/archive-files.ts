@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { ArchivedConversation } from '../common/conversation-log';
-import { CONVERSATIONS_DIR, isValidDay } from './archive-paths';
+import { CONVERSATIONS_DIR, isValidDay, parseArchivePath } from './archive-paths';
 import { ARCHIVE_STORE, ArchiveStore, StoredBytes } from './archive-store';
-import { conversationProblem } from './catalog-entry';
+import { CatalogExtract, CatalogSource, conversationProblem, extractCatalogEntry, withPathOrganization } from './catalog-entry';
 import { frameStored, StoredMode, StoredSegment } from './stored-framing';
 
 const gzip = promisify(zlib.gzip);
@@ -35,7 +35,7 @@ export interface DirTally {
 
 /** A conversation file read and checked; `reason` says why it cannot be used. */
 export type LoadedConversation =
-  | { ok: true; conversation: ArchivedConversation; size: number; sha256: string }
+  | { ok: true; conversation: ArchivedConversation; size: number; sha256: string; orgFromPath: boolean }
   | { ok: false; reason: string };
 
 /**
@@ -60,7 +60,10 @@ export class ArchiveFiles {
     return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex') };
   }
 
-  /** The conversation in a file, checked; null when the file does not exist. */
+  /**
+   * The conversation in a file, checked; null when the file does not exist. A file in the seed's format
+   * (no `organization_id`) gets the organization its path names (`orgFromPath`).
+   */
   async load(relative: string): Promise<LoadedConversation | null> {
     let read;
     try {
@@ -77,7 +80,8 @@ export class ArchiveFiles {
     }
     const problem = conversationProblem(value);
     if (problem) return { ok: false, reason: problem };
-    return { ok: true, conversation: value as ArchivedConversation, size: read.size, sha256: read.sha256 };
+    const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, parseArchivePath(relative)?.organization_id ?? null);
+    return { ok: true, conversation, size: read.size, sha256: read.sha256, orgFromPath };
   }
 
   /** sha256 and size of the stored bytes, streamed; null when missing. */
@@ -109,11 +113,12 @@ export class ArchiveFiles {
   /**
    * The stored bytes of many files, framed for a JSON array or NDJSON. A file is passed through only when it
    * still has the given size and holds one JSON object; any other file, and one that is gone, comes back as
-   * `check`.
+   * `check`. A file's `insert` (see `organizationMember`) is added right after its `{`. `reuse`: see
+   * `ArchiveStore.readFramed`.
    */
-  async readStored(mode: StoredMode, files: { path: string; size: number }[]): Promise<StoredSegment[]> {
-    const items = files.map((f) => ({ key: f.path, size: f.size }));
-    if (this.store.readFramed) return this.store.readFramed(mode, items);
+  async readStored(mode: StoredMode, files: { path: string; size: number; insert?: string }[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]> {
+    const items = files.map((f) => ({ key: f.path, size: f.size, insert: f.insert }));
+    if (this.store.readFramed) return this.store.readFramed(mode, items, reuse);
     const stored: (Buffer | null)[] = new Array(items.length).fill(null);
     for (let i = 0; i < items.length; i += READS_IN_FLIGHT) {
       const chunk = items.slice(i, i + READS_IN_FLIGHT);
@@ -121,6 +126,30 @@ export class ArchiveFiles {
       got.forEach((bytes, j) => (stored[i + j] = bytes));
     }
     return frameStored(mode, items, stored);
+  }
+
+  /** The catalog rows of many files, in order (on the store's threads when it has them). */
+  async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
+    if (this.store.catalogEntries) return this.store.catalogEntries(sources);
+    const out: CatalogExtract[] = [];
+    for (let i = 0; i < sources.length; i += READS_IN_FLIGHT) {
+      const chunk = sources.slice(i, i + READS_IN_FLIGHT);
+      out.push(...(await Promise.all(chunk.map((source) => this.extractOne(source)))));
+    }
+    return out;
+  }
+
+  private async extractOne(source: CatalogSource): Promise<CatalogExtract> {
+    let stored: Buffer | null;
+    let text: Buffer;
+    try {
+      stored = await this.store.get(source.path);
+      if (!stored) return { ok: false, reason: 'vanished while reading' };
+      text = source.info.compressed ? await gunzip(stored) : stored;
+    } catch (error) {
+      return { ok: false, reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    }
+    return extractCatalogEntry(source, stored, text);
   }
 
   /**
@@ -135,6 +164,16 @@ export class ArchiveFiles {
       remove,
     );
     return tallies.map((t) => ({ files: t.objects, bytes: t.bytes }));
+  }
+
+  /** How many files conversations/ holds, when the store can tell without listing them; else null. */
+  async count(): Promise<number | null> {
+    return this.store.countObjects ? this.store.countObjects(`${CONVERSATIONS_DIR}/`) : null;
+  }
+
+  /** Whether conversations/ holds no folder at all (a new archive). */
+  async isEmpty(): Promise<boolean> {
+    return (await this.store.listFolders(`${CONVERSATIONS_DIR}/`)).length === 0;
   }
 
   /** Removes what writes cut short by a kill or a crash left behind; returns their paths. */

@@ -6,11 +6,14 @@ import { ArchiveFiles } from './archive-files';
 import { parseArchivePath, retentionCutoff } from './archive-paths';
 import { checkInteger, checkName } from './archive-validation';
 import { CATALOG, Catalog } from './catalog';
-import { catalogEntryOf, CatalogEntry, CatalogMessage } from './catalog-entry';
-import type { CleanOptions, CleanResult, ReindexResult, SkippedFile, VerifyResult } from './log-storage.types';
+import type { CatalogEntry, CatalogExtract, CatalogMessage, CatalogSource } from './catalog-entry';
+import type { CleanOptions, CleanResult, RebuildProgress, ReindexOptions, ReindexResult, SkippedFile, VerifyResult } from './log-storage.types';
 
 const PAGE = 200;
-const INSERT_BATCH = 500;
+/** rebuild: rows per insert transaction, files per read request, read requests in flight */
+const INSERT_BATCH = 5000;
+const READ_BATCH = 256;
+const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
 const PURGE_BATCH = 250;
 const PURGE_PAUSE_MS = 2;
@@ -21,6 +24,10 @@ export class ArchiveMaintenance {
   private readonly logger = new Logger(ArchiveMaintenance.name);
   private purgeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** the rebuild under way, its progress and who wants to hear of it */
+  private running: Promise<ReindexResult> | null = null;
+  private progress: RebuildProgress | null = null;
+  private readonly listeners = new Set<(done: number, total: number | null) => void>();
 
   constructor(
     private readonly config: AppConfig,
@@ -30,7 +37,11 @@ export class ArchiveMaintenance {
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
-  /** Removes what interrupted writes left, opens the catalog (rebuilding it when it asks) and resumes purging. */
+  /**
+   * Removes what interrupted writes left, opens the catalog and resumes purging. A catalog that has to be
+   * rebuilt is rebuilt in the background (catalog-backed answers say so meanwhile: `rebuildProgress`),
+   * except for an archive without any file, whose rebuild is done at once.
+   */
   async start(): Promise<void> {
     this.stopped = false;
     const abandoned = await this.files.removeAbandonedTemps();
@@ -38,9 +49,21 @@ export class ArchiveMaintenance {
     const state = await this.catalog.open();
     if (state.needsRebuild) {
       this.logger.log(`Rebuilding the catalog from the files: ${state.reason}`);
-      await this.reindex();
+      const rebuild = this.reindex();
+      if (await this.files.isEmpty()) await rebuild;
+      else rebuild.catch((error: unknown) => this.logger.error(`Failed catalog rebuild: ${(error as Error).message}`));
     }
     await this.schedulePurge();
+  }
+
+  /** While the catalog is being rebuilt: files done and the total (null while unknown). */
+  rebuildProgress(): RebuildProgress | null {
+    return this.progress ? { ...this.progress } : null;
+  }
+
+  /** Resolves once no rebuild is running (at once when none is). */
+  async whenCatalogReady(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   stop(): void {
@@ -138,9 +161,28 @@ export class ArchiveMaintenance {
     return result;
   }
 
-  /** Drops the catalog and rebuilds it from the files; unusable files are skipped and reported. */
-  async reindex(): Promise<ReindexResult> {
-    return this.access.exclusive(() => this.rebuild());
+  /**
+   * Drops the catalog and rebuilds it from the files in one pass; unusable files are skipped and reported.
+   * A call while a rebuild is running joins it (one rebuild, one result) and gets its progress from then on.
+   */
+  async reindex(options: ReindexOptions = {}): Promise<ReindexResult> {
+    if (options.onProgress) this.listeners.add(options.onProgress);
+    if (!this.running) {
+      this.progress = { done: 0, total: null };
+      this.running = this.access
+        .exclusive(() => this.rebuild())
+        .finally(() => {
+          this.running = null;
+          this.progress = null;
+          this.listeners.clear();
+        });
+    }
+    return this.running;
+  }
+
+  private report(done: number, total: number | null): void {
+    this.progress = { done, total };
+    for (const listener of this.listeners) listener(done, total);
   }
 
   private async rebuild(): Promise<ReindexResult> {
@@ -148,33 +190,57 @@ export class ArchiveMaintenance {
     this.logger.log('Started catalog rebuild');
     await this.catalog.startRebuild();
     const skipped: SkippedFile[] = [];
-    let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
     let indexed = 0;
+    let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
     const flush = async () => {
       const duplicates = await this.catalog.insertMany(batch);
       indexed += batch.length - duplicates.length;
       for (const d of duplicates) skipped.push({ path: d.path, reason: `a second file of the conversation in ${d.duplicateOf}` });
       batch = [];
     };
+    // files are read and parsed on the store's threads, a few requests ahead of the rows inserted here,
+    // while the listing goes on; the total is counted first when the store can, and exact once listed
+    let listed = 0;
+    let done = 0;
+    let total: number | null = await this.files.count();
+    this.report(0, total);
+    let pending: CatalogSource[] = [];
+    const ahead: { sources: CatalogSource[]; extracts: Promise<CatalogExtract[]> }[] = [];
+    const send = () => {
+      const sources = pending;
+      pending = [];
+      const extracts = this.files.catalogEntries(sources);
+      extracts.catch(() => undefined);
+      ahead.push({ sources, extracts });
+    };
+    const take = async () => {
+      const { sources, extracts } = ahead.shift()!;
+      (await extracts).forEach((extract, i) => {
+        if (extract.ok) batch.push(extract);
+        else skipped.push({ path: sources[i].path, reason: extract.reason });
+      });
+      done += sources.length;
+      if (batch.length >= INSERT_BATCH) await flush();
+      this.report(done, total);
+    };
     for await (const file of this.files.walk()) {
+      listed++;
       const info = parseArchivePath(file.path);
       if (!info) {
         skipped.push({ path: file.path, reason: 'not an archive file name' });
+        done++;
         continue;
       }
-      const loaded = await this.files.load(file.path);
-      if (!loaded || !loaded.ok) {
-        skipped.push({ path: file.path, reason: loaded ? loaded.reason : 'vanished while reading' });
-        continue;
+      pending.push({ path: file.path, info });
+      if (pending.length >= READ_BATCH) {
+        send();
+        if (ahead.length >= READS_AHEAD) await take();
       }
-      const conv = loaded.conversation;
-      if (conv.conversation_id !== info.conversation_id || (conv.organization_id || null) !== info.organization_id) {
-        skipped.push({ path: file.path, reason: 'its conversation_id or organization_id does not match the path' });
-        continue;
-      }
-      batch.push(catalogEntryOf(conv, { path: file.path, size: loaded.size, sha256: loaded.sha256, info }));
-      if (batch.length >= INSERT_BATCH) await flush();
     }
+    if (pending.length) send();
+    total = listed;
+    this.report(done, total);
+    while (ahead.length) await take();
     await flush();
     await this.catalog.finishRebuild();
     this.vaultEvents.recordCatalogRebuild();

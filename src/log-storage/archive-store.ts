@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { StoredMode, StoredSegment } from './stored-framing';
+import type { CatalogExtract, CatalogSource } from './catalog-entry';
+import type { FramedItem, StoredMode, StoredSegment } from './stored-framing';
 
 /**
  * The archive's bytes, addressed by key: an archive-relative path with `/` separators, e.g.
@@ -18,6 +19,11 @@ export interface ArchiveStore {
   stat(key: string): Promise<ArchiveObject | null>;
   /** Every object whose key starts with `prefix`, in key order, fetched a page at a time (memory stays flat). */
   list(prefix: string, options?: ListOptions): AsyncIterable<ArchiveObject>;
+  /**
+   * Optional: how many objects there are under the folder, cheaper than listing them (no sizes). A rebuild
+   * uses it to say "N of M" from its start.
+   */
+  countObjects?(folder: string): Promise<number>;
   /** The names of the folders directly under a folder, sorted (a delimiter listing in S3 terms). */
   listFolders(folder: string): Promise<string[]>;
   /** Deletes the objects (missing ones are fine) in batches; returns how many were there. */
@@ -31,9 +37,17 @@ export interface ArchiveStore {
   tallyFolders(folders: { folder: string; expected: number }[], remove: boolean): Promise<FolderTally[]>;
   /**
    * Optional fast path for exports: many objects framed for a JSON array or NDJSON (see `stored-framing.ts`).
-   * A store without it is read object by object.
+   * A store without it is read object by object. An item's `insert` goes right after the object's `{`.
+   * `reuse`: the `reusable` buffers of earlier segments whose bytes the caller has written out and no
+   * longer references; the store may fill them again (so an export's memory does not pile up).
    */
-  readFramed?(mode: StoredMode, items: { key: string; size: number }[]): Promise<StoredSegment[]>;
+  readFramed?(mode: StoredMode, items: FramedItem[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]>;
+  /**
+   * Optional fast path for rebuilding the catalog: the catalog rows of many objects, read and parsed off
+   * the main thread (see `extractCatalogEntry`), in the given order. A store without it is read object by
+   * object.
+   */
+  catalogEntries?(sources: CatalogSource[]): Promise<CatalogExtract[]>;
   /** Removes what writes interrupted by a crash left under the folder; returns their keys. */
   removeAbandoned(folder: string): Promise<string[]>;
   close(): Promise<void>;

@@ -69,13 +69,21 @@ export class ArchiveWriter {
     const hash = contentHash(conv);
     const existing = await this.catalog.findConversation(conv.organization_id || null, conv.conversation_id);
     const onDisk = existing ? await this.files.exists(existing.path) : false;
-    if (existing && onDisk && existing.content_hash === hash) return { outcome: 'unchanged', path: existing.path };
+    if (existing && onDisk && (existing.content_hash || (await this.storedContentHash(existing.path))) === hash) {
+      return { outcome: 'unchanged', path: existing.path };
+    }
     const target = existing && onDisk && parseArchivePath(existing.path) ? existing.path : freshPath;
     const info = parseArchivePath(target)!;
     const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
     const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, info });
     await this.catalog.upsert(entry, messages);
     return { outcome: existing && onDisk ? 'updated' : 'created', path: target };
+  }
+
+  /** The content hash of the conversation in a file (for a row a rebuild left without one); null when unusable. */
+  private async storedContentHash(filePath: string): Promise<string | null> {
+    const loaded = await this.files.load(filePath);
+    return loaded?.ok ? contentHash(loaded.conversation) : null;
   }
 
   private async compressOne(stale: CatalogRow): Promise<{ before: number; after: number } | null> {

@@ -16,8 +16,11 @@ export interface CatalogEntry {
   name: string;
   size: number;
   sha256: string;
+  /** see `contentHash`; '' when a rebuild left it to the first save of the conversation (saves compare it) */
   content_hash: string;
   compressed: boolean;
+  /** the file has no `organization_id` (the seed's format): it comes from the path, and exports add it */
+  org_from_path: boolean;
   created_at: string;
   updated_at: string;
   message_count: number;
@@ -67,19 +70,27 @@ function num(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+/**
+ * A JSON.stringify replacer that writes every object with its keys sorted (a copy only when they are not
+ * sorted already), so the text does not depend on key order; native stringify does the rest.
+ */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  let ordered = true;
+  for (let i = 1; i < keys.length && ordered; i++) ordered = keys[i - 1] < keys[i];
+  if (ordered) return value;
+  keys.sort();
+  // no prototype: a `__proto__` key stays an ordinary key
+  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const k of keys) copy[k] = (value as Record<string, unknown>)[k];
+  return copy;
 }
 
 /** Identity of a conversation's content: everything but `logged_at`, independent of key order. */
 export function contentHash(conv: ArchivedConversation): string {
   const { logged_at: _ignored, ...rest } = conv;
-  return createHash('sha256').update(canonical(rest)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(rest, sortedKeys)).digest('hex');
 }
 
 export function sha256Of(data: Buffer | string): string {
@@ -106,9 +117,40 @@ function isoOrSelf(value: unknown, fallback: string): string {
   return Number.isNaN(t) ? fallback : new Date(t).toISOString();
 }
 
+/**
+ * The conversation in a file of the archive: a file in the seed's format has no `organization_id`, and
+ * its organization is the one its path names (null for `conversations/YYYY/...`). Returns the value
+ * unchanged when it has the field.
+ */
+export function withPathOrganization(
+  value: ArchivedConversation,
+  pathOrganization: string | null,
+): { conversation: ArchivedConversation; orgFromPath: boolean } {
+  if (Object.prototype.hasOwnProperty.call(value, 'organization_id')) return { conversation: value, orgFromPath: false };
+  // first, where the vault's own files have it, so that a parsed export and a stored-bytes export agree
+  const conversation = { organization_id: pathOrganization, ...(value as Record<string, unknown>) } as ArchivedConversation;
+  return { conversation, orgFromPath: true };
+}
+
+/** Why a file's content cannot be catalogued under its path, or null. */
+export function pathMismatch(conv: ArchivedConversation, info: Pick<ArchivePathInfo, 'organization_id' | 'conversation_id'>): string | null {
+  if (conv.conversation_id !== info.conversation_id || (conv.organization_id || null) !== info.organization_id) {
+    return 'its conversation_id or organization_id does not match the path';
+  }
+  return null;
+}
+
 export function catalogEntryOf(
   conv: ArchivedConversation,
-  file: { path: string; size: number; sha256: string; info: Pick<ArchivePathInfo, 'day' | 'dir' | 'compressed'> },
+  file: {
+    path: string;
+    size: number;
+    sha256: string;
+    info: Pick<ArchivePathInfo, 'day' | 'dir' | 'compressed'>;
+    orgFromPath?: boolean;
+    /** false: leave content_hash empty (it costs as much as parsing the file) */
+    withContentHash?: boolean;
+  },
 ): { entry: CatalogEntry; messages: CatalogMessage[] } {
   const rawMessages = Array.isArray(conv.messages) ? conv.messages : [];
   const createdAt = isoOrSelf(conv.created_at, conv.created_at);
@@ -141,8 +183,9 @@ export function catalogEntryOf(
       name: typeof conv.name === 'string' ? conv.name : '',
       size: file.size,
       sha256: file.sha256,
-      content_hash: contentHash(conv),
+      content_hash: file.withContentHash === false ? '' : contentHash(conv),
       compressed: file.info.compressed,
+      org_from_path: file.orgFromPath === true,
       created_at: createdAt,
       updated_at: isoOrSelf(conv.updated_at, createdAt),
       message_count: messages.length,
@@ -159,4 +202,33 @@ export function catalogEntryOf(
     },
     messages,
   };
+}
+
+/** A file to catalog: its key and what its path says. */
+export interface CatalogSource {
+  path: string;
+  info: Pick<ArchivePathInfo, 'organization_id' | 'conversation_id' | 'day' | 'dir' | 'compressed'>;
+}
+
+/** What a file gave for the catalog, or why it cannot be catalogued. */
+export type CatalogExtract = { ok: true; entry: CatalogEntry; messages: CatalogMessage[] } | { ok: false; reason: string };
+
+/**
+ * The catalog rows of a file's stored bytes (gunzipped when `compressed`): parsed, checked, the
+ * organization taken from the path when the file has none, and matched against the path. The content
+ * hash is left to the first save of the conversation (see `ArchiveWriter`), which is rare next to a rebuild.
+ */
+export function extractCatalogEntry(source: CatalogSource, stored: Buffer, text: Buffer | string): CatalogExtract {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'not valid JSON' };
+  }
+  const problem = conversationProblem(value);
+  if (problem) return { ok: false, reason: problem };
+  const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, source.info.organization_id);
+  const mismatch = pathMismatch(conversation, source.info);
+  if (mismatch) return { ok: false, reason: mismatch };
+  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), info: source.info, orgFromPath, withContentHash: false }) };
 }

@@ -13,7 +13,10 @@ export interface Catalog {
   open(): Promise<CatalogState>;
   close(): Promise<void>;
 
-  /** Empties the catalog, marked unfinished until `finishRebuild`. */
+  /**
+   * Empties the catalog, marked unfinished until `finishRebuild`. In between, only `insertMany` is called
+   * (an implementation may load in bulk and build its indexes at the end).
+   */
   startRebuild(): Promise<void>;
   finishRebuild(): Promise<void>;
   /**
@@ -65,14 +68,16 @@ export interface Catalog {
 export const CATALOG = Symbol('Catalog');
 
 /** A catalog row (without the full-text fields). */
-export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'queries' | 'answers'> & {
+export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'org_from_path' | 'queries' | 'answers'> & {
   id: number;
   /** 0 or 1 */
   compressed: number;
 };
 
-/** What an export needs of a row. */
-export type ExportRow = Pick<CatalogRow, 'id' | 'conversation_id' | 'day' | 'path' | 'size' | 'compressed'>;
+/** What an export needs of a row; `org_from_path` (0 or 1): the file has no organization_id, the export adds it. */
+export type ExportRow = Pick<CatalogRow, 'id' | 'conversation_id' | 'organization_id' | 'day' | 'path' | 'size' | 'compressed'> & {
+  org_from_path: number;
+};
 
 export interface SearchRow extends CatalogRow {
   /** the matched text with hits between « and »; without a text, the start of the first query */

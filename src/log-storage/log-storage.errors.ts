@@ -17,6 +17,18 @@ export class ArchiveNotFoundError extends Error {
   }
 }
 
+/** The catalog is being rebuilt from the files: its answers would be partial, so none is given (503). */
+export class CatalogRebuildingError extends Error {
+  constructor(readonly progress: { done: number; total: number | null }) {
+    super(
+      `The catalog is being rebuilt from the files (${progress.done.toLocaleString('en-US')} of ${
+        progress.total === null ? 'a count still being taken' : progress.total.toLocaleString('en-US')
+      } files); try again when it has finished`,
+    );
+    this.name = 'CatalogRebuildingError';
+  }
+}
+
 const STORAGE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
 
 /** A failure of the disk itself (full, read-only, no permission): every further write would fail the same way. */

@@ -1,6 +1,6 @@
 import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
-import { contentHash } from './catalog-entry';
+import { CatalogSource, contentHash, extractCatalogEntry } from './catalog-entry';
 import { encodeCursor } from './catalog-query';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
@@ -28,6 +28,17 @@ function fakeFiles(): Fake<ArchiveFiles> {
     // every file the slow way unless a test says otherwise
     readStored: jest.fn(async (_mode: string, rows: unknown[]) => rows.map((_r, index) => ({ kind: 'check', index }))),
     removeAbandonedTemps: jest.fn().mockResolvedValue([]),
+    isEmpty: jest.fn().mockResolvedValue(true),
+    count: jest.fn().mockResolvedValue(null),
+    // the real extraction over the fake's reads
+    catalogEntries: jest.fn(async (sources: CatalogSource[]) =>
+      Promise.all(
+        sources.map(async (source) => {
+          const read = (await fake.read(source.path)) as { text: string } | null;
+          return read ? extractCatalogEntry(source, Buffer.from(read.text), read.text) : { ok: false, reason: 'vanished while reading' };
+        }),
+      ),
+    ),
     // the real checks over the fake's reads
     load: jest.fn((p: string) => ArchiveFiles.prototype.load.call(fake as unknown as ArchiveFiles, p)),
   } as unknown as Fake<ArchiveFiles>;
@@ -83,12 +94,12 @@ const conv: ArchivedConversation = {
 };
 const PATH = 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
 
-function row(overrides: Partial<CatalogRow> = {}): CatalogRow {
+function row(overrides: Partial<CatalogRow> = {}): CatalogRow & { org_from_path: number } {
   return {
     id: 1, path: PATH, org_key: 'acme', organization_id: 'acme', app_id: 'bot', conversation_id: 'c1', day: '2024-01-16',
     dir: 'conversations/acme/2024/01/16', name: 'n', size: 10, sha256: 'sha', content_hash: contentHash(conv), compressed: 0,
     created_at: conv.created_at, updated_at: conv.updated_at, message_count: 0, tokens: 0, avg_latency: null, from_source: 'api',
-    end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, ...overrides,
+    end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, org_from_path: 0, ...overrides,
   };
 }
 
@@ -300,7 +311,16 @@ describe(LogStorageService.name, () => {
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [{ n: 1 }, { n: 2 }, conv, { n: 4 }], count: 4 });
-      expect(files.readStored).toHaveBeenCalledWith('json', expect.any(Array));
+      expect(files.readStored).toHaveBeenCalledWith('json', expect.any(Array), []);
+    });
+
+    it('asks the store to add the organization of a seed-format file', async () => {
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), { ...row({ path: 'b', organization_id: null }), org_from_path: 1 }]));
+      for await (const _chunk of sut.exportStream({}, 'ndjson'));
+      expect(files.readStored.mock.calls[0][1]).toEqual([
+        { path: 'a', size: 10, insert: undefined },
+        { path: 'b', size: 10, insert: '"organization_id":null,' },
+      ]);
     });
 
     it('starts JSON with a checked file as well', async () => {
@@ -399,8 +419,8 @@ describe(LogStorageService.name, () => {
       const result = await sut.reindex();
       expect(result.indexed).toBe(1);
       expect(result.skipped).toEqual([
-        { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
         { path: 'conversations/readme.md', reason: 'not an archive file name' },
+        { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
       ]);
       expect(catalog.insertMany.mock.calls[0][0].map((i) => i.entry.path)).toEqual([good]);
     });

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { ArchiveAccess } from './archive-access';
@@ -9,6 +9,7 @@ import { ArchiveReader, ConversationRef } from './archive-reader.service';
 import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
+import { CatalogRebuildingError } from './log-storage.errors';
 import type {
   ArchiveFilter,
   CleanOptions,
@@ -17,6 +18,8 @@ import type {
   ConversationResult,
   ExportFormat,
   LogsSummary,
+  RebuildProgress,
+  ReindexOptions,
   ReindexResult,
   SaveResult,
   SearchQuery,
@@ -31,7 +34,8 @@ export type { ConversationRef } from './archive-reader.service';
 /**
  * The archive as the rest of the application sees it: one JSON file per conversation (the source of truth,
  * in an `ArchiveStore`) and a `Catalog` of them for summary, export, search and stats. Each call goes to the
- * service that does that job: reads, exports, writes or maintenance.
+ * service that does that job: reads, exports, writes or maintenance. While the catalog is being rebuilt,
+ * the answers that come from it fail with `CatalogRebuildingError` rather than being partial; saves wait.
  */
 @Injectable()
 export class LogStorageService implements OnModuleInit, OnModuleDestroy {
@@ -69,53 +73,90 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.writer.saveConversation(conv);
   }
 
-  getSummary(organizationId?: string): Promise<LogsSummary> {
+  /** While the catalog is being rebuilt: how far it has got; null otherwise. */
+  rebuildProgress(): RebuildProgress | null {
+    return this.maintenance.rebuildProgress();
+  }
+
+  /** Resolves once no catalog rebuild is running. */
+  whenCatalogReady(): Promise<void> {
+    return this.maintenance.whenCatalogReady();
+  }
+
+  async getSummary(organizationId?: string): Promise<LogsSummary> {
+    this.catalogReady();
     return this.reader.getSummary(organizationId);
   }
 
-  countConversations(filter: ArchiveFilter = {}): Promise<number> {
+  async countConversations(filter: ArchiveFilter = {}): Promise<number> {
+    this.catalogReady();
     return this.reader.countConversations(filter);
   }
 
   exportStream(filter: ArchiveFilter, format: ExportFormat = 'json'): Readable {
+    this.catalogReady();
     const stream = this.exporter.exportStream(filter, format);
     this.vaultEvents.recordExport(format);
     return stream;
   }
 
+  /**
+   * The export written to `out` (not ended) with back-pressure; its read buffers are reused once `out`
+   * has taken their bytes, so memory stays flat. Arguments are checked before anything is written.
+   */
+  exportTo(filter: ArchiveFilter, format: ExportFormat, out: Writable): Promise<void> {
+    this.catalogReady();
+    const done = this.exporter.exportTo(filter, format, out);
+    this.vaultEvents.recordExport(format);
+    return done;
+  }
+
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
+    this.catalogReady();
     const conversations = await this.exporter.exportToArray(filter);
     this.vaultEvents.recordExport('json');
     return conversations;
   }
 
   async cleanOldLogs(options: CleanOptions): Promise<CleanResult> {
+    this.catalogReady();
     const result = await this.maintenance.cleanOldLogs(options);
     if (!result.dry_run) this.vaultEvents.recordRetention(result.deleted_files);
     return result;
   }
 
-  compressOldDays(afterDays?: number | null): Promise<CompressResult> {
+  async compressOldDays(afterDays?: number | null): Promise<CompressResult> {
+    this.catalogReady();
     return this.writer.compressOldDays(afterDays);
   }
 
-  search(query: SearchQuery): Promise<SearchResult> {
+  async search(query: SearchQuery): Promise<SearchResult> {
+    this.catalogReady();
     return this.reader.search(query);
   }
 
-  stats(query: StatsQuery = {}): Promise<StatsResult> {
+  async stats(query: StatsQuery = {}): Promise<StatsResult> {
+    this.catalogReady();
     return this.reader.stats(query);
   }
 
-  getConversation(ref: ConversationRef): Promise<ConversationResult> {
+  async getConversation(ref: ConversationRef): Promise<ConversationResult> {
+    this.catalogReady();
     return this.reader.getConversation(ref);
   }
 
-  verify(): Promise<VerifyResult> {
+  async verify(): Promise<VerifyResult> {
+    this.catalogReady();
     return this.maintenance.verify();
   }
 
-  reindex(): Promise<ReindexResult> {
-    return this.maintenance.reindex();
+  /** Rebuilds the catalog from the files; joins the rebuild already running, if any. */
+  reindex(options?: ReindexOptions): Promise<ReindexResult> {
+    return this.maintenance.reindex(options);
+  }
+
+  private catalogReady(): void {
+    const progress = this.maintenance.rebuildProgress();
+    if (progress) throw new CatalogRebuildingError(progress);
   }
 }

@@ -140,6 +140,17 @@ export interface SkippedFile {
   reason: string;
 }
 
+export interface ReindexOptions {
+  /** called as files are catalogued; `total` is null while unknown (counted first when the store can) */
+  onProgress?(done: number, total: number | null): void;
+}
+
+/** A rebuild under way: files handled so far, of `total` (null while unknown). */
+export interface RebuildProgress {
+  done: number;
+  total: number | null;
+}
+
 export interface ReindexResult {
   success: true;
   indexed: number;

@@ -12,7 +12,15 @@ export type StoredMode = 'json' | 'ndjson';
  * What a batch of items became, in item order: runs of verified objects already framed for the mode, or one
  * item that has to be read and checked the slow way (missing, changed, or not gunzippable).
  */
-export type StoredSegment = { kind: 'bytes'; data: Buffer; items: number } | { kind: 'check'; index: number };
+export type StoredSegment =
+  | {
+      kind: 'bytes';
+      data: Buffer;
+      items: number;
+      /** a read buffer `data` lies in, which may be handed back (see `ArchiveStore.readFramed`) once written */
+      reusable?: ArrayBuffer;
+    }
+  | { kind: 'check'; index: number };
 
 const COMMA = 44;
 const NEWLINE = 10;
@@ -36,24 +44,53 @@ export function looksWhole(buf: Buffer, from: number, to: number): boolean {
   return to - from >= 2 && buf[from] === OPEN_BRACE && buf[to - 1] === CLOSE_BRACE;
 }
 
-/** `text` (a whole JSON object) framed for the mode in a buffer of its own. */
-export function framed(mode: StoredMode, text: Buffer): Buffer {
+/**
+ * Members to add at the start of a stored object (`"organization_id":"acme",`, for a file in the seed's
+ * format): the text that goes after its `{`, ending with a comma. Empty for none.
+ */
+export function organizationMember(organizationId: string | null): string {
+  return `"organization_id":${JSON.stringify(organizationId)},`;
+}
+
+/**
+ * Writes `{` + `insert` over the bytes just before a stored object's own `{`, which is at `at + insert.length`
+ * (so the object's `{` becomes the insert's closing comma). Returns where the framed object starts.
+ */
+export function prepend(buf: Buffer, at: number, insert: string): number {
+  if (!insert) return at;
+  buf[at] = OPEN_BRACE;
+  buf.write(insert, at + 1, 'utf8');
+  return at;
+}
+
+/** `text` (a whole JSON object) framed for the mode in a buffer of its own, with `insert` after its `{`. */
+export function framed(mode: StoredMode, text: Buffer, insert = ''): Buffer {
   const pre = mode === 'json' ? 1 : 0;
-  const own = Buffer.alloc(text.length + 1);
-  text.copy(own, pre);
+  const extra = Buffer.byteLength(insert);
+  const own = Buffer.alloc(text.length + extra + 1);
+  text.copy(own, pre + extra);
+  prepend(own, pre, insert);
   if (mode === 'json') own[0] = COMMA;
   else {
-    flatten(own, 0, text.length);
-    own[text.length] = NEWLINE;
+    flatten(own, 0, text.length + extra);
+    own[text.length + extra] = NEWLINE;
   }
   return own;
+}
+
+/** A stored object to frame: its key, the size it should have, and members to add at its start. */
+export interface FramedItem {
+  key: string;
+  size: number;
+  /** see `organizationMember`; absent or empty for none */
+  insert?: string;
 }
 
 /**
  * Frames stored objects read one by one: `stored[i]` is item i's stored bytes (null when gone). An item
  * passes when it has the expected size and (gunzipped for a `.gz` key) holds one JSON object.
  */
-export function frameStored(mode: StoredMode, items: { key: string; size: number }[], stored: (Buffer | null)[]): StoredSegment[] {
+export function frameStored(mode: StoredMode, items: FramedItem[], stored: (Buffer | null)[]): StoredSegment[] {
   const segments: StoredSegment[] = [];
   let run: Buffer[] = [];
   const cut = () => {
@@ -75,7 +112,7 @@ export function frameStored(mode: StoredMode, items: { key: string; size: number
       segments.push({ kind: 'check', index });
       return;
     }
-    run.push(framed(mode, text));
+    run.push(framed(mode, text, item.insert));
   });
   cut();
   return segments;

@@ -273,6 +273,9 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       fs.rmSync(path.join(logsDir, 'catalog.sqlite-shm'), { force: true });
       t = await createTestApp({ LOGS_DIR: logsDir });
       expect(t.logLines.some((l) => l.includes('Rebuilding the catalog from the files: catalog is missing'))).toBe(true);
+      // the rebuild runs in the background; it happened once
+      await t.app.get(LogStorageService).whenCatalogReady();
+      expect(t.logLines.filter((l) => l.includes('Started catalog rebuild'))).toHaveLength(1);
       const summary = await request(t.server).get(API).query({ action: 'summary' }).expect(200);
       expect(summary.body.total_files).toBe(3);
 
@@ -288,6 +291,7 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       fs.rmSync(path.join(logsDir, 'catalog.sqlite-wal'), { force: true });
       fs.rmSync(path.join(logsDir, 'catalog.sqlite-shm'), { force: true });
       t = await createTestApp({ LOGS_DIR: logsDir });
+      await t.app.get(LogStorageService).whenCatalogReady();
       expect((await request(t.server).get(API).query({ action: 'summary' })).body.total_files).toBe(3);
     });
 

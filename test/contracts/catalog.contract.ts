@@ -132,7 +132,16 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       const filter = { start_date: '2024-01-15', end_date: '2024-01-17' };
       const first = await sut.exportPage(filter, null, 2);
       expect(first.map((r) => r.conversation_id)).toEqual(['z', 'a']);
-      expect(first[0]).toEqual({ id: expect.any(Number), conversation_id: 'z', day: '2024-01-15', path: entry('z', { day: '2024-01-15' }).path, size: 100, compressed: 0 });
+      expect(first[0]).toEqual({
+        id: expect.any(Number),
+        conversation_id: 'z',
+        organization_id: 'acme',
+        day: '2024-01-15',
+        path: entry('z', { day: '2024-01-15' }).path,
+        size: 100,
+        compressed: 0,
+        org_from_path: 0,
+      });
       const rest = await sut.exportPage(filter, { day: first[1].day, path: first[1].path }, 2);
       expect(rest.map((r) => r.conversation_id)).toEqual(['b']);
     });

@@ -18,6 +18,7 @@ export function catalogEntry(id: string, overrides: Partial<CatalogEntry> = {}):
     sha256: 'sha',
     content_hash: 'content',
     compressed: false,
+    org_from_path: false,
     created_at: `${day}T12:00:00.000Z`,
     updated_at: `${day}T12:05:00.000Z`,
     message_count: 1,

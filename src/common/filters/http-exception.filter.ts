@@ -20,7 +20,7 @@ import {
   DifyNotFoundError,
   DifyUnavailableError,
 } from '../../dify/dify.errors';
-import { ArchiveNotFoundError, ArchiveQueryError } from '../../log-storage/log-storage.errors';
+import { ArchiveNotFoundError, ArchiveQueryError, CatalogRebuildingError } from '../../log-storage/log-storage.errors';
 
 export interface ErrorBody {
   statusCode: number;
@@ -101,10 +101,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
-/** The archive's domain errors as 400 (naming the parameter) and 404. */
-@Catch(ArchiveQueryError, ArchiveNotFoundError)
+/** The archive's domain errors as 400 (naming the parameter), 404 and 503 (catalog being rebuilt). */
+@Catch(ArchiveQueryError, ArchiveNotFoundError, CatalogRebuildingError)
 export class ArchiveErrorFilter implements ExceptionFilter {
-  catch(error: ArchiveQueryError | ArchiveNotFoundError, host: ArgumentsHost): void {
+  catch(error: ArchiveQueryError | ArchiveNotFoundError | CatalogRebuildingError, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) {
       res.destroy();
@@ -112,6 +112,8 @@ export class ArchiveErrorFilter implements ExceptionFilter {
     }
     if (error instanceof ArchiveQueryError) {
       res.status(400).json({ statusCode: 400, error: 'Bad Request', message: [error.message], field: error.field });
+    } else if (error instanceof CatalogRebuildingError) {
+      res.status(503).set('Retry-After', '30').json({ statusCode: 503, error: 'Service Unavailable', message: error.message });
     } else {
       res.status(404).json({ statusCode: 404, error: 'Not Found', message: error.message });
     }

@@ -27,6 +27,44 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
+  it('adds the organization of a seed-format file right after its brace, plain and gzipped', async () => {
+    const plain = { ...write('s.json', '{\n  "conversation_id": "s"\n}'), insert: '"organization_id":"acme",' };
+    const gz = { ...write('t.json.gz', zlib.gzipSync('{"conversation_id":"t"}')), insert: '"organization_id":null,' };
+    const ndjson = await sut.readStored('ndjson', [plain, gz]);
+    const text = ndjson.map((s) => (s.kind === 'bytes' ? s.data.toString() : '')).join('');
+    expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l))).toEqual([
+      { organization_id: 'acme', conversation_id: 's' },
+      { organization_id: null, conversation_id: 't' },
+    ]);
+    const json = await sut.readStored('json', [plain]);
+    expect(JSON.parse(`[${json.map((s) => (s.kind === 'bytes' ? s.data.toString() : '')).join('').slice(1)}]`)).toEqual([
+      { organization_id: 'acme', conversation_id: 's' },
+    ]);
+  });
+
+  it('counts the files under a folder without listing them, leaving temp files out', async () => {
+    write('a.json', '{}');
+    write('b.json.gz', 'x');
+    write('c.json.1234.tmp', 'x');
+    fs.mkdirSync(path.join(root, 'conversations/2024/01/16'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'conversations/2024/01/16/d.json'), '{}');
+    expect(await store.countObjects('conversations/')).toBe(3);
+    expect(await store.countObjects('conversations/nothing/')).toBe(0);
+  });
+
+  it('fills a read buffer handed back instead of allocating another', async () => {
+    const a = write('a.json', '{"a": 1}');
+    const first = await sut.readStored('ndjson', [a]);
+    const buffer = first[0].kind === 'bytes' ? first[0].reusable : undefined;
+    expect(buffer).toBeInstanceOf(ArrayBuffer);
+    const b = write('b.json', '{"b": 2}');
+    const second = await sut.readStored('ndjson', [b], [buffer!]);
+    // the buffer moved to the thread (detached here) and came back holding the new bytes
+    expect(buffer!.byteLength).toBe(0);
+    expect(second[0].kind === 'bytes' && second[0].data.toString()).toBe('{"b": 2}\n');
+    expect(second[0].kind === 'bytes' && second[0].data.buffer.byteLength).toBeGreaterThanOrEqual(1024 * 1024);
+  });
+
   it('frames stored files for NDJSON and JSON, and sends back whatever fails a check', async () => {
     const a = write('a.json', '{\n  "a": "x\\ny"\r\n}');
     const gz = { ...write('b.json.gz', zlib.gzipSync('{\n  "b": 2\n}')) };
@@ -74,7 +112,9 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     await expect(sut.tallyDirs([{ dir: '../outside', expected: 0 }], true)).rejects.toThrow('path escapes the archive root');
     const notADir = write('file.json', '{}');
     await expect(sut.tallyDirs([{ dir: notADir.path, expected: 0 }], false)).rejects.toMatchObject({ code: 'ENOTDIR' });
-    expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([{ kind: 'bytes', data: Buffer.from('{}\n'), items: 1 }]);
+    expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([
+      { kind: 'bytes', data: Buffer.from('{}\n'), items: 1, reusable: expect.any(ArrayBuffer) },
+    ]);
   });
 
   it('runs the thread from its .ts sources, transpiled once, when no compiled .js lies beside it (ts-jest)', () => {

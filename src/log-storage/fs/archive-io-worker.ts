@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { CatalogExtract, CatalogSource } from '../catalog-entry';
 import type { StoredMode, StoredSegment } from '../stored-framing';
 import { THREAD_MARKER, type DirTally, type ThreadReply, type ThreadRequest } from './archive-io.thread';
 
@@ -13,6 +14,8 @@ export interface StoredItem {
   /** absolute, or relative to the root given with the request; `.gz` is gunzipped */
   file: string;
   size: number;
+  /** added right after the object's `{` (see `organizationMember`) */
+  insert?: string;
 }
 
 const THREAD_MODULE = path.join(__dirname, 'archive-io.thread');
@@ -35,7 +38,8 @@ function transpiledThread(): string {
     if (sources.has(file)) return;
     const text = fs.readFileSync(file, 'utf8');
     sources.set(file, text);
-    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) visit(`${path.resolve(path.dirname(file), m[1])}.ts`);
+    // type-only imports vanish in the output: only the others are part of the thread
+    for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*?from '(\.{1,2}\/[^']+)'/gm)) visit(`${path.resolve(path.dirname(file), m[1])}.ts`);
   };
   visit(`${THREAD_MODULE}.ts`);
   const hash = createHash('sha256');
@@ -77,20 +81,41 @@ export class ArchiveIoWorker {
   private nextId = 1;
   private turn = 0;
 
-  constructor(threads = 1) {
+  /**
+   * `youngGenerationMb`: the threads' young generation. Small keeps the export's memory small (its threads
+   * allocate little); parsing thousands of files for a rebuild makes much short-lived garbage and runs
+   * faster with more.
+   */
+  constructor(
+    threads = 1,
+    private readonly youngGenerationMb = 2,
+  ) {
     this.workers = Array.from({ length: Math.max(1, threads) }, () => null);
   }
 
-  /** The items' stored bytes, framed for `mode`; items that fail any check come back as `check`. */
-  async readStored(mode: StoredMode, root: string, items: StoredItem[]): Promise<StoredSegment[]> {
+  /**
+   * The items' stored bytes, framed for `mode`; items that fail any check come back as `check`. `reuse`:
+   * buffers of earlier `reusable` segments the caller is done with (they move to the thread).
+   */
+  async readStored(mode: StoredMode, root: string, items: StoredItem[], reuse: ArrayBuffer[] = []): Promise<StoredSegment[]> {
     // one string and one array rather than an object per file: less to clone, less garbage
     const files = items.map((i) => i.file).join('\n');
-    const reply = await this.request({ op: 'read', mode, root, files, sizes: items.map((i) => i.size) }, this.turn++ % this.workers.length);
+    const inserts = items.some((i) => i.insert) ? items.map((i) => i.insert ?? '') : undefined;
+    const reply = await this.request(
+      { op: 'read', mode, root, files, sizes: items.map((i) => i.size), inserts, reuse },
+      this.turn++ % this.workers.length,
+      reuse,
+    );
     return (reply.segments ?? []).map((s) =>
       s.buffer
-        ? { kind: 'bytes' as const, data: Buffer.from(s.buffer, s.offset, s.length), items: s.items }
+        ? { kind: 'bytes' as const, data: Buffer.from(s.buffer, s.offset, s.length), items: s.items, reusable: s.reusable ? s.buffer : undefined }
         : { kind: 'check' as const, index: s.index },
     );
+  }
+
+  /** The catalog rows of the files (keys relative to `root`), read and parsed on a thread. */
+  async catalogEntries(root: string, sources: CatalogSource[]): Promise<CatalogExtract[]> {
+    return (await this.request({ op: 'catalog', root, sources }, this.turn++ % this.workers.length)).extracts ?? [];
   }
 
   /**
@@ -108,13 +133,13 @@ export class ArchiveIoWorker {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
-  private request(message: DistributiveOmit<ThreadRequest, 'id'>, slot: number): Promise<ThreadReply> {
+  private request(message: DistributiveOmit<ThreadRequest, 'id'>, slot: number, transfer: ArrayBuffer[] = []): Promise<ThreadReply> {
     const worker = this.start(slot);
     const id = this.nextId++;
     return new Promise<ThreadReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
       worker.ref();
-      worker.postMessage({ ...message, id });
+      worker.postMessage({ ...message, id }, transfer);
     }).then((reply) => {
       if (reply.error) throw Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {});
       return reply;
@@ -124,10 +149,9 @@ export class ArchiveIoWorker {
   private start(slot: number): Worker {
     const running = this.workers[slot];
     if (running) return running;
-    // the threads hold no more than a few batches: a small young generation keeps their memory small
     const worker = new Worker(threadEntry(), {
       workerData: { [THREAD_MARKER]: true },
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 },
+      resourceLimits: { maxYoungGenerationSizeMb: this.youngGenerationMb, maxOldGenerationSizeMb: 64 },
     });
     worker.unref();
     worker.on('message', (reply: ThreadReply) => {

@@ -2,14 +2,34 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
-import { flatten, looksWhole, type StoredMode } from '../stored-framing';
+import { extractCatalogEntry, type CatalogExtract, type CatalogSource } from '../catalog-entry';
+import { flatten, looksWhole, prepend, type StoredMode } from '../stored-framing';
 
 /**
  * The worker thread of `ArchiveIoWorker`: bulk file work with synchronous calls, off the main event loop.
  * Loaded from the compiled `.js` in production and from this `.ts` under the tests (see `ArchiveIoWorker`).
  */
 
-export type WireSegment = { buffer: ArrayBuffer; offset: number; length: number; items: number } | { buffer?: undefined; index: number };
+/** `reusable`: the buffer is one of the thread's read buffers, which the caller may hand back for reuse */
+export type WireSegment =
+  | { buffer: ArrayBuffer; offset: number; length: number; items: number; reusable: boolean }
+  | { buffer?: undefined; index: number };
+
+/** read buffers are at least this big, so that one serves any later request of the usual size */
+const READ_BUFFER_BYTES = 1024 * 1024;
+const SPARE_BUFFERS = 8;
+/** read buffers handed back by the caller once it was done with them */
+const spare: ArrayBuffer[] = [];
+
+export function takeBack(buffers: ArrayBuffer[] | undefined): void {
+  for (const b of buffers ?? []) if (spare.length < SPARE_BUFFERS && b.byteLength >= READ_BUFFER_BYTES) spare.push(b);
+}
+
+function readBuffer(capacity: number): ArrayBuffer {
+  const i = spare.findIndex((b) => b.byteLength >= capacity);
+  if (i >= 0) return spare.splice(i, 1)[0];
+  return new ArrayBuffer(Math.max(capacity, READ_BUFFER_BYTES));
+}
 
 /** The files directly in a day folder; `bytes` is null when their number was the expected one (not sized then). */
 export interface DirTally {
@@ -18,10 +38,38 @@ export interface DirTally {
 }
 
 export type ThreadRequest =
-  | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[] }
-  | { id: number; op: 'tally'; dirs: { dir: string; expected: number }[]; remove: boolean };
+  | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[]; inserts?: string[]; reuse?: ArrayBuffer[] }
+  | { id: number; op: 'tally'; dirs: { dir: string; expected: number }[]; remove: boolean }
+  | { id: number; op: 'catalog'; root: string; sources: CatalogSource[] };
 
-export type ThreadReply = { id: number; error?: { message: string; code?: string }; segments?: WireSegment[]; tallies?: DirTally[] };
+export type ThreadReply = {
+  id: number;
+  error?: { message: string; code?: string };
+  segments?: WireSegment[];
+  tallies?: DirTally[];
+  extracts?: CatalogExtract[];
+};
+
+/** The catalog rows of many files (paths relative to `root`), read and parsed here, off the main thread. */
+export function catalogEntries(root: string, sources: CatalogSource[]): CatalogExtract[] {
+  return sources.map((source) => {
+    let stored: Buffer;
+    try {
+      stored = fs.readFileSync(root + path.sep + source.path);
+    } catch (error) {
+      return { ok: false, reason: errorCode(error) === 'ENOENT' ? 'vanished while reading' : `unreadable (${errorCode(error) ?? String(error)})` };
+    }
+    let text: Buffer = stored;
+    if (source.info.compressed) {
+      try {
+        text = zlib.gunzipSync(stored);
+      } catch (error) {
+        return { ok: false, reason: `unreadable (${errorCode(error) ?? 'not gzip'})` };
+      }
+    }
+    return extractCatalogEntry(source, stored, text);
+  });
+}
 
 const COMMA = 44;
 const NEWLINE = 10;
@@ -31,22 +79,24 @@ const NEWLINE = 10;
  * to `root`. A file passes only with the expected size and one JSON object inside; otherwise it comes back
  * as its index.
  */
-export function readStored(mode: StoredMode, root: string, files: string, sizes: number[]): WireSegment[] {
+export function readStored(mode: StoredMode, root: string, files: string, sizes: number[], inserts?: string[]): WireSegment[] {
   const items = files.split('\n').map((file, i) => ({
     file: path.isAbsolute(file) ? file : root + path.sep + file,
     size: sizes[i],
     gz: file.endsWith('.gz'),
+    insert: inserts?.[i] ?? '',
+    extra: inserts?.[i] ? Buffer.byteLength(inserts[i]) : 0,
   }));
   const segments: WireSegment[] = [];
   let capacity = 0;
-  for (const it of items) if (!it.gz) capacity += it.size + 1;
-  const out = Buffer.from(new ArrayBuffer(Math.max(capacity, 1)));
+  for (const it of items) if (!it.gz) capacity += it.size + it.extra + 1;
+  const out = Buffer.from(readBuffer(Math.max(capacity, 1)));
   let start = 0;
   let pos = 0;
   let count = 0;
   const cut = () => {
     if (pos > start) {
-      segments.push({ buffer: out.buffer as ArrayBuffer, offset: start, length: pos - start, items: count });
+      segments.push({ buffer: out.buffer as ArrayBuffer, offset: start, length: pos - start, items: count, reusable: true });
       start = pos;
       count = 0;
     }
@@ -63,7 +113,8 @@ export function readStored(mode: StoredMode, root: string, files: string, sizes:
     }
     try {
       if (fs.fstatSync(fd).size !== it.size) throw new Error('size');
-      const stored = it.gz ? Buffer.allocUnsafe(it.size) : out.subarray(pos + pre, pos + pre + it.size);
+      // read after room for the insert, which then takes the place of the object's `{`
+      const stored = it.gz ? Buffer.allocUnsafe(it.size) : out.subarray(pos + pre + it.extra, pos + pre + it.extra + it.size);
       let got = 0;
       while (got < it.size) {
         const n = fs.readSync(fd, stored, got, it.size - got, got);
@@ -75,23 +126,27 @@ export function readStored(mode: StoredMode, root: string, files: string, sizes:
         const text = zlib.gunzipSync(stored);
         if (!looksWhole(text, 0, text.length)) throw new Error('not an object');
         cut();
-        const own = Buffer.from(new ArrayBuffer(text.length + 1));
-        text.copy(own, pre);
+        const extra = Buffer.byteLength(it.insert);
+        const own = Buffer.from(new ArrayBuffer(text.length + extra + 1));
+        text.copy(own, pre + extra);
+        prepend(own, pre, it.insert);
         if (mode === 'json') own[0] = COMMA;
         else {
-          flatten(own, 0, text.length);
-          own[text.length] = NEWLINE;
+          flatten(own, 0, text.length + extra);
+          own[text.length + extra] = NEWLINE;
         }
-        segments.push({ buffer: own.buffer as ArrayBuffer, offset: 0, length: own.length, items: 1 });
+        segments.push({ buffer: own.buffer as ArrayBuffer, offset: 0, length: own.length, items: 1, reusable: false });
         return;
       }
       if (!looksWhole(stored, 0, stored.length)) throw new Error('not an object');
+      prepend(out, pos + pre, it.insert);
+      const length = it.size + it.extra;
       if (mode === 'json') out[pos] = COMMA;
       else {
-        flatten(out, pos, pos + it.size);
-        out[pos + it.size] = NEWLINE;
+        flatten(out, pos, pos + length);
+        out[pos + length] = NEWLINE;
       }
-      pos += it.size + 1;
+      pos += length + 1;
       count++;
     } catch {
       cut();
@@ -161,10 +216,12 @@ function removeTree(dir: string, known?: fs.Dirent[]): void {
 export function handle(msg: ThreadRequest): { reply: ThreadReply; transfer: ArrayBuffer[] } {
   try {
     if (msg.op === 'read') {
-      const segments = readStored(msg.mode, msg.root, msg.files, msg.sizes);
+      takeBack(msg.reuse);
+      const segments = readStored(msg.mode, msg.root, msg.files, msg.sizes, msg.inserts);
       const transfer = [...new Set(segments.flatMap((s) => (s.buffer ? [s.buffer] : [])))];
       return { reply: { id: msg.id, segments }, transfer };
     }
+    if (msg.op === 'catalog') return { reply: { id: msg.id, extracts: catalogEntries(msg.root, msg.sources) }, transfer: [] };
     const tallies = msg.dirs.map((d) => {
       const t = tally(d.dir, d.expected);
       if (msg.remove) removeTree(d.dir, t.entries);

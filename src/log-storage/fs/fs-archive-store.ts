@@ -7,13 +7,15 @@ import { writeFileAtomic } from '../../common/atomic-write';
 import { isAbandonedTemp } from '../../common/process-liveness';
 import { absoluteInside } from '../archive-paths';
 import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
-import type { StoredMode, StoredSegment } from '../stored-framing';
+import type { CatalogExtract, CatalogSource } from '../catalog-entry';
+import type { FramedItem, StoredMode, StoredSegment } from '../stored-framing';
 import { ArchiveIoWorker } from './archive-io-worker';
 
 const TMP_SUFFIX = '.tmp';
 /** no segment starting with a dot (so neither `.` nor `..`): safe to hand to the worker relative to the root */
 const PLAIN_KEY = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 const DELETE_BATCH = 64;
+const STAT_BATCH = 64;
 
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException)?.code;
@@ -28,6 +30,8 @@ function isMissing(error: unknown): boolean {
 export class FsArchiveStore implements ArchiveStore {
   readonly root: string;
   private readonly io = new ArchiveIoWorker(Math.min(2, os.availableParallelism()));
+  /** threads of their own for rebuilding the catalog (started only by a rebuild) */
+  private readonly catalogIo = new ArchiveIoWorker(Math.min(2, os.availableParallelism()), 16);
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -99,13 +103,41 @@ export class FsArchiveStore implements ArchiveStore {
           : e.key.startsWith(prefix) && e.key > startAfter,
       )
       .sort((a, b) => (a.key < b.key ? -1 : 1));
-    for (const e of keyed) {
-      if (e.dir) yield* this.walk(e.key, prefix, startAfter);
-      else {
-        const found = await this.stat(e.key);
-        if (found) yield found;
+    // files are stat'ed STAT_BATCH at a time (a day folder holds hundreds), subfolders walked one by one
+    for (let i = 0; i < keyed.length; ) {
+      if (keyed[i].dir) {
+        yield* this.walk(keyed[i].key, prefix, startAfter);
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end < keyed.length && !keyed[end].dir && end - i < STAT_BATCH) end++;
+      const found = await Promise.all(keyed.slice(i, end).map((e) => this.stat(e.key)));
+      for (const f of found) if (f) yield f;
+      i = end;
+    }
+  }
+
+  /** Directory reads only: no file is stat'ed. */
+  async countObjects(folder: string): Promise<number> {
+    checkFolder(folder);
+    let count = 0;
+    const stack = [folder];
+    while (stack.length) {
+      const dirKey = stack.pop()!;
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dirKey ? this.absolute(dirKey.slice(0, -1)) : this.root, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) stack.push(`${dirKey}${e.name}/`);
+        else if (e.isFile() && !e.name.endsWith(TMP_SUFFIX)) count++;
       }
     }
+    return count;
   }
 
   async listFolders(folder: string): Promise<string[]> {
@@ -156,12 +188,19 @@ export class FsArchiveStore implements ArchiveStore {
     return tallies.map((t) => ({ objects: t.files, bytes: t.bytes }));
   }
 
-  async readFramed(mode: StoredMode, items: { key: string; size: number }[]): Promise<StoredSegment[]> {
+  async readFramed(mode: StoredMode, items: FramedItem[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]> {
     return this.io.readStored(
       mode,
       this.root,
-      items.map((i) => ({ file: path.sep === '/' && PLAIN_KEY.test(i.key) ? i.key : this.absolute(i.key), size: i.size })),
+      items.map((i) => ({ file: path.sep === '/' && PLAIN_KEY.test(i.key) ? i.key : this.absolute(i.key), size: i.size, insert: i.insert })),
+      reuse,
     );
+  }
+
+  async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
+    // the guard throws on a key that would leave the root; the thread then reads root/key
+    for (const s of sources) this.absolute(s.path);
+    return this.catalogIo.catalogEntries(this.root, sources);
   }
 
   /** Removes the temp files of writers that died before renaming them (a kill or a crash mid-write). */
@@ -194,7 +233,7 @@ export class FsArchiveStore implements ArchiveStore {
   }
 
   async close(): Promise<void> {
-    await this.io.close();
+    await Promise.all([this.io.close(), this.catalogIo.close()]);
   }
 
   /** A key turned into a path inside the root; throws when it would leave it. */

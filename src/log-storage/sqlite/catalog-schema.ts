@@ -1,13 +1,14 @@
 /** The SQLite catalog's tables; bump the version whenever they or what is extracted from a file change. */
 
 /** A different version in the file makes the catalog rebuild itself from the files at start-up. */
-export const CATALOG_SCHEMA_VERSION = 2;
+export const CATALOG_SCHEMA_VERSION = 3;
 export const CATALOG_FILE = 'catalog.sqlite';
 
 export const DROP_ALL =
   'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;';
 
-export const SCHEMA = `
+/** The tables, with the constraints a bulk load relies on (a second file of a conversation is refused). */
+export const TABLES = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
   id INTEGER PRIMARY KEY,
@@ -23,6 +24,7 @@ CREATE TABLE files (
   sha256 TEXT NOT NULL,
   content_hash TEXT NOT NULL,
   compressed INTEGER NOT NULL,
+  org_from_path INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   message_count INTEGER NOT NULL,
@@ -37,11 +39,6 @@ CREATE TABLE files (
   indexed_at TEXT NOT NULL
 );
 CREATE UNIQUE INDEX files_conversation ON files (org_key, conversation_id);
-CREATE INDEX files_conversation_id ON files (conversation_id);
-CREATE INDEX files_day ON files (day, path);
-CREATE INDEX files_dir ON files (dir);
-CREATE INDEX files_created ON files (created_at, id);
-CREATE INDEX files_org_day ON files (org_key, day);
 CREATE TABLE messages (
   file_id INTEGER NOT NULL,
   day TEXT NOT NULL,
@@ -54,12 +51,25 @@ CREATE TABLE messages (
   rating TEXT,
   error INTEGER NOT NULL
 );
-CREATE INDEX messages_file ON messages (file_id);
-CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
-CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
 CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE dirs (dir TEXT PRIMARY KEY, org_key TEXT NOT NULL, day TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL);
 CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (org_key, day));
+`;
+
+/**
+ * The indexes and the triggers that keep the per-folder totals: created after a bulk load (cheaper than
+ * keeping them up to date row by row), with the totals computed once.
+ */
+export const INDEXES_AND_TRIGGERS = `
+CREATE INDEX files_conversation_id ON files (conversation_id);
+CREATE INDEX files_day ON files (day, path);
+CREATE INDEX files_dir ON files (dir);
+CREATE INDEX files_created ON files (created_at, id);
+CREATE INDEX files_org_day ON files (org_key, day);
+CREATE INDEX messages_file ON messages (file_id);
+CREATE INDEX messages_group ON messages (day, org_key, app_id, latency);
+CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
+INSERT INTO dirs (dir, org_key, day, files, bytes) SELECT dir, org_key, day, COUNT(*), SUM(size) FROM files GROUP BY dir;
 CREATE TRIGGER files_dirs_insert AFTER INSERT ON files BEGIN
   INSERT INTO dirs (dir, org_key, day, files, bytes)
     SELECT new.dir, new.org_key, new.day, 1, new.size

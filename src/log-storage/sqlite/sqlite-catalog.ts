@@ -6,16 +6,16 @@ import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, Exp
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
-import { CATALOG_SCHEMA_VERSION, DROP_ALL, SCHEMA } from './catalog-schema';
+import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, TABLES } from './catalog-schema';
 import { catalogStats } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
   'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
-  'content_hash', 'compressed', 'created_at', 'updated_at', 'message_count', 'tokens', 'avg_latency', 'from_source',
+  'content_hash', 'compressed', 'org_from_path', 'created_at', 'updated_at', 'message_count', 'tokens', 'avg_latency', 'from_source',
   'end_user_id', 'end_user_session', 'likes', 'dislikes', 'errors', 'indexed_at',
 ] as const;
 
-const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at').map((c) => `f.${c}`).join(', ')}`;
+const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at' && c !== 'org_from_path').map((c) => `f.${c}`).join(', ')}`;
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -36,6 +36,8 @@ export class SqliteCatalog implements Catalog {
    * Every read leaves their rows out; a day folder is identified by (org_key, day), which messages carry too.
    */
   private readonly removed = new Set<string>();
+  /** between startRebuild and finishRebuild: rows are loaded in bulk, indexes and totals come at the end */
+  private bulk = false;
 
   constructor(readonly file: string) {}
 
@@ -73,20 +75,39 @@ export class SqliteCatalog implements Catalog {
     this.db = null;
   }
 
-  /** Drops every table and creates the current schema, marked unfinished until `finishRebuild`. */
+  /**
+   * Drops every table and creates the current tables, marked unfinished until `finishRebuild`. Until then
+   * the file is written without a write-ahead log or syncs (a crash leaves it unfinished, or unreadable:
+   * either way it is rebuilt at the next start) and without the secondary indexes.
+   */
   async startRebuild(): Promise<void> {
     const db = this.conn();
     this.statements.clear();
     this.removed.clear();
     db.exec(DROP_ALL);
-    db.exec(SCHEMA);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.pragma('journal_mode = MEMORY');
+    db.pragma('synchronous = OFF');
+    // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
+    db.pragma('cache_size = -32768');
+    db.exec(TABLES);
     this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
     this.setMeta('complete', '0');
+    this.bulk = true;
   }
 
+  /** Creates the indexes, the per-folder totals and their triggers, and marks the catalog complete. */
   async finishRebuild(): Promise<void> {
-    this.setMeta('complete', '1');
-    this.conn().pragma('wal_checkpoint(TRUNCATE)');
+    const db = this.conn();
+    this.statements.clear();
+    db.transaction(() => {
+      db.exec(INDEXES_AND_TRIGGERS);
+      this.setMeta('complete', '1');
+    })();
+    this.bulk = false;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('cache_size = -2000');
   }
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
@@ -99,6 +120,7 @@ export class SqliteCatalog implements Catalog {
    * returned with the path that holds it.
    */
   async insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]> {
+    if (this.bulk) return this.loadMany(items);
     const duplicates: { path: string; duplicateOf: string }[] = [];
     this.conn().transaction(() => {
       for (const item of items) {
@@ -108,6 +130,40 @@ export class SqliteCatalog implements Catalog {
           continue;
         }
         this.upsertOne(item.entry, item.messages);
+      }
+    })();
+    return duplicates;
+  }
+
+  /** A rebuild's rows, positional and without look-ups: the unique (org_key, conversation_id) refuses a second file. */
+  private loadMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): { path: string; duplicateOf: string }[] {
+    const duplicates: { path: string; duplicateOf: string }[] = [];
+    const columns = ENTRY_COLUMNS.join(', ');
+    const insertFile = this.stmt(
+      `INSERT INTO files (${columns}) VALUES (${ENTRY_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (org_key, conversation_id) DO NOTHING`,
+    );
+    const holder = this.stmt('SELECT path FROM files WHERE org_key = ? AND conversation_id = ?');
+    const insertMessage = this.stmt(
+      'INSERT INTO messages (file_id, day, org_key, app_id, message_id, created_at, tokens, latency, rating, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const insertText = this.stmt('INSERT INTO fts (rowid, name, queries, answers) VALUES (?, ?, ?, ?)');
+    const indexedAt = new Date().toISOString();
+    this.conn().transaction(() => {
+      for (const { entry: e, messages } of items) {
+        const done = insertFile.run(
+          e.path, e.org_key, e.organization_id, e.app_id, e.conversation_id, e.day, e.dir, e.name, e.size, e.sha256,
+          e.content_hash, e.compressed ? 1 : 0, e.org_from_path ? 1 : 0, e.created_at, e.updated_at, e.message_count, e.tokens,
+          e.avg_latency, e.from_source, e.end_user_id, e.end_user_session, e.likes, e.dislikes, e.errors, indexedAt,
+        );
+        if (done.changes === 0) {
+          duplicates.push({ path: e.path, duplicateOf: (holder.get(e.org_key, e.conversation_id) as { path: string }).path });
+          continue;
+        }
+        const id = Number(done.lastInsertRowid);
+        for (const m of messages) {
+          insertMessage.run(id, e.day, e.org_key, e.app_id, m.message_id, m.created_at, m.tokens, m.latency, m.rating, m.error ? 1 : 0);
+        }
+        insertText.run(id, e.name, e.queries, e.answers);
       }
     })();
     return duplicates;
@@ -248,7 +304,7 @@ export class SqliteCatalog implements Catalog {
     }
     return this.conn()
       .prepare(
-        `SELECT f.id, f.conversation_id, f.day, f.path, f.size, f.compressed FROM files f ${whereClause(where)} ORDER BY f.day, f.path LIMIT ${Math.trunc(limit)}`,
+        `SELECT f.id, f.conversation_id, f.organization_id, f.day, f.path, f.size, f.compressed, f.org_from_path FROM files f ${whereClause(where)} ORDER BY f.day, f.path LIMIT ${Math.trunc(limit)}`,
       )
       .all(params) as ExportRow[];
   }
@@ -311,6 +367,7 @@ export class SqliteCatalog implements Catalog {
     const values = {
       ...entry,
       compressed: entry.compressed ? 1 : 0,
+      org_from_path: entry.org_from_path ? 1 : 0,
       indexed_at: new Date().toISOString(),
     };
     const params = Object.fromEntries(ENTRY_COLUMNS.map((c) => [c, (values as Record<string, unknown>)[c]]));
