@@ -6,7 +6,7 @@ import type { SearchCursor } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_SCHEMA_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from './database-url';
-import { documentFields, searchTerms } from './full-text';
+import { documentFields, foldForHeadline, HIT_END, HIT_START, placeHits, SearchTerms, searchTerms } from './full-text';
 import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
 
@@ -33,7 +33,7 @@ const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at').map
 /** One rebuild at a time over all replicas ("dlvrebd" in ASCII). */
 const REBUILD_LOCK_KEY = BigInt('0x646c7672656264').toString();
 
-const SNIPPET_OPTIONS = 'StartSel=«, StopSel=», MaxWords=16, MinWords=6, ShortWord=0, MaxFragments=1, FragmentDelimiter=…';
+const SNIPPET_OPTIONS = `StartSel=${HIT_START}, StopSel=${HIT_END}, MaxWords=16, MinWords=6, ShortWord=0, MaxFragments=1`;
 
 /** Counts and sums arrive as numbers (they stay far below 2^53), not as strings. */
 const NUMERIC_TYPES = {
@@ -288,27 +288,40 @@ export class PostgresCatalog implements Catalog {
     );
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id);
-    const snippets = new Map<number, string>(
-      (terms
-        ? await this.conn().query<{ id: number; snippet: string }>(
-            // the snippet comes from the field holding most of the words (the first such: name, queries, answers), as FTS5 picks it
-            `SELECT s.id, ts_headline($1::regconfig,
-                 CASE WHEN s.a >= s.b AND s.a >= s.c THEN s.name WHEN s.b >= s.c THEN s.queries ELSE s.answers END,
-                 to_tsquery($1::regconfig, $2), $3) AS snippet
-               FROM (SELECT f.id, f.name, t.queries, t.answers,
-                       (SELECT COUNT(*) FROM unnest($4::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS a,
-                       (SELECT COUNT(*) FROM unnest($5::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS b,
-                       (SELECT COUNT(*) FROM unnest($6::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS c
-                     FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($7::bigint[])) s`,
-            [this.options.ftsLanguage, terms.query, SNIPPET_OPTIONS, ...terms.byField, ids],
-          )
-        : await this.conn().query<{ id: number; snippet: string }>(
-            'SELECT file_id AS id, substr(queries, 1, 160) AS snippet FROM file_texts WHERE file_id = ANY($1::bigint[])',
-            [ids],
-          )
-      ).rows.map((r) => [r.id, r.snippet]),
-    );
+    const snippets = terms ? await this.headlines(ids, terms) : await this.firstQueries(ids);
     return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
+  }
+
+  /**
+   * Snippets as FTS5 makes them: from the field holding most of the words (the first such of name, queries,
+   * answers), about 16 words around the hits, hits between « and ».
+   */
+  private async headlines(ids: number[], terms: SearchTerms): Promise<Map<number, string>> {
+    const { rows } = await this.conn().query<{ id: number; text: string }>(
+      `SELECT s.id, CASE WHEN s.a >= s.b AND s.a >= s.c THEN s.name WHEN s.b >= s.c THEN s.queries ELSE s.answers END AS text
+         FROM (SELECT f.id, f.name, t.queries, t.answers,
+                 (SELECT COUNT(*) FROM unnest($2::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS a,
+                 (SELECT COUNT(*) FROM unnest($3::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS b,
+                 (SELECT COUNT(*) FROM unnest($4::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS c
+               FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($5::bigint[])) s`,
+      [this.options.ftsLanguage, ...terms.byField, ids],
+    );
+    // marked on the folded text, where the parser finds the folded words whatever the database's locale
+    const marked = await this.conn().query<{ headline: string }>(
+      `SELECT ts_headline($1::regconfig, x.text, to_tsquery($1::regconfig, $2), $3) AS headline
+         FROM unnest($4::text[]) WITH ORDINALITY AS x(text, n) ORDER BY x.n`,
+      [this.options.ftsLanguage, terms.query, SNIPPET_OPTIONS, rows.map((r) => foldForHeadline(r.text))],
+    );
+    return new Map(rows.map((r, i) => [r.id, placeHits(r.text, marked.rows[i].headline) ?? r.text.slice(0, 160)]));
+  }
+
+  /** Without a search text: the start of the first query. */
+  private async firstQueries(ids: number[]): Promise<Map<number, string>> {
+    const { rows } = await this.conn().query<{ id: number; snippet: string }>(
+      'SELECT file_id AS id, substr(queries, 1, 160) AS snippet FROM file_texts WHERE file_id = ANY($1::bigint[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.snippet]));
   }
 
   /** Per (day, organization, app) and in total; p95 is the nearest rank (`percentile_disc`). */
