@@ -5,7 +5,7 @@ import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import type { SearchCursor } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_SCHEMA_VERSION } from '../sqlite/catalog-schema';
-import { redactDatabaseUrl, scrubSecret } from './database-url';
+import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
 import { documentFields, foldForHeadline, HIT_END, HIT_START, placeHits, SearchTerms, searchTerms } from './full-text';
 import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
