@@ -3,8 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { backupCommand } from './cli/backup.command';
 import { cleanCommand, reindexCommand, verifyCommand } from './cli/archive.commands';
+import { migrateCatalogCommand } from './cli/migrate-catalog.command';
 import { CliCommand, CliOutput, parseCommandArgs, ParsedOptions, UsageError } from './cli/cli-command';
 import { ConfigError } from './config/app-config';
+import { AppConfigModule } from './config/config.module';
 import { loadConfigFromEnvironment } from './config/load-environment';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 
@@ -19,6 +21,7 @@ export const COMMANDS: Record<string, CliCommand> = {
   verify: verifyCommand,
   clean: cleanCommand,
   backup: backupCommand,
+  'migrate-catalog': migrateCatalogCommand,
 };
 
 function usage(): string {
@@ -55,7 +58,10 @@ export async function runCli(
   }
   let app: INestApplicationContext | undefined;
   try {
-    app = await createContext();
+    app =
+      command.context === 'config'
+        ? await NestFactory.createApplicationContext(AppConfigModule.forRoot(loadConfigFromEnvironment()), { logger: ['error', 'warn'] })
+        : await createContext();
     return await command.run(app, options, out);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ArchiveQueryError) {
