@@ -2,11 +2,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { backupCommand } from './cli/backup.command';
 import { cleanCommand, reindexCommand, verifyCommand } from './cli/archive.commands';
-import { migrateCatalogCommand } from './cli/migrate-catalog.command';
 import { CliCommand, CliOutput, parseCommandArgs, ParsedOptions, UsageError } from './cli/cli-command';
 import { ConfigError } from './config/app-config';
-import { AppConfigModule } from './config/config.module';
-import { loadConfigFromEnvironment } from './config/load-environment';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 
 /** One-shot commands against the archive, without the HTTP server: `node dist/cli.js <command> [options]`. */
@@ -20,7 +17,6 @@ export const COMMANDS: Record<string, CliCommand> = {
   verify: verifyCommand,
   clean: cleanCommand,
   backup: backupCommand,
-  'migrate-catalog': migrateCatalogCommand,
 };
 
 function usage(): string {
@@ -60,10 +56,7 @@ export async function runCli(
   }
   let app: INestApplicationContext | undefined;
   try {
-    app =
-      command.context === 'config'
-        ? await NestFactory.createApplicationContext(AppConfigModule.forRoot(loadConfigFromEnvironment()), { logger: ['error', 'warn'] })
-        : await createContext();
+    app = await createContext();
     return await command.run(app, options, out);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ArchiveQueryError) {

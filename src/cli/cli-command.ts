@@ -18,8 +18,6 @@ export interface CliCommand {
   usage: string;
   summary: string;
   options: CliOptions;
-  /** 'config': the command gets a context holding the validated configuration only (no archive is opened) */
-  context?: 'app' | 'config';
   /** returns the exit code */
   run(app: INestApplicationContext, options: ParsedOptions, out: CliOutput): Promise<number>;
 }
