@@ -95,8 +95,11 @@ describe('Hardening: the service killed with SIGKILL in the middle of a large ba
     expect(refused.stderr).toMatch(/backup lock/);
     expect(refused.code).toBe(3);
     await waitFor(async () => (await api(second, `/api/jobs/${slow.body.job_id}`)).body.status !== 'running', 'the server job to end', 60_000);
-    const history = JSON.parse(fs.readFileSync(`${logsDir}/state/jobs.json`, 'utf8')).jobs;
-    expect(history.find((j: { id: string }) => j.id === slow.body.job_id)).toMatchObject({ status: 'succeeded' });
+    // the history file is written just after the job ends in memory: wait for that write, then check it
+    const recorded = () =>
+      (JSON.parse(fs.readFileSync(`${logsDir}/state/jobs.json`, 'utf8')).jobs as { id: string; status: string }[]).find((j) => j.id === slow.body.job_id);
+    await waitFor(async () => recorded()?.status !== 'running', 'the job history file to record the end', 60_000);
+    expect(recorded()).toMatchObject({ status: 'succeeded' });
     sim.setLatency(0);
 
     second.child.kill('SIGTERM');
