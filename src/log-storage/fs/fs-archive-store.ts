@@ -122,6 +122,12 @@ export class FsArchiveStore implements ArchiveStore {
   async countObjects(folder: string): Promise<number> {
     checkFolder(folder);
     let count = 0;
+    for await (const { entry } of this.walkFiles(folder)) if (!entry.name.endsWith(TMP_SUFFIX)) count++;
+    return count;
+  }
+
+  /** Every regular file below a folder with its key, depth first; folders that vanish meanwhile are passed over. */
+  private async *walkFiles(folder: string): AsyncGenerator<{ key: string; entry: fs.Dirent }> {
     const stack = [folder];
     while (stack.length) {
       const dirKey = stack.pop()!;
@@ -132,12 +138,12 @@ export class FsArchiveStore implements ArchiveStore {
         if (isMissing(error)) continue;
         throw error;
       }
-      for (const e of entries) {
-        if (e.isDirectory()) stack.push(`${dirKey}${e.name}/`);
-        else if (e.isFile() && !e.name.endsWith(TMP_SUFFIX)) count++;
+      for (const entry of entries) {
+        const key = `${dirKey}${entry.name}`;
+        if (entry.isDirectory()) stack.push(`${key}/`);
+        else if (entry.isFile()) yield { key, entry };
       }
     }
-    return count;
   }
 
   async listFolders(folder: string): Promise<string[]> {
@@ -207,27 +213,13 @@ export class FsArchiveStore implements ArchiveStore {
   async removeAbandoned(folder: string): Promise<string[]> {
     checkFolder(folder);
     const removed: string[] = [];
-    const stack = [folder];
-    while (stack.length) {
-      const dirKey = stack.pop()!;
-      let entries: fs.Dirent[];
-      try {
-        entries = await fs.promises.readdir(dirKey ? this.absolute(dirKey.slice(0, -1)) : this.root, { withFileTypes: true });
-      } catch (error) {
-        if (isMissing(error)) continue;
-        throw error;
-      }
-      for (const entry of entries) {
-        const key = `${dirKey}${entry.name}`;
-        if (entry.isDirectory()) stack.push(`${key}/`);
-        else if (entry.isFile() && entry.name.endsWith(TMP_SUFFIX)) {
-          const full = this.absolute(key);
-          const mtime = await fs.promises.stat(full).then((s) => s.mtimeMs, () => null);
-          if (mtime === null || !isAbandonedTemp(entry.name, mtime)) continue;
-          await fs.promises.unlink(full).catch(() => undefined);
-          removed.push(key);
-        }
-      }
+    for await (const { key, entry } of this.walkFiles(folder)) {
+      if (!entry.name.endsWith(TMP_SUFFIX)) continue;
+      const full = this.absolute(key);
+      const mtime = await fs.promises.stat(full).then((st) => st.mtimeMs, () => null);
+      if (mtime === null || !isAbandonedTemp(entry.name, mtime)) continue;
+      await fs.promises.unlink(full).catch(() => undefined);
+      removed.push(key);
     }
     return removed;
   }
