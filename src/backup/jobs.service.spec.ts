@@ -203,7 +203,7 @@ describe(JobsService.name, () => {
     const { sut, checkpoints } = await build();
     const job = sut.startBackup({ sources: [alpha], trigger: 'scheduled' });
     await new Promise((r) => setImmediate(r));
-    await sut.beforeApplicationShutdown();
+    await sut.onModuleDestroy();
     const stored = sut.get(job.id)!;
     expect(stored).toMatchObject({ status: 'interrupted', sources: [{ status: 'interrupted', checkpoint_after: null }] });
     expect(stored.sources[0].current_window).toEqual({ start: '2025-10-13T10:00:00.000Z', end: '2025-10-14T00:00:00.000Z' });

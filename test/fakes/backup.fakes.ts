@@ -162,6 +162,8 @@ export function jobsService(parts: {
   stale: FakeStale;
   clock: Clock;
   lock?: FreeBackupLock;
+  /** the configured sources (resume looks them up) */
+  sources?: DifySource[];
 }): JobsService {
   const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
   const alerts = parts.alerts as unknown as AlertsService;
@@ -173,5 +175,7 @@ export function jobsService(parts: {
     parts.stale as unknown as StaleSourcesService,
     parts.clock,
     lock,
+    parts.config,
+    fakeRegistry(parts.sources ?? []),
   );
 }
