@@ -11,6 +11,7 @@ import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
 import { BackupLock, BackupLockedError } from './backup-lock';
+import { isArchiveStop } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
@@ -41,6 +42,8 @@ interface RunningJob {
   /** settles once the job holds the backup lock or was skipped for want of it */
   lockSettled: Promise<BackupLockedError | null>;
   settleLock(refusal: BackupLockedError | null): void;
+  /** the archive cannot be written (disk full, read-only): the sources not started yet are not tried */
+  archiveStop: string | null;
 }
 
 function errorText(error: unknown, source: DifySource): string {
@@ -266,6 +269,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       errors: new Map(),
       lockSettled,
       settleLock,
+      archiveStop: null,
     };
     this.running.set(job.id, run);
     this.history.claim(job.id);
@@ -358,6 +362,14 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       entry.finished_at = this.clock.now().toISOString();
       return;
     }
+    if (run.archiveStop) {
+      // one stop, one message and one alert for the whole run, not one per source
+      entry.status = 'failed';
+      entry.error = `not started: ${run.archiveStop}`;
+      entry.finished_at = this.clock.now().toISOString();
+      run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
+      return;
+    }
     await this.sourceLocks.run(sourceKey(source), async () => {
       entry.status = 'running';
       entry.started_at = this.clock.now().toISOString();
@@ -380,6 +392,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
         entry.error_kind = error instanceof DifyError ? error.name : null;
         if (error instanceof DifyAuthError) this.alerts.notify(credentialsRejectedAlert(source, run.job.id, entry.error), secretsOf(source));
       }
+      run.archiveStop ??= entry.result?.errors.find(isArchiveStop)?.error ?? null;
       entry.status = interrupted ? 'interrupted' : sourceStatus(entry);
       entry.current_window = entry.status === 'interrupted' ? entry.current_window : null;
       entry.finished_at = this.clock.now().toISOString();
