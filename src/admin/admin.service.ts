@@ -71,7 +71,7 @@ export class AdminService {
       this.storage.stats({}),
       this.storage.stats(statsFilter),
     ]);
-    await this.jobs.refresh();
+    await Promise.all([this.jobs.refresh(), this.sources.refresh()]);
     const jobs = this.jobs.list();
     const running = jobs.filter((j) => j.status === 'running');
     const sourceViews = this.sources.list();

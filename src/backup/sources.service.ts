@@ -54,6 +54,11 @@ export class SourcesService {
     return new CronTime(backupCron, timezone).getNextDateFrom(this.clock.now(), timezone).toJSDate().toISOString();
   }
 
+  /** Re-reads the shared checkpoint file: another process on this archive may have run since. */
+  async refresh(): Promise<void> {
+    await this.checkpoints.reload();
+  }
+
   list(): SourceView[] {
     const nextRun = this.nextBackupRun();
     return this.registry.list().map((source) => {
