@@ -2,18 +2,49 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { BackupLock } from './backup/backup-lock';
+import { JobsService } from './backup/jobs.service';
+import { ServerPresence } from './backup/server-presence';
+import { archiveWriteProblem, retentionWarning } from './backup/start-up-checks';
 import { AppLogger } from './common/logging/app-logger';
-import { AppConfig } from './config/app-config';
-import { readEnvironment } from './config/load-environment';
+import { AppConfig, ConfigError } from './config/app-config';
+import { loadConfigFromEnvironment, readEnvironment } from './config/load-environment';
 import { configureApp } from './configure-app';
 
-/** The HTTP server, configured from `.env` and the environment unless a validated `config` is given. */
+/**
+ * The HTTP server, configured from `.env` and the environment unless a validated `config` is given.
+ * Refuses to start (a ConfigError, one line) when LOGS_DIR cannot be written; once listening, warns about
+ * other servers on the same archive and resumes the runs a shutdown interrupted.
+ */
 export async function startServer(config?: AppConfig, logger: AppLogger = AppLogger.fromEnv(readEnvironment())): Promise<NestExpressApplication> {
+  const problem = await archiveWriteProblem((config ?? loadConfigFromEnvironment()).logsDir);
+  if (problem) throw new ConfigError(problem);
   const root = config ? AppModule.forRoot(config) : await AppModule.fromEnvironment();
   const app = await NestFactory.create<NestExpressApplication>(root, { bodyParser: false, bufferLogs: false, logger });
-  const { host, port } = app.get(AppConfig);
-  configureApp(app, app.get(AppConfig));
-  await app.listen(port, host);
-  new Logger('Main').log(`Listening on http://${host}:${port} (API docs at /api/docs)`);
+  const settings = app.get(AppConfig);
+  configureApp(app, settings);
+  await app.listen(settings.port, settings.host);
+  const main = new Logger('Main');
+  const url = `http://${settings.host}:${settings.port}`;
+  main.log(`Listening on ${url} (API docs at /api/docs)`);
+  await warnAboutOtherProcesses(app, settings, url, main);
+  const retention = retentionWarning(settings);
+  if (retention) main.warn(retention);
+  await app.get(JobsService).resumeInterrupted();
   return app;
+}
+
+/** Two servers on one LOGS_DIR work (their backups take turns through the lock), but the operator should know. */
+async function warnAboutOtherProcesses(app: NestExpressApplication, config: AppConfig, url: string, logger: Logger): Promise<void> {
+  const others = await app.get(ServerPresence).announce(url);
+  for (const o of others) {
+    logger.warn(
+      `Another server uses ${config.logsDir}: pid ${o.pid} on ${o.hostname} (${o.url}, since ${o.started_at}); ` +
+        `backups take turns through the backup lock, a run that finds it held is skipped`,
+    );
+  }
+  const holder = await app.get(BackupLock).otherHolder();
+  if (holder && !others.some((o) => o.pid === holder.pid && o.hostname === holder.hostname)) {
+    logger.warn(`Another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}) is backing up ${config.logsDir} since ${holder.since}`);
+  }
 }

@@ -1,5 +1,6 @@
 import type { ArchivedConversation, DifyAccessMode } from '../common/conversation-log';
 import type { DifySource } from '../dify/dify.types';
+import { isResumable } from '../backup/job-outcome';
 import type { Job, JobSource, JobSourceStatus, SourceState } from '../backup/jobs.types';
 import { formatNumber, progressPercent, ProgressCounts } from './format';
 
@@ -61,6 +62,8 @@ export interface JobRowView {
   status: string;
   statusLabel: string;
   message: string;
+  /** interrupted and not resumed yet: the page offers a resume button */
+  resumable: boolean;
 }
 
 export function sumProgress(sources: Pick<JobSource, 'progress'>[]): ProgressCounts {
@@ -123,6 +126,7 @@ export function jobRowView(job: Job): JobRowView {
     status: displayStatus(job),
     statusLabel: STATUS_LABELS[displayStatus(job)],
     message: job.message,
+    resumable: isResumable(job),
   };
 }
 

@@ -7,7 +7,7 @@ import { jobAccepted } from '../backup/jobs.types';
 import { AdminPageFilter, wantsJson } from './admin-page.filter';
 import { AdminSession, AdminSessionGuard, CsrfRejected } from './admin-session';
 import { AdminService } from './admin.service';
-import { BackupFormDto, CleanFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
+import { BackupFormDto, CleanFormDto, CsrfFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
 
 /** The server-rendered admin page. Every form works without JavaScript; page scripts only enhance. */
 @ApiExcludeController()
@@ -44,8 +44,19 @@ export class AdminController {
 
   @Get('jobs/:id')
   @Render('job')
-  job(@AdminSession() session: string | undefined, @Param('id') id: string) {
-    return { ...this.page(session), ...this.admin.job(id) };
+  async job(@AdminSession() session: string | undefined, @Param('id') id: string) {
+    return { ...this.page(session), ...(await this.admin.job(id)) };
+  }
+
+  @Post('jobs/:id/resume')
+  async resume(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Param('id') id: string, @Body() body: CsrfFormDto): Promise<void> {
+    this.checkCsrf(session, body._csrf);
+    const job = await this.admin.resume(id);
+    if (wantsJson(req)) {
+      res.status(202).json({ job_id: job.id, url: `/admin/jobs/${job.id}` });
+      return;
+    }
+    res.redirect(303, `/admin/jobs/${encodeURIComponent(job.id)}`);
   }
 
   @Get('export')

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { CronTime } from 'cron';
+import { retentionPolicy, retentionWarning } from '../backup/start-up-checks';
 import type { Readable } from 'node:stream';
 import { SourceRegistry } from '../backup/source-registry';
 import { InvalidRequestError } from '../common/domain-errors';
@@ -69,6 +71,7 @@ export class AdminService {
       this.storage.stats({}),
       this.storage.stats(statsFilter),
     ]);
+    await Promise.all([this.jobs.refresh(), this.sources.refresh()]);
     const jobs = this.jobs.list();
     const running = jobs.filter((j) => j.status === 'running');
     const sourceViews = this.sources.list();
@@ -122,7 +125,25 @@ export class AdminService {
       sourceOptions: options(configured.map((s) => ({ value: sourceValue(s), label: sourceLabel(s) })), form.source),
       statsQuery: query(statsFilter),
       days: this.byDay(inRange.days),
+      retention: this.retention(now),
     };
+  }
+
+  /** The retention policy, the next clean-up, and a warning when the archive keeps no more than Dify. */
+  private retention(now: Date) {
+    const { cleanupCron, timezone } = this.config.schedule;
+    return {
+      policy: retentionPolicy(this.config),
+      warning: retentionWarning(this.config),
+      nextCleanupAt: this.config.autoLogging ? new CronTime(cleanupCron, timezone).getNextDateFrom(now, timezone).toJSDate().toISOString() : null,
+      cleanupCron,
+      timezone,
+    };
+  }
+
+  /** Resumes an interrupted job; resolves with the new job. */
+  resume(id: string): Promise<Job> {
+    return this.jobs.resume(id);
   }
 
   /** The figures the page's totals show, formatted (the page script refreshes them after a backup). */
@@ -147,7 +168,8 @@ export class AdminService {
     return this.jobs.startBackup({ sources, trigger: 'manual' });
   }
 
-  job(id: string) {
+  async job(id: string) {
+    await this.jobs.refresh();
     const job = this.jobs.getOrThrow(id);
     const view = progressView(job);
     return {
@@ -160,6 +182,9 @@ export class AdminService {
         startedAtLabel: job.started_at.slice(0, 16).replace('T', ' '),
         finishedAt: job.finished_at,
         trigger: jobRowView(job).trigger,
+        resumable: jobRowView(job).resumable,
+        resumedBy: job.resumed_by ?? null,
+        resumes: job.resumes ?? null,
         sources: job.sources.map((s) => ({
           label: sourceLabel({ app_id: s.app_id, organization_id: s.organization_id ?? undefined, name: s.name ?? undefined }),
           status: sourceDisplayStatus(s),

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -40,7 +40,7 @@ export class BackupLockedError extends ConflictError {
  * whose process is gone (or, from another host, whose heartbeat stopped) is stale and taken over.
  */
 @Injectable()
-export class BackupLock implements OnModuleDestroy {
+export class BackupLock implements OnApplicationShutdown {
   private readonly logger = new Logger(BackupLock.name);
   readonly file: string;
   private readonly instance = randomUUID();
@@ -77,7 +77,8 @@ export class BackupLock implements OnModuleDestroy {
     return (await this.isStale(current)) ? null : current;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the modules are destroyed: the jobs drained during destroy still held the lock until then. */
+  async onApplicationShutdown(): Promise<void> {
     if (this.holds > 0) {
       this.holds = 1;
       await this.release();

@@ -12,6 +12,7 @@ import { JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { ServerPresence } from './server-presence';
 import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
 import { SourcesController } from './sources.controller';
@@ -40,7 +41,8 @@ import { StaleSourcesService } from './stale-sources.service';
     JobsService,
     StaleSourcesService,
     SourcesService,
+    ServerPresence,
   ],
-  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BackupLock, CheckpointService],
+  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BackupLock, CheckpointService, ServerPresence],
 })
 export class BackupModule {}

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { BackupLock } from './backup-lock';
 import { JobHistoryRepository } from './job-history.repository';
-import { clone, errorName, forHistory } from './job-outcome';
+import { clone, errorName, forHistory, resumePoint } from './job-outcome';
 import type { Job } from './jobs.types';
 
 /** Jobs kept in the history. */
@@ -53,6 +53,7 @@ export class JobHistoryService {
             s.finished_at = now;
           }
         }
+        job.resume = resumePoint(job, 'crash', now);
       }
       const ids = new Set(this.history.map((j) => j.id));
       this.history = [...this.history, ...stored.filter((j) => !ids.has(j.id))].slice(0, MAX_JOBS);
@@ -68,6 +69,32 @@ export class JobHistoryService {
   /** Marks a job as this process's own. */
   claim(id: string): void {
     this.ownIds.add(id);
+  }
+
+  /** Changes a job of the history (another process's too) and makes it this process's to write. */
+  async amend(id: string, change: (job: Job) => void): Promise<void> {
+    const job = this.history.find((j) => j.id === id);
+    if (!job) return;
+    change(job);
+    this.ownIds.add(id);
+  }
+
+  /**
+   * Takes the jobs other processes wrote into the shared file since it was read (two servers, or a
+   * CLI, on one LOGS_DIR); this process's own jobs stay as this process knows them.
+   */
+  async refresh(live: Job[]): Promise<void> {
+    let stored: Job[];
+    try {
+      stored = await this.repository.load();
+    } catch (e) {
+      this.logger.error(`Failed to read the job history: ${errorName(e)}`);
+      return;
+    }
+    const liveIds = new Set(live.map((j) => j.id));
+    const theirs = stored.filter((j) => !this.ownIds.has(j.id) && !liveIds.has(j.id));
+    const ids = new Set(theirs.map((j) => j.id));
+    this.history = [...theirs, ...this.history.filter((j) => !ids.has(j.id))].sort(newestFirst).slice(0, MAX_JOBS);
   }
 
   /** A finished job enters the history (in memory; `persist` writes it). */

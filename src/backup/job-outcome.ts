@@ -1,6 +1,6 @@
 import type { CrawlWindow } from '../dify/dify.types';
 import type { BackupProgress } from './backup.types';
-import type { IsoWindow, Job, JobSource, JobSourceStatus, JobStatus } from './jobs.types';
+import type { IsoWindow, Job, JobResumePoint, JobSource, JobSourceStatus, JobStatus } from './jobs.types';
 
 /** File paths and errors kept per source in the history (the live result has them all). */
 const MAX_LISTED = 200;
@@ -34,6 +34,7 @@ export function sourceStatus(entry: JobSource): JobSourceStatus {
 }
 
 export function jobStatus(statuses: JobSourceStatus[]): JobStatus {
+  if (statuses.length && statuses.every((s) => s === 'skipped')) return 'skipped';
   if (statuses.includes('interrupted') || statuses.includes('pending') || statuses.includes('running')) return 'interrupted';
   if (statuses.every((s) => s === 'succeeded')) return 'succeeded';
   if (statuses.every((s) => s === 'failed')) return 'failed';
@@ -55,6 +56,7 @@ export function describeJob(job: Job): string {
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`);
   const { seen, saved, unchanged, failed } = jobTotals(job);
+  if (job.status === 'skipped') return `Skipped: ${job.sources[0]?.error ?? 'another process holds the backup lock'}`;
   const resume = job.status === 'interrupted' && !job.window ? '; the next run resumes from each checkpoint' : '';
   return `${plural(job.sources.length, 'source')}: ${parts.join(', ')}; ${plural(seen, 'conversation')} seen, ${saved} saved, ${unchanged} unchanged, ${failed} failed${resume}`;
 }
@@ -89,4 +91,23 @@ export function newJobSource(source: { app_id: string; organization_id?: string 
     warnings: [],
     result: null,
   };
+}
+
+/** Where an interrupted job stopped: per source, the checkpoint (catch-up) or the job's window. */
+export function resumePoint(job: Job, reason: JobResumePoint['reason'], at: string): JobResumePoint {
+  return {
+    reason,
+    interrupted_at: at,
+    sources: job.sources.map((s) => ({
+      app_id: s.app_id,
+      organization_id: s.organization_id,
+      from: job.window ? job.window.start : (s.checkpoint_after ?? s.window?.start ?? null),
+      to: job.window ? job.window.end : null,
+    })),
+  };
+}
+
+/** An interrupted job nobody has resumed yet. */
+export function isResumable(job: Job): boolean {
+  return job.status === 'interrupted' && !!job.resume && !job.resumed_by;
 }

@@ -1,9 +1,9 @@
-import { Controller, Get, MessageEvent, Param, Query, Sse } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, MessageEvent, Param, Post, Query, Sse } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { map, Observable } from 'rxjs';
-import { JobDto, JobListDto, ListJobsQueryDto } from './dto/job.dto';
+import { JobAcceptedDto, JobDto, JobListDto, ListJobsQueryDto } from './dto/job.dto';
 import { JobsService } from './jobs.service';
-import type { Job } from './jobs.types';
+import { jobAccepted, type Job, type JobAccepted } from './jobs.types';
 
 const JOB_ID_EXAMPLE = '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20';
 const notFound = { schema: { example: { statusCode: 404, error: 'Not Found', message: `no job has id ${JOB_ID_EXAMPLE}`, field: 'id' } } };
@@ -17,7 +17,8 @@ export class JobsController {
   @Get()
   @ApiOperation({ summary: 'Backup jobs, newest first (running ones included); the history survives restarts' })
   @ApiOkResponse({ type: JobListDto })
-  list(@Query() query: ListJobsQueryDto): { total: number; jobs: Job[] } {
+  async list(@Query() query: ListJobsQueryDto): Promise<{ total: number; jobs: Job[] }> {
+    await this.jobs.refresh();
     const all = this.jobs.list().filter((j) => (!query.status || j.status === query.status) && (!query.trigger || j.trigger === query.trigger));
     return { total: all.length, jobs: all.slice(0, query.limit ?? 50) };
   }
@@ -27,8 +28,23 @@ export class JobsController {
   @ApiParam({ name: 'id', example: JOB_ID_EXAMPLE })
   @ApiOkResponse({ type: JobDto })
   @ApiNotFoundResponse(notFound)
-  get(@Param('id') id: string): Job {
+  async get(@Param('id') id: string): Promise<Job> {
+    await this.jobs.refresh();
     return this.jobs.getOrThrow(id);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Resumes an interrupted job (stopped by shutdown or a crash) as a new job over what it left undone',
+    description: 'The old job gets `resumed_by`, the new one `resumes`. 409 when the job is not interrupted, was already resumed, or another process holds the backup lock.',
+  })
+  @ApiParam({ name: 'id', example: JOB_ID_EXAMPLE })
+  @ApiAcceptedResponse({ type: JobAcceptedDto })
+  @ApiNotFoundResponse(notFound)
+  @ApiConflictResponse({ schema: { example: { statusCode: 409, error: 'Conflict', message: `job ${JOB_ID_EXAMPLE} is succeeded; only an interrupted job can be resumed`, field: 'id' } } })
+  async resume(@Param('id') id: string): Promise<JobAccepted> {
+    return jobAccepted(await this.jobs.resume(id));
   }
 
   @Sse(':id/events')

@@ -2,6 +2,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { DifyAuthError, DifyUnavailableError } from '../dify/dify.errors';
 import type { DifySource } from '../dify/dify.types';
+import { BackupLockedError } from './backup-lock';
 import { archiveStopError } from './backup-result';
 import { JobsService, MAX_JOBS } from './jobs.service';
 import {
@@ -10,6 +11,7 @@ import {
   FakeBackups,
   FakeClock,
   FakeStale,
+  FreeBackupLock,
   jobsService,
   MemoryCheckpointRepository,
   MemoryJobHistoryRepository,
@@ -36,7 +38,7 @@ describe(JobsService.name, () => {
   const build = async () => {
     const checkpoints = checkpointService(checkpointRepo, [alpha, beta], clock);
     await checkpoints.onModuleInit();
-    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock });
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock, sources: [alpha, beta] });
     await sut.onModuleInit();
     return { sut, checkpoints };
   };
@@ -219,7 +221,7 @@ describe(JobsService.name, () => {
     const { sut, checkpoints } = await build();
     const job = sut.startBackup({ sources: [alpha], trigger: 'scheduled' });
     await new Promise((r) => setImmediate(r));
-    await sut.beforeApplicationShutdown();
+    await sut.onModuleDestroy();
     const stored = sut.get(job.id)!;
     expect(stored).toMatchObject({ status: 'interrupted', sources: [{ status: 'interrupted', checkpoint_after: null }] });
     expect(stored.sources[0].current_window).toEqual({ start: '2025-10-13T10:00:00.000Z', end: '2025-10-14T00:00:00.000Z' });
@@ -227,6 +229,66 @@ describe(JobsService.name, () => {
     expect(checkpoints.get(alpha).checkpoint).toBeNull();
     expect(history.jobs[0]).toMatchObject({ id: job.id, status: 'interrupted' });
     expect(alerts.sent).toEqual([]);
+    expect(stored.resume).toEqual({
+      reason: 'shutdown',
+      interrupted_at: '2025-10-15T10:00:00.000Z',
+      sources: [{ app_id: 'alpha', organization_id: 'acme', from: '2025-10-13T10:00:00.000Z', to: null }],
+    });
+    expect(stored.message).toContain('stopped by shutdown, it resumes at the next start-up');
+
+    // the next process resumes it at start-up, from the checkpoint, and links both jobs
+    backups.handler = async (req) => result(req, 1);
+    const next = await build();
+    const [resumed] = await next.sut.resumeInterrupted();
+    // a scheduled tick for the same source joins the resumed job: a way to wait for it
+    const done = await next.sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(done.id).toBe(resumed.id);
+    expect(next.sut.get(resumed.id)).toMatchObject({ status: 'succeeded', resumes: job.id, trigger: 'scheduled', window: null });
+    expect(next.sut.get(job.id)).toMatchObject({ status: 'interrupted', resumed_by: resumed.id });
+    expect(next.checkpoints.get(alpha).checkpoint).toBe('2025-10-15T10:00:00.000Z');
+    await expect(next.sut.resume(job.id)).rejects.toThrow(`job ${job.id} was already resumed by job ${resumed.id}`);
+    await expect(next.sut.resume(resumed.id)).rejects.toThrow(`job ${resumed.id} is succeeded; only an interrupted job can be resumed`);
+    expect(await next.sut.resumeInterrupted()).toEqual([]);
+  });
+
+  it('leaves a job interrupted by shutdown waiting when automatic backups are off', async () => {
+    config = { ...testConfig({ backfillFrom: '2d' }), autoLogging: false };
+    backups.handler = async (req) => {
+      await new Promise<void>((resolve) => req.signal!.addEventListener('abort', () => resolve()));
+      return result(req, 1, { success: false, interrupted: true });
+    };
+    const { sut } = await build();
+    const job = sut.startBackup({ sources: [alpha], window: {}, trigger: 'api' });
+    await new Promise((r) => setImmediate(r));
+    await sut.onModuleDestroy();
+    expect(sut.get(job.id)!.message).toContain(`it waits for a resume (POST /api/jobs/${job.id}/resume or the admin page)`);
+    expect(sut.get(job.id)!.resume!.sources).toEqual([{ app_id: 'alpha', organization_id: 'acme', from: null, to: null }]);
+    const next = await build();
+    expect(await next.sut.resumeInterrupted()).toEqual([]);
+    expect(next.sut.get(job.id)).toMatchObject({ status: 'interrupted', resume: { reason: 'shutdown' } });
+  });
+
+  it('records a run that finds the backup lock held as skipped: the caller gets the lock error, no alert, no outcome recorded', async () => {
+    const holder = { pid: 4242, hostname: 'other-host', instance: 'x', owner: 'server' as const, since: '2025-10-15T09:59:00.000Z' };
+    const lock = Object.assign(new FreeBackupLock(), {
+      hold: async () => {
+        throw new BackupLockedError(holder, '/data/logs/state/backup.lock');
+      },
+    });
+    const checkpoints = checkpointService(checkpointRepo, [alpha, beta], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock, lock });
+    await sut.onModuleInit();
+    await expect(sut.startBackupWhenFree({ sources: [alpha, beta], trigger: 'api' })).rejects.toThrow(
+      'another server (pid 4242 on other-host, since 2025-10-15T09:59:00.000Z) holds the backup lock of this archive',
+    );
+    const job = await sut.runBackup({ sources: [alpha], trigger: 'scheduled' });
+    expect(job).toMatchObject({ status: 'skipped', sources: [{ status: 'skipped', error_kind: 'BackupLockedError' }] });
+    expect(job.message).toMatch(/^Skipped: another server \(pid 4242/);
+    expect(backups.calls).toEqual([]);
+    expect(alerts.sent).toEqual([]);
+    expect(stale.checks).toBe(0);
+    expect(checkpoints.get(alpha).last_outcome).toBeNull();
   });
 
   it('marks jobs left running on disk as interrupted at start-up and keeps the history bounded', async () => {

@@ -1,8 +1,9 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { concat, Observable, of, Subject } from 'rxjs';
 import { Clock } from '../common/clock';
-import { NotFoundError } from '../common/domain-errors';
+import { ConflictError, NotFoundError } from '../common/domain-errors';
+import { AppConfig } from '../config/app-config';
 import { KeyedLock } from '../common/keyed-lock';
 import { mapConcurrent } from '../common/concurrency';
 import { redactText, secretsOf } from '../common/redact';
@@ -10,15 +11,16 @@ import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
 import { BackupLock, BackupLockedError } from './backup-lock';
+import { isArchiveStop } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
 import { JobHistoryService } from './job-history.service';
 import { orgAppLabel } from '../common/org-app-label';
-import { clone, describeJob, errorName, forHistory, isoWindow, jobStatus, jobTotals, newJobSource, plural, sourceStatus } from './job-outcome';
+import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
 import { SourceBackupService } from './source-backup.service';
-import { sourceKey } from './source-registry';
+import { SourceRegistry, sourceKey } from './source-registry';
 import { StaleSourcesService } from './stale-sources.service';
 
 export { MAX_JOBS } from './job-history.service';
@@ -38,6 +40,11 @@ interface RunningJob {
   done: Promise<Job>;
   /** the error that stopped a source as a whole, by source index (kept in memory only) */
   errors: Map<number, unknown>;
+  /** settles once the job holds the backup lock or was skipped for want of it */
+  lockSettled: Promise<BackupLockedError | null>;
+  settleLock(refusal: BackupLockedError | null): void;
+  /** the archive cannot be written (disk full, read-only): the sources not started yet are not tried */
+  archiveStop: string | null;
 }
 
 function errorText(error: unknown, source: DifySource): string {
@@ -51,11 +58,13 @@ function errorText(error: unknown, source: DifySource): string {
  * the history is JobHistoryService's.
  */
 @Injectable()
-export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
+export class JobsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(JobsService.name);
   private readonly running = new Map<string, RunningJob>();
   private readonly sourceLocks = new KeyedLock();
   private readonly live = () => [...this.running.values()].map((r) => r.job);
+  /** set when shutdown drains the running jobs: what they leave undone gets a resume point */
+  private stopping = false;
 
   constructor(
     private readonly history: JobHistoryService,
@@ -65,6 +74,8 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
     private readonly lock: BackupLock,
+    private readonly config: AppConfig,
+    private readonly registry: SourceRegistry,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -96,6 +107,63 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   startBackup(request: BackupJobRequest): Job {
     if (!this.history.isLoading()) void this.history.load(this.live);
     return clone(this.begin(request).job);
+  }
+
+  /**
+   * Starts a backup job in the background and resolves once it holds the backup lock; throws
+   * BackupLockedError (409) when another process backs up this archive (the job is recorded as skipped).
+   */
+  async startBackupWhenFree(request: BackupJobRequest): Promise<Job> {
+    await this.history.load(this.live);
+    const run = this.begin(request);
+    const refusal = await run.lockSettled;
+    if (refusal) throw refusal;
+    return clone(run.job);
+  }
+
+  /** Continues an interrupted job as a new job over what it left undone; the old job points at the new one. */
+  async resume(id: string): Promise<Job> {
+    await this.refresh();
+    const job = this.getOrThrow(id);
+    if (job.status !== 'interrupted') throw new ConflictError(`job ${id} is ${job.status}; only an interrupted job can be resumed`, 'id');
+    if (job.resumed_by) throw new ConflictError(`job ${id} was already resumed by job ${job.resumed_by}`, 'id');
+    const configured = this.registry.list();
+    const wanted = new Set(job.sources.map((s) => `${s.organization_id ?? ''}/${s.app_id}`));
+    const sources = configured.filter((c) => wanted.has(sourceKey(c)));
+    if (!sources.length) throw new ConflictError(`no source of job ${id} is configured any more`, 'id');
+    const window = job.window
+      ? { ...(job.window.start ? { start: new Date(job.window.start) } : {}), ...(job.window.end ? { end: new Date(job.window.end) } : {}) }
+      : undefined;
+    const where = job.window ? `window ${job.window.start ?? 'beginning'}..${job.window.end ?? 'now'}` : 'each checkpoint';
+    this.logger.log(`Resuming job ${id} (interrupted by ${job.resume?.reason ?? 'a stop'} at ${job.resume?.interrupted_at ?? job.finished_at}) from ${where}`);
+    return this.startBackupWhenFree({ sources, trigger: job.trigger, resumes: id, ...(window ? { window } : {}) });
+  }
+
+  /** At start-up: resumes the jobs the last shutdown interrupted (not those of a crash: a job that kills the process would loop). */
+  async resumeInterrupted(): Promise<Job[]> {
+    await this.history.load(this.live);
+    const waiting = this.list().filter((j) => isResumable(j) && j.resume?.reason === 'shutdown');
+    if (!this.config.autoLogging) {
+      for (const j of waiting) {
+        this.logger.warn(`Job ${j.id} was interrupted by shutdown at ${j.resume!.interrupted_at}; automatic backups are off, so it waits: POST /api/jobs/${j.id}/resume or the admin page resumes it`);
+      }
+      return [];
+    }
+    const started: Job[] = [];
+    for (const j of waiting.reverse()) {
+      try {
+        started.push(await this.resume(j.id));
+      } catch (e) {
+        this.logger.warn(`Did not resume job ${j.id}: ${e instanceof ConflictError ? e.message : errorName(e)}`);
+      }
+    }
+    return started;
+  }
+
+  /** Re-reads the shared history, so jobs of another process on this archive show as they are now. */
+  async refresh(): Promise<void> {
+    await this.history.load(this.live);
+    await this.history.refresh(this.live());
   }
 
   /** Newest first. */
@@ -142,11 +210,21 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     return concat(of(...snapshot), run.events.asObservable());
   }
 
-  /** Aborts the running jobs (in-flight conversations finish, listing stops) and waits for them. */
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Shutdown drains before the archive's catalog closes (this module is destroyed before the modules it
+   * imports): the conversations in flight finish and are indexed, listing stops, each job records
+   * where it stopped.
+   */
+  onModuleDestroy(): Promise<void> {
+    return this.drain();
+  }
+
+  /** Aborts the running jobs (in-flight conversations finish and are indexed, listing stops) and waits for them. */
+  async drain(): Promise<void> {
+    this.stopping = true;
     const runs = [...this.running.values()];
     if (!runs.length) return;
-    this.logger.warn(`Stopping ${runs.length} running jobs for shutdown`);
+    this.logger.warn(`Stopping ${plural(runs.length, 'running job')} for shutdown: finishing the conversations in flight`);
     for (const run of runs) run.controller.abort();
     await Promise.allSettled(runs.map((r) => r.done));
   }
@@ -174,9 +252,12 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       window: request.window ? isoWindow(request.window) : null,
       started_at: this.clock.now().toISOString(),
       finished_at: null,
-      message: `Backing up ${plural(request.sources.length, 'source')}`,
+      message: request.resumes ? `Resuming job ${request.resumes}` : `Backing up ${plural(request.sources.length, 'source')}`,
       sources: request.sources.map(newJobSource),
+      ...(request.resumes ? { resumes: request.resumes } : {}),
     };
+    let settleLock: (refusal: BackupLockedError | null) => void = () => undefined;
+    const lockSettled = new Promise<BackupLockedError | null>((resolve) => (settleLock = resolve));
     const run: RunningJob = {
       job,
       sources: request.sources,
@@ -187,12 +268,16 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       seq: 0,
       done: Promise.resolve(job),
       errors: new Map(),
+      lockSettled,
+      settleLock,
+      archiveStop: null,
     };
     this.running.set(job.id, run);
     this.history.claim(job.id);
     run.done = this.execute(run, request.window).catch(async (error: unknown) => {
       // a bug, not a Dify failure: never leave a job "running" forever
       this.logger.error(`Failed job ${job.id}: ${errorName(error)}`);
+      run.settleLock(null);
       job.status = 'failed';
       job.finished_at = this.clock.now().toISOString();
       job.message = `The job stopped on an internal error: ${errorName(error)}`;
@@ -218,7 +303,8 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
   private async execute(run: RunningJob, window: CrawlWindow | undefined): Promise<Job> {
     const { job } = run;
     const mode = window ? `window ${isoWindow(window).start ?? 'beginning'}..${isoWindow(window).end ?? 'now'}` : 'catch-up from checkpoints';
-    this.logger.log(`Started job ${job.id} (${job.trigger}): ${plural(job.sources.length, 'source')}, ${mode}`);
+    this.logger.log(`Started job ${job.id} (${job.trigger}): ${plural(job.sources.length, 'source')}, ${mode}${job.resumes ? `, resuming job ${job.resumes}` : ''}`);
+    if (job.resumes) await this.history.amend(job.resumes, (old) => (old.resumed_by = job.id));
     await this.persist();
 
     let locked = false;
@@ -227,9 +313,11 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
       locked = true;
     } catch (error) {
       if (!(error instanceof BackupLockedError)) throw error;
-      await this.refuseLocked(run, error);
+      await this.skipLocked(run, error);
+      run.settleLock(error);
     }
     if (locked) {
+      run.settleLock(null);
       try {
         await this.checkpoints.reload();
         await mapConcurrent(run.sources.keys(), SOURCE_PARALLELISM, (index) => this.backupSource(run, index, window));
@@ -241,6 +329,13 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     job.status = jobStatus(job.sources.map((s) => s.status));
     job.finished_at = this.clock.now().toISOString();
     job.message = describeJob(job);
+    if (job.status === 'interrupted' && this.stopping) {
+      job.resume = resumePoint(job, 'shutdown', job.finished_at);
+      job.message += this.config.autoLogging
+        ? '; stopped by shutdown, it resumes at the next start-up'
+        : `; stopped by shutdown, it waits for a resume (POST /api/jobs/${job.id}/resume or the admin page)`;
+    }
+    if (job.status === 'skipped' && job.resumes) await this.history.amend(job.resumes, (old) => (old.resumed_by = null));
     const final = clone(job);
     this.end(run);
     await this.persist();
@@ -249,10 +344,11 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     const totals = jobTotals(job);
     const line = `job ${job.id} (${job.trigger}) ${job.status}: sources=${job.sources.length} seen=${totals.seen} saved=${totals.saved} unchanged=${totals.unchanged} failed=${totals.failed}`;
     if (job.status === 'succeeded') this.logger.log(`Finished ${line}`);
-    else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}`);
+    else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}${job.resume ? ` (${job.message.split('; ').pop()})` : ''}`);
+    else if (job.status === 'skipped') this.logger.warn(`Skipped ${line}`);
     else this.logger.warn(`Failed ${line}`);
 
-    if (job.status !== 'interrupted') {
+    if (job.status !== 'interrupted' && job.status !== 'skipped') {
       await this.stale.check().catch((e) => this.logger.error(`Failed stale-source check: ${errorName(e)}`));
     }
     return final;
@@ -265,6 +361,14 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     if (signal.aborted) {
       entry.status = 'interrupted';
       entry.finished_at = this.clock.now().toISOString();
+      return;
+    }
+    if (run.archiveStop) {
+      // one stop, one message and one alert for the whole run, not one per source
+      entry.status = 'failed';
+      entry.error = `not started: ${run.archiveStop}`;
+      entry.finished_at = this.clock.now().toISOString();
+      run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
       return;
     }
     await this.sourceLocks.run(sourceKey(source), async () => {
@@ -289,6 +393,7 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
         entry.error_kind = error instanceof DifyError ? error.name : null;
         if (error instanceof DifyAuthError) this.alerts.notify(credentialsRejectedAlert(source, run.job.id, entry.error), secretsOf(source));
       }
+      run.archiveStop ??= entry.result?.errors.find(isArchiveStop)?.error ?? null;
       entry.status = interrupted ? 'interrupted' : sourceStatus(entry);
       entry.current_window = entry.status === 'interrupted' ? entry.current_window : null;
       entry.finished_at = this.clock.now().toISOString();
@@ -300,7 +405,6 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     });
   }
 
-  /** Another process is backing up this archive: every source fails at once, saying who holds the lock. */
   /** The one line per source per run (the windows of a catch-up are logged at debug by the backup itself). */
   private logSourceOutcome(run: RunningJob, entry: JobSource, source: DifySource): void {
     const p = entry.progress;
@@ -311,15 +415,17 @@ export class JobsService implements OnModuleInit, BeforeApplicationShutdown {
     else this.logger.warn(line);
   }
 
-  private async refuseLocked(run: RunningJob, error: BackupLockedError): Promise<void> {
-    this.logger.warn(`Refused job ${run.job.id}: ${error.message}`);
+  /**
+   * Another process is backing up this archive: the job is skipped, saying who holds the lock. Not a
+   * failure: no alert, and the sources' last outcome stays the other process's to record.
+   */
+  private async skipLocked(run: RunningJob, error: BackupLockedError): Promise<void> {
     for (const [index, entry] of run.job.sources.entries()) {
       run.errors.set(index, error);
-      entry.status = 'failed';
+      entry.status = 'skipped';
       entry.error = error.message;
       entry.error_kind = error.name;
       entry.finished_at = this.clock.now().toISOString();
-      await this.sourceBackups.recordOutcome(run.job, entry, run.sources[index], error);
       run.events.next({ type: 'source', seq: ++run.seq, job_id: run.job.id, source: clone(entry) });
     }
   }

@@ -5,7 +5,8 @@ import type { Coverage, CrawlWindow, DifyAccessMode, DifySource } from '../dify/
 export type JobTrigger = 'manual' | 'scheduled' | 'api' | 'api-scheduled' | 'cli';
 export const JOB_TRIGGERS: JobTrigger[] = ['manual', 'scheduled', 'api', 'api-scheduled', 'cli'];
 
-export type JobStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+/** `skipped`: another process held the archive's backup lock, so nothing ran (not a failure, no alert). */
+export type JobStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'skipped';
 export type JobSourceStatus = 'pending' | JobStatus;
 
 export interface IsoWindow {
@@ -49,6 +50,21 @@ export interface Job {
   finished_at: string | null;
   message: string;
   sources: JobSource[];
+  /** set on an interrupted job that can be resumed: where and why it stopped */
+  resume?: JobResumePoint | null;
+  /** the job that resumed this one */
+  resumed_by?: string | null;
+  /** the interrupted job this one resumes */
+  resumes?: string | null;
+}
+
+/** Where an interrupted job stopped; resuming runs the same sources again from there. */
+export interface JobResumePoint {
+  /** `shutdown`: SIGTERM/SIGINT drained the job; `crash`: the process died while the job ran */
+  reason: 'shutdown' | 'crash';
+  interrupted_at: string;
+  /** per source, what is left: the source's checkpoint onwards (catch-up) or the job's window (saved conversations come back unchanged) */
+  sources: { app_id: string; organization_id: string | null; from: string | null; to: string | null }[];
 }
 
 /** What a backup job is asked to do. */
@@ -57,6 +73,8 @@ export interface BackupJobRequest {
   /** absent: catch up from each source's checkpoint to now, moving the checkpoint */
   window?: CrawlWindow;
   trigger: JobTrigger;
+  /** the interrupted job this request resumes */
+  resumes?: string;
 }
 
 export type JobEvent =

@@ -157,6 +157,7 @@ export class SourceBackupService {
 
   private warnAboutPurge(run: SourceRun, start: Date, now: Date, checkpoint: string | null): void {
     const { retentionDays } = this.config.dify;
+    if (!retentionDays) return; // unknown or never: no horizon to warn about
     const horizon = purgeHorizon(now, retentionDays);
     if (start.getTime() >= horizon.getTime()) return;
     const warning = purgeHorizonWarning(retentionDays, horizon, start, checkpoint);

@@ -12,7 +12,8 @@ export class SourcesController {
   @Get()
   @ApiOperation({ summary: 'Each configured source: access mode, hosts, coverage, checkpoint, last run and outcome, next scheduled run' })
   @ApiOkResponse({ type: SourceListDto })
-  list(): { sources: SourceView[] } {
+  async list(): Promise<{ sources: SourceView[] }> {
+    await this.sources.refresh();
     return { sources: this.sources.list() };
   }
 

@@ -52,6 +52,11 @@ export class SourcesService {
     return job.isActive ? job.nextDate().toJSDate().toISOString() : null;
   }
 
+  /** Re-reads the shared checkpoint file: another process on this archive may have run since. */
+  async refresh(): Promise<void> {
+    await this.checkpoints.reload();
+  }
+
   list(): SourceView[] {
     const nextRun = this.nextBackupRun();
     return this.registry.list().map((source) => {

@@ -44,7 +44,7 @@ export const backupCommand: CliCommand = {
     const job = jobs.startBackup({ sources, trigger: 'cli' });
     out.line(`job ${job.id}: backing up ${sources.length} sources from their checkpoints`);
     const view = process.stdout.isTTY ? new ProgressBar() : new PlainProgress(out);
-    const stop = () => void jobs.beforeApplicationShutdown();
+    const stop = () => void jobs.drain();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {

@@ -152,7 +152,8 @@ export class EnvironmentVariables {
   DIFY_RETRY_BASE_MS = 500;
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   DIFY_CONCURRENCY = 4;
-  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  /** how long the Dify instance keeps its logs (Dify Cloud's free plan: 30); 0 = unknown or never */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3650)
   DIFY_RETENTION_DAYS = 30;
 
   // Auth and HTTP

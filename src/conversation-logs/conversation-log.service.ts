@@ -39,9 +39,9 @@ export class ConversationLogService {
   }
 
   /** POST /api/conversation-logs?async=true: answers at once with the job. */
-  start(body: SaveConversationLogsDto): JobAccepted {
+  async start(body: SaveConversationLogsDto): Promise<JobAccepted> {
     const { source, window } = this.prepare(body);
-    return jobAccepted(this.jobs.startBackup({ sources: [source], window, trigger: 'api' }));
+    return jobAccepted(await this.jobs.startBackupWhenFree({ sources: [source], window, trigger: 'api' }));
   }
 
   async saveConversationsWithMessages(

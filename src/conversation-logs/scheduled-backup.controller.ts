@@ -32,7 +32,7 @@ export class ScheduledBackupController {
   ): Promise<ScheduledBackupResponse | JobAccepted> {
     if (query.async) {
       res.status(HttpStatus.ACCEPTED);
-      return jobAccepted(this.scheduled.start(body));
+      return jobAccepted(await this.scheduled.start(body));
     }
     return this.scheduled.run(body);
   }

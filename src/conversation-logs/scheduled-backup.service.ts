@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidRequestError } from '../common/domain-errors';
+import { ConflictError, InvalidRequestError } from '../common/domain-errors';
 import { windowFromFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
@@ -37,11 +37,13 @@ export class ScheduledBackupService {
 
   async run(body: ScheduledBackupDto = {}): Promise<ScheduledBackupResponse> {
     const job = await this.jobs.runBackup(this.request(body));
+    // another process holds the archive's backup lock: 409, the job is in the history as skipped
+    if (job.status === 'skipped') throw new ConflictError(job.sources[0]?.error ?? job.message);
     return toResponse(job);
   }
 
-  start(body: ScheduledBackupDto = {}): Job {
-    return this.jobs.startBackup(this.request(body));
+  start(body: ScheduledBackupDto = {}): Promise<Job> {
+    return this.jobs.startBackupWhenFree(this.request(body));
   }
 
   private request(body: ScheduledBackupDto): { sources: DifySource[]; window?: CrawlWindow; trigger: 'api-scheduled' } {

@@ -172,6 +172,8 @@ export function jobsService(parts: {
   stale: FakeStale;
   clock: Clock;
   lock?: FreeBackupLock;
+  /** the configured sources (resume looks them up) */
+  sources?: DifySource[];
 }): JobsService {
   const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
   const alerts = parts.alerts as unknown as AlertsService;
@@ -183,5 +185,7 @@ export function jobsService(parts: {
     parts.stale as unknown as StaleSourcesService,
     parts.clock,
     lock,
+    parts.config,
+    fakeRegistry(parts.sources ?? []),
   );
 }

@@ -4,7 +4,7 @@ import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { BackupResultDto } from './backup-result.dto';
 import { JOB_TRIGGERS } from '../jobs.types';
 
-const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'interrupted'];
+const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'interrupted', 'skipped'];
 const SOURCE_STATUSES = ['pending', ...STATUSES];
 
 export class ProgressDto {
@@ -40,6 +40,19 @@ export class JobSourceDto {
   @ApiProperty({ type: BackupResultDto, nullable: true, description: 'merged result of every slice' }) result: BackupResultDto | null;
 }
 
+export class ResumeSourceDto {
+  @ApiProperty({ example: 'support-bot' }) app_id: string;
+  @ApiProperty({ example: 'acme', nullable: true, type: String }) organization_id: string | null;
+  @ApiProperty({ example: '2025-10-14T02:00:00.000Z', nullable: true, type: String, description: 'resume from here (null: the beginning)' }) from: string | null;
+  @ApiProperty({ example: null, nullable: true, type: String, description: 'up to here (null: now)' }) to: string | null;
+}
+
+export class JobResumePointDto {
+  @ApiProperty({ enum: ['shutdown', 'crash'], example: 'shutdown' }) reason: string;
+  @ApiProperty({ example: '2025-10-15T02:00:40.000Z' }) interrupted_at: string;
+  @ApiProperty({ type: [ResumeSourceDto] }) sources: ResumeSourceDto[];
+}
+
 export class JobDto {
   @ApiProperty({ example: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' }) id: string;
   @ApiProperty({ enum: ['backup'], example: 'backup' }) kind: string;
@@ -50,6 +63,10 @@ export class JobDto {
   @ApiProperty({ example: '2025-10-15T02:01:10.600Z', nullable: true, type: String }) finished_at: string | null;
   @ApiProperty({ example: '1 source: 1 succeeded; 42 conversations seen, 40 saved, 2 unchanged, 0 failed' }) message: string;
   @ApiProperty({ type: [JobSourceDto] }) sources: JobSourceDto[];
+  @ApiPropertyOptional({ type: JobResumePointDto, nullable: true, description: 'an interrupted job: where it stopped (POST /api/jobs/{id}/resume continues it)' })
+  resume?: JobResumePointDto | null;
+  @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'the job that resumed this one' }) resumed_by?: string | null;
+  @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'the interrupted job this one resumes' }) resumes?: string | null;
 }
 
 export class JobListDto {
