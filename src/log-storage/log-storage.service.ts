@@ -320,18 +320,22 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return result;
   }
 
-  /** Drops the catalog and rebuilds it from the files; unusable files are skipped and reported. */
-  async reindex(): Promise<ReindexResult> {
-    return this.access.exclusive(() => this.rebuild());
+  /**
+   * Drops the catalog and rebuilds it from the files; unusable files are skipped and reported.
+   * `onProgress` hears how many files the walk has reached, once per file.
+   */
+  async reindex(onProgress?: (filesRead: number) => void): Promise<ReindexResult> {
+    return this.access.exclusive(() => this.rebuild(onProgress));
   }
 
-  private async rebuild(): Promise<ReindexResult> {
+  private async rebuild(onProgress?: (filesRead: number) => void): Promise<ReindexResult> {
     const started = Date.now();
     this.logger.log('Started catalog rebuild');
     this.catalog.startRebuild();
     const skipped: SkippedFile[] = [];
     let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
     let indexed = 0;
+    let read = 0;
     const flush = () => {
       const duplicates = this.catalog.insertMany(batch);
       indexed += batch.length - duplicates.length;
@@ -339,6 +343,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       batch = [];
     };
     for await (const file of this.files.walk()) {
+      onProgress?.(++read);
       const info = parseArchivePath(file.path);
       if (!info) {
         skipped.push({ path: file.path, reason: 'not an archive file name' });
