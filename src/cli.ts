@@ -93,7 +93,7 @@ export async function runCli(
   }
   if (name === '--version') return runCli(['version', ...rest], out, createContext);
   if (name === 'help') {
-    const topic = COMMANDS[rest[0]];
+    const topic = rest[0] === '--help' || rest[0] === '-h' ? helpCommand : COMMANDS[rest[0]];
     if (!topic || rest.length > 1) {
       out.error(`${topic ? `unexpected argument ${rest[1]}` : `unknown command ${rest[0]}`}; ${HELP_HINT}`);
       return EXIT.usage;

@@ -31,6 +31,8 @@ export interface CliFlag {
   /** the value's placeholder in help, e.g. `YYYY-MM-DD` */
   value?: string;
   description: string;
+  /** shown without brackets in help (the DTO enforces it) */
+  required?: boolean;
   /** the API DTO's field this flag fills, so the DTO's rules validate it and its messages name the flag */
   field?: string;
 }

@@ -21,12 +21,20 @@ export function validateFlags<T extends object>(
   }
   const instance = plainToInstance(dto, plain);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length) throw new UsageError(messagesOf(errors).map((m) => withFlagNames(m, flags)).join('; '));
+  if (errors.length) throw new UsageError(messagesOf(errors, plain).map((m) => withFlagNames(m, flags)).join('; '));
   return instance;
 }
 
-function messagesOf(errors: ValidationError[]): string[] {
-  return errors.flatMap((e) => [...Object.values(e.constraints ?? {}), ...messagesOf(e.children ?? [])]);
+/** One message a field: `is required` when it is absent, else its first broken rule. */
+function messagesOf(errors: ValidationError[], plain: Record<string, string>): string[] {
+  return [
+    ...new Set(
+      errors.map((e) => {
+        if (plain[e.property] === undefined && e.constraints?.isDefined) return `${e.property} is required`;
+        return Object.values(e.constraints ?? {})[0] ?? `${e.property} is invalid`;
+      }),
+    ),
+  ];
 }
 
 /**

@@ -29,7 +29,7 @@ export function commandHelp(command: CliCommand): string {
 /** `--help`: every command with its flags and an example. */
 export function generalHelp(commands: CliCommand[]): string {
   const blocks = commands.map((c) => {
-    const flags = Object.entries(c.flags).map(([n, f]) => `[${flagUsage(n, f)}]`);
+    const flags = Object.entries(c.flags).map(([n, f]) => (f.required ? flagUsage(n, f) : `[${flagUsage(n, f)}]`));
     return [`  ${c.name}  ${c.summary}`, ...(flags.length ? [`      flags: ${flags.join(' ')}`] : []), `      e.g. ${c.examples[0]}`].join('\n');
   });
   return [

@@ -11,8 +11,8 @@ import { validateFlags } from './cli-flags';
 import { formatBytes, TerminalProgress, withInterruptHandler } from './progress';
 
 const EXPORT_FLAGS: Record<string, CliFlag> = {
-  'start-date': { ...DAY_RANGE_FLAGS['start-date'], description: 'first day folder (inclusive); required' },
-  'end-date': { ...DAY_RANGE_FLAGS['end-date'], description: 'last day folder (inclusive); required' },
+  'start-date': { ...DAY_RANGE_FLAGS['start-date'], description: 'first day folder (inclusive); required', required: true },
+  'end-date': { ...DAY_RANGE_FLAGS['end-date'], description: 'last day folder (inclusive); required', required: true },
   format: { type: 'string', value: 'json|ndjson|csv', description: 'json (default): {success, conversations, count}; ndjson: one conversation a line; csv: one row a message', field: 'format' },
   ...FILTER_FLAGS,
   keyword: { type: 'string', value: 'WORDS', description: 'full text over names, queries and answers (every word must occur)', field: 'keyword' },
