@@ -1,4 +1,4 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { ConsoleLogger, type INestApplicationContext, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -71,6 +71,13 @@ const consoleOutput: CliOutput = {
   terminal: process.stderr.isTTY ? process.stderr : null,
 };
 
+/** Nest's logger writes warnings to stdout; here stdout is the result alone, so every log line goes to stderr. */
+class StderrLogger extends ConsoleLogger {
+  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+    super.printMessages(messages, context, logLevel, 'stderr', errorStack);
+  }
+}
+
 const HELP_HINT = 'run `npm run cli -- --help` for the commands and their flags';
 
 /** Runs one command and returns its exit code; `createContext` is replaceable for tests. */
@@ -79,7 +86,7 @@ export async function runCli(
   out: CliOutput = consoleOutput,
   createContext: () => Promise<INestApplicationContext> = () =>
     NestFactory.createApplicationContext(AppModule.forRoot(loadConfigFromEnvironment({ ENABLE_AUTO_LOGGING: 'false' })), {
-      logger: ['error', 'warn'],
+      logger: new StderrLogger({ logLevels: ['error', 'warn'], colors: !!process.stderr.isTTY }),
     }),
 ): Promise<number> {
   const [name, ...rest] = argv;
