@@ -1,50 +1,82 @@
 import { AppConfig } from '../config/app-config';
+import { ArchiveCleanQueryDto } from '../conversation-logs/dto/archive-query.dto';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import { CliCommand, intOption, stringOption } from './cli-command';
+import { definedOnly, JSON_FLAG, ORGANIZATION_FLAG } from './archive-flags';
+import { CliCommand, CliFlag, EXIT } from './cli-command';
+import { validateFlags } from './cli-flags';
+import { TerminalProgress } from './progress';
 
 /** `reindex`: drops the catalog and rebuilds it from the files. */
 export const reindexCommand: CliCommand = {
-  usage: 'reindex',
-  summary: 'drop the catalog and rebuild it from the files',
-  options: {},
-  async run(app, _options, out) {
-    const result = await app.get(LogStorageService).reindex();
-    out.line(`indexed ${result.indexed} files in ${result.duration_ms} ms`);
+  name: 'reindex',
+  summary: 'drop the catalog and rebuild it from the files (they are the source of truth)',
+  flags: {},
+  examples: ['npm run reindex', 'npm run cli -- reindex'],
+  async run({ app: context, out }) {
+    const storage = (await context()).get(LogStorageService);
+    const progress = new TerminalProgress(out.terminal);
+    const result = await storage.reindex({
+      onProgress: (done, total) => {
+        const fraction = total ? Math.min(1, done / total) : null;
+        progress.update(fraction, `${done}${total ? `/${total}` : ''} files (${Math.round(progress.perSecond(done))}/s)`);
+      },
+    });
+    progress.clear();
     for (const s of result.skipped) out.line(`skipped ${s.path}: ${s.reason}`);
-    out.line(`skipped ${result.skipped.length} files`);
-    return 0;
+    out.line(`indexed ${result.indexed} files, skipped ${result.skipped.length}, in ${result.duration_ms} ms`);
+    return EXIT.done;
   },
 };
 
 /** `verify`: re-hashes every file; exit code 1 when anything differs. */
 export const verifyCommand: CliCommand = {
-  usage: 'verify',
-  summary: 're-hash every file against the catalog; exit code 1 when anything differs',
-  options: {},
-  async run(app, _options, out) {
-    const r = await app.get(LogStorageService).verify();
-    for (const [kind, paths] of [['missing', r.missing], ['changed', r.changed], ['unindexed', r.unindexed], ['corrupt', r.corrupt]] as const) {
-      for (const p of paths) out.line(`${kind} ${p}`);
+  name: 'verify',
+  summary: 're-hash every file against the catalog; exit code 1 when a file is missing, changed, unindexed or corrupt',
+  flags: { json: JSON_FLAG },
+  examples: ['npm run cli -- verify', 'npm run cli -- verify --json'],
+  async run({ app: context, options, out }) {
+    const r = await (await context()).get(LogStorageService).verify();
+    const problems = r.missing.length + r.changed.length + r.unindexed.length + r.corrupt.length;
+    if (options.json) out.line(JSON.stringify(r, null, 2));
+    else {
+      for (const [kind, paths] of [['missing', r.missing], ['changed', r.changed], ['unindexed', r.unindexed], ['corrupt', r.corrupt]] as const) {
+        for (const p of paths) out.line(`${kind} ${p}`);
+      }
+      out.line(`checked ${r.checked}: missing ${r.missing.length}, changed ${r.changed.length}, unindexed ${r.unindexed.length}, corrupt ${r.corrupt.length}`);
     }
-    out.line(`checked ${r.checked}: missing ${r.missing.length}, changed ${r.changed.length}, unindexed ${r.unindexed.length}, corrupt ${r.corrupt.length}`);
-    return r.missing.length + r.changed.length + r.unindexed.length + r.corrupt.length === 0 ? 0 : 1;
+    return problems === 0 ? EXIT.done : EXIT.failed;
   },
+};
+
+const CLEAN_FLAGS: Record<string, CliFlag> = {
+  days: { type: 'string', value: 'N', description: 'keep this many days before today, 1 to 36500 (default LOG_RETENTION_DAYS)', field: 'days_to_keep' },
+  'dry-run': { type: 'boolean', description: 'report what would be deleted, delete nothing', field: 'dry_run' },
+  organization: { ...ORGANIZATION_FLAG, description: "only this organization's day folders" },
+  json: JSON_FLAG,
 };
 
 /** `clean`: retention by hand. */
 export const cleanCommand: CliCommand = {
-  usage: 'clean --days N [--dry-run] [--organization ID]',
-  summary: 'delete day folders older than N days (default LOG_RETENTION_DAYS)',
-  options: { days: { type: 'string' }, 'dry-run': { type: 'boolean' }, organization: { type: 'string' } },
-  async run(app, options, out) {
-    const organizationId = stringOption(options, 'organization');
-    const result = await app.get(LogStorageService).cleanOldLogs({
-      daysToKeep: intOption(options, 'days') ?? app.get(AppConfig).retentionDays,
-      dryRun: options['dry-run'] === true,
-      ...(organizationId ? { organizationId } : {}),
-    });
+  name: 'clean',
+  summary: 'delete day folders older than N days (in LOG_TIMEZONE; today is never deleted)',
+  flags: CLEAN_FLAGS,
+  examples: ['npm run cli -- clean --days 30 --dry-run', 'npm run cli -- clean --days 90 --organization acme'],
+  async run({ app: context, options, out }) {
+    const query = validateFlags(ArchiveCleanQueryDto, options, CLEAN_FLAGS);
+    const app = await context();
+    const result = await app.get(LogStorageService).cleanOldLogs(
+      definedOnly({
+        daysToKeep: query.days_to_keep ?? app.get(AppConfig).retentionDays,
+        dryRun: query.dry_run ?? false,
+        organizationId: query.organization_id,
+      }),
+    );
+    if (options.json) {
+      out.line(JSON.stringify(result, null, 2));
+      return EXIT.done;
+    }
     out.line(result.message);
     out.line(`files ${result.deleted_files}, bytes ${result.deleted_size_bytes}, days ${result.first_day ?? '-'} to ${result.last_day ?? '-'}`);
-    return 0;
+    return EXIT.done;
   },
 };

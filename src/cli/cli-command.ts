@@ -1,31 +1,71 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { parseArgs } from 'node:util';
 
-/** A mistake in the command line: exit code 2 with the usage text. */
+/** The documented exit codes of `node dist/cli.js`. */
+export const EXIT = {
+  done: 0,
+  failed: 1,
+  usage: 2,
+  /** another server or CLI holds the archive's backup lock */
+  locked: 3,
+  /** SIGINT or SIGTERM stopped the command */
+  interrupted: 4,
+} as const;
+
+/** A mistake in the command line: exit code 2 with a hint to `--help`. */
 export class UsageError extends Error {}
 
 export interface CliOutput {
+  /** one line of the result, on stdout */
   line(text: string): void;
+  /** one line of diagnostics, on stderr */
   error(text: string): void;
+  /** where a streamed result (export) goes; stdout by default */
+  stream?: NodeJS.WritableStream;
+  /** stderr when it is a terminal, for progress; null or absent when piped (then no progress at all) */
+  terminal?: NodeJS.WriteStream | null;
 }
 
-/** `string` options take a value (`--days 7` or `--days=7`); `boolean` ones are bare flags (`--dry-run`). */
-export type CliOptions = Record<string, { type: 'string' | 'boolean' }>;
+export interface CliFlag {
+  type: 'string' | 'boolean';
+  /** the value's placeholder in help, e.g. `YYYY-MM-DD` */
+  value?: string;
+  description: string;
+  /** shown without brackets in help (the DTO enforces it) */
+  required?: boolean;
+  /** the API DTO's field this flag fills, so the DTO's rules validate it and its messages name the flag */
+  field?: string;
+}
 
 export type ParsedOptions = Record<string, string | boolean | undefined>;
 
+export interface CommandContext {
+  options: ParsedOptions;
+  out: CliOutput;
+  /** the service without its HTTP server or cron jobs, made on first use and closed by the runner */
+  app(): Promise<INestApplicationContext>;
+}
+
 export interface CliCommand {
-  usage: string;
+  name: string;
   summary: string;
-  options: CliOptions;
+  /** the flags after the command's name, `--help` excepted */
+  flags: Record<string, CliFlag>;
+  examples: string[];
   /** returns the exit code */
-  run(app: INestApplicationContext, options: ParsedOptions, out: CliOutput): Promise<number>;
+  run(context: CommandContext): Promise<number>;
 }
 
 /** The one parser for every command: node's strict `parseArgs`, its errors turned into UsageErrors. */
-export function parseCommandArgs(argv: string[], options: CliOptions): ParsedOptions {
+export function parseCommandArgs(argv: string[], flags: Record<string, CliFlag>): ParsedOptions & { help?: boolean } {
+  const options = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f.type }]));
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as ParsedOptions;
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values as ParsedOptions & { help?: boolean };
   } catch (error) {
     throw new UsageError(usageMessage(error));
   }
@@ -51,11 +91,4 @@ function usageMessage(error: unknown): string {
 export function stringOption(options: ParsedOptions, name: string): string | undefined {
   const value = options[name];
   return typeof value === 'string' ? value : undefined;
-}
-
-export function intOption(options: ParsedOptions, name: string): number | undefined {
-  const value = stringOption(options, name);
-  if (value === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} must be a whole number`);
-  return Number(value);
 }

@@ -51,7 +51,7 @@ describe(loadAppConfig.name, () => {
     [{ HOST: '0.0.0.0' }, 'HOST'],
     [{ BACKFILL_FROM: 'last week' }, 'BACKFILL_FROM'],
     [{ DIFY_API_URL: 'https://api.dify.ai/v1' }, 'DIFY_APP_ID'],
-    [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'ftp://x/v1', DIFY_API_KEY: 'k' }, 'dify_api_url'],
+    [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'ftp://x/v1', DIFY_API_KEY: 'k' }, 'DIFY_API_URL must be an absolute http:// or https:// URL'],
     [{ DIFY_APP_ID: 'x', DIFY_API_URL: 'https://api.dify.ai/v1' }, 'a source needs one of'],
     [{ DIFY_APPS_FILE: 'missing.json' }, 'DIFY_APPS_FILE'],
     [{ REDACT: 'email,names' }, 'REDACT has unknown kind "names"; allowed kinds: email, iban, card, ip, phone'],
@@ -78,6 +78,33 @@ describe(loadAppConfig.name, () => {
     ]);
     expect(sut.allowedHosts).toEqual(['api.dify.ai', 'cloud.dify.ai', 'dify.acme.test']);
     expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json', ADMIN: 'adm' }, dir)).toThrow('${SUPPORT_KEY}');
+  });
+
+  it('names the DIFY_* variables the user set, not the source fields they fill', () => {
+    const env = { DIFY_APP_ID: 'b8c1', DIFY_CONSOLE_API_URL: 'dify.acme.test/console/api', DIFY_ADMIN_API_KEY: 'adm', DIFY_WORKSPACE_ID: 'ws-1' };
+    expect(() => loadAppConfig(env, dir)).toThrow(
+      new ConfigError('DIFY_* variables (app_id b8c1): DIFY_CONSOLE_API_URL must be an absolute http:// or https:// URL'),
+    );
+    expect(() => loadAppConfig({ DIFY_APP_ID: 'b8c1', DIFY_CONSOLE_API_URL: 'https://dify.acme.test/console/api', DIFY_EMAIL: 'ops@acme.test' }, dir)).toThrow(
+      'DIFY_* variables (app_id b8c1): a source needs one of: DIFY_API_URL + DIFY_API_KEY (service mode); ' +
+        'DIFY_CONSOLE_API_URL + DIFY_ADMIN_API_KEY + DIFY_WORKSPACE_ID (console admin-key mode); ' +
+        'DIFY_CONSOLE_API_URL + DIFY_EMAIL + DIFY_PASSWORD (console login mode)',
+    );
+  });
+
+  it('names a DIFY_APPS_FILE entry by its position and app id', () => {
+    const write = (entries: unknown[]) => fs.writeFileSync(path.join(dir, 'apps.json'), JSON.stringify(entries));
+    const good = { app_id: 'support', dify_api_url: 'https://dify.acme.test/v1', api_key: 'k' };
+    write([good, { app_id: 'billing', dify_api_url: 'https://dify.acme.test/v1' }]);
+    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(
+      'DIFY_APPS_FILE[1] (app_id billing): a source needs one of: dify_api_url + api_key (service mode)',
+    );
+    write([good, { app_id: 'billing', console_api_url: 'https://dify.acme.test/console/api', email: 'not-an-address', password: 'p' }]);
+    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(
+      new ConfigError('DIFY_APPS_FILE[1] (app_id billing): email must be an e-mail address'),
+    );
+    write([{ dify_api_url: 'https://dify.acme.test/v1', api_key: 'k' }]);
+    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(/^DIFY_APPS_FILE\[0\]: app_id must be/);
   });
 
   it('allows a non-loopback HOST once ADMIN_TOKEN is set', () => {

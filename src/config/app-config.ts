@@ -93,14 +93,35 @@ function expandEnv(value: unknown, env: Record<string, string | undefined>, wher
   return value;
 }
 
-export function validateSource(raw: unknown, where: string): DifySource {
+/** The variables the DIFY_* source is set by, so its errors name what the user wrote. */
+const SINGLE_SOURCE_VARIABLES: Record<string, string> = {
+  app_id: 'DIFY_APP_ID',
+  organization_id: 'DIFY_ORGANIZATION_ID',
+  dify_api_url: 'DIFY_API_URL',
+  api_key: 'DIFY_API_KEY',
+  users: 'DIFY_USERS',
+  console_api_url: 'DIFY_CONSOLE_API_URL',
+  admin_api_key: 'DIFY_ADMIN_API_KEY',
+  workspace_id: 'DIFY_WORKSPACE_ID',
+  email: 'DIFY_EMAIL',
+  password: 'DIFY_PASSWORD',
+};
+
+function renameFields(message: string, names: Record<string, string>): string {
+  return message.replace(/\b[a-z][a-z_]*\b/g, (word) => names[word] ?? word);
+}
+
+/** `names` maps the source's fields to what the user set (environment variables); a file's entries keep the field names. */
+export function validateSource(raw: unknown, where: string, names: Record<string, string> = {}): DifySource {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${where} must be an object`);
   }
+  const appId = (raw as { app_id?: unknown }).app_id;
+  const label = typeof appId === 'string' && appId ? `${where} (app_id ${appId})` : where;
   const dto = plainToInstance(DifySourceDto, raw);
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length) throw new ConfigError(`${where}: ${describeErrors(errors).join('; ')}`);
-  if (!accessModeOf(dto)) throw new ConfigError(`${where} (app_id ${dto.app_id}): ${ACCESS_MODE_RULE}`);
+  if (errors.length) throw new ConfigError(`${label}: ${renameFields(describeErrors(errors).join('; '), names)}`);
+  if (!accessModeOf(dto)) throw new ConfigError(`${label}: ${renameFields(ACCESS_MODE_RULE, names)}`);
   const source: DifySource = { ...dto };
   for (const key of Object.keys(source) as (keyof DifySource)[]) {
     if (source[key] === undefined) delete source[key];
@@ -194,6 +215,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     const source = validateSource(
       Object.fromEntries(Object.entries(single).filter(([, v]) => v !== undefined)),
       'DIFY_* variables',
+      SINGLE_SOURCE_VARIABLES,
     );
     if (!sources.some((s) => s.app_id === source.app_id)) sources.push(source);
   }

@@ -302,7 +302,7 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       const context = async () => Object.assign(Object.create(t.app), { close: async () => undefined });
 
       expect(await runCli(['reindex'], out, context)).toBe(0);
-      expect(lines).toContain('skipped 0 files');
+      expect(lines).toEqual([expect.stringMatching(/^indexed 3 files, skipped 0, in \d+ ms$/)]);
       lines.length = 0;
       expect(await runCli(['verify'], out, context)).toBe(0);
       expect(lines).toEqual(['checked 3: missing 0, changed 0, unindexed 0, corrupt 0']);
@@ -315,7 +315,7 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       expect(lines[0]).toMatch(/^Would delete 2 files in 2 day folders of acme before /);
       expect(readArchive(logsDir)).toHaveLength(2);
       expect(await runCli(['clean', '--days', '0'], out, context)).toBe(2);
-      expect(errors.join('\n')).toContain('days_to_keep must be an integer from 1 to 36500');
+      expect(errors.join('\n')).toContain('--days must be an integer from 1 to 36500');
       expect(await runCli(['clean', '--weeks', '3'], out, context)).toBe(2);
       expect(await runCli(['explode'], out, context)).toBe(2);
       expect(errors.join('\n')).toContain('unknown command explode');
