@@ -11,7 +11,7 @@ import { markdown, plainTable, Report, Row, rowPasses } from './report';
  * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE below).
  */
 
-const SCENARIOS = ['backup', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild'] as const;
+const SCENARIOS = ['backup', 'workspace', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = [
@@ -25,6 +25,7 @@ const USAGE = [
   '  --out=FILE         results file (default bench/results.md)',
   '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
   '  --strict           exit 1 when a target is missed',
+  '  --workspace=AxC    workspace scenario: A apps holding C conversations each (default 50x100; --quick 8x20)',
 ].join('\n');
 
 
@@ -43,11 +44,12 @@ interface Options {
   format: ArchiveFormat;
   only: Set<Scenario>;
   backup: { conversations: number; messages: number; latencyMs: number; concurrency: number; runs: number };
+  workspace: { apps: number; conversations: number; latencyMs: number; appConcurrency: number; concurrency: number; runs: number };
   runs: { fast: number; slow: number; baseline: number; startup: number };
 }
 
-const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict'];
-const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service'];
+const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict', 'workspace'];
+const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'workspace'];
 
 export class BenchUsageError extends Error {}
 
@@ -84,6 +86,8 @@ function parseOptions(args: string[]): Options {
     .filter((n) => Number.isInteger(n) && n > 0)
     .sort((a, b) => a - b);
   if (sizes.length !== 2) throw new Error('--sizes (or BENCH_SIZES) must be two positive integers, e.g. 10000,100000');
+  const shape = /^(\d+)x(\d+)$/.exec(value('workspace') ?? (quick ? '8x20' : '50x100'));
+  if (!shape) throw new BenchUsageError('--workspace must look like 50x100 (apps x conversations)');
   return {
     quick,
     small: sizes[0],
@@ -97,6 +101,7 @@ function parseOptions(args: string[]): Options {
     backup: quick
       ? { conversations: 40, messages: 10, latencyMs: 5, concurrency: 8, runs: 1 }
       : { conversations: 2000, messages: 10, latencyMs: 50, concurrency: 8, runs: 3 },
+    workspace: { apps: Number(shape[1]), conversations: Number(shape[2]), latencyMs: quick ? 50 : 200, appConcurrency: 4, concurrency: 4, runs: quick ? 1 : 3 },
     runs: quick ? { fast: 3, slow: 1, baseline: 1, startup: 1 } : { fast: 11, slow: 3, baseline: 3, startup: 3 },
   };
 }
@@ -198,6 +203,80 @@ async function backupScenario(opts: Options): Promise<Row> {
         { label: `peak RSS ${mb(rss).toFixed(0)} MB`, pass: mb(rss) < 200 },
       ],
       note: `${saved} conversations saved per run; ${b.runs} runs, each in a fresh process and a fresh LOGS_DIR`,
+    };
+  } finally {
+    await sim.close();
+  }
+}
+
+/**
+ * A whole workspace over one console session: `extraApps` cycles through every app mode, so twice as many
+ * apps are created as hold conversations (the rest are listed and crawled empty, as in a real workspace).
+ * The ideal is every request the simulator answered, at its latency, over apps x requests per app in flight.
+ * The latency is that of a distant, busy Dify (200 ms): with 16 requests in flight and a few ms to save each file,
+ * a shorter one makes the run bound by the archive's writes, not by Dify.
+ */
+async function workspaceScenario(opts: Options): Promise<Row> {
+  const w = opts.workspace;
+  const width = w.appConcurrency * w.concurrency;
+  log(`workspace: ${w.apps} apps x ${w.conversations} conversations, ${w.latencyMs} ms per request, ${w.appConcurrency} apps x ${w.concurrency} requests at once`);
+  const conversational = ['chat', 'completion', 'advanced-chat', 'agent-chat'];
+  const sim = await startSimulator({ latencyMs: w.latencyMs, generate: false, seed: 43, extraApps: w.apps * 2 });
+  // agent, workflow, channel and rag-pipeline apps stay empty: listed, and the first two crawled (a few requests each)
+  try {
+    const filled = sim.apps.filter((a) => a.name.startsWith('Workspace App') && conversational.includes(a.mode)).slice(0, w.apps);
+    const base = Math.floor(Date.now() / 1000) - w.conversations * 60 - 86_400;
+    for (const app of filled) {
+      for (let i = 0; i < w.conversations; i++) sim.addConversation({ app_id: app.id, messages: 4, created_at: base + i * 60 });
+    }
+    const expected = filled.length * w.conversations;
+    const times: number[] = [];
+    const ideals: number[] = [];
+    let rss = 0;
+    let apps = 0;
+    for (let i = 0; i < w.runs; i++) {
+      const logsDir = tmpDir(opts, 'workspace');
+      sim.clearRequests();
+      try {
+        const result = await runWorker({
+          kind: 'workspace-backup',
+          logsDir,
+          env: {
+            DIFY_CONSOLE_API_URL: sim.consoleApiUrl,
+            DIFY_ADMIN_API_KEY: sim.adminApiKey!,
+            DIFY_WORKSPACE_ID: sim.workspaceId,
+            DIFY_CONCURRENCY: String(w.concurrency),
+            WORKSPACE_APP_CONCURRENCY: String(w.appConcurrency),
+            DIFY_ALLOWED_HOSTS: '127.0.0.1',
+          },
+        });
+        if (!result.details.success || result.details.saved !== expected) {
+          throw new Error(`workspace backup did not save every conversation: ${JSON.stringify(result.details)}`);
+        }
+        times.push(result.times[0]);
+        ideals.push((sim.requests.length * w.latencyMs) / width);
+        rss = Math.max(rss, result.maxRssKb);
+        apps = Number(result.details.apps);
+        log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms for ${sim.requests.length} requests over ${apps} apps (ideal ${ideals[ideals.length - 1].toFixed(0)} ms), peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
+      } finally {
+        fs.rmSync(logsDir, { recursive: true, force: true });
+      }
+    }
+    const m = median(times);
+    const ideal = median(ideals);
+    return {
+      scenario: 'workspace backup',
+      size: `${filled.length} apps x ${w.conversations} conv (${apps} apps listed and crawled), ${w.latencyMs} ms latency, ${w.appConcurrency} apps x ${w.concurrency} requests`,
+      median: m,
+      baseline: ideal,
+      baselineLabel: 'ideal: requests x latency / (apps x requests in flight)',
+      peakRss: mb(rss),
+      target: '≤ 1.5x ideal; RSS < 200 MB',
+      checks: [
+        { label: `${(m / ideal).toFixed(2)}x the ideal`, pass: m <= 1.5 * ideal },
+        { label: `peak RSS ${mb(rss).toFixed(0)} MB`, pass: mb(rss) < 200 },
+      ],
+      note: `${expected} conversations and ${apps} configuration snapshots saved per run; ${w.runs} runs, each in a fresh process and LOGS_DIR`,
     };
   } finally {
     await sim.close();
@@ -448,14 +527,27 @@ async function main(): Promise<void> {
   const started = Date.now();
   const setup: string[] = [];
   fs.mkdirSync(opts.dataDir, { recursive: true });
+  const on = (scenario: Scenario) => opts.only.has(scenario);
+  const rows: Row[] = [];
+  if (on('backup')) rows.push(await backupScenario(opts));
+  if (on('workspace')) rows.push(await workspaceScenario(opts));
+  if (SCENARIOS.some((x) => x !== 'backup' && x !== 'workspace' && on(x))) await archiveScenarios(opts, setup, rows, on);
+  await writeReport(opts, started, setup, rows);
+}
+
+async function archiveScenarios(opts: Options, setup: string[], rows: Row[], on: (scenario: Scenario) => boolean): Promise<void> {
   const small = await ensureArchive(opts, opts.small, setup);
   const large = await ensureArchive(opts, opts.large, setup);
-
-  const rows: Row[] = [];
-  const on = (s: Scenario) => opts.only.has(s);
-  if (on('backup')) rows.push(await backupScenario(opts));
   if (on('summary')) rows.push(await summaryScenario(opts, large));
-  if (on('export')) {
+  if (on('export')) rows.push(...(await exportScenarios(opts, small, large)));
+  if (on('retention')) rows.push(await retentionScenario(opts, large));
+  if (on('search')) rows.push(await searchScenario(opts, large));
+  if (on('reindex')) rows.push(await reindexScenario(opts, large));
+  if (on('start-up')) rows.push(await startupScenario(opts, large));
+  if (on('start-up-rebuild')) rows.push(await startupRebuildScenario(opts, large));
+}
+
+async function exportScenarios(opts: Options, small: Archive, large: Archive): Promise<Row[]> {
   const exportSmall = await exportScenario(opts, small);
   const exportLarge = await exportScenario(opts, large);
   exportLarge.checks = [
@@ -467,21 +559,18 @@ async function main(): Promise<void> {
     },
   ];
   exportSmall.target = 'RSS reference for the row below';
-  rows.push(exportSmall, exportLarge);
-  }
-  if (on('retention')) rows.push(await retentionScenario(opts, large));
-  if (on('search')) rows.push(await searchScenario(opts, large));
-  if (on('reindex')) rows.push(await reindexScenario(opts, large));
-  if (on('start-up')) rows.push(await startupScenario(opts, large));
-  if (on('start-up-rebuild')) rows.push(await startupRebuildScenario(opts, large));
+  return [exportSmall, exportLarge];
+}
 
+async function writeReport(opts: Options, started: number, setup: string[], rows: Row[]): Promise<void> {
   const cpu = os.cpus();
   const report: Report = {
     title: `Benchmark results${opts.quick ? ' (quick run: tiny data set, numbers are not meaningful)' : ''}`,
     environment: [
       `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
       `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations in the ${opts.format} format (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
-      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
+      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.workspace.runs} (workspace backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
+      ...(opts.only.size < SCENARIOS.length ? [`only: ${[...opts.only].join(', ')}`] : []),
       `whole run ${((Date.now() - started) / 1000).toFixed(0)} s`,
     ],
     rows,

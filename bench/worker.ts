@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { BackupModule } from '../src/backup/backup.module';
 import { BackupService } from '../src/backup/backup.service';
+import { JobsService } from '../src/backup/jobs.service';
 import { AppConfig, loadAppConfig } from '../src/config/app-config';
 import { AppConfigModule } from '../src/config/config.module';
 import { LogStorageModule } from '../src/log-storage/log-storage.module';
@@ -23,7 +24,8 @@ export type WorkerTask =
   | { kind: 'retention'; logsDir: string; daysToKeep: number }
   | { kind: 'reindex'; logsDir: string }
   | { kind: 'read-parse'; logsDir: string }
-  | { kind: 'backup'; logsDir: string; env: Record<string, string> };
+  | { kind: 'backup'; logsDir: string; env: Record<string, string> }
+  | { kind: 'workspace-backup'; logsDir: string; env: Record<string, string> };
 
 export interface WorkerResult {
   /** milliseconds of each timed run */
@@ -79,8 +81,8 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
   const started = process.hrtime.bigint();
   const quiet: LogLevel[] = ['error', 'warn'];
   const app = await boot(
-    { LOGS_DIR: task.logsDir, ...(task.kind === 'backup' ? task.env : {}) },
-    task.kind === 'backup',
+    { LOGS_DIR: task.logsDir, ...(task.kind === 'backup' || task.kind === 'workspace-backup' ? task.env : {}) },
+    task.kind === 'backup' || task.kind === 'workspace-backup',
     task.kind === 'catalog' ? ['log', ...quiet] : quiet,
   );
   const storage = app.get(LogStorageService);
@@ -159,6 +161,20 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
         details.failed = value.failed_count;
         details.seen = value.total_conversations;
         if (!value.success) details.errors = value.errors.slice(0, 3);
+        break;
+      }
+      case 'workspace-backup': {
+        // the whole workspace as one job, the way every trigger runs it (the app listing included)
+        const jobs = app.get(JobsService);
+        const sources = app.get(AppConfig).sources;
+        const { ms: took, value } = await timed(() => jobs.runBackup({ sources, window: {}, trigger: 'cli' }));
+        times.push(took);
+        const result = value.sources[0]?.result;
+        details.success = value.status === 'succeeded';
+        details.saved = result?.saved_count ?? 0;
+        details.apps = result?.apps?.length ?? 0;
+        details.failed = result?.failed_count ?? 0;
+        if (!details.success) details.errors = [value.message, ...(result?.errors.slice(0, 3) ?? [])];
         break;
       }
     }

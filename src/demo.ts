@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadConfigFromEnvironment } from './config/load-environment';
 import { validateSource } from './config/app-config';
-import { demoSourcesFor } from './simulator/main';
+import { DEMO_SIMULATOR_OPTIONS } from './simulator/main';
 import { startSimulator } from './simulator/simulator';
 import { exitOnStartUpFailure } from './start-up';
 
@@ -11,14 +11,16 @@ import { exitOnStartUpFailure } from './start-up';
  */
 async function demo(): Promise<void> {
   const logger = new Logger('Demo');
-  const sim = await startSimulator({ port: Number(process.env.SIM_PORT ?? 0) });
+  const sim = await startSimulator({ ...DEMO_SIMULATOR_OPTIONS, port: Number(process.env.SIM_PORT ?? 0) });
   const config = loadConfigFromEnvironment({ DIFY_ALLOWED_HOSTS: '127.0.0.1' });
-  // the Service API source sees the same conversations as the console one: archive it under its own
-  // organization so the two views of one app never overwrite each other's files
-  config.sources = demoSourcesFor(sim).map((s, i) =>
-    validateSource(s.api_key ? { ...s, organization_id: 'demo-service-api' } : s, `demo source ${i}`),
-  );
-  logger.log(`Dify simulator on ${sim.url} with ${config.sources.length} demo sources`);
+  // one whole-workspace source: every app of the simulated workspace, the Agent app included
+  config.sources = [
+    validateSource(
+      { name: 'Demo workspace', console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId },
+      'demo workspace source',
+    ),
+  ];
+  logger.log(`Dify simulator on ${sim.url}: ${sim.apps.length} apps, backed up as one whole-workspace source`);
 
   // loaded here so that a bad cron setting (read when the modules are imported) ends as one line
   const { startServer } = await import('./server');

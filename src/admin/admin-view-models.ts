@@ -53,6 +53,59 @@ export interface SourceView {
   lastError: string | null;
   nextRunAt: string | null;
   running: ProgressView | null;
+  /** a whole-workspace source: its apps and how many are backed up */
+  workspace: boolean;
+  apps: WorkspaceAppRowView[];
+  appsTotal: number;
+  excludedCount: number;
+}
+
+/** One app of a whole-workspace source on the overview. */
+export interface WorkspaceAppRowView {
+  name: string;
+  appId: string;
+  organizationId: string | null;
+  mode: string;
+  lastRunAt: string | null;
+  outcomeLabel: string;
+  outcomeClass: string;
+  coverage: string;
+  snapshots: number;
+  snapshotAt: string | null;
+  gone: boolean;
+}
+
+/** The apps of a whole-workspace source as `GET /api/sources` gives them, for the overview. */
+export function workspaceAppRows(
+  apps: {
+    app_id: string;
+    organization_id: string | null;
+    name: string | null;
+    mode: string | null;
+    last_run_at: string | null;
+    last_outcome: string | null;
+    coverage: { complete: boolean; warnings: string[] } | null;
+    gone: boolean;
+    config_snapshots: number;
+    config_snapshot_at: string | null;
+  }[],
+): WorkspaceAppRowView[] {
+  return apps.map((a) => {
+    const outcome = (a.gone ? 'never' : (a.last_outcome ?? 'never')) as keyof typeof STATUS_LABELS;
+    return {
+      name: a.name ?? a.app_id,
+      appId: a.app_id,
+      organizationId: a.organization_id,
+      mode: a.mode ?? 'unknown',
+      lastRunAt: a.last_run_at,
+      outcomeLabel: a.gone ? 'Gone from Dify (archive kept)' : (STATUS_LABELS[outcome] ?? String(outcome)),
+      outcomeClass: a.gone ? 'none' : outcome === 'never' ? 'none' : outcome,
+      coverage: !a.coverage ? 'not known yet' : a.coverage.complete ? (a.coverage.warnings.length ? `complete; ${a.coverage.warnings.join(' ')}` : 'complete') : a.coverage.warnings.join(' '),
+      snapshots: a.config_snapshots,
+      snapshotAt: a.config_snapshot_at,
+      gone: a.gone,
+    };
+  });
 }
 
 export interface JobRowView {
@@ -175,6 +228,10 @@ export function sourceView(
     lastError: !runningJob && !lockedOut && lastJobSource?.status !== 'succeeded' ? (lastJobSource?.error ?? null) : null,
     nextRunAt,
     running: runningJob ? progressView(runningJob) : null,
+    workspace: source.workspace === true,
+    apps: [],
+    appsTotal: 0,
+    excludedCount: 0,
   };
 }
 

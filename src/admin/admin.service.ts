@@ -20,6 +20,7 @@ import {
   sourceLabel,
   sourceValue,
   sourceView,
+  workspaceAppRows,
   snippetParts,
   sourceDisplayStatus,
   STATUS_LABELS,
@@ -82,7 +83,7 @@ export class AdminService {
       const key = sourceValue(source);
       const lastJob = jobs.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key && j.status !== 'running'));
       const runningJob = running.find((j) => j.sources.some((s) => sourceValue(s as DifySource) === key));
-      return sourceView(
+      const view = sourceView(
         { ...source, name: v.name ?? source.name ?? appNames.get(sourceValue(source)) },
         v.access_mode,
         {
@@ -103,6 +104,9 @@ export class AdminService {
         runningJob,
         this.config.autoLogging ? v.next_run : null,
       );
+      return v.workspace
+        ? { ...view, apps: workspaceAppRows(v.apps ?? []), appsTotal: v.apps_total ?? 0, excludedCount: v.excluded_apps?.length ?? 0 }
+        : view;
     });
     const perSourceRunning = new Set(sources.filter((s) => s.running).map((s) => s.running!.id));
 
@@ -122,7 +126,7 @@ export class AdminService {
       lastJob: jobs[0] ? jobRowView(jobs[0]) : null,
       recentJobs: jobs.slice(0, RECENT_JOBS).map(jobRowView),
       range: { ...range, label: `${range.start_date} → ${range.end_date}` },
-      sourceOptions: options(configured.map((s) => ({ value: sourceValue(s), label: sourceLabel(s) })), form.source),
+      sourceOptions: options(this.appSources().map((s) => ({ value: sourceValue(s), label: sourceLabel(s) })), form.source),
       statsQuery: query(statsFilter),
       days: this.byDay(inRange.days),
       retention: this.retention(now),
@@ -164,7 +168,7 @@ export class AdminService {
   startBackup(appId?: string, organizationId?: string): Job {
     const all = this.registry.list();
     if (!all.length) throw new InvalidRequestError('no source is configured; set DIFY_APP_ID or DIFY_APPS_FILE first');
-    const sources = appId ? [this.registry.get(appId, organizationId)] : all;
+    const sources = appId ? [this.sources.backupTarget(appId, organizationId)] : all;
     return this.jobs.startBackup({ sources, trigger: 'manual' });
   }
 
@@ -234,7 +238,7 @@ export class AdminService {
 
   async search(form: SearchQueryDto) {
     const searched = Object.values(form).some((v) => v !== undefined);
-    const { appNames, ...filterOptions } = await this.filterOptions(form);
+    const { appNames, appLabels, ...filterOptions } = await this.filterOptions(form);
     const base = { title: 'Search', nav: 'search', form, searched, ...filterOptions };
     if (!searched) return base;
     const { q, cursor, ...rest } = form;
@@ -248,7 +252,8 @@ export class AdminService {
         href: `/admin/conversations/${encodeURIComponent(r.conversation_id)}?${query({ organization_id: r.organization_id ?? undefined, back })}`,
         createdAt: r.created_at,
         organizationId: r.organization_id,
-        appId: appNames.get(r.app_id) ?? r.app_id,
+        // one app, one identity: the same app id under two organizations may be two apps
+        appId: appLabels.get(sourceValue({ app_id: r.app_id, organization_id: r.organization_id ?? undefined })) ?? appNames.get(r.app_id) ?? r.app_id,
         messageCount: r.message_count,
         snippets: r.snippet ? [snippetParts(r.snippet)] : [],
       })),
@@ -330,11 +335,25 @@ export class AdminService {
     return { organizationOptions, appOptions };
   }
 
+  /**
+   * Every app the vault backs up, as (organization, app id) with its name: single-app sources, and the apps
+   * of whole-workspace sources as their runs recorded them (a workspace's own key is no app).
+   */
+  private appSources(): Pick<DifySource, 'app_id' | 'organization_id' | 'name'>[] {
+    const views = this.sources.list();
+    return views.flatMap((v) =>
+      v.workspace
+        ? (v.apps ?? []).map((a) => ({ app_id: a.app_id, ...(a.organization_id ? { organization_id: a.organization_id } : {}), ...(a.name ? { name: a.name } : {}) }))
+        : [{ app_id: v.app_id, ...(v.organization_id ? { organization_id: v.organization_id } : {}), ...(v.name ? { name: v.name } : {}) }],
+    );
+  }
+
   private async filterOptions(form: Pick<RangeQueryDto, 'organization_id' | 'app_id'>) {
     const { days } = await this.storage.stats({});
-    const orgs = new Set<string>(this.registry.list().flatMap((s) => (s.organization_id ? [s.organization_id] : [])));
-    const archivedNames = await this.appNames(this.registry.list());
-    const apps = new Map<string, string>(this.registry.list().map((s) => [s.app_id, s.name ?? archivedNames.get(sourceValue(s)) ?? s.app_id]));
+    const appSources = this.appSources();
+    const orgs = new Set<string>(appSources.flatMap((s) => (s.organization_id ? [s.organization_id] : [])));
+    const archivedNames = await this.appNames(appSources);
+    const apps = new Map<string, string>(appSources.map((s) => [s.app_id, s.name ?? archivedNames.get(sourceValue(s)) ?? s.app_id]));
     for (const row of days) {
       if (row.organization_id) orgs.add(row.organization_id);
       if (!apps.has(row.app_id)) apps.set(row.app_id, row.app_id);
@@ -342,6 +361,7 @@ export class AdminService {
     return {
       organizationOptions: options([...orgs].sort().map((o) => ({ value: o, label: o })), form.organization_id),
       appNames: apps,
+      appLabels: new Map(appSources.map((s) => [sourceValue(s), s.name ?? archivedNames.get(sourceValue(s)) ?? s.app_id])),
       appOptions: options(
         [...apps].map(([value, name]) => ({ value, label: name === value ? value : `${name} (${value})` })).sort((a, b) => a.label.localeCompare(b.label)),
         form.app_id,

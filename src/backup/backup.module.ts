@@ -18,6 +18,7 @@ import { SourceRegistry } from './source-registry';
 import { SourcesController } from './sources.controller';
 import { SourcesService } from './sources.service';
 import { StaleSourcesService } from './stale-sources.service';
+import { WorkspaceBackupService } from './workspace-backup.service';
 
 /**
  * Backup runs for every trigger (HTTP, admin page, CLI, cron): jobs and their history, catch-up from
@@ -37,6 +38,7 @@ import { StaleSourcesService } from './stale-sources.service';
     CheckpointService,
     JobHistoryRepository,
     JobHistoryService,
+    WorkspaceBackupService,
     SourceBackupService,
     JobsService,
     StaleSourcesService,

@@ -103,6 +103,7 @@ export class BackupService {
       errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
     }
     if (storageFailure) errors.push(archiveStopError(storageFailure.code));
+    for (const w of client.takeWarnings?.() ?? []) if (!warnings.includes(w)) warnings.push(w);
 
     const success = errors.length === 0 && !interrupted;
     const log = `${success ? 'Finished' : 'Failed'} backup of ${label}: seen=${progress.seen} saved=${progress.saved} unchanged=${progress.unchanged} failed=${progress.failed}`;

@@ -18,7 +18,7 @@ export interface BackupConnection {
 export interface BackupRunRequest {
   source: DifySource;
   window: CrawlWindow;
-  /** absent: the run reaches the app itself */
+  /** absent: the run reaches the app itself; an app of a whole workspace brings the workspace's client and the app as listed */
   connection?: BackupConnection;
   /** aborting lets in-flight conversations finish, then stops listing */
   signal?: AbortSignal;
@@ -37,7 +37,10 @@ export interface BackupResult {
   app_id: string;
   organization_id: string | null;
   access_mode: DifyAccessMode;
-  app_mode: DifyApp['mode'];
+  /** `workspace` for the sum over the apps of a whole-workspace source */
+  app_mode: DifyApp['mode'] | 'workspace';
+  /** the app's name in Dify (results of a whole workspace) */
+  app_name?: string;
   total_conversations: number;
   saved_count: number;
   created_count: number;
@@ -53,4 +56,6 @@ export interface BackupResult {
   window: { start: string | null; end: string | null };
   /** true when the run was stopped (shutdown) before it listed everything */
   interrupted: boolean;
+  /** a whole-workspace source: one result per app (this result is their sum) */
+  apps?: BackupResult[];
 }

@@ -64,11 +64,15 @@ export function describeJob(job: Job): string {
 /** A copy small enough for the history file. */
 export function forHistory(job: Job): Job {
   const copy = clone(job);
+  const trim = (r: JobSource['result']) => {
+    if (!r) return;
+    r.file_paths = r.file_paths.slice(0, MAX_LISTED);
+    r.errors = r.errors.slice(0, MAX_LISTED);
+    for (const app of r.apps ?? []) trim(app);
+  };
   for (const s of copy.sources) {
-    if (s.result) {
-      s.result.file_paths = s.result.file_paths.slice(0, MAX_LISTED);
-      s.result.errors = s.result.errors.slice(0, MAX_LISTED);
-    }
+    trim(s.result);
+    for (const app of s.apps ?? []) trim(app.result);
   }
   return copy;
 }

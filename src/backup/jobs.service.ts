@@ -234,7 +234,8 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private begin(request: BackupJobRequest): RunningJob {
-    const keys = new Set(request.sources.map(sourceKey));
+    // a run of some apps of a workspace is not the run of the whole workspace
+    const keys = new Set(request.sources.map((s) => (s.only_app_ids ? `${sourceKey(s)}#${s.only_app_ids.join(',')}` : sourceKey(s))));
     const windowKey = request.window
       ? `${request.window.start?.toISOString() ?? ''}|${request.window.end?.toISOString() ?? ''}|${request.window.from_source ?? ''}`
       : 'catch-up';

@@ -37,6 +37,11 @@ export interface JobSource {
   warnings: string[];
   /** the merged result of every slice; null when the source failed before backing anything up */
   result: BackupResult | null;
+  /** a whole-workspace source: one entry per app backed up in this job */
+  apps?: JobSource[];
+  /** an app of a whole-workspace source: its Dify mode, and for an Agent app its Agent id */
+  app_mode?: string;
+  agent_id?: string | null;
 }
 
 export interface Job {
@@ -109,6 +114,28 @@ export interface SourceState {
   access_mode: DifyAccessMode | null;
   coverage: Coverage | null;
   stale_alerted_at: string | null;
+  /** an app of a whole-workspace source: that source's key, and what the workspace listing last said of the app */
+  workspace_key?: string;
+  app_name?: string | null;
+  app_mode?: string | null;
+  agent_id?: string | null;
+  /** when the app was first missing from its workspace's listing (deleted in Dify); its archive is kept */
+  gone_at?: string | null;
+  /** configuration (DSL) snapshots saved for the app, and when the latest was */
+  config_snapshots?: number;
+  config_snapshot_at?: string | null;
+  /** a whole-workspace source: the last listing, and the apps it did not back up and why */
+  apps_listed_at?: string | null;
+  excluded_apps?: WorkspaceAppNote[];
+  skipped_apps?: WorkspaceAppNote[];
+}
+
+/** An app of a workspace that is not backed up, and why (excluded by the source's lists, or nothing to back up). */
+export interface WorkspaceAppNote {
+  id: string;
+  name: string;
+  mode: string;
+  reason: string;
 }
 
 /** The one answer of every async route (202 Accepted): where to follow the job. */

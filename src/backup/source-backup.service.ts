@@ -5,6 +5,7 @@ import { secretsOf } from '../common/redact';
 import { NO_VAULT_EVENTS, runRecordOf, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { DifyAuthError } from '../dify/dify.errors';
+import { isWorkspaceSource } from '../config/dify-source';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
 import { isArchiveStop, mergeResults } from './backup-result';
@@ -12,23 +13,13 @@ import { BackupService } from './backup.service';
 import type { BackupConnection, BackupResult } from './backup.types';
 import { catchUpWindow, purgeHorizon, Slice, splitByDay } from './catch-up';
 import { CheckpointService } from './checkpoint.service';
+import { WorkspaceBackupService } from './workspace-backup.service';
 import { backupFailedAlert, purgeHorizonAlert, purgeHorizonWarning } from './job-alerts';
 import { errorName, isoWindow } from './job-outcome';
-import type { Job, JobSource } from './jobs.types';
+import type { JobSource } from './jobs.types';
+import type { SourceRun } from './source-run';
 
-/** One source inside a running job, as the job lifecycle hands it over. */
-export interface SourceRun {
-  job: Pick<Job, 'id' | 'trigger' | 'window'>;
-  entry: JobSource;
-  source: DifySource;
-  /** absent: catch up from the checkpoint */
-  window?: CrawlWindow;
-  signal: AbortSignal;
-  /** the entry's progress changed */
-  onProgress(): void;
-  /** a slice is done: a moment to write the job history */
-  onSlice(): Promise<void>;
-}
+export type { SourceRun } from './source-run';
 
 /**
  * Backs up one source of a job: an explicit window in one run, or a catch-up from the checkpoint cut
@@ -44,10 +35,17 @@ export class SourceBackupService {
     private readonly checkpoints: CheckpointService,
     private readonly alerts: AlertsService,
     private readonly clock: Clock,
+    private readonly workspaces: WorkspaceBackupService,
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   run(run: SourceRun): Promise<void> {
+    if (isWorkspaceSource(run.source)) return this.workspaces.run(run, (appRun) => this.runOne(appRun));
+    return this.runOne(run);
+  }
+
+  /** One app: an explicit window, or a catch-up from its own checkpoint. */
+  private runOne(run: SourceRun): Promise<void> {
     return run.window ? this.backupWindow(run, run.window) : this.catchUp(run);
   }
 
@@ -89,7 +87,7 @@ export class SourceBackupService {
 
     // reached once for all the days; each day's checkpoint and the job history are written only after a
     // day that saved files (and once at the end): a 30-day catch-up of a quiet app is not 60 fsync'ed rewrites
-    const connection = await this.backups.connect(source);
+    const connection = knownConnection(run) ?? (await this.backups.connect(source));
     let checkpointFrozen = false;
     let unwritten: string | null = null;
     const flush = async () => {
@@ -133,7 +131,7 @@ export class SourceBackupService {
     const result = await this.backups.run({
       source: run.source,
       window,
-      ...(connection ? { connection } : {}),
+      connection: connection ?? knownConnection(run),
       signal: run.signal,
       onProgress: (p) => {
         entry.progress = {
@@ -164,4 +162,9 @@ export class SourceBackupService {
     run.entry.warnings.push(warning);
     this.alerts.notify(purgeHorizonAlert(run.source, run.job.id, warning, { start, horizon, checkpoint }), secretsOf(run.source));
   }
+}
+
+/** An app of a whole workspace comes with the workspace's client and the app as listed (no lookup, one session). */
+function knownConnection(run: SourceRun): BackupConnection | undefined {
+  return run.client && run.app ? { client: run.client, app: run.app } : undefined;
 }

@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidRequestError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
-import { accessModeOf, ACCESS_MODE_RULE } from '../config/dify-source';
+import { accessModeOf, ACCESS_MODE_RULE, WORKSPACE_RULE, workspaceSourceKey } from '../config/dify-source';
 import type { DifySource } from '../dify/dify.types';
 
-/** Connection fields a request may carry instead of naming a configured source. */
-export type SourceFields = Partial<Omit<DifySource, 'app_id'>> & { app_id: string };
+/** Connection fields a request may carry instead of naming a configured source; no app_id: a whole workspace. */
+export type SourceFields = Partial<Omit<DifySource, 'workspace' | 'only_app_ids'>>;
 
-const CONNECTION_FIELDS: (keyof DifySource)[] = [
+const WORKSPACE_FIELDS = ['include', 'exclude', 'apps'] as const;
+
+const CONNECTION_FIELDS: (keyof SourceFields)[] = [
   'dify_api_url',
   'api_key',
   'console_api_url',
@@ -30,16 +32,25 @@ export class SourceRegistry {
     return this.config.sources;
   }
 
+  /** With an organization, only the source of that (organization, app id): one app, one identity. */
   find(appId: string, organizationId?: string): DifySource | undefined {
     const matches = this.config.sources.filter((s) => s.app_id === appId);
-    if (organizationId !== undefined) return matches.find((s) => (s.organization_id ?? undefined) === organizationId) ?? matches[0];
+    if (organizationId !== undefined) return matches.find((s) => (s.organization_id ?? undefined) === organizationId);
     return matches[0];
   }
 
   get(appId: string, organizationId?: string): DifySource {
     const found = this.find(appId, organizationId);
-    if (!found) throw new NotFoundError(`no configured source has app_id ${appId}`, 'app_id');
+    if (!found) {
+      const where = organizationId !== undefined ? ` in organization ${organizationId}` : '';
+      throw new NotFoundError(`no configured source has app_id ${appId}${where}`, 'app_id');
+    }
     return found;
+  }
+
+  /** The configured whole-workspace source of that key, if any. */
+  workspace(key: string): DifySource | undefined {
+    return this.config.sources.find((s) => s.workspace && s.app_id === key);
   }
 
   /**
@@ -48,12 +59,26 @@ export class SourceRegistry {
    */
   resolve(fields: SourceFields): DifySource {
     const bringsConnection = CONNECTION_FIELDS.some((f) => fields[f] !== undefined);
+    if (fields.app_id !== undefined) {
+      const field = WORKSPACE_FIELDS.find((f) => fields[f] !== undefined);
+      if (field) throw new InvalidRequestError([`${field} is for a whole workspace: send the console fields without app_id`], field);
+    }
     let source: DifySource;
-    if (!bringsConnection) {
-      const configured = this.find(fields.app_id, fields.organization_id);
+    if (fields.app_id === undefined) {
+      if (!bringsConnection) {
+        throw new InvalidRequestError([`app_id is required, or the console fields without it for a whole workspace (${WORKSPACE_RULE})`], 'app_id');
+      }
+      source = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as unknown as DifySource;
+      const mode = accessModeOf(source);
+      if (mode !== 'console-admin' && mode !== 'console-login') throw new InvalidRequestError([WORKSPACE_RULE], 'app_id');
+      source.app_id = workspaceSourceKey(source);
+      source.workspace = true;
+    } else if (!bringsConnection) {
+      const appId = fields.app_id;
+      const configured = this.find(appId, fields.organization_id) ?? this.find(appId);
       if (!configured) {
         throw new InvalidRequestError(
-          [`app_id ${fields.app_id} is not a configured source; send its connection fields (${ACCESS_MODE_RULE})`],
+          [`app_id ${appId} is not a configured source; send its connection fields (${ACCESS_MODE_RULE})`],
           'app_id',
         );
       }

@@ -104,7 +104,9 @@ describe(loadAppConfig.name, () => {
       new ConfigError('DIFY_APPS_FILE[1] (app_id billing): email must be an e-mail address'),
     );
     write([{ dify_api_url: 'https://dify.acme.test/v1', api_key: 'k' }]);
-    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(/^DIFY_APPS_FILE\[0\]: app_id must be/);
+    expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(
+      /^DIFY_APPS_FILE\[0\] \(no app_id\): a source without app_id backs up a whole workspace and needs the console fields/,
+    );
   });
 
   it('allows a non-loopback HOST once ADMIN_TOKEN is set', () => {
@@ -119,5 +121,39 @@ describe(loadAppConfig.name, () => {
     );
     expect(validated.size).toBeGreaterThan(30);
     expect([...validated].filter((v) => v !== 'NODE_ENV' && !documented.has(v))).toEqual([]);
+  });
+
+  describe('whole-workspace sources', () => {
+    const consoleEntry = { console_api_url: 'http://127.0.0.1:5001/console/api', admin_api_key: 'k', workspace_id: 'ws-1' };
+    const withFile = (entries: unknown[]) => {
+      const file = path.join(dir, 'apps.json');
+      fs.writeFileSync(file, JSON.stringify(entries));
+      return loadAppConfig({ DIFY_APPS_FILE: file }, dir);
+    };
+
+    it('reads a console entry without app_id as the whole workspace, with its lists and per-app organizations', () => {
+      const [sut] = withFile([{ ...consoleEntry, organization_id: 'acme', include: ['mode:agent'], apps: { 'app-1': { organization_id: 'sales' } } }]).sources;
+      expect(sut).toEqual({ ...consoleEntry, app_id: 'workspace-ws-1', workspace: true, organization_id: 'acme', include: ['mode:agent'], apps: { 'app-1': { organization_id: 'sales' } } });
+    });
+
+    it('takes the single-source console variables without DIFY_APP_ID as the whole workspace', () => {
+      const sut = loadAppConfig({ DIFY_CONSOLE_API_URL: 'http://127.0.0.1/console/api', DIFY_EMAIL: 'ops@example.com', DIFY_PASSWORD: 'pw', DIFY_EXCLUDE_APPS: 'mode:completion, Test*' }, dir);
+      expect(sut.sources).toEqual([
+        expect.objectContaining({ workspace: true, email: 'ops@example.com', exclude: ['mode:completion', 'Test*'], app_id: expect.stringMatching(/^workspace-[0-9a-f]{16}$/) }),
+      ]);
+      expect(JSON.stringify(sut.sources[0].app_id)).not.toContain('ops@');
+    });
+
+    it('refuses what a workspace cannot be, naming the field and the rule', () => {
+      expect(() => withFile([{ dify_api_url: 'https://api.dify.ai/v1', api_key: 'app-1' }])).toThrow(
+        new ConfigError('DIFY_APPS_FILE[0] (no app_id): a source without app_id backs up a whole workspace and needs the console fields: console_api_url + admin_api_key + workspace_id, or console_api_url + email + password'),
+      );
+      expect(() => withFile([{ ...consoleEntry, app_id: 'one', exclude: ['x'] }])).toThrow(/DIFY_APPS_FILE\[0\] \(app_id one\): exclude is for a whole workspace/);
+      expect(() => withFile([{ ...consoleEntry, apps: { '../x': { organization_id: 'a' } } }])).toThrow(/apps must map App ids to settings/);
+      expect(() => withFile([{ ...consoleEntry, include: [''] }])).toThrow(/each entry of include must be 1 to 200 characters/);
+      expect(() => loadAppConfig({ DIFY_APP_ID: 'one', DIFY_CONSOLE_API_URL: 'http://h/console/api', DIFY_ADMIN_API_KEY: 'k', DIFY_WORKSPACE_ID: 'w', DIFY_INCLUDE_APPS: 'x' }, dir)).toThrow(
+        /DIFY_INCLUDE_APPS and DIFY_EXCLUDE_APPS are for a whole workspace/,
+      );
+    });
   });
 });

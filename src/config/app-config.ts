@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
-import { accessModeOf, ACCESS_MODE_RULE, sourceUrls } from './dify-source';
+import { accessModeOf, ACCESS_MODE_RULE, sourceUrls, WORKSPACE_RULE, workspaceSourceKey } from './dify-source';
 import type { DifySource } from './dify-source';
 import { parseRedactionSettings, RedactionConfigError } from '../common/redaction/redaction-config';
 import type { RedactionSettings } from '../common/redaction/redactor';
@@ -28,6 +28,8 @@ export class AppConfig {
     maxRetries: number;
     retryBaseMs: number;
     concurrency: number;
+    /** apps of one whole-workspace source backed up at the same time (each with `concurrency` requests) */
+    workspaceAppConcurrency: number;
     /** how long Dify itself keeps logs */
     retentionDays: number;
   };
@@ -105,6 +107,8 @@ const SINGLE_SOURCE_VARIABLES: Record<string, string> = {
   workspace_id: 'DIFY_WORKSPACE_ID',
   email: 'DIFY_EMAIL',
   password: 'DIFY_PASSWORD',
+  include: 'DIFY_INCLUDE_APPS',
+  exclude: 'DIFY_EXCLUDE_APPS',
 };
 
 function renameFields(message: string, names: Record<string, string>): string {
@@ -121,8 +125,20 @@ export function validateSource(raw: unknown, where: string, names: Record<string
   const dto = plainToInstance(DifySourceDto, raw);
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) throw new ConfigError(`${label}: ${renameFields(describeErrors(errors).join('; '), names)}`);
-  if (!accessModeOf(dto)) throw new ConfigError(`${label}: ${renameFields(ACCESS_MODE_RULE, names)}`);
-  const source: DifySource = { ...dto };
+  const mode = accessModeOf(dto);
+  if (dto.app_id === undefined) {
+    if (mode !== 'console-admin' && mode !== 'console-login') throw new ConfigError(`${where} (no app_id): ${renameFields(WORKSPACE_RULE, names)}`);
+  } else {
+    if (!mode) throw new ConfigError(`${label}: ${renameFields(ACCESS_MODE_RULE, names)}`);
+    for (const field of ['include', 'exclude', 'apps'] as const) {
+      if (dto[field] !== undefined) throw new ConfigError(`${label}: ${field} is for a whole workspace (a console source without app_id)`);
+    }
+  }
+  const source = { ...dto } as DifySource;
+  if (dto.app_id === undefined) {
+    source.app_id = workspaceSourceKey(dto);
+    source.workspace = true;
+  }
   for (const key of Object.keys(source) as (keyof DifySource)[]) {
     if (source[key] === undefined) delete source[key];
   }
@@ -210,11 +226,20 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     password: vars.DIFY_PASSWORD,
   };
   const anySingle = Object.entries(single).some(([k, v]) => k !== 'app_id' && v !== undefined);
+  const selection = {
+    include: listOf(vars.DIFY_INCLUDE_APPS),
+    exclude: listOf(vars.DIFY_EXCLUDE_APPS),
+  };
   if (anySingle || single.app_id) {
-    if (!single.app_id) throw new ConfigError('DIFY_APP_ID is required when other DIFY_* source variables are set');
+    if (!single.app_id && !single.console_api_url) {
+      throw new ConfigError('DIFY_APP_ID is required when other DIFY_* source variables are set (without it, DIFY_CONSOLE_API_URL and its credentials back up the whole workspace)');
+    }
+    if (single.app_id && (selection.include || selection.exclude)) {
+      throw new ConfigError('DIFY_INCLUDE_APPS and DIFY_EXCLUDE_APPS are for a whole workspace: leave DIFY_APP_ID unset');
+    }
     const source = validateSource(
-      Object.fromEntries(Object.entries(single).filter(([, v]) => v !== undefined)),
-      'DIFY_* variables',
+      Object.fromEntries(Object.entries({ ...single, ...(single.app_id ? {} : selection) }).filter(([, v]) => v !== undefined)),
+      single.app_id ? 'DIFY_* variables' : 'DIFY_* variables (whole workspace, no DIFY_APP_ID)',
       SINGLE_SOURCE_VARIABLES,
     );
     if (!sources.some((s) => s.app_id === source.app_id)) sources.push(source);
@@ -222,7 +247,9 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
   const seen = new Set<string>();
   for (const s of sources) {
     const key = `${s.organization_id ?? ''}/${s.app_id}`;
-    if (seen.has(key)) throw new ConfigError(`DIFY_APPS_FILE lists app_id ${s.app_id} twice`);
+    if (seen.has(key)) {
+      throw new ConfigError(s.workspace ? `DIFY_APPS_FILE lists the workspace ${s.app_id} twice` : `DIFY_APPS_FILE lists app_id ${s.app_id} twice`);
+    }
     seen.add(key);
   }
 
@@ -246,6 +273,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
       maxRetries: vars.DIFY_MAX_RETRIES,
       retryBaseMs: vars.DIFY_RETRY_BASE_MS,
       concurrency: vars.DIFY_CONCURRENCY,
+      workspaceAppConcurrency: vars.WORKSPACE_APP_CONCURRENCY,
       retentionDays: vars.DIFY_RETENTION_DAYS,
     },
     adminToken: vars.ADMIN_TOKEN ?? null,
@@ -272,6 +300,11 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     );
   }
   return config;
+}
+
+function listOf(value: string | undefined): string[] | undefined {
+  const list = value?.split(',').map((v) => v.trim()).filter(Boolean);
+  return list?.length ? list : undefined;
 }
 
 export function isLoopbackHost(host: string): boolean {

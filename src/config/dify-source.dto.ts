@@ -10,8 +10,37 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  Validate,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
 } from 'class-validator';
+import { isSafeName, SAFE_NAME_RULE } from '../common/safe-name';
 import { IsHttpUrl, IsSafeName } from '../common/validation';
+
+const APP_OVERRIDES_RULE =
+  'apps must map App ids to settings such as {"organization_id": "acme"} (each key and organization_id ' + SAFE_NAME_RULE + ')';
+
+/** `apps: {"<app id>": {"organization_id": "..."}}`: every key a path-safe App id, every value only known settings. */
+@ValidatorConstraint({ name: 'isAppOverrides' })
+class IsAppOverridesConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length > 10000) return false;
+    return entries.every(([id, settings]) => {
+      if (!isSafeName(id) || !settings || typeof settings !== 'object' || Array.isArray(settings)) return false;
+      const keys = Object.keys(settings);
+      const org = (settings as { organization_id?: unknown }).organization_id;
+      return keys.every((k) => k === 'organization_id') && (org === undefined || isSafeName(org));
+    });
+  }
+  defaultMessage(): string {
+    return APP_OVERRIDES_RULE;
+  }
+}
+
+const SELECTOR_RULE = (field: string) =>
+  `each entry of ${field} must be 1 to 200 characters: an app id, an Agent id, a name pattern with *, or mode:<mode>`;
 
 /** The connection fields of a Dify source: shared by the request body and DIFY_APPS_FILE. */
 export class DifySourceFieldsDto {
@@ -69,12 +98,39 @@ export class DifySourceFieldsDto {
   })
   @IsOptional() @IsBoolean({ message: 'include_node_executions must be true or false' })
   include_node_executions?: boolean;
+
+  @ApiPropertyOptional({
+    example: ['mode:agent', 'Support*'],
+    type: [String],
+    description: 'Whole workspace (no app_id): back up only the apps matching an entry: an App id, an Agent id, a name pattern with *, or mode:<mode>',
+  })
+  @IsOptional() @IsArray({ message: 'include must be a list' }) @ArrayMaxSize(1000)
+  @IsString({ each: true, message: SELECTOR_RULE('include') }) @MinLength(1, { each: true, message: SELECTOR_RULE('include') })
+  @MaxLength(200, { each: true, message: SELECTOR_RULE('include') })
+  include?: string[];
+
+  @ApiPropertyOptional({
+    example: ['mode:completion', 'Test *'],
+    type: [String],
+    description: 'Whole workspace: never back up (nor contact) the apps matching an entry; wins over include',
+  })
+  @IsOptional() @IsArray({ message: 'exclude must be a list' }) @ArrayMaxSize(1000)
+  @IsString({ each: true, message: SELECTOR_RULE('exclude') }) @MinLength(1, { each: true, message: SELECTOR_RULE('exclude') })
+  @MaxLength(200, { each: true, message: SELECTOR_RULE('exclude') })
+  exclude?: string[];
+
+  @ApiPropertyOptional({
+    example: { '6e1f0f0e-3b9c-4f35-9b8e-5a1d2c3b4a59': { organization_id: 'sales' } },
+    description: 'Whole workspace: per-app settings by App id; `organization_id` archives that app under another organization',
+  })
+  @IsOptional() @Validate(IsAppOverridesConstraint)
+  apps?: Record<string, { organization_id?: string }>;
 }
 
-/** One entry of DIFY_APPS_FILE. */
+/** One entry of DIFY_APPS_FILE; a console entry without app_id is the whole workspace. */
 export class DifySourceDto extends DifySourceFieldsDto {
-  @IsSafeName()
-  app_id: string;
+  @IsOptional() @IsSafeName()
+  app_id?: string;
 
   @IsOptional() @IsString() @MaxLength(200)
   name?: string;

@@ -138,6 +138,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   DIFY_PASSWORD?: string;
 
+  /** whole workspace (no DIFY_APP_ID): comma-separated include / exclude entries */
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_INCLUDE_APPS?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  DIFY_EXCLUDE_APPS?: string;
+
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   DIFY_APPS_FILE?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString()
@@ -152,6 +158,8 @@ export class EnvironmentVariables {
   DIFY_RETRY_BASE_MS = 500;
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   DIFY_CONCURRENCY = 4;
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  WORKSPACE_APP_CONCURRENCY = 4;
   /** how long the Dify instance keeps its logs (Dify Cloud's free plan: 30); 0 = unknown or never */
   @Transform(toInt) @IsInt() @Min(0) @Max(3650)
   DIFY_RETENTION_DAYS = 30;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import * as path from 'node:path';
 import { AppConfig } from '../config/app-config';
+import { AppConfigSnapshots } from './app-config-snapshots';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
 import { ArchiveFiles } from './archive-files';
@@ -37,7 +38,8 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     ArchiveWriter,
     ArchiveMaintenance,
     LogStorageService,
+    AppConfigSnapshots,
   ],
-  exports: [LogStorageService],
+  exports: [LogStorageService, AppConfigSnapshots],
 })
 export class LogStorageModule {}

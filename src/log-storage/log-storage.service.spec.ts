@@ -1,3 +1,4 @@
+import type { AppConfigSnapshots } from './app-config-snapshots';
 import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
 import { CatalogSource, contentHash, extractCatalogEntry } from './catalog-entry';
@@ -124,6 +125,7 @@ describe(LogStorageService.name, () => {
       new ArchiveMaintenance(config, access, f, c),
       store,
       c,
+      { verify: jest.fn().mockResolvedValue({ checked: 0, missing: [], changed: [] }) } as unknown as AppConfigSnapshots,
     );
     sut.now = () => new Date('2024-01-20T10:00:00.000Z');
   });

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@ne
 import type { Readable, Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
+import { AppConfigSnapshots } from './app-config-snapshots';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
 import { ArchiveMaintenance } from './archive-maintenance.service';
@@ -47,6 +48,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     private readonly maintenance: ArchiveMaintenance,
     @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore,
     @Inject(CATALOG) private readonly catalog: Catalog,
+    private readonly appConfigs: AppConfigSnapshots,
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
@@ -145,9 +147,11 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.reader.getConversation(ref);
   }
 
+  /** The conversation files against the catalog, and the app configuration snapshots against their hashes. */
   async verify(): Promise<VerifyResult> {
     this.catalogReady();
-    return this.maintenance.verify();
+    const result = await this.maintenance.verify();
+    return { ...result, app_configs: await this.appConfigs.verify() };
   }
 
   /** Rebuilds the catalog from the files; joins the rebuild already running, if any. */

@@ -133,6 +133,8 @@ export interface VerifyResult {
   unindexed: string[];
   /** unreadable or not an archived conversation */
   corrupt: string[];
+  /** app configuration snapshots (`apps/...`) whose bytes are gone or differ from their recorded hash */
+  app_configs?: { checked: number; missing: string[]; changed: string[] };
 }
 
 export interface SkippedFile {

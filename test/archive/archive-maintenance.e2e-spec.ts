@@ -178,7 +178,7 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       expect(search.body.results[1].path).toMatch(/\.json\.gz$/);
 
       const verify = await request(t.server).get(`${API}/verify`).expect(200);
-      expect(verify.body).toEqual({ success: true, checked: 3, missing: [], changed: [], unindexed: [], corrupt: [] });
+      expect(verify.body).toEqual({ success: true, checked: 3, missing: [], changed: [], unindexed: [], corrupt: [], app_configs: { checked: 0, missing: [], changed: [] } });
 
       const old1 = after.find((f) => f.json.conversation_id === 'old-1')!;
       expect(await sut.saveConversation({ ...(old1.json as ArchivedConversation), logged_at: 'later' })).toEqual({ outcome: 'unchanged', path: old1.path });
@@ -240,6 +240,7 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
         changed: [files['v-2']],
         unindexed: [addedPath],
         corrupt: [corruptPath, foreignPath].sort(),
+        app_configs: { checked: 0, missing: [], changed: [] },
       });
 
       const reindex = await request(t.server).post(`${API}/reindex`).expect(200);

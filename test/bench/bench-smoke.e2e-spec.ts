@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SCENARIOS = ['backup', 'summary', 'export ndjson', 'retention', 'search', 'reindex', 'start-up', 'start-up without catalog'];
+const SCENARIOS = ['backup', 'workspace backup', 'summary', 'export ndjson', 'retention', 'search', 'reindex', 'start-up', 'start-up without catalog'];
 
 /** The benchmark still compiles and runs end to end on a tiny data set; no timing is asserted. */
 describe('npm run bench (smoke)', () => {

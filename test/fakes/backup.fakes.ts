@@ -1,3 +1,4 @@
+import type { WorkspaceBackupService } from '../../src/backup/workspace-backup.service';
 import type { BackupService } from '../../src/backup/backup.service';
 import type { BackupResult, BackupRunRequest } from '../../src/backup/backup.types';
 import type { SourceRegistry } from '../../src/backup/source-registry';
@@ -179,7 +180,7 @@ export function jobsService(parts: {
   const alerts = parts.alerts as unknown as AlertsService;
   return new JobsService(
     new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, parts.clock),
-    new SourceBackupService(parts.config, parts.backups as unknown as BackupService, parts.checkpoints, alerts, parts.clock),
+    new SourceBackupService(parts.config, parts.backups as unknown as BackupService, parts.checkpoints, alerts, parts.clock, null as unknown as WorkspaceBackupService),
     parts.checkpoints,
     alerts,
     parts.stale as unknown as StaleSourcesService,

@@ -59,7 +59,7 @@ describe('Sources and alerts', () => {
     expect(acme.checkpoint).not.toBeNull();
     expect(new Date(acme.next_run).getUTCHours()).toBe(2);
     expect(Object.keys(acme).sort()).toEqual(
-      ['access_mode', 'app_id', 'checkpoint', 'coverage', 'hosts', 'last_outcome', 'last_run_at', 'last_run_job_id', 'last_success_at', 'name', 'next_run', 'organization_id', 'running'].sort(),
+      ['access_mode', 'app_id', 'checkpoint', 'coverage', 'hosts', 'last_outcome', 'last_run_at', 'last_run_job_id', 'last_success_at', 'name', 'next_run', 'organization_id', 'running', 'workspace'].sort(),
     );
 
     const ok = await request(t.server).post(`/api/sources/${app.id}/test?organization_id=login`).expect(200);

@@ -27,7 +27,13 @@ export class BackupResultDto {
   @ApiProperty({ example: 'support-bot' }) app_id: string;
   @ApiPropertyOptional({ example: 'acme', nullable: true, type: String }) organization_id: string | null;
   @ApiProperty({ enum: ['service', 'console-admin', 'console-login'], example: 'console-admin' }) access_mode: string;
-  @ApiProperty({ enum: ['chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow'], example: 'chat' }) app_mode: string;
+  @ApiProperty({
+    enum: ['chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow', 'agent', 'workspace'],
+    example: 'chat',
+    description: '`workspace` for the sum over every app of a workspace',
+  })
+  app_mode: string;
+  @ApiPropertyOptional({ example: 'Support bot', description: "The app's name in Dify (results inside `apps`)" }) app_name?: string;
   @ApiProperty({ example: 42 }) total_conversations: number;
   @ApiProperty({ example: 40, description: 'created + updated' }) saved_count: number;
   @ApiProperty({ example: 38 }) created_count: number;
@@ -41,4 +47,9 @@ export class BackupResultDto {
   @ApiProperty({ type: [String], example: [] }) warnings: string[];
   @ApiProperty({ type: WindowDto }) window: WindowDto;
   @ApiProperty({ example: false }) interrupted: boolean;
+  @ApiPropertyOptional({
+    type: () => [BackupResultDto],
+    description: 'A whole workspace (console credentials without app_id): one result per app; the fields above are their sum',
+  })
+  apps?: BackupResultDto[];
 }

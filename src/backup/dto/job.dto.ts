@@ -38,6 +38,9 @@ export class JobSourceDto {
   @ApiProperty({ example: null, nullable: true, type: String, description: 'e.g. DifyAuthError, DifyUnavailableError' }) error_kind: string | null;
   @ApiProperty({ type: [String], example: [] }) warnings: string[];
   @ApiProperty({ type: BackupResultDto, nullable: true, description: 'merged result of every slice' }) result: BackupResultDto | null;
+  @ApiPropertyOptional({ type: () => [JobSourceDto], description: 'A whole workspace: one entry per app backed up' }) apps?: JobSourceDto[];
+  @ApiPropertyOptional({ example: 'agent', description: 'An app of a whole workspace: its Dify mode' }) app_mode?: string;
+  @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'An Agent app: its Agent id' }) agent_id?: string | null;
 }
 
 export class ResumeSourceDto {

@@ -83,6 +83,12 @@ export class ArchiveConversationResponseDto {
   conversation: object;
 }
 
+class AppConfigVerifyDto {
+  @ApiProperty({ example: 12 }) checked: number;
+  @ApiProperty({ example: [], description: 'Recorded in a manifest, gone from the archive' }) missing: string[];
+  @ApiProperty({ example: [], description: 'Bytes differ from the recorded SHA-256' }) changed: string[];
+}
+
 export class ArchiveVerifyResponseDto {
   @ApiProperty({ example: true }) success: true;
   @ApiProperty({ example: 1520 }) checked: number;
@@ -90,6 +96,8 @@ export class ArchiveVerifyResponseDto {
   @ApiProperty({ example: [], description: 'Bytes differ from what the catalog recorded' }) changed: string[];
   @ApiProperty({ example: [], description: 'On disk, not in the catalog' }) unindexed: string[];
   @ApiProperty({ example: [], description: 'Unreadable, or not an archived conversation' }) corrupt: string[];
+  @ApiProperty({ type: AppConfigVerifyDto, description: 'App configuration snapshots (apps/...) checked against their hashes' })
+  app_configs: AppConfigVerifyDto;
 }
 
 export class ArchiveSkippedFileDto {

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
@@ -23,9 +23,14 @@ export class BackupFiltersDto {
  * or just `app_id` naming a configured source.
  */
 export class SaveConversationLogsDto extends DifySourceFieldsDto {
-  @ApiProperty({ example: 'support-bot', description: 'App id: a configured source, or (console modes) the Dify app UUID' })
-  @IsSafeName()
-  app_id: string;
+  @ApiPropertyOptional({
+    example: 'support-bot',
+    description:
+      'App id: a configured source, or (console modes) the Dify app UUID. Leave it out with console credentials to back up ' +
+      'every app of the workspace (the answer is the sum, with one result per app in `apps`).',
+  })
+  @IsOptional() @IsSafeName()
+  app_id?: string;
 
   @ApiPropertyOptional({ type: BackupFiltersDto })
   @IsOptional() @IsObject({ message: 'filters must be an object' }) @ValidateNested() @Type(() => BackupFiltersDto)

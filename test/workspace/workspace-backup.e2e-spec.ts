@@ -1,0 +1,202 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import request from 'supertest';
+import { JobsService } from '../../src/backup/jobs.service';
+import { SourcesService } from '../../src/backup/sources.service';
+import type { Job } from '../../src/backup/jobs.types';
+import type { ArchivedConversation } from '../../src/common/conversation-log';
+import { startSimulator } from '../../src/simulator/simulator';
+import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { createTestApp, TestApp } from '../support/test-app';
+
+type Mode = 'console-admin' | 'console-login';
+const SECRET = /sk-sim-secret-/;
+
+/** Every file under a folder, relative to it, sorted. */
+function filesUnder(root: string, sub: string): string[] {
+  const dir = path.join(root, sub);
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .map((f) => path.join(sub, f))
+    .filter((f) => fs.statSync(path.join(root, f)).isFile())
+    .sort();
+}
+
+function archived(logsDir: string): ArchivedConversation[] {
+  return filesUnder(logsDir, 'conversations').map((f) => JSON.parse(fs.readFileSync(path.join(logsDir, f), 'utf8')) as ArchivedConversation);
+}
+
+function consoleEnv(mode: Mode, sim: DifySimulator, extra: Record<string, string> = {}): Record<string, string> {
+  const credentials: Record<string, string> =
+    mode === 'console-admin'
+      ? { DIFY_ADMIN_API_KEY: sim.adminApiKey!, DIFY_WORKSPACE_ID: sim.workspaceId }
+      : { DIFY_EMAIL: sim.account.email, DIFY_PASSWORD: sim.account.password };
+  // no DIFY_APP_ID: the whole workspace
+  return { DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_CONSOLE_API_URL: sim.consoleApiUrl, ...credentials, BACKFILL_FROM: '10d', DIFY_MAX_RETRIES: '0', ...extra };
+}
+
+/** What a console backup must hold of an app: conversation id -> number of messages. */
+function expectedOf(sim: DifySimulator, app: SimulatedApp, deletedAgentConversation: string | undefined): Map<string, number> {
+  if (app.mode === 'workflow') return new Map(sim.workflowRuns(app.id).filter((r) => r.triggered_from === 'app-run').map((r) => [r.id, 1]));
+  const conversations = sim.conversations(app.id).filter((c) => app.mode !== 'agent' || c.invoke_from === 'web-app' || c.invoke_from === 'service-api');
+  const expected = new Map(conversations.map((c) => [c.id, sim.messages(c.id).length]));
+  if (app.mode === 'agent' && deletedAgentConversation) expected.set(deletedAgentConversation, -1);
+  return expected;
+}
+
+describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace source in %s mode', (mode) => {
+  let sim: DifySimulator;
+  let t: TestApp;
+  let excludedApp: SimulatedApp;
+  let first: Job;
+  const run = () => t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+  const sources = async () => (await request(t.server).get('/api/sources').expect(200)).body.sources as Record<string, any>[];
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 21, agentApp: true, conversationsPerApp: 3 });
+    excludedApp = sim.addApp({ name: 'Internal test bot', mode: 'completion' });
+    sim.addConversation({ app_id: excludedApp.id, messages: 2 });
+    t = await createTestApp(consoleEnv(mode, sim, { DIFY_EXCLUDE_APPS: 'Internal*' }));
+    first = await run();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  it('is configured from the single-source variables without DIFY_APP_ID', () => {
+    expect(t.config.sources).toHaveLength(1);
+    expect(t.config.sources[0]).toMatchObject({ workspace: true, exclude: ['Internal*'] });
+    expect(t.config.sources[0].app_id).toMatch(/^workspace-/);
+  });
+
+  it('archives every conversation a console backup must hold, whole, of apps of all six modes, and nothing else', async () => {
+    expect(first.status).toBe('succeeded');
+    const files = archived(t.logsDir);
+    const agent = sim.apps.find((a) => a.mode === 'agent' && a.name === 'Travel Concierge')!;
+    const deleted = files.find((c) => c.app_id === agent.id && c.name === 'Deleted by its user');
+    expect(deleted).toBeDefined();
+    const backedUp = sim.apps.filter((a) => a.id !== excludedApp.id && !['channel', 'rag-pipeline'].includes(a.mode));
+    expect(new Set(backedUp.map((a) => a.mode))).toEqual(new Set(['chat', 'agent-chat', 'advanced-chat', 'completion', 'workflow', 'agent']));
+    for (const app of backedUp) {
+      const expected = expectedOf(sim, app, deleted?.conversation_id);
+      const got = files.filter((c) => c.app_id === app.id);
+      expect([app.mode, got.map((c) => c.conversation_id).sort()]).toEqual([app.mode, [...expected.keys()].sort()]);
+      for (const c of got) {
+        const want = expected.get(c.conversation_id)!;
+        if (want >= 0) expect([c.conversation_id, c.messages.length]).toEqual([c.conversation_id, want]);
+        expect(c.organization_id).toBeNull();
+      }
+    }
+    expect(files.filter((c) => !backedUp.some((a) => a.id === c.app_id))).toEqual([]);
+    const long = files.find((c) => c.app_id === agent.id && c.messages.length > 100)!;
+    const times = long.messages.map((m) => Date.parse(String(m.created_at)));
+    expect(times[times.length - 1] - times[0]).toBeGreaterThan(2 * 86_400_000);
+    const workflow = backedUp.find((a) => a.mode === 'workflow')!;
+    for (const c of files.filter((f) => f.app_id === workflow.id)) {
+      expect(c.messages[0]).toHaveProperty('inputs');
+      expect(c.messages[0]).toHaveProperty('outputs');
+    }
+  });
+
+  it('never contacts an excluded app', () => {
+    expect(sim.requests.filter((r) => r.path.includes(excludedApp.id))).toEqual([]);
+    expect(archived(t.logsDir).some((c) => c.app_id === excludedApp.id)).toBe(false);
+  });
+
+  it('snapshots each app configuration once, without secrets, and shows the apps with their snapshots', async () => {
+    expect(sim.counters.dslExportsWithSecret).toBe(0);
+    const snapshots = filesUnder(t.logsDir, 'apps').filter((f) => f.endsWith('.yml'));
+    const backedUp = first.sources[0].apps!;
+    expect(snapshots).toHaveLength(backedUp.length);
+    for (const f of [...filesUnder(t.logsDir, 'apps'), ...filesUnder(t.logsDir, 'conversations'), ...filesUnder(t.logsDir, 'state')]) {
+      expect([f, SECRET.test(fs.readFileSync(path.join(t.logsDir, f), 'utf8'))]).toEqual([f, false]);
+    }
+    const [view] = await sources();
+    expect(view).toMatchObject({ workspace: true, apps_total: backedUp.length, last_outcome: 'succeeded' });
+    expect(view.excluded_apps).toEqual([{ id: excludedApp.id, name: 'Internal test bot', mode: 'completion', reason: 'excluded by "Internal*"' }]);
+    for (const app of view.apps) {
+      expect(app).toMatchObject({ gone: false, last_outcome: 'succeeded', config_snapshots: 1 });
+      expect(app.coverage).not.toBeNull();
+    }
+    const agentView = view.apps.find((a: { mode: string }) => a.mode === 'agent');
+    expect(agentView.coverage.warnings.join(' ')).toMatch(/debugger/);
+    expect(t.logLines.filter((l) => l.includes(sim.account.password) || (sim.adminApiKey && l.includes(sim.adminApiKey)))).toEqual([]);
+  });
+
+  it('a second run changes nothing; a changed prompt gives a second snapshot', async () => {
+    const before = filesUnder(t.logsDir, 'conversations');
+    const chat = sim.apps.find((a) => a.mode === 'chat')!;
+    sim.setAppPrompt(chat.id, 'Answer in French.');
+    const second = await run();
+    expect(second.status).toBe('succeeded');
+    expect(second.sources[0].result).toMatchObject({ saved_count: 0, failed_count: 0 });
+    expect(filesUnder(t.logsDir, 'conversations')).toEqual(before);
+    const ymls = filesUnder(t.logsDir, 'apps').filter((f) => f.endsWith('.yml'));
+    expect(ymls.filter((f) => f.includes(chat.id))).toHaveLength(2);
+    expect(ymls).toHaveLength(second.sources[0].apps!.length + 1);
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body.app_configs).toEqual({ checked: ymls.length, missing: [], changed: [] });
+  });
+
+  it('backs up an app created since on the next run; a deleted app keeps its files and shows as gone', async () => {
+    const added = sim.addApp({ name: 'Brand new bot', mode: 'chat' });
+    const conversation = sim.addConversation({ app_id: added.id, messages: 3 });
+    const doomed = sim.apps.find((a) => a.mode === 'advanced-chat')!;
+    const doomedFiles = filesUnder(t.logsDir, 'conversations').filter((f) => archived(t.logsDir).length && fs.readFileSync(path.join(t.logsDir, f), 'utf8').includes(doomed.id));
+    expect(doomedFiles.length).toBeGreaterThan(0);
+    sim.deleteApp(doomed.id);
+
+    const third = await run();
+    expect(third.status).toBe('succeeded');
+    expect(archived(t.logsDir).find((c) => c.conversation_id === conversation.id)?.messages).toHaveLength(3);
+    for (const f of doomedFiles) expect(fs.existsSync(path.join(t.logsDir, f))).toBe(true);
+    const [view] = await sources();
+    expect(view.apps.find((a: { app_id: string }) => a.app_id === doomed.id)).toMatchObject({ gone: true, last_outcome: 'succeeded' });
+    expect(view.apps.find((a: { app_id: string }) => a.app_id === added.id)).toMatchObject({ gone: false, last_outcome: 'succeeded', config_snapshots: 1 });
+  });
+
+  it('"Back up now" on one app of the workspace backs up that app alone; the overview lists the apps', async () => {
+    const completion = sim.apps.find((a) => a.mode === 'completion' && a.id !== excludedApp.id)!;
+    const target = t.app.get(SourcesService).backupTarget(completion.id);
+    expect(target).toMatchObject({ workspace: true, only_app_ids: [completion.id] });
+    sim.clearRequests();
+    const job = await t.app.get(JobsService).runBackup({ sources: [target], trigger: 'manual' });
+    expect(job.status).toBe('succeeded');
+    expect(job.sources[0].apps!.map((a) => a.app_id)).toEqual([completion.id]);
+    const touched = new Set(sim.requests.flatMap((r) => sim.apps.filter((a) => r.path.includes(a.id)).map((a) => a.id)));
+    expect([...touched]).toEqual([completion.id]);
+    await request(t.server).post('/api/sources/no-such-app/test').expect(404);
+    const tested = await request(t.server).post(`/api/sources/${completion.id}/test`).expect(200);
+    expect(tested.body).toMatchObject({ ok: true, app_id: completion.id, app: { id: completion.id, mode: 'completion' } });
+
+    const html = (await request(t.server).get('/admin').expect(200)).text;
+    expect(html).toContain(completion.name);
+    expect(html).toContain('Gone from Dify (archive kept)');
+    expect(html).toMatch(/Whole workspace: \d+ apps backed up, 1 excluded/);
+  });
+
+  it('POST /api/conversation-logs with console credentials and no app_id backs up the whole workspace once', async () => {
+    const credentials =
+      mode === 'console-admin'
+        ? { admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId }
+        : { email: sim.account.email, password: sim.account.password };
+    const res = await request(t.server)
+      .post('/api/conversation-logs')
+      .send({ console_api_url: sim.consoleApiUrl, ...credentials, exclude: ['Internal*'], organization_id: 'api-copy' })
+      .expect(200);
+    expect(res.body).toMatchObject({ success: true, app_mode: 'workspace', organization_id: 'api-copy', failed_count: 0 });
+    const apps = res.body.apps as { app_id: string; total_conversations: number; saved_count: number; app_name: string }[];
+    expect(apps.length).toBeGreaterThanOrEqual(6);
+    expect(apps.some((a) => a.app_id === excludedApp.id)).toBe(false);
+    expect(res.body.total_conversations).toBe(apps.reduce((n, a) => n + a.total_conversations, 0));
+    expect(res.body.saved_count).toBe(apps.reduce((n, a) => n + a.saved_count, 0));
+    expect(res.body.saved_count).toBeGreaterThan(0);
+    expect(JSON.stringify(res.body)).not.toContain(sim.account.password);
+
+    const bad = await request(t.server).post('/api/conversation-logs').send({ dify_api_url: sim.serviceApiUrl, api_key: 'app-x' }).expect(400);
+    expect(JSON.stringify(bad.body)).toMatch(/without app_id backs up a whole workspace/);
+    const wrong = await request(t.server).post('/api/conversation-logs').send({ app_id: 'x', console_api_url: sim.consoleApiUrl, ...credentials, include: ['*'] }).expect(400);
+    expect(wrong.body.field).toBe('include');
+  });
+});
