@@ -10,6 +10,7 @@ import { commandHelp, generalHelp } from './cli/cli-help';
 import { exportCommand } from './cli/export.command';
 import { searchCommand, summaryCommand } from './cli/query.commands';
 import { testCommand } from './cli/test.command';
+import { migrateCatalogCommand } from './cli/migrate-catalog.command';
 import { ConfigError } from './config/app-config';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 
@@ -50,6 +51,7 @@ const COMMAND_LIST: CliCommand[] = [
   cleanCommand,
   verifyCommand,
   reindexCommand,
+  migrateCatalogCommand,
   versionCommand,
   helpCommand,
 ];

@@ -58,6 +58,8 @@ describe(loadAppConfig.name, () => {
     [{ REDACT_PATTERNS: 'not json' }, 'REDACT_PATTERNS is not valid JSON'],
     [{ REDACT_PATTERNS: '[{"name":"a","pattern":"x"},{"name":"b","pattern":"("}]' }, 'REDACT_PATTERNS[1].pattern'],
     [{ REDACT_PATTERNS: '[{"name":"phone","pattern":"x"}]' }, 'REDACT_PATTERNS[0].name "phone" clashes'],
+    [{ DATABASE_URL: 'mysql://vault:pw@db/vault' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
+    [{ CATALOG_FTS_LANGUAGE: 'simple; drop' }, 'CATALOG_FTS_LANGUAGE'],
   ])('fails fast on %j naming %s', (env, name) => {
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(ConfigError);
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(name);
@@ -107,6 +109,23 @@ describe(loadAppConfig.name, () => {
     expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(
       /^DIFY_APPS_FILE\[0\] \(no app_id\): a source without app_id backs up a whole workspace and needs the console fields/,
     );
+  });
+
+  it('reads DATABASE_URL and CATALOG_FTS_LANGUAGE, and never echoes a rejected URL', () => {
+    expect(loadAppConfig({}, dir).catalog).toEqual({ databaseUrl: null, ftsLanguage: 'simple' });
+    expect(loadAppConfig({ DATABASE_URL: 'postgresql://vault:pw@db:5432/vault', CATALOG_FTS_LANGUAGE: 'english' }, dir).catalog).toEqual({
+      databaseUrl: 'postgresql://vault:pw@db:5432/vault',
+      ftsLanguage: 'english',
+    });
+    const error = (() => {
+      try {
+        loadAppConfig({ DATABASE_URL: 'postgres://vault:hunter2@db' }, dir);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error?.message).toContain('DATABASE_URL');
+    expect(error?.message).not.toContain('hunter2');
   });
 
   it('allows a non-loopback HOST once ADMIN_TOKEN is set', () => {

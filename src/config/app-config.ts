@@ -16,6 +16,12 @@ export class AppConfig {
   host: string;
   /** absolute */
   logsDir: string;
+  /** where the catalog lives: PostgreSQL when `databaseUrl` is set (DATABASE_URL), else SQLite in logsDir */
+  catalog: {
+    databaseUrl: string | null;
+    /** text search configuration of the PostgreSQL catalog (CATALOG_FTS_LANGUAGE) */
+    ftsLanguage: string;
+  };
   logTimezone: string;
   retentionDays: number;
   autoLogging: boolean;
@@ -262,6 +268,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     port: vars.PORT,
     host: vars.HOST,
     logsDir: path.resolve(cwd, vars.LOGS_DIR),
+    catalog: { databaseUrl: vars.DATABASE_URL ?? null, ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple' },
     logTimezone: vars.LOG_TIMEZONE,
     retentionDays: vars.LOG_RETENTION_DAYS,
     autoLogging: vars.ENABLE_AUTO_LOGGING,

@@ -15,6 +15,7 @@ import {
 import { CronTime } from 'cron';
 import { LOG_FORMATS, LOG_LEVELS } from '../common/logging/app-logger';
 import { isValidTimeZone } from '../common/time-zone';
+import { DATABASE_URL_RULE, isDatabaseUrl } from '../common/database-url';
 import { HOSTNAME_LIST_RULE, isHostnameList, isPublicUrl, isTrustProxy, PUBLIC_URL_RULE, TRUST_PROXY_RULE } from '../common/request-host';
 
 @ValidatorConstraint({ name: 'isTimeZone' })
@@ -63,6 +64,16 @@ class IsHostnameListConstraint implements ValidatorConstraintInterface {
   }
 }
 
+@ValidatorConstraint({ name: 'isDatabaseUrl' })
+class IsDatabaseUrlConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return isDatabaseUrl(value);
+  }
+  defaultMessage(): string {
+    return `$property ${DATABASE_URL_RULE}`;
+  }
+}
+
 @ValidatorConstraint({ name: 'isTrustProxy' })
 class IsTrustProxyConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
@@ -96,6 +107,14 @@ export class EnvironmentVariables {
 
   @IsString()
   LOGS_DIR = './logs';
+
+  // The catalog in PostgreSQL instead of LOGS_DIR/catalog.sqlite (the value is never echoed: it holds a password)
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsDatabaseUrlConstraint)
+  DATABASE_URL?: string;
+  @Transform(emptyToUndefined) @Matches(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+    message: 'CATALOG_FTS_LANGUAGE must be the name of a PostgreSQL text search configuration, such as simple or english',
+  })
+  CATALOG_FTS_LANGUAGE = 'simple';
 
   @Validate(IsTimeZoneConstraint)
   LOG_TIMEZONE = 'UTC';

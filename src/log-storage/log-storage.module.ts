@@ -12,12 +12,13 @@ import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
 import { LogStorageService } from './log-storage.service';
+import { PostgresCatalog } from './postgres/postgres-catalog';
 import { CATALOG_FILE } from './sqlite/catalog-schema';
 import { SqliteCatalog } from './sqlite/sqlite-catalog';
 
 /**
  * The archive: conversation files, their catalog, and everything read from them. The store and the catalog
- * are chosen here, behind their tokens (today: the LOGS_DIR directory and a SQLite file in it).
+ * are chosen here, behind their tokens (the LOGS_DIR directory; the catalog in PostgreSQL when DATABASE_URL is set, else a SQLite file in LOGS_DIR).
  */
 @Module({
   providers: [
@@ -28,7 +29,10 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     },
     {
       provide: CATALOG,
-      useFactory: (config: AppConfig): Catalog => new SqliteCatalog(path.join(path.resolve(config.logsDir), CATALOG_FILE)),
+      useFactory: (config: AppConfig): Catalog =>
+        config.catalog.databaseUrl
+          ? new PostgresCatalog({ url: config.catalog.databaseUrl, ftsLanguage: config.catalog.ftsLanguage })
+          : new SqliteCatalog(path.join(path.resolve(config.logsDir), CATALOG_FILE)),
       inject: [AppConfig],
     },
     ArchiveAccess,

@@ -219,6 +219,70 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.summary()).toMatchObject({ files: 2, directories: ['conversations/acme/2024/01/10', 'conversations/acme/2024/01/16'] });
     });
 
+    it('breaks ties in search, export and stats the same way: newest id first, then byte order of the text keys', async () => {
+      const at = '2024-01-16T12:00:00.000Z';
+      const ids: Record<string, number> = {};
+      for (const id of ['b', 'B', 'a', 'é', '_x', 'Z']) ids[id] = await sut.upsert(entry(id, { created_at: at, app_id: id === 'B' ? 'Bot' : 'bot' }), []);
+      await sut.upsert(entry('o', { organization_id: 'Acme' }), []);
+      await sut.upsert(entry('n', { organization_id: null }), []);
+      const seen: string[] = [];
+      let cursor: { created_at: string; id: number } | null = null;
+      for (;;) {
+        const rows = await sut.search({ organization_id: 'acme' }, null, cursor, 4);
+        if (!rows.length) break;
+        seen.push(...rows.map((r) => r.conversation_id));
+        cursor = { created_at: rows[rows.length - 1].created_at, id: rows[rows.length - 1].id };
+      }
+      expect(seen).toEqual(['Z', '_x', 'é', 'a', 'B', 'b']);
+      // paths compare byte by byte: upper case before '_' before lower case before any non-ASCII letter
+      const exported = await sut.exportPage({ organization_id: 'acme' }, null, 10);
+      expect(exported.map((r) => r.conversation_id)).toEqual(['B', 'Z', '_x', 'a', 'b', 'é']);
+      expect((await sut.exportPage({ organization_id: 'acme' }, { day: exported[2].day, path: exported[2].path }, 10)).map((r) => r.conversation_id)).toEqual([
+        'a', 'b', 'é',
+      ]);
+      expect((await sut.summary()).directories).toEqual(['conversations/2024/01/16', 'conversations/Acme/2024/01/16', 'conversations/acme/2024/01/16']);
+      expect((await sut.stats({})).rows.map((r) => [r.organization_id, r.app_id])).toEqual([
+        [null, 'bot'], ['Acme', 'bot'], ['acme', 'Bot'], ['acme', 'bot'],
+      ]);
+    });
+
+    it('finds words of any script as words or word prefixes, without case or Latin diacritics', async () => {
+      await sut.upsert(entry('fr', { queries: 'Où est le Café? Crème brûlée', answers: 'naïve' }), []);
+      await sut.upsert(entry('zh', { queries: '你好世界 東京タワー', answers: 'ok' }), []);
+      await sut.upsert(entry('ru', { queries: 'Привет, МИР', answers: 'ok' }), []);
+      await sut.upsert(entry('de', { queries: 'Straße ÄRGER', answers: 'snake_case_name x² ٣٤' }), []);
+      await sut.upsert(entry('mail', { queries: 'write to support@example.com or see https://docs.example.org/a-b', answers: 'v1.2.3 and 3.14' }), []);
+      const found = async (text: string) => (await sut.search({}, text, null, 10)).map((r) => r.conversation_id).sort();
+      expect(await found('cafe')).toEqual(['fr']);
+      expect(await found('CAFÉ crè')).toEqual(['fr']);
+      expect(await found('brulee NAIV')).toEqual(['fr']);
+      expect(await found('café zebra')).toEqual([]);
+      expect(await found('你好')).toEqual(['zh']);
+      expect(await found('你好世界')).toEqual(['zh']);
+      expect(await found('世界')).toEqual([]);
+      expect(await found('東京')).toEqual(['zh']);
+      expect(await found('мир привет')).toEqual(['ru']);
+      expect(await found('при')).toEqual(['ru']);
+      expect(await found('strasse')).toEqual([]);
+      expect(await found('straße ärg')).toEqual(['de']);
+      expect(await found('snake_case')).toEqual(['de']);
+      expect(await found('case name')).toEqual(['de']);
+      expect(await found('٣٤')).toEqual(['de']);
+      expect(await found('example')).toEqual(['mail']);
+      expect(await found('docs')).toEqual(['mail']);
+      expect(await found('support example com')).toEqual(['mail']);
+      expect(await found('3 14')).toEqual(['mail']);
+      expect(await found('v1')).toEqual(['mail']);
+      expect(await found('ok')).toEqual(['ru', 'zh']);
+      expect(await found('nam')).toEqual(['de', 'fr', 'mail', 'ru', 'zh']);
+      expect(await sut.count({ keyword: 'wor' })).toBe(0);
+      expect(await sut.count({ keyword: 'OK' })).toBe(2);
+      const [hit] = await sut.search({}, 'brul', null, 10);
+      expect(hit.snippet).toBe('Où est le Café? Crème «brûlée»');
+      const [chinese] = await sut.search({}, '東京', null, 10);
+      expect(chinese.snippet).toContain('«東京タワー»');
+    });
+
     it('a save into a removed folder drops its old rows first', async () => {
       await sut.upsert(entry('a', { day: '2024-01-10' }), []);
       await sut.upsert(entry('b', { day: '2024-01-10' }), []);

@@ -1,0 +1,76 @@
+import { Pool } from 'pg';
+import { runMigrations } from '../../src/log-storage/postgres/migration-runner';
+import { CATALOG_MIGRATIONS, Migration } from '../../src/log-storage/postgres/migrations';
+import { PostgresCatalog } from '../../src/log-storage/postgres/postgres-catalog';
+import { createDatabase, dropDatabase } from '../support/postgres';
+
+jest.setTimeout(120_000);
+
+describe(runMigrations.name, () => {
+  let url: string;
+  const pools: Pool[] = [];
+  const pool = () => {
+    const p = new Pool({ connectionString: url, max: 2 });
+    pools.push(p);
+    return p;
+  };
+
+  beforeEach(async () => {
+    url = await createDatabase('catalog_migrations');
+  });
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.end()));
+    await dropDatabase(url);
+  });
+
+  const LATEST = Math.max(...CATALOG_MIGRATIONS.map((m) => m.version));
+
+  it('lets two replicas starting at once apply the schema exactly once', async () => {
+    const [a, b] = await Promise.all([runMigrations(pool(), CATALOG_MIGRATIONS), runMigrations(pool(), CATALOG_MIGRATIONS)]);
+    expect([...a, ...b].sort()).toEqual(CATALOG_MIGRATIONS.map((m) => m.version));
+    const check = pool();
+    const { rows } = await check.query('SELECT version, name FROM schema_migrations ORDER BY version');
+    expect(rows).toEqual(CATALOG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    expect((await check.query("SELECT to_regclass('files') IS NOT NULL AS ok")).rows[0].ok).toBe(true);
+    expect(await runMigrations(check, CATALOG_MIGRATIONS)).toEqual([]);
+  });
+
+  it('applies only what is new, and refuses a database migrated by a newer build', async () => {
+    const first = pool();
+    await runMigrations(first, CATALOG_MIGRATIONS);
+    const next: Migration = { version: 1000, name: 'a later column', sql: 'ALTER TABLE files ADD COLUMN later text' };
+    expect(await runMigrations(first, [...CATALOG_MIGRATIONS, next])).toEqual([1000]);
+    await expect(runMigrations(first, CATALOG_MIGRATIONS)).rejects.toThrow(
+      `the catalog database has schema version 1000; this build knows versions up to ${LATEST}`,
+    );
+  });
+
+  it('rolls a failing migration back whole and leaves it unrecorded', async () => {
+    const p = pool();
+    const broken: Migration = { version: 1001, name: 'broken', sql: 'CREATE TABLE half (id int); SELECT no_such_function()' };
+    await expect(runMigrations(p, [...CATALOG_MIGRATIONS, broken])).rejects.toThrow('catalog migration 1001 (broken) failed');
+    expect((await p.query("SELECT to_regclass('half') IS NULL AS gone")).rows[0].gone).toBe(true);
+    expect((await p.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v).toBe(LATEST);
+  });
+
+  it('opens with a language the database lacks only to refuse it by name, without the password', async () => {
+    const withPassword = url.replace('postgres@', 'postgres:s3cret-pw@');
+    const sut = new PostgresCatalog({ url: withPassword, ftsLanguage: 'klingon' });
+    await expect(sut.open()).rejects.toThrow('CATALOG_FTS_LANGUAGE klingon is not a text search configuration');
+    const unreachable = new PostgresCatalog({ url: 'postgres://vault:s3cret-pw@127.0.0.1:1/vault', ftsLanguage: 'simple' });
+    const error = (await unreachable.open().catch((e: Error) => e)) as Error;
+    expect(error.message).toContain('The PostgreSQL catalog at postgres://vault:***@127.0.0.1:1/vault cannot be opened');
+    expect(error.message).not.toContain('s3cret');
+  });
+
+  it('asks for a rebuild when the full-text language changes', async () => {
+    const simple = new PostgresCatalog({ url, ftsLanguage: 'simple' });
+    await simple.open();
+    await simple.startRebuild();
+    await simple.finishRebuild();
+    await simple.close();
+    const english = new PostgresCatalog({ url, ftsLanguage: 'english' });
+    expect(await english.open()).toEqual({ needsRebuild: true, reason: 'the full-text language changed from simple to english' });
+    await english.close();
+  });
+});
