@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { AuthService } from '../common/auth/auth.service';
+import { clientAddress } from '../common/auth/client-address';
 import { jobAccepted } from '../backup/jobs.types';
 import { AdminPageFilter, wantsJson } from './admin-page.filter';
 import { AdminSession, AdminSessionGuard, CsrfRejected } from './admin-session';
@@ -120,9 +121,9 @@ export class AdminController {
   @Post('clean')
   @HttpCode(200)
   @Render('clean')
-  async clean(@AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
+  async clean(@Req() req: Request, @AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
     this.checkCsrf(session, body._csrf);
-    return { ...this.page(session), ...(await this.admin.clean(body.days_to_keep, body.organization_id)) };
+    return { ...this.page(session), ...(await this.admin.clean(body.days_to_keep, body.organization_id, clientAddress(req))) };
   }
 
   @Get('*path')

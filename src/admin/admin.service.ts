@@ -292,8 +292,8 @@ export class AdminService {
     return this.cleanView(daysToKeep ?? this.config.retentionDays, organizationId, preview);
   }
 
-  async clean(daysToKeep: number, organizationId: string | undefined) {
-    const result = await this.storage.cleanOldLogs({ daysToKeep, ...(organizationId ? { organizationId } : {}) });
+  async clean(daysToKeep: number, organizationId: string | undefined, client: string) {
+    const result = await this.storage.cleanOldLogs({ daysToKeep, ...(organizationId ? { organizationId } : {}), actor: { route: 'admin', client } });
     return this.cleanView(daysToKeep, organizationId, result, result.deleted_files ? `${result.message}.` : undefined);
   }
 

@@ -36,6 +36,8 @@ export function mergeResults(total: BackupResult | null, next: BackupResult): Ba
     updated_count: total.updated_count + next.updated_count,
     unchanged_count: total.unchanged_count + next.unchanged_count,
     failed_count: total.failed_count + next.failed_count,
+    erased_skipped_count: total.erased_skipped_count + next.erased_skipped_count,
+    redactions: addCounts(total.redactions, next.redactions),
     file_paths: [...total.file_paths, ...next.file_paths],
     errors: [...total.errors, ...next.errors],
     warnings: [...new Set([...total.warnings, ...next.warnings])],
@@ -44,4 +46,11 @@ export function mergeResults(total: BackupResult | null, next: BackupResult): Ba
   };
   merged.message = describeResult(merged);
   return merged;
+}
+
+/** Per-kind counts added up. */
+export function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [k, n] of Object.entries(b)) sum[k] = (sum[k] ?? 0) + n;
+  return sum;
 }

@@ -6,6 +6,7 @@ import { AlertWebhookRepository } from './alert-webhook.repository';
 import { AlertsService } from './alerts.service';
 import { BackupLock } from './backup-lock';
 import { BackupService } from './backup.service';
+import { RedactionModule } from './redaction.module';
 import { CheckpointRepository } from './checkpoint.repository';
 import { CheckpointService } from './checkpoint.service';
 import { JobHistoryRepository } from './job-history.repository';
@@ -25,7 +26,7 @@ import { WorkspaceBackupService } from './workspace-backup.service';
  * checkpoints, the cross-process lock, alerts; one run goes Dify client -> normaliser -> archive.
  */
 @Module({
-  imports: [DifyModule, LogStorageModule],
+  imports: [DifyModule, LogStorageModule, RedactionModule],
   controllers: [JobsController, SourcesController],
   providers: [
     Clock,

@@ -7,6 +7,8 @@ import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource }
 import { toArchivedConversation } from '../dify/normalise';
 import { isStorageFailure } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
+import { ErasureRegistry } from '../log-storage/privacy/erasure-registry';
+import { Redactor, type RedactionCounts } from '../common/redaction/redactor';
 import type { BackupConnection, BackupProgress, BackupResult, BackupRunRequest, ConversationError } from './backup.types';
 import { archiveStopError, describeResult } from './backup-result';
 
@@ -27,6 +29,8 @@ export class BackupService {
     private readonly config: AppConfig,
     private readonly clients: DifyClientFactory,
     private readonly storage: LogStorageService,
+    private readonly erasures: ErasureRegistry,
+    private readonly redactor: Redactor,
   ) {}
 
 
@@ -51,7 +55,9 @@ export class BackupService {
     this.logger.debug(`Started backup of ${label} (${client.accessMode}, ${app.mode}) ${describeWindow(window)}`);
 
     const progress: BackupProgress = { seen: 0, saved: 0, unchanged: 0, failed: 0 };
-    const counts = { created: 0, updated: 0 };
+    const counts = { created: 0, updated: 0, erased: 0 };
+    const redactions: RedactionCounts = Object.fromEntries(this.redactor.kinds.map((k) => [k, 0]));
+    const isErased = await this.erasures.matcher();
     const filePaths: string[] = [];
     const errors: ConversationError[] = [];
     const warnings = [...coverage.warnings];
@@ -66,7 +72,15 @@ export class BackupService {
           { app, accessMode: client.accessMode, conversation: ref.raw, messages, ...(ref.user ? { user: ref.user } : {}) },
           { appId: source.app_id, organizationId: source.organization_id ?? null, loggedAt: new Date() },
         );
-        const saved = await this.storage.saveConversation(archived);
+        if (isErased(archived)) {
+          // an erased end user: never written again, only counted
+          counts.erased++;
+          report();
+          return;
+        }
+        const { conversation, counts: replaced } = this.redactor.redactConversation(archived);
+        for (const [kind, n] of Object.entries(replaced)) redactions[kind] = (redactions[kind] ?? 0) + n;
+        const saved = await this.storage.saveConversation(conversation);
         if (saved.outcome === 'unchanged') {
           progress.unchanged++;
         } else {
@@ -122,6 +136,8 @@ export class BackupService {
       updated_count: counts.updated,
       unchanged_count: progress.unchanged,
       failed_count: progress.failed,
+      erased_skipped_count: counts.erased,
+      redactions,
       file_paths: filePaths,
       errors,
       coverage,

@@ -47,6 +47,10 @@ export interface BackupResult {
   updated_count: number;
   unchanged_count: number;
   failed_count: number;
+  /** conversations of erased end users, left out (see DELETE /api/end-users/{end_user}) */
+  erased_skipped_count: number;
+  /** replacements per REDACT kind or REDACT_PATTERNS name, made before anything was written */
+  redactions: Record<string, number>;
   /** relative to LOGS_DIR, for created and updated files */
   file_paths: string[];
   errors: ConversationError[];

@@ -50,6 +50,8 @@ describe('catch-up windows', () => {
       updated_count: 0,
       unchanged_count: 1,
       failed_count: 0,
+      erased_skipped_count: 0,
+      redactions: {},
       file_paths: ['x'],
       errors: [],
       coverage: { complete: true, warnings: [] },

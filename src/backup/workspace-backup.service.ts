@@ -10,7 +10,7 @@ import { DifyError } from '../dify/dify.errors';
 import type { AppConfigExport, DifyApp, WorkspaceApp } from '../dify/dify.types';
 import type { WorkspaceClient } from '../dify/workspace.client';
 import { AppConfigSnapshots } from '../log-storage/app-config-snapshots';
-import { describeResult } from './backup-result';
+import { addCounts, describeResult } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { errorName, newJobSource, sourceStatus, ZERO_PROGRESS } from './job-outcome';
@@ -195,7 +195,9 @@ export class WorkspaceBackupService {
   private sum(run: SourceRun, apps: JobSource[]): BackupResult {
     const { source } = run;
     const results = apps.map((a) => appResult(a, source));
-    const total = (k: 'total_conversations' | 'saved_count' | 'created_count' | 'updated_count' | 'unchanged_count' | 'failed_count') =>
+    const total = (
+      k: 'total_conversations' | 'saved_count' | 'created_count' | 'updated_count' | 'unchanged_count' | 'failed_count' | 'erased_skipped_count',
+    ) =>
       results.reduce((n, r) => n + r[k], 0);
     const coverageWarnings = [...new Set(results.flatMap((r) => r.coverage.warnings.map((w) => `${r.app_name ?? r.app_id}: ${w}`)))];
     const result: BackupResult = {
@@ -211,6 +213,8 @@ export class WorkspaceBackupService {
       updated_count: total('updated_count'),
       unchanged_count: total('unchanged_count'),
       failed_count: total('failed_count'),
+      erased_skipped_count: total('erased_skipped_count'),
+      redactions: results.reduce((sum, r) => addCounts(sum, r.redactions), {} as Record<string, number>),
       file_paths: results.flatMap((r) => r.file_paths),
       errors: results.flatMap((r) => r.errors.map((e) => ({ ...e, error: `${r.app_name ?? r.app_id} (${r.app_id}): ${e.error}` }))),
       coverage: { complete: results.every((r) => r.coverage.complete), warnings: coverageWarnings },
@@ -246,6 +250,8 @@ function appResult(entry: JobSource, source: DifySource): BackupResult {
     updated_count: 0,
     unchanged_count: 0,
     failed_count: 0,
+    erased_skipped_count: 0,
+    redactions: {},
     file_paths: [],
     errors: entry.error ? [{ conversation_id: '*', error: entry.error }] : [],
     coverage: { complete: false, warnings: [] },

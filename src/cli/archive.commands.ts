@@ -69,6 +69,7 @@ export const cleanCommand: CliCommand = {
         daysToKeep: query.days_to_keep ?? app.get(AppConfig).retentionDays,
         dryRun: query.dry_run ?? false,
         organizationId: query.organization_id,
+        actor: { route: 'cli' },
       }),
     );
     if (options.json) {

@@ -24,6 +24,7 @@ import type { Request, Response } from 'express';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { clientAddress } from '../common/auth/client-address';
 import { AppConfig } from '../config/app-config';
 import { EXPORT_WRITERS, exportFileName, UTF8_BOM } from '../log-storage/export-format';
 import { LogStorageService } from '../log-storage/log-storage.service';
@@ -110,12 +111,13 @@ export class ArchiveController {
   })
   @ApiOkResponse({ type: ArchiveCleanResponseDto })
   @ApiBadRequestResponse(BAD_REQUEST)
-  clean(@Query() query: ArchiveCleanQueryDto): Promise<CleanResult> {
+  clean(@Query() query: ArchiveCleanQueryDto, @Req() req: Request): Promise<CleanResult> {
     return this.storage.cleanOldLogs(
       definedOnly({
         daysToKeep: query.days_to_keep ?? this.config.retentionDays,
         organizationId: query.organization_id,
         dryRun: query.dry_run ?? false,
+        actor: { route: 'api' as const, client: clientAddress(req) },
       }),
     );
   }

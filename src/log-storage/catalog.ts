@@ -32,6 +32,12 @@ export interface Catalog {
   deleteByPath(path: string): Promise<number>;
   /** Removes every row of one day folder; returns how many. */
   deleteByDir(dir: string): Promise<number>;
+  /**
+   * Removes the rows of these files for good (an erasure): rows, messages and full-text entries go, and
+   * the space they held is overwritten or compacted, so the catalog's own files keep no copy of their
+   * text or ids. Returns how many rows there were.
+   */
+  erase(paths: string[]): Promise<number>;
 
   findConversation(organizationId: string | null, conversationId: string): Promise<CatalogRow | undefined>;
   /** The most recently updated row of a conversation id (over all organizations unless one is given). */

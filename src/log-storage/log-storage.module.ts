@@ -12,6 +12,8 @@ import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
 import { LogStorageService } from './log-storage.service';
+import { AuditLog } from './privacy/audit-log';
+import { ErasureRegistry } from './privacy/erasure-registry';
 import { PostgresCatalog } from './postgres/postgres-catalog';
 import { CATALOG_FILE } from './sqlite/catalog-schema';
 import { SqliteCatalog } from './sqlite/sqlite-catalog';
@@ -43,7 +45,9 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     ArchiveMaintenance,
     LogStorageService,
     AppConfigSnapshots,
+    ErasureRegistry,
+    AuditLog,
   ],
-  exports: [LogStorageService, AppConfigSnapshots],
+  exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog],
 })
 export class LogStorageModule {}

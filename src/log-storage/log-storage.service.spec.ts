@@ -1,4 +1,6 @@
 import type { AppConfigSnapshots } from './app-config-snapshots';
+import type { AuditLog } from './privacy/audit-log';
+import type { ErasureRegistry } from './privacy/erasure-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
 import { CatalogSource, contentHash, extractCatalogEntry } from './catalog-entry';
@@ -126,6 +128,8 @@ describe(LogStorageService.name, () => {
       store,
       c,
       { verify: jest.fn().mockResolvedValue({ checked: 0, missing: [], changed: [] }) } as unknown as AppConfigSnapshots,
+      {} as ErasureRegistry,
+      { record: jest.fn().mockResolvedValue(undefined) } as unknown as AuditLog,
     );
     sut.now = () => new Date('2024-01-20T10:00:00.000Z');
   });

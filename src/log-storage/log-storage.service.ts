@@ -11,8 +11,12 @@ import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { CatalogRebuildingError } from './log-storage.errors';
+import { AuditActor, AuditLog } from './privacy/audit-log';
+import { ErasureRegistry } from './privacy/erasure-registry';
 import type {
   ArchiveFilter,
+  EraseOptions,
+  EraseResult,
   CleanOptions,
   CleanResult,
   CompressResult,
@@ -49,6 +53,8 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore,
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly appConfigs: AppConfigSnapshots,
+    private readonly erasures: ErasureRegistry,
+    private readonly audit: AuditLog,
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
@@ -120,11 +126,86 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return conversations;
   }
 
-  async cleanOldLogs(options: CleanOptions): Promise<CleanResult> {
+  async cleanOldLogs({ actor = { route: 'service' }, ...options }: CleanOptions): Promise<CleanResult> {
     this.catalogReady();
     const result = await this.maintenance.cleanOldLogs(options);
-    if (!result.dry_run) this.vaultEvents.recordRetention(result.deleted_files);
+    if (!result.dry_run) {
+      this.vaultEvents.recordRetention(result.deleted_files);
+      if (result.deleted_files > 0) {
+        await this.audit.record({
+          action: 'retention-clean',
+          ...actor,
+          scope: { days_to_keep: options.daysToKeep, organization_id: options.organizationId ?? null, first_day: result.first_day, last_day: result.last_day },
+          counts: { files: result.deleted_files, bytes: result.deleted_size_bytes },
+        });
+      }
+    }
     return result;
+  }
+
+  /**
+   * Removes every conversation of one end user (Dify end-user id or session id): the files, compressed ones
+   * too, and their catalog rows, full-text entries and statistics, for good; remembers the end user (as a
+   * salted hash) so that later backups skip them; records it in the audit log. Answers counts, never content.
+   */
+  async eraseEndUser(endUser: string, { organizationId, appId, dryRun = false, actor }: EraseOptions): Promise<EraseResult> {
+    this.catalogReady();
+    const filter: ArchiveFilter = { user: endUser, ...(organizationId !== undefined ? { organization_id: organizationId } : {}), ...(appId ? { app_id: appId } : {}) };
+    const run = async (): Promise<EraseResult> => {
+      const paths: string[] = [];
+      const days = new Set<string>();
+      const organizations = new Set<string>();
+      for (let after: { day: string; path: string } | null = null; ; ) {
+        const page = await this.catalog.exportPage(filter, after, 500);
+        for (const row of page) {
+          paths.push(row.path);
+          days.add(row.day);
+          organizations.add(row.organization_id ?? '');
+        }
+        if (page.length < 500) break;
+        after = { day: page[page.length - 1].day, path: page[page.length - 1].path };
+      }
+      const result: EraseResult = {
+        success: true,
+        message: '',
+        dry_run: dryRun,
+        conversations: paths.length,
+        days: [...days].sort(),
+        organizations: [...organizations].sort(),
+        remembered: !dryRun,
+      };
+      if (dryRun) {
+        result.message = `Would erase ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user`;
+        return result;
+      }
+      // the files first: a failure leaves catalog rows that verify reports, never text without a row
+      await this.store.delete(paths);
+      await this.catalog.erase(paths);
+      await this.erasures.remember(endUser, { organizationId: organizationId ?? null, appId: appId ?? null });
+      result.message = `Erased ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user; later backups skip them`;
+      await this.audit.record({
+        action: 'erase-end-user',
+        ...actor,
+        scope: { end_user_hash: await this.erasures.hashOf(endUser), organization_id: organizationId ?? null, app_id: appId ?? null },
+        counts: { conversations: paths.length, days: days.size },
+      });
+      return result;
+    };
+    return dryRun ? run() : this.access.exclusive(run);
+  }
+
+  /** Lets later backups archive an erased end user again; returns how many erasures were lifted. */
+  async liftErasure(endUser: string, organizationId: string | undefined, actor: AuditActor): Promise<number> {
+    const lifted = await this.erasures.forget(endUser, organizationId);
+    if (lifted > 0) {
+      await this.audit.record({
+        action: 'lift-erasure',
+        ...actor,
+        scope: { end_user_hash: await this.erasures.hashOf(endUser), organization_id: organizationId ?? null },
+        counts: { erasures: lifted },
+      });
+    }
+    return lifted;
   }
 
   async compressOldDays(afterDays?: number | null): Promise<CompressResult> {

@@ -1,3 +1,4 @@
+import type { AuditActor } from './privacy/audit-log';
 /** Public shapes of the archive (LogStorageModule). Paths are relative to LOGS_DIR, with `/` separators. */
 
 import type { ArchivedConversation } from '../common/conversation-log';
@@ -51,6 +52,31 @@ export interface CleanOptions {
   daysToKeep: number;
   organizationId?: string;
   dryRun?: boolean;
+  /** who asked, for the audit log (a clean that deletes something is recorded); default: the embedding code */
+  actor?: AuditActor;
+}
+
+export interface EraseOptions {
+  /** only this organization's conversations (every organization when absent) */
+  organizationId?: string;
+  /** only this app's conversations */
+  appId?: string;
+  dryRun?: boolean;
+  actor: AuditActor;
+}
+
+export interface EraseResult {
+  success: true;
+  message: string;
+  dry_run: boolean;
+  /** conversations removed (or that would be) */
+  conversations: number;
+  /** the day folders they were in, YYYY-MM-DD, oldest first */
+  days: string[];
+  /** their organizations ('' for conversations archived without one) */
+  organizations: string[];
+  /** whether later backups skip this end user (false on a dry run) */
+  remembered: boolean;
 }
 
 export interface SearchQuery extends Omit<ArchiveFilter, 'keyword'> {

@@ -96,7 +96,7 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
   @Cron(SCHEDULE.cleanupCron, { name: 'retention', timeZone: SCHEDULE.timezone, disabled: !SCHEDULE.enabled })
   runRetention(): Promise<void> {
     return this.guarded('retention', async () => {
-      const result = await this.storage.cleanOldLogs({ daysToKeep: this.config.retentionDays });
+      const result = await this.storage.cleanOldLogs({ daysToKeep: this.config.retentionDays, actor: { route: 'schedule' } });
       return `deleted ${result.deleted_files} files (${result.deleted_size_bytes} bytes)`;
     });
   }

@@ -90,6 +90,18 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.hasPath(entry('a').path)).toBe(false);
     });
 
+    it('erases rows for good: no search hit, stat or folder total keeps them', async () => {
+      await sut.upsert(entry('gone', { size: 10, queries: 'quokka secret', end_user_id: 'eu-1' }), messages([1, 2]));
+      await sut.upsert(entry('kept', { size: 20, queries: 'quokka public' }), messages([3]));
+      expect(await sut.erase([entry('gone').path, 'conversations/acme/2024/01/16/conversation_none.json'])).toBe(1);
+      expect(await sut.erase([entry('gone').path])).toBe(0);
+      expect((await sut.search({}, 'quokka', null, 10)).map((r) => r.conversation_id)).toEqual(['kept']);
+      expect(await sut.search({}, 'secret', null, 10)).toEqual([]);
+      expect(await sut.count({ user: 'eu-1' })).toBe(0);
+      expect((await sut.stats({})).totals).toMatchObject({ conversations: 1, messages: 1 });
+      expect(await sut.summary()).toEqual({ files: 1, bytes: 20, directories: ['conversations/acme/2024/01/16'] });
+    });
+
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1', { size: 100 }), []);
       await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });

@@ -127,6 +127,8 @@ export function result(request: BackupRunRequest, saved: number, over: Partial<B
     updated_count: 0,
     unchanged_count: 0,
     failed_count: failed,
+    erased_skipped_count: 0,
+    redactions: {},
     file_paths: [],
     errors: Array.from({ length: failed }, (_, i) => ({ conversation_id: `c${i}`, error: 'Dify is unreachable' })),
     coverage: { complete: true, warnings: [] },

@@ -40,6 +40,15 @@ export class BackupResultDto {
   @ApiProperty({ example: 2 }) updated_count: number;
   @ApiProperty({ example: 2 }) unchanged_count: number;
   @ApiProperty({ example: 0 }) failed_count: number;
+  @ApiProperty({ example: 0, description: 'Conversations of erased end users, left out (DELETE /api/end-users/{end_user})' })
+  erased_skipped_count: number;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { email: 3, card: 1 },
+    description: 'Replacements per REDACT kind or REDACT_PATTERNS name, made before anything was written (empty when REDACT is off)',
+  })
+  redactions: Record<string, number>;
   @ApiProperty({ type: [String], example: ['conversations/acme/2025/10/01/conversation_3f1c2a9e-5b7d-4c1e-9a2b-0c4d5e6f7a8b_2025-10-01T08-15-02-000Z.json'] })
   file_paths: string[];
   @ApiProperty({ type: [ConversationErrorDto] }) errors: ConversationErrorDto[];

@@ -191,6 +191,13 @@ export class PostgresCatalog implements Catalog {
     return (await this.conn().query('DELETE FROM files WHERE path = $1', [path])).rowCount ?? 0;
   }
 
+  async erase(paths: string[]): Promise<number> {
+    // messages and texts go with their file (ON DELETE CASCADE); VACUUM makes the dead rows' space reusable
+    const erased = (await this.conn().query('DELETE FROM files WHERE path = ANY($1::text[])', [paths])).rowCount ?? 0;
+    await this.conn().query('VACUUM files, messages, file_texts');
+    return erased;
+  }
+
   async deleteByDir(dir: string): Promise<number> {
     return (await this.conn().query('DELETE FROM files WHERE dir = $1', [dir])).rowCount ?? 0;
   }

@@ -219,6 +219,36 @@ export class SqliteCatalog implements Catalog {
     })();
   }
 
+  async erase(paths: string[]): Promise<number> {
+    const db = this.conn();
+    // freed pages and cells are zeroed while this is on; the full-text index is merged into new segments
+    // (the old ones are freed, so zeroed), and the write-ahead log is copied back and truncated
+    db.pragma('secure_delete = ON');
+    try {
+      const erased = db.transaction(() => {
+        const find = this.stmt('SELECT id FROM files WHERE path = ?');
+        const ids = paths.map((p) => (find.get(p) as { id: number } | undefined)?.id).filter((id): id is number => id !== undefined);
+        this.deleteIds(ids);
+        return ids.length;
+      })();
+      db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
+      this.checkpointTruncate();
+      return erased;
+    } finally {
+      db.pragma('secure_delete = OFF');
+    }
+  }
+
+  /** Copies the write-ahead log into the database and empties it; retried while a reader holds it. */
+  private checkpointTruncate(): void {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const [result] = this.conn().pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (!result || result.busy === 0) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    throw new Error('the catalog write-ahead log could not be emptied: another reader holds it');
+  }
+
   /** Removes every row of one day folder; returns how many. */
   async deleteByDir(dir: string): Promise<number> {
     return this.conn().transaction(() => {
