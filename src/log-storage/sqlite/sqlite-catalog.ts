@@ -222,7 +222,8 @@ export class SqliteCatalog implements Catalog {
   async erase(paths: string[]): Promise<number> {
     const db = this.conn();
     // freed pages and cells are zeroed while this is on; the full-text index is merged into new segments
-    // (the old ones are freed, so zeroed), and the write-ahead log is copied back and truncated
+    // (the old ones are freed, so zeroed); VACUUM rewrites every page, and the write-ahead log is copied
+    // back and truncated. An erasure is rare; its cost grows with the catalog (a full rewrite).
     db.pragma('secure_delete = ON');
     try {
       const erased = db.transaction(() => {
@@ -232,6 +233,9 @@ export class SqliteCatalog implements Catalog {
         return ids.length;
       })();
       db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
+      // cells moved within b-tree pages leave their old bytes in place: rewrite the whole file
+      this.checkpointTruncate();
+      db.exec('VACUUM');
       this.checkpointTruncate();
       return erased;
     } finally {
