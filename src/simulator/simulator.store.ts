@@ -169,6 +169,8 @@ export interface NewConversation {
   created_at: number;
   message_times: number[];
   message_origins?: (InvokeFrom | null)[];
+  /** the end user's text of each message (default: a generated question) */
+  queries?: string[];
 }
 
 const CHAT_MODES: readonly SimAppMode[] = ['chat', 'agent-chat', 'advanced-chat'];
@@ -382,7 +384,9 @@ export class SimulatorStore {
     };
     this.conversations.push(conversation);
     this.conversationById.set(conversation.id, conversation);
-    input.message_times.forEach((at, i) => this.addMessage(conversation, at, origins && i < origins.length ? origins[i] : conversation.invoke_from));
+    input.message_times.forEach((at, i) =>
+      this.addMessage(conversation, at, origins && i < origins.length ? origins[i] : conversation.invoke_from, input.queries?.[i]),
+    );
     if (!conversation.name) {
       const first = conversation.messages[0]?.query ?? 'New conversation';
       conversation.name = app.mode === 'completion' ? '' : first.length > 40 ? `${first.slice(0, 37)}...` : first;
@@ -390,7 +394,7 @@ export class SimulatorStore {
     return conversation;
   }
 
-  addMessage(conversation: ConversationRecord, at: number, origin: InvokeFrom | null = conversation.invoke_from): MessageRecord {
+  addMessage(conversation: ConversationRecord, at: number, origin: InvokeFrom | null = conversation.invoke_from, text?: string): MessageRecord {
     const app = this.apps.find((a) => a.id === conversation.app_id)!;
     const rng = this.rng;
     const previous = conversation.messages[conversation.messages.length - 1];
@@ -405,7 +409,7 @@ export class SimulatorStore {
       answer = t.answer;
     } else {
       const t = rng.pick(TOPICS);
-      query = t.query;
+      query = text ?? t.query;
       answer = t.answer;
     }
     if (failed) answer = '';

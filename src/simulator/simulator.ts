@@ -209,6 +209,7 @@ class Simulator implements DifySimulator {
       created_at: createdAt,
       message_times: times,
       message_origins: input.message_origins,
+      queries: input.queries,
     });
     return toSimulated(c, this.store);
   }

@@ -168,6 +168,8 @@ export interface AddConversationInput {
   invoke_from?: InvokeFrom;
   /** where each message came from (default: the conversation's `invoke_from`); null = unknown origin */
   message_origins?: (InvokeFrom | null)[];
+  /** the end user's text of each message, chat modes (default: a generated question) */
+  queries?: string[];
 }
 
 export interface ReadMark {
