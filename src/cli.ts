@@ -11,6 +11,7 @@ import { exportCommand } from './cli/export.command';
 import { searchCommand, summaryCommand } from './cli/query.commands';
 import { testCommand } from './cli/test.command';
 import { migrateCatalogCommand } from './cli/migrate-catalog.command';
+import { eraseUserCommand } from './cli/privacy.commands';
 import { ConfigError } from './config/app-config';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
 
@@ -49,6 +50,7 @@ const COMMAND_LIST: CliCommand[] = [
   exportCommand,
   searchCommand,
   cleanCommand,
+  eraseUserCommand,
   verifyCommand,
   reindexCommand,
   migrateCatalogCommand,

@@ -161,6 +161,23 @@ describe('CLI (node dist/cli.js)', () => {
       expect(JSON.parse((await run('summary', '--json')).stdout).total_files).toBe(3);
     });
 
+    it('erase-user --dry-run reports and keeps; erase-user erases, audited; a missing --end-user is a usage error', async () => {
+      const before = listAllFiles(logsDir).sort();
+      const dry = await run('erase-user', '--end-user', 'user-1', '--app', 'sales-bot', '--dry-run', '--json');
+      expect(dry).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, conversations: 1, days: ['2024-01-16'] });
+      expect(listAllFiles(logsDir).sort()).toEqual(before);
+
+      const sut = await run('erase-user', '--end-user', 'eu-1');
+      expect(sut).toMatchObject({ code: 0, stderr: '' });
+      expect(sut.stdout).toBe('Erased 3 conversations of this end user; later backups skip them\nconversations 3, days 2024-01-15 to 2024-01-17\n');
+      expect(JSON.parse((await run('summary', '--json')).stdout).total_files).toBe(0);
+      const audit = fs.readFileSync(path.join(logsDir, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(audit).toEqual([expect.objectContaining({ action: 'erase-end-user', route: 'cli', client: null, counts: { conversations: 3, days: 3 } })]);
+
+      expect(await run('erase-user', '--dry-run')).toMatchObject({ code: 2, stderr: expect.stringContaining('--end-user is required') });
+    });
+
     it('verify exits 0 on an intact archive and 1 naming a tampered file', async () => {
       expect(await run('verify')).toMatchObject({ code: 0, stdout: 'checked 3: missing 0, changed 0, unindexed 0, corrupt 0\n' });
       const file = listAllFiles(logsDir).find((f) => f.includes(`conversation_${january[1].conversation_id}_`))!;

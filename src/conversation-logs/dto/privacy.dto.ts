@@ -1,12 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional } from 'class-validator';
+import { IsDefined, IsOptional } from 'class-validator';
 import { IsSafeName } from '../../common/validation';
 import { IsQueryBoolean, IsQueryInt, IsShortString } from './archive-validation';
 
 /** `/api/end-users/{end_user}` and `/api/erasures/{end_user}` */
 export class EndUserParamsDto {
   @ApiProperty({ example: 'user-42', description: "The end user's Dify id or session id (the `user` string the app sent)" })
-  @IsShortString('end_user', 255)
+  @IsDefined({ message: 'end_user is required' }) @IsShortString('end_user', 255)
   end_user: string;
 }
 
