@@ -11,6 +11,24 @@ import { DifySourceDto } from './dify-source.dto';
 import { EnvironmentVariables } from './env.schema';
 
 /** The validated, typed configuration every part of the service reads. */
+/** An S3-compatible bucket (Dify's S3_* variables). */
+export interface S3Settings {
+  /** null: AWS, found from the region */
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  /** path-style URLs (`endpoint/bucket/key`) instead of virtual-hosted ones (`bucket.endpoint/key`) */
+  pathStyle: boolean;
+  /** the SDK's default credential chain (instance role, IRSA, environment) instead of the keys */
+  useAwsManagedIam: boolean;
+  /** '' or ends with '/' */
+  prefix: string;
+  maxAttempts: number;
+  requestTimeoutMs: number;
+}
+
 export class AppConfig {
   port: number;
   host: string;
@@ -22,6 +40,8 @@ export class AppConfig {
     /** text search configuration of the PostgreSQL catalog (CATALOG_FTS_LANGUAGE) */
     ftsLanguage: string;
   };
+  /** where the archive's files live (ARCHIVE_STORAGE): LOGS_DIR, or a bucket; state and the SQLite catalog stay in LOGS_DIR */
+  archive: { storage: 'fs' } | { storage: 's3'; s3: S3Settings };
   logTimezone: string;
   retentionDays: number;
   autoLogging: boolean;
@@ -269,6 +289,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     host: vars.HOST,
     logsDir: path.resolve(cwd, vars.LOGS_DIR),
     catalog: { databaseUrl: vars.DATABASE_URL ?? null, ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple' },
+    archive: archiveSettings(vars),
     logTimezone: vars.LOG_TIMEZONE,
     retentionDays: vars.LOG_RETENTION_DAYS,
     autoLogging: vars.ENABLE_AUTO_LOGGING,
@@ -317,4 +338,31 @@ function listOf(value: string | undefined): string[] | undefined {
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function archiveSettings(vars: EnvironmentVariables): AppConfig['archive'] {
+  if (vars.ARCHIVE_STORAGE !== 's3') return { storage: 'fs' };
+  if (!vars.S3_BUCKET_NAME) throw new ConfigError('S3_BUCKET_NAME is required when ARCHIVE_STORAGE=s3');
+  if (!vars.S3_USE_AWS_MANAGED_IAM && (!vars.S3_ACCESS_KEY || !vars.S3_SECRET_KEY)) {
+    throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY are required when ARCHIVE_STORAGE=s3, unless S3_USE_AWS_MANAGED_IAM=true');
+  }
+  const prefix = vars.S3_PREFIX ?? '';
+  if (prefix.split('/').some((part) => part === '.' || part === '..')) throw new ConfigError('S3_PREFIX must not contain . or .. segments');
+  const endpoint = vars.S3_ENDPOINT ? vars.S3_ENDPOINT.replace(/\/$/, '') : null;
+  return {
+    storage: 's3',
+    s3: {
+      endpoint,
+      region: vars.S3_REGION,
+      bucket: vars.S3_BUCKET_NAME,
+      accessKeyId: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_ACCESS_KEY ?? null,
+      secretAccessKey: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_SECRET_KEY ?? null,
+      // auto: path style for a custom endpoint (MinIO, Ceph and most S3-compatible stores), virtual hosts on AWS
+      pathStyle: vars.S3_ADDRESS_STYLE === 'path' || (vars.S3_ADDRESS_STYLE === 'auto' && endpoint !== null),
+      useAwsManagedIam: vars.S3_USE_AWS_MANAGED_IAM,
+      prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
+      maxAttempts: 5,
+      requestTimeoutMs: 30_000,
+    },
+  };
 }

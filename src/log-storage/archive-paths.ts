@@ -144,10 +144,15 @@ export function parseArchivePath(relative: string): ArchivePathInfo | null {
 
 /** A relative archive path turned absolute; throws when it would leave `root`. */
 export function absoluteInside(root: string, relative: string): string {
+  return resolveInside(root, ...archiveKeyParts(relative));
+}
+
+/** The segments of an archive key; throws when the key would leave the archive (`..`, empty segments, backslashes, NUL). */
+export function archiveKeyParts(relative: string): string[] {
   if (relative.includes('\\') || relative.includes('\0')) throw new Error('path escapes the archive root');
   const parts = relative.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new Error('path escapes the archive root');
-  return resolveInside(root, ...parts);
+  return parts;
 }
 
 export function gzPathOf(relative: string): string {

@@ -64,6 +64,8 @@ export interface ArchiveObject {
   key: string;
   size: number;
   mtime: Date;
+  /** the object store's entity tag (S3: the MD5 of an object written in one PUT); absent on a filesystem */
+  etag?: string;
 }
 
 /** Inclusive byte offsets, as in an HTTP Range header. */

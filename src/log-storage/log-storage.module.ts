@@ -11,6 +11,7 @@ import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
+import { S3ArchiveStore } from './s3/s3-archive-store';
 import { LogStorageService } from './log-storage.service';
 import { AuditLog } from './privacy/audit-log';
 import { ErasureRegistry } from './privacy/erasure-registry';
@@ -26,7 +27,8 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
   providers: [
     {
       provide: ARCHIVE_STORE,
-      useFactory: (config: AppConfig): ArchiveStore => new FsArchiveStore(config.logsDir),
+      useFactory: (config: AppConfig): ArchiveStore =>
+        config.archive.storage === 's3' ? new S3ArchiveStore(config.archive.s3) : new FsArchiveStore(config.logsDir),
       inject: [AppConfig],
     },
     {

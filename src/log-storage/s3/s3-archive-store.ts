@@ -1,0 +1,324 @@
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  S3Client,
+  S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { S3Settings } from '../../config/app-config';
+import { archiveKeyParts } from '../archive-paths';
+import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
+
+/** the most keys one DeleteObjects request takes */
+const DELETE_BATCH = 1000;
+/** HEAD requests in flight when finding which of many keys exist */
+const HEADS_IN_FLIGHT = 16;
+const LIST_PAGE = 1000;
+
+/** The S3 call failed for good (after the SDK's retries); the message names the call, the key and the S3 error code. */
+export class S3StoreError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'S3StoreError';
+  }
+}
+
+interface SdkError {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function statusOf(error: unknown): number | null {
+  return (error as SdkError)?.$metadata?.httpStatusCode ?? null;
+}
+
+function codeOf(error: unknown): string {
+  const e = error as SdkError;
+  return e?.Code ?? e?.name ?? 'Error';
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'NoSuchKey' || code === 'NotFound' || (statusOf(error) === 404 && code !== 'NoSuchBucket');
+}
+
+/** The client options for the settings: retries with backoff (5xx, SlowDown, timeouts), checksums only where S3 requires them. */
+export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
+  return {
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.pathStyle,
+    // without these the SDK streams uploads in chunks with trailing checksums, which many S3-compatible stores refuse
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(settings.useAwsManagedIam || !settings.accessKeyId || !settings.secretAccessKey
+      ? {}
+      : { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }),
+    retryMode: 'standard',
+    maxAttempts: settings.maxAttempts,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: settings.requestTimeoutMs },
+  };
+}
+
+/**
+ * The archive in an S3 bucket: a key is an object name under `S3_PREFIX`, the same layout as on disk. An
+ * object is written whole by one PUT (with Content-MD5), so a reader sees the old bytes or the new ones and
+ * nothing needs recovering after a crash. Listings are paged; deletions go by DeleteObjects in batches.
+ */
+export class S3ArchiveStore implements ArchiveStore {
+  private readonly client: S3Client;
+  readonly bucket: string;
+  /** '' or ends with '/' */
+  readonly prefix: string;
+
+  constructor(private readonly settings: S3Settings) {
+    this.client = new S3Client(s3ClientConfig(settings));
+    this.bucket = settings.bucket;
+    this.prefix = settings.prefix;
+  }
+
+  /** Throws an S3StoreError saying what is wrong (no bucket, credentials refused, endpoint unreachable). */
+  async checkAccess(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      const status = statusOf(error);
+      const code = codeOf(error);
+      const where = `S3 bucket "${this.bucket}"${this.settings.endpoint ? ` at ${this.settings.endpoint}` : ''}`;
+      if (status === 404 || code === 'NoSuchBucket') throw new S3StoreError(`${where} does not exist (S3_BUCKET_NAME)`, 'NoSuchBucket', status);
+      if (status === 403 || status === 401) {
+        throw new S3StoreError(`${where} refused the credentials (HTTP ${status}): check S3_ACCESS_KEY and S3_SECRET_KEY`, 'AccessDenied', status);
+      }
+      throw this.failure('reach', '', error);
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<StoredBytes> {
+    const name = this.objectKey(key);
+    await this.call('put', key, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: name,
+          Body: data,
+          ContentLength: data.length,
+          ContentMD5: createHash('md5').update(data).digest('base64'),
+          ContentType: contentType(key),
+        }),
+      ),
+    );
+    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    const name = this.objectKey(key);
+    return this.call('get', key, async () => {
+      try {
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
+        return Buffer.from(await res.Body!.transformToByteArray());
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw error;
+      }
+    });
+  }
+
+  async createReadStream(key: string, range?: ByteRange): Promise<Readable | null> {
+    const name = this.objectKey(key);
+    return this.call('read', key, async () => {
+      try {
+        const Range = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name, Range }));
+        return res.Body as Readable;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        // a range past the end of an existing object: nothing to read, as from a file
+        if (statusOf(error) === 416) return Readable.from([]);
+        throw error;
+      }
+    });
+  }
+
+  async stat(key: string): Promise<ArchiveObject | null> {
+    const name = this.objectKey(key);
+    return this.call('stat', key, async () => {
+      try {
+        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
+        return { key, size: res.ContentLength ?? 0, mtime: res.LastModified ?? new Date(0), etag: unquote(res.ETag) };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw error;
+      }
+    });
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncGenerator<ArchiveObject> {
+    for await (const page of this.pages(prefix, { startAfter: options.startAfter })) {
+      for (const o of page.Contents ?? []) {
+        yield { key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0, mtime: o.LastModified ?? new Date(0), etag: unquote(o.ETag) };
+      }
+    }
+  }
+
+  async listFolders(folder: string): Promise<string[]> {
+    checkFolder(folder);
+    if (folder) archiveKeyParts(folder.slice(0, -1));
+    const names: string[] = [];
+    for await (const page of this.pages(folder, { delimiter: true })) {
+      for (const p of page.CommonPrefixes ?? []) names.push(p.Prefix!.slice(this.prefix.length + folder.length, -1));
+    }
+    return names.sort();
+  }
+
+  /** HEADs the keys to count those that are there (DeleteObjects reports missing keys as deleted too). */
+  async delete(keys: string[]): Promise<number> {
+    for (const key of keys) this.objectKey(key);
+    let deleted = 0;
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      const present: string[] = [];
+      for (let j = 0; j < batch.length; j += HEADS_IN_FLIGHT) {
+        const found = await Promise.all(batch.slice(j, j + HEADS_IN_FLIGHT).map((k) => this.stat(k)));
+        for (const f of found) if (f) present.push(f.key);
+      }
+      await this.deleteObjects(present);
+      deleted += present.length;
+    }
+    return deleted;
+  }
+
+  async deletePrefix(folder: string): Promise<FolderTally> {
+    checkFolder(folder);
+    const [tally] = await this.tallyFolders([{ folder, expected: -1 }], true);
+    return tally;
+  }
+
+  async tallyFolders(folders: { folder: string; expected: number }[], remove: boolean): Promise<FolderTally[]> {
+    for (const f of folders) {
+      checkFolder(f.folder);
+      if (f.folder) archiveKeyParts(f.folder.slice(0, -1));
+    }
+    const tallies: FolderTally[] = [];
+    for (const { folder, expected } of folders) {
+      let objects = 0;
+      let bytes = 0;
+      let doomed: string[] = [];
+      // with `remove`, everything under the folder goes; only the objects directly in it are counted
+      for await (const page of this.pages(folder, { delimiter: !remove })) {
+        for (const o of page.Contents ?? []) {
+          const key = o.Key!.slice(this.prefix.length);
+          if (!key.slice(folder.length).includes('/')) {
+            objects++;
+            bytes += o.Size ?? 0;
+          }
+          if (remove) doomed.push(key);
+        }
+        if (doomed.length >= DELETE_BATCH) {
+          await this.deleteObjects(doomed);
+          doomed = [];
+        }
+      }
+      await this.deleteObjects(doomed);
+      tallies.push({ objects, bytes: objects === expected ? null : bytes });
+    }
+    return tallies;
+  }
+
+  /** A PUT is all or nothing: no object is ever left half written. */
+  async removeAbandoned(folder: string): Promise<string[]> {
+    checkFolder(folder);
+    return [];
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** The object name of a key; throws when the key would leave the archive. */
+  private objectKey(key: string): string {
+    archiveKeyParts(key);
+    return `${this.prefix}${key}`;
+  }
+
+  /** The listing pages under a key prefix, in key order; `delimiter` folds deeper keys into CommonPrefixes. */
+  private async *pages(keyPrefix: string, options: { startAfter?: string; delimiter?: boolean }): AsyncGenerator<ListObjectsV2CommandOutput> {
+    let token: string | undefined;
+    do {
+      const page = await this.call('list', keyPrefix, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: `${this.prefix}${keyPrefix}`,
+            MaxKeys: LIST_PAGE,
+            ContinuationToken: token,
+            StartAfter: token || !options.startAfter ? undefined : `${this.prefix}${options.startAfter}`,
+            Delimiter: options.delimiter ? '/' : undefined,
+          }),
+        ),
+      );
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async deleteObjects(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      const res = await this.call('delete', batch[0], () =>
+        this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((k) => ({ Key: `${this.prefix}${k}` })), Quiet: true },
+          }),
+        ),
+      );
+      const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length) {
+        throw new S3StoreError(
+          `S3 delete failed for ${failed.length} of ${batch.length} objects (first: ${failed[0].Key?.slice(this.prefix.length)}: ${failed[0].Code})`,
+          failed[0].Code ?? 'Error',
+          null,
+        );
+      }
+    }
+  }
+
+  /** Runs one S3 call (the SDK retries it); a failure becomes an S3StoreError naming the call and key. */
+  private async call<T>(operation: string, key: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw this.failure(operation, key, error);
+    }
+  }
+
+  private failure(operation: string, key: string, error: unknown): S3StoreError {
+    if (error instanceof S3StoreError) return error;
+    const status = statusOf(error);
+    const code = codeOf(error);
+    const detail = status ? `${code}, HTTP ${status}` : `${code}${(error as NodeJS.ErrnoException)?.code ? ` ${(error as NodeJS.ErrnoException).code}` : ''}`;
+    return new S3StoreError(`S3 ${operation}${key ? ` ${key}` : ''} in bucket "${this.bucket}" failed (${detail})`, code, status);
+  }
+}
+
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/"/g, '');
+}
+
+function contentType(key: string): string {
+  if (key.endsWith('.gz')) return 'application/gzip';
+  if (key.endsWith('.json')) return 'application/json';
+  if (key.endsWith('.yml') || key.endsWith('.yaml')) return 'application/yaml';
+  return 'application/octet-stream';
+}
