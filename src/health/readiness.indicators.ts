@@ -102,3 +102,25 @@ export class SourcesHealthIndicator {
     }
   }
 }
+
+/** The archive's store answers: the S3 bucket exists and takes the credentials (always up on a filesystem). */
+@Injectable()
+export class ArchiveStoreHealthIndicator {
+  constructor(
+    private readonly indicator: HealthIndicatorService,
+    private readonly storage: LogStorageService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async check(key: 'archive'): Promise<HealthIndicatorResult<'archive'>> {
+    const session = this.indicator.check(key);
+    const storage = this.config.archive.storage;
+    try {
+      await this.storage.checkArchive();
+      return session.up({ storage });
+    } catch (error) {
+      // the store's own message names the bucket and the endpoint, never a credential
+      return session.down({ storage, message: error instanceof Error ? error.message : 'the archive store does not answer' });
+    }
+  }
+}

@@ -2,7 +2,7 @@ import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { APP_VERSION } from './app-version';
 import { ReadinessResponseDto } from './dto/health-responses.dto';
-import { CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
+import { ArchiveStoreHealthIndicator, CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
 
 /** Runs every readiness check; `ok` is false when any is down (or the service is shutting down). */
 @Injectable()
@@ -10,6 +10,7 @@ export class ReadinessService {
   constructor(
     private readonly health: HealthCheckService,
     private readonly catalog: CatalogHealthIndicator,
+    private readonly archive: ArchiveStoreHealthIndicator,
     private readonly logsDir: LogsDirHealthIndicator,
     private readonly disk: DiskSpaceHealthIndicator,
     private readonly sources: SourcesHealthIndicator,
@@ -20,6 +21,7 @@ export class ReadinessService {
     try {
       result = await this.health.check([
         () => this.catalog.check('catalog'),
+        () => this.archive.check('archive'),
         () => this.logsDir.check('logs_dir'),
         () => this.disk.check('disk'),
         () => this.sources.check('sources'),

@@ -48,6 +48,12 @@ export interface ArchiveStore {
    * object.
    */
   catalogEntries?(sources: CatalogSource[]): Promise<CatalogExtract[]>;
+  /**
+   * Optional: proves the store can be used (an S3 bucket exists and takes the credentials), or throws an
+   * error whose message says what is wrong, never a secret. A filesystem store has nothing to check here
+   * (LOGS_DIR is checked at start-up).
+   */
+  checkAccess?(): Promise<void>;
   /** Removes what writes interrupted by a crash left under the folder; returns their keys. */
   removeAbandoned(folder: string): Promise<string[]>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { Readable, Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
+import { ConfigError } from '../config/app-config';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfigSnapshots } from './app-config-snapshots';
 import { ArchiveAccess } from './archive-access';
@@ -68,7 +69,18 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    // a missing bucket or refused credentials stop start-up with one line, as a configuration error does
+    try {
+      await this.store.checkAccess?.();
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
     await this.maintenance.start();
+  }
+
+  /** Throws when the archive's store cannot be used (readiness). */
+  async checkArchive(): Promise<void> {
+    await this.store.checkAccess?.();
   }
 
   async onModuleDestroy(): Promise<void> {

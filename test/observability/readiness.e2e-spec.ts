@@ -51,6 +51,7 @@ describe('GET /health and GET /health/ready', () => {
         error: {},
         details: {
           catalog: { status: 'up', conversations: 0 },
+          archive: { status: 'up', storage: 'fs' },
           logs_dir: { status: 'up', writable: true },
           disk: { status: 'up', free_mb: expect.any(Number), min_free_mb: 512 },
           sources: { status: 'up', sources: 0, stale: [], stale_after_hours: 36 },
@@ -68,7 +69,7 @@ describe('GET /health and GET /health/ready', () => {
         expect(res.body.status).toBe('error');
         expect(res.body.version).toBe(VERSION);
         expect(res.body.error).toEqual({ catalog: { status: 'down', message: 'the catalog does not answer (SQLITE_CORRUPT)' } });
-        expect(Object.keys(res.body.info).sort()).toEqual(['disk', 'logs_dir', 'sources']);
+        expect(Object.keys(res.body.info).sort()).toEqual(['archive', 'disk', 'logs_dir', 'sources']);
       } finally {
         catalog.broken = false;
       }

@@ -9,6 +9,7 @@ export class LivenessResponseDto {
 
 const DETAILS = {
   catalog: { status: 'up', conversations: 1520 },
+  archive: { status: 'up', storage: 'fs' },
   logs_dir: { status: 'up', writable: true },
   disk: { status: 'up', free_mb: 20480, min_free_mb: 512 },
   sources: {
@@ -27,6 +28,6 @@ export class ReadinessResponseDto {
   info: Record<string, unknown>;
   @ApiProperty({ description: 'The checks that are down', example: { sources: DETAILS.sources } })
   error: Record<string, unknown>;
-  @ApiProperty({ description: 'Every check: catalog, logs_dir, disk and sources', example: DETAILS })
+  @ApiProperty({ description: 'Every check: catalog, archive (the store: fs or an S3 bucket), logs_dir, disk and sources', example: DETAILS })
   details: Record<string, unknown>;
 }
