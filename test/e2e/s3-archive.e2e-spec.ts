@@ -1,0 +1,151 @@
+/** The service with ARCHIVE_STORAGE=s3 against a real S3 server on loopback: the archive lives in the bucket. */
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import request from 'supertest';
+import { LogStorageService } from '../../src/log-storage/log-storage.service';
+import { startSimulator } from '../../src/simulator/simulator';
+import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
+
+jest.setTimeout(180_000);
+
+const PREFIX = 'vault/';
+const ALL_DAYS = { start_date: '2000-01-01', end_date: '2099-12-31' };
+
+describe('the service with ARCHIVE_STORAGE=s3', () => {
+  let s3: S3Instance;
+  let client: S3Client;
+  let bucket: string;
+  let sim: DifySimulator;
+  let chat: SimulatedApp;
+  let logsDir: string;
+  let t: TestApp;
+  const env = (overrides: Record<string, string> = {}) => ({
+    DIFY_ALLOWED_HOSTS: '127.0.0.1',
+    LOGS_DIR: logsDir,
+    ARCHIVE_STORAGE: 's3',
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    S3_BUCKET_NAME: bucket,
+    S3_ACCESS_KEY: s3.accessKeyId,
+    S3_SECRET_KEY: s3.secretAccessKey,
+    S3_PREFIX: PREFIX,
+    ...overrides,
+  });
+  const objectKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: PREFIX, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  };
+  const conversationKeys = async () => (await objectKeys()).filter((k) => k.startsWith(`${PREFIX}conversations/`));
+  const backup = (app: SimulatedApp, body: Record<string, unknown>) => request(t.server).post('/api/conversation-logs').send({ app_id: app.id, organization_id: 'acme', ...body });
+
+  beforeAll(async () => {
+    s3 = await startS3();
+    client = s3Client(s3);
+    bucket = await createBucket(client, 'service-archive');
+    sim = await startSimulator({ seed: 29 });
+    chat = sim.apps.find((a) => a.mode === 'chat')!;
+    logsDir = makeTempDir('vault-s3-');
+    t = await createTestApp(env());
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+    if (bucket) await deleteBucket(client, bucket);
+    client?.destroy();
+  });
+
+  it('backs up into the bucket, one object per conversation, and a second run changes nothing', async () => {
+    const first = await backup(chat, { console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId }).expect(200);
+    const total = sim.conversations(chat.id).length;
+    expect(first.body).toMatchObject({ success: true, saved_count: total });
+    const keys = await conversationKeys();
+    expect(keys).toHaveLength(total);
+    for (const key of keys) expect(key).toMatch(/^vault\/conversations\/acme\/\d{4}\/\d{2}\/\d{2}\/conversation_[0-9a-f-]{36}_[0-9TZ-]+\.json$/);
+    // nothing of the archive on the local disk: LOGS_DIR holds the catalog and the state only
+    expect(fs.existsSync(path.join(logsDir, 'conversations'))).toBe(false);
+
+    const second = await backup(chat, { console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId }).expect(200);
+    expect(second.body).toMatchObject({ success: true, saved_count: 0, unchanged_count: total });
+    expect(await conversationKeys()).toEqual(keys);
+  });
+
+  it('backs up in service mode too', async () => {
+    const app = sim.apps.find((a) => a.mode === 'advanced-chat')!;
+    const users = [...new Set(sim.conversations(app.id).map((c) => c.user).filter((u): u is string => !!u))];
+    const res = await backup(app, { dify_api_url: sim.serviceApiUrl, api_key: app.apiKey, users }).expect(200);
+    expect(res.body.success).toBe(true);
+    expect(res.body.saved_count).toBeGreaterThan(0);
+  });
+
+  it('answers summary, export in every format, search and stats from the bucket', async () => {
+    const files = (await conversationKeys()).length;
+    const summary = await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200);
+    expect(summary.body.total_files).toBe(files);
+    const json = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'json', ...ALL_DAYS }).expect(200);
+    expect(json.body.count).toBe(files);
+    const ndjson = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
+    expect(ndjson.text.trimEnd().split('\n')).toHaveLength(files);
+    const csv = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'csv', ...ALL_DAYS }).expect(200);
+    expect(csv.text.split('\n').length).toBeGreaterThan(files);
+    const first = JSON.parse(ndjson.text.split('\n')[0]);
+    const word = (first.messages[0].query as string).split(/\s+/).find((w) => /^[A-Za-z]{5,}$/.test(w))!;
+    const hits = await request(t.server).get('/api/conversation-logs/search').query({ q: word }).expect(200);
+    expect(hits.body.results.length).toBeGreaterThan(0);
+    const stats = await request(t.server).get('/api/conversation-logs/stats').expect(200);
+    expect(stats.body.totals.conversations).toBe(files);
+  });
+
+  it('compresses old days in place of the objects, and verify finds every object as catalogued', async () => {
+    const before = await conversationKeys();
+    const res = await request(t.server).post('/api/conversation-logs/compress').query({ after_days: 1 }).expect(200);
+    expect(res.body.compressed_files).toBeGreaterThan(0);
+    const after = await conversationKeys();
+    expect(after).toHaveLength(before.length);
+    expect(after.filter((k) => k.endsWith('.json.gz'))).toHaveLength(res.body.compressed_files);
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body).toMatchObject({ checked: before.length, missing: [], changed: [], unindexed: [], corrupt: [] });
+    const exported = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
+    expect(exported.text.trimEnd().split('\n')).toHaveLength(before.length);
+  });
+
+  it('rebuilds a deleted catalog from the bucket at start-up', async () => {
+    const summary = (await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200)).body;
+    await t.close();
+    for (const f of fs.readdirSync(logsDir).filter((f) => f.startsWith('catalog.sqlite'))) fs.rmSync(path.join(logsDir, f));
+    t = await createTestApp(env());
+    await t.app.get(LogStorageService).whenCatalogReady();
+    expect((await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200)).body).toEqual(summary);
+  });
+
+  it('cleans old days by prefix, dry run first', async () => {
+    const before = await conversationKeys();
+    const dry = await request(t.server).delete('/api/conversation-logs').query({ days_to_keep: 2, dry_run: 'true' }).expect(200);
+    expect(dry.body.deleted_files).toBeGreaterThan(0);
+    expect(await conversationKeys()).toEqual(before);
+    const real = await request(t.server).delete('/api/conversation-logs').query({ days_to_keep: 2 }).expect(200);
+    expect(real.body.deleted_files).toBe(dry.body.deleted_files);
+    expect(await conversationKeys()).toHaveLength(before.length - real.body.deleted_files);
+    const summary = await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200);
+    expect(summary.body.total_files).toBe(before.length - real.body.deleted_files);
+  });
+
+  it('refuses to start on a missing bucket or refused credentials, naming the cause and never the secret', async () => {
+    const dir = makeTempDir('vault-s3-bad-');
+    await expect(createTestApp({ ...env({ S3_BUCKET_NAME: 'no-such-vault-bucket' }), LOGS_DIR: dir })).rejects.toThrow(
+      `S3 bucket "no-such-vault-bucket" at ${s3.endpoint} does not exist (S3_BUCKET_NAME)`,
+    );
+    const wrong = await createTestApp({ ...env({ S3_SECRET_KEY: 'not-the-secret-4711-abcdefgh' }), LOGS_DIR: dir }).catch((e: Error) => e);
+    expect(wrong).toBeInstanceOf(Error);
+    expect((wrong as Error).message).toContain('refused the credentials');
+    expect((wrong as Error).message).not.toContain('not-the-secret-4711');
+  });
+});
