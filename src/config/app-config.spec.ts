@@ -142,6 +142,46 @@ describe(loadAppConfig.name, () => {
     expect([...validated].filter((v) => v !== 'NODE_ENV' && !documented.has(v))).toEqual([]);
   });
 
+  describe('ARCHIVE_STORAGE', () => {
+    const s3 = { ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', S3_ACCESS_KEY: 'AKIAEXAMPLE', S3_SECRET_KEY: 'super-secret-key-9931' };
+
+    it('keeps the archive in LOGS_DIR by default', () => {
+      expect(loadAppConfig({}, dir).archive).toEqual({ storage: 'fs' });
+    });
+
+    it("reads Dify's S3_* variables: path style at a custom endpoint, a prefix ending in a slash", () => {
+      expect(loadAppConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000/', S3_PREFIX: 'team/vault' }, dir).archive).toEqual({
+        storage: 's3',
+        s3: expect.objectContaining({ endpoint: 'http://minio:9000', region: 'us-east-1', bucket: 'vault-archive', pathStyle: true, prefix: 'team/vault/' }),
+      });
+      const aws = loadAppConfig({ ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', S3_USE_AWS_MANAGED_IAM: 'true', S3_REGION: 'eu-central-1' }, dir).archive;
+      expect(aws).toEqual({
+        storage: 's3',
+        s3: expect.objectContaining({ endpoint: null, region: 'eu-central-1', pathStyle: false, useAwsManagedIam: true, accessKeyId: null, secretAccessKey: null }),
+      });
+    });
+
+    it.each([
+      [{ ARCHIVE_STORAGE: 'gcs' }, 'ARCHIVE_STORAGE must be fs or s3'],
+      [{ ARCHIVE_STORAGE: 's3' }, 'S3_BUCKET_NAME is required when ARCHIVE_STORAGE=s3'],
+      [{ ...s3, S3_SECRET_KEY: '' }, 'S3_ACCESS_KEY and S3_SECRET_KEY are required when ARCHIVE_STORAGE=s3, unless S3_USE_AWS_MANAGED_IAM=true'],
+      [{ ...s3, S3_ENDPOINT: 'minio:9000' }, 'S3_ENDPOINT must be an http:// or https:// origin'],
+      [{ ...s3, S3_ADDRESS_STYLE: 'dns' }, 'S3_ADDRESS_STYLE must be auto, path or virtual'],
+      [{ ...s3, S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME must be a bucket name'],
+      [{ ...s3, S3_PREFIX: 'a/../b/' }, 'S3_PREFIX must not contain . or .. segments'],
+    ])('refuses %j naming the variable, never the secret', (env, message) => {
+      const error = (() => {
+        try {
+          loadAppConfig(env as Record<string, string>, dir);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error?.message).toContain(message);
+      expect(error?.message).not.toContain('super-secret-key');
+    });
+  });
+
   describe('whole-workspace sources', () => {
     const consoleEntry = { console_api_url: 'http://127.0.0.1:5001/console/api', admin_api_key: 'k', workspace_id: 'ws-1' };
     const withFile = (entries: unknown[]) => {

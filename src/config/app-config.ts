@@ -353,12 +353,12 @@ function archiveSettings(vars: EnvironmentVariables): AppConfig['archive'] {
     storage: 's3',
     s3: {
       endpoint,
-      region: vars.S3_REGION,
+      region: vars.S3_REGION ?? 'us-east-1',
       bucket: vars.S3_BUCKET_NAME,
       accessKeyId: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_ACCESS_KEY ?? null,
       secretAccessKey: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_SECRET_KEY ?? null,
       // auto: path style for a custom endpoint (MinIO, Ceph and most S3-compatible stores), virtual hosts on AWS
-      pathStyle: vars.S3_ADDRESS_STYLE === 'path' || (vars.S3_ADDRESS_STYLE === 'auto' && endpoint !== null),
+      pathStyle: vars.S3_ADDRESS_STYLE === 'path' || ((vars.S3_ADDRESS_STYLE ?? 'auto') === 'auto' && endpoint !== null),
       useAwsManagedIam: vars.S3_USE_AWS_MANAGED_IAM,
       prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
       maxAttempts: 5,

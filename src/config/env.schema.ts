@@ -123,8 +123,8 @@ export class EnvironmentVariables {
     message: 'S3_ENDPOINT must be an http:// or https:// origin such as https://s3.eu-central-1.amazonaws.com (no path)',
   })
   S3_ENDPOINT?: string;
-  @Transform(emptyToUndefined) @Matches(/^[a-z0-9-]{1,40}$/, { message: 'S3_REGION must be a region name such as us-east-1' })
-  S3_REGION = 'us-east-1';
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^[a-z0-9-]{1,40}$/, { message: 'S3_REGION must be a region name such as us-east-1' })
+  S3_REGION?: string = 'us-east-1';
   @IsOptional() @Transform(emptyToUndefined) @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     message: 'S3_BUCKET_NAME must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens',
   })
@@ -133,14 +133,14 @@ export class EnvironmentVariables {
   S3_ACCESS_KEY?: string;
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   S3_SECRET_KEY?: string;
-  @Transform(emptyToUndefined) @IsIn(['auto', 'path', 'virtual'], { message: 'S3_ADDRESS_STYLE must be auto, path or virtual' })
-  S3_ADDRESS_STYLE: 'auto' | 'path' | 'virtual' = 'auto';
+  @IsOptional() @Transform(emptyToUndefined) @IsIn(['auto', 'path', 'virtual'], { message: 'S3_ADDRESS_STYLE must be auto, path or virtual' })
+  S3_ADDRESS_STYLE?: 'auto' | 'path' | 'virtual' = 'auto';
   @Transform(toBool) @IsBoolean()
   S3_USE_AWS_MANAGED_IAM = false;
-  @Transform(emptyToUndefined) @Matches(/^(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/, {
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/, {
     message: 'S3_PREFIX must be a key prefix such as vault/ (letters, digits, dots, hyphens, underscores and slashes)',
   })
-  S3_PREFIX = '';
+  S3_PREFIX?: string = '';
 
   @Validate(IsTimeZoneConstraint)
   LOG_TIMEZONE = 'UTC';
