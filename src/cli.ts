@@ -12,8 +12,10 @@ import { searchCommand, summaryCommand } from './cli/query.commands';
 import { testCommand } from './cli/test.command';
 import { migrateCatalogCommand } from './cli/migrate-catalog.command';
 import { eraseUserCommand } from './cli/privacy.commands';
+import { replicateCommand } from './cli/replicate.command';
 import { ConfigError } from './config/app-config';
 import { ArchiveQueryError } from './log-storage/log-storage.errors';
+import { LogStorageService } from './log-storage/log-storage.service';
 
 /** One-shot commands against the archive, without the HTTP server: `node dist/cli.js <command> [flags]`. */
 
@@ -54,6 +56,7 @@ const COMMAND_LIST: CliCommand[] = [
   verifyCommand,
   reindexCommand,
   migrateCatalogCommand,
+  replicateCommand,
   versionCommand,
   helpCommand,
 ];
@@ -129,7 +132,14 @@ export async function runCli(
     return await command.run({
       options,
       out,
-      app: async () => (app ??= await createContext()),
+      app: async () => {
+        if (!app) {
+          app = await createContext();
+          // a missing catalog is rebuilt in the background at start-up: a one-shot command waits for it
+          if (!command.duringRebuild) await app.get(LogStorageService).whenCatalogReady();
+        }
+        return app;
+      },
     });
   } catch (error) {
     if (error instanceof UsageError || error instanceof ArchiveQueryError) {

@@ -12,6 +12,7 @@ export const reindexCommand: CliCommand = {
   summary: 'drop the catalog and rebuild it from the files (they are the source of truth)',
   flags: {},
   examples: ['npm run reindex', 'npm run cli -- reindex'],
+  duringRebuild: true,
   async run({ app: context, out }) {
     const storage = (await context()).get(LogStorageService);
     const progress = new TerminalProgress(out.terminal);

@@ -52,6 +52,11 @@ export interface CliCommand {
   /** the flags after the command's name, `--help` excepted */
   flags: Record<string, CliFlag>;
   examples: string[];
+  /**
+   * true: runs at once while a start-up catalog rebuild is under way (reindex joins it); otherwise the
+   * command waits for the catalog before it starts
+   */
+  duringRebuild?: boolean;
   /** returns the exit code */
   run(context: CommandContext): Promise<number>;
 }

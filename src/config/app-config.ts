@@ -42,6 +42,8 @@ export class AppConfig {
   };
   /** where the archive's files live (ARCHIVE_STORAGE): LOGS_DIR, or a bucket; state and the SQLite catalog stay in LOGS_DIR */
   archive: { storage: 'fs' } | { storage: 's3'; s3: S3Settings };
+  /** the bucket the S3_* variables name (the archive's, or with ARCHIVE_STORAGE=fs a replica's); null without S3_BUCKET_NAME */
+  s3: S3Settings | null;
   logTimezone: string;
   retentionDays: number;
   autoLogging: boolean;
@@ -290,6 +292,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     logsDir: path.resolve(cwd, vars.LOGS_DIR),
     catalog: { databaseUrl: vars.DATABASE_URL ?? null, ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple' },
     archive: archiveSettings(vars),
+    s3: vars.ARCHIVE_STORAGE === 's3' || vars.S3_BUCKET_NAME ? s3Settings(vars) : null,
     logTimezone: vars.LOG_TIMEZONE,
     retentionDays: vars.LOG_RETENTION_DAYS,
     autoLogging: vars.ENABLE_AUTO_LOGGING,
@@ -341,7 +344,10 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function archiveSettings(vars: EnvironmentVariables): AppConfig['archive'] {
-  if (vars.ARCHIVE_STORAGE !== 's3') return { storage: 'fs' };
+  return vars.ARCHIVE_STORAGE === 's3' ? { storage: 's3', s3: s3Settings(vars) } : { storage: 'fs' };
+}
+
+function s3Settings(vars: EnvironmentVariables): S3Settings {
   if (!vars.S3_BUCKET_NAME) throw new ConfigError('S3_BUCKET_NAME is required when ARCHIVE_STORAGE=s3');
   if (!vars.S3_USE_AWS_MANAGED_IAM && (!vars.S3_ACCESS_KEY || !vars.S3_SECRET_KEY)) {
     throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY are required when ARCHIVE_STORAGE=s3, unless S3_USE_AWS_MANAGED_IAM=true');
@@ -350,19 +356,16 @@ function archiveSettings(vars: EnvironmentVariables): AppConfig['archive'] {
   if (prefix.split('/').some((part) => part === '.' || part === '..')) throw new ConfigError('S3_PREFIX must not contain . or .. segments');
   const endpoint = vars.S3_ENDPOINT ? vars.S3_ENDPOINT.replace(/\/$/, '') : null;
   return {
-    storage: 's3',
-    s3: {
-      endpoint,
-      region: vars.S3_REGION ?? 'us-east-1',
-      bucket: vars.S3_BUCKET_NAME,
-      accessKeyId: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_ACCESS_KEY ?? null,
-      secretAccessKey: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_SECRET_KEY ?? null,
-      // auto: path style for a custom endpoint (MinIO, Ceph and most S3-compatible stores), virtual hosts on AWS
-      pathStyle: vars.S3_ADDRESS_STYLE === 'path' || ((vars.S3_ADDRESS_STYLE ?? 'auto') === 'auto' && endpoint !== null),
-      useAwsManagedIam: vars.S3_USE_AWS_MANAGED_IAM,
-      prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
-      maxAttempts: 5,
-      requestTimeoutMs: 30_000,
-    },
+    endpoint,
+    region: vars.S3_REGION ?? 'us-east-1',
+    bucket: vars.S3_BUCKET_NAME,
+    accessKeyId: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_ACCESS_KEY ?? null,
+    secretAccessKey: vars.S3_USE_AWS_MANAGED_IAM ? null : vars.S3_SECRET_KEY ?? null,
+    // auto: path style for a custom endpoint (MinIO, Ceph and most S3-compatible stores), virtual hosts on AWS
+    pathStyle: vars.S3_ADDRESS_STYLE === 'path' || ((vars.S3_ADDRESS_STYLE ?? 'auto') === 'auto' && endpoint !== null),
+    useAwsManagedIam: vars.S3_USE_AWS_MANAGED_IAM,
+    prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
+    maxAttempts: 5,
+    requestTimeoutMs: 30_000,
   };
 }

@@ -15,6 +15,10 @@ import type { S3Settings } from '../../config/app-config';
 import { archiveKeyParts } from '../archive-paths';
 import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
 
+// The project runs on Node 20 (package.json engines, lock file pins the SDK): the SDK's notice that its later
+// releases will need Node 22 would otherwise be printed by every process, on the CLI's stderr among others.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** the most keys one DeleteObjects request takes */
 const DELETE_BATCH = 1000;
 /** HEAD requests in flight when finding which of many keys exist */

@@ -1,0 +1,71 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfigFromEnvironment } from '../config/load-environment';
+import type { ArchiveStore } from '../log-storage/archive-store';
+import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
+import { REPLICATED_FOLDERS, replicate } from '../log-storage/replication';
+import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
+import { CliCommand, EXIT, stringOption, UsageError } from './cli-command';
+import { TerminalProgress } from './progress';
+
+const STORES = ['fs', 's3'] as const;
+type StoreName = (typeof STORES)[number];
+
+function storeName(value: string | undefined, flag: string, fallback: StoreName): StoreName {
+  const name = value ?? fallback;
+  if (!(STORES as readonly string[]).includes(name)) throw new UsageError(`--${flag} must be fs or s3`);
+  return name as StoreName;
+}
+
+/**
+ * `replicate --to s3` copies LOGS_DIR's archive into the bucket the S3_* variables name (an off-site copy);
+ * `replicate --from s3 --to fs` restores a bucket into an empty LOGS_DIR. New and changed objects only, each
+ * read back and compared; nothing is deleted in the target without `--delete`.
+ */
+export const replicateCommand: CliCommand = {
+  name: 'replicate',
+  summary: "copy the archive between LOGS_DIR (fs) and the S3_* bucket (s3): new and changed files only, verified; nothing deleted without --delete",
+  flags: {
+    to: { type: 'string', value: 'fs|s3', required: true, description: 'where to copy to' },
+    from: { type: 'string', value: 'fs|s3', description: 'where to copy from (default: the other one)' },
+    delete: { type: 'boolean', description: 'delete what the target holds and the source does not' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+  },
+  examples: ['npm run cli -- replicate --to s3', 'npm run cli -- replicate --from s3 --to fs'],
+  async run({ options, out }) {
+    if (stringOption(options, 'to') === undefined) throw new UsageError('--to is required');
+    const to = storeName(stringOption(options, 'to'), 'to', 'fs');
+    const from = storeName(stringOption(options, 'from'), 'from', to === 's3' ? 'fs' : 's3');
+    if (from === to) throw new UsageError('--from and --to must be different stores');
+    const config = loadConfigFromEnvironment();
+    if (!config.s3) throw new UsageError('S3_BUCKET_NAME (with S3_ACCESS_KEY and S3_SECRET_KEY, or S3_USE_AWS_MANAGED_IAM) must name the bucket');
+    if (to === 'fs') {
+      const held = REPLICATED_FOLDERS.filter((f) => fs.existsSync(path.join(config.logsDir, f)) && fs.readdirSync(path.join(config.logsDir, f)).length);
+      if (held.length) {
+        out.error(`LOGS_DIR already holds an archive (${held.join(', ')} in ${config.logsDir}): restore into an empty LOGS_DIR`);
+        return EXIT.failed;
+      }
+    }
+    const bucket = new S3ArchiveStore(config.s3);
+    const local = new FsArchiveStore(config.logsDir);
+    const stores: Record<StoreName, ArchiveStore> = { fs: local, s3: bucket };
+    const progress = new TerminalProgress(out.terminal);
+    try {
+      await bucket.checkAccess();
+      const result = await replicate(stores[from], stores[to], {
+        delete: options.delete === true,
+        onProgress: (p) => progress.update(null, `${p.checked} checked, ${p.copied} copied (${Math.round(progress.perSecond(p.checked))}/s)`),
+      });
+      progress.clear();
+      if (options.json) out.line(JSON.stringify({ success: true, from, to, ...result }, null, 2));
+      else {
+        out.line(`${from} -> ${to}: ${result.checked} checked, ${result.copied} copied (${result.copied_bytes} bytes), ${result.unchanged} unchanged`);
+        out.line(options.delete ? `${result.deleted} deleted in ${to}` : `${result.extra} in ${to} only, kept (--delete removes them)`);
+      }
+      return EXIT.done;
+    } finally {
+      await bucket.close();
+      await local.close();
+    }
+  },
+};

@@ -1,0 +1,97 @@
+/** `replicate`: an off-site copy of LOGS_DIR in a real S3 bucket (Ceph RADOS Gateway on loopback), and its restore. */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { conversation } from '../archive/archive-fixtures';
+import { listAllFiles } from '../support/archive';
+import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { makeTempDir } from '../support/test-app';
+import { builtCli, CliRun, runCli, seedArchive } from './cli-kit';
+
+jest.setTimeout(300_000);
+
+describe('CLI replicate (node dist/cli.js)', () => {
+  let cli: string;
+  let s3: S3Instance;
+  let client: S3Client;
+  let bucket: string;
+  let primary: string;
+  let restored: string;
+  let cwd: string;
+  const env = (logsDir: string) => ({
+    LOGS_DIR: logsDir,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    S3_BUCKET_NAME: bucket,
+    S3_ACCESS_KEY: s3.accessKeyId,
+    S3_SECRET_KEY: s3.secretAccessKey,
+    S3_PREFIX: 'offsite/',
+  });
+  const run = (logsDir: string, ...args: string[]): Promise<CliRun> => runCli(cli, args, env(logsDir), cwd);
+  const tree = (root: string) =>
+    listAllFiles(path.join(root, 'conversations'))
+      .map((f) => path.relative(root, f))
+      .sort();
+
+  beforeAll(async () => {
+    cli = await builtCli();
+    s3 = await startS3();
+    client = s3Client(s3);
+    bucket = await createBucket(client, 'replicate');
+    primary = makeTempDir('vault-primary-');
+    restored = makeTempDir('vault-restored-');
+    cwd = makeTempDir('vault-cli-cwd-');
+    await seedArchive(primary, [
+      conversation({ created_at: '2024-01-15T09:00:00.000Z', name: 'Refund for order 1042' }),
+      conversation({ created_at: '2024-01-16T10:00:00.000Z', app_id: 'sales-bot' }),
+      conversation({ created_at: '2024-01-17T11:00:00.000Z', organization_id: null }),
+    ]);
+  });
+  afterAll(async () => {
+    if (bucket) await deleteBucket(client, bucket);
+    client?.destroy();
+  });
+
+  it('copies new and changed files only, verified, and deletes nothing without --delete', async () => {
+    const first = await run(primary, 'replicate', '--to', 's3', '--json');
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(first.stdout)).toMatchObject({ success: true, from: 'fs', to: 's3', checked: 3, copied: 3, unchanged: 0, deleted: 0, extra: 0 });
+
+    const again = await run(primary, 'replicate', '--to', 's3');
+    expect(again).toMatchObject({ code: 0, stdout: 'fs -> s3: 3 checked, 0 copied (0 bytes), 3 unchanged\n0 in s3 only, kept (--delete removes them)\n' });
+
+    await seedArchive(primary, [conversation({ created_at: '2024-01-18T08:00:00.000Z' })]);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'offsite/conversations/acme/2023/12/31/stray.json', Body: '{}' }));
+    const next = JSON.parse((await run(primary, 'replicate', '--to', 's3', '--json')).stdout);
+    expect(next).toMatchObject({ checked: 4, copied: 1, unchanged: 3, deleted: 0, extra: 1 });
+    const pruned = JSON.parse((await run(primary, 'replicate', '--to', 's3', '--delete', '--json')).stdout);
+    expect(pruned).toMatchObject({ checked: 4, copied: 0, unchanged: 4, deleted: 1, extra: 0 });
+  });
+
+  it('restores the bucket into an empty LOGS_DIR byte for byte; the restored archive verifies and answers the same', async () => {
+    const sut = await run(restored, 'replicate', '--from', 's3', '--to', 'fs', '--json');
+    expect(sut).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(sut.stdout)).toMatchObject({ from: 's3', to: 'fs', checked: 4, copied: 4 });
+    expect(tree(restored)).toEqual(tree(primary));
+    for (const file of tree(primary)) expect(fs.readFileSync(path.join(restored, file))).toEqual(fs.readFileSync(path.join(primary, file)));
+
+    const verify = await run(restored, 'verify');
+    expect(verify).toMatchObject({ stderr: '', code: 0, stdout: 'checked 4: missing 0, changed 0, unindexed 0, corrupt 0\n' });
+    const summary = async (dir: string) => JSON.parse((await run(dir, 'summary', '--json')).stdout);
+    expect((await summary(restored)).total_files).toBe(4);
+    expect((await summary(restored)).total_size_bytes).toBe((await summary(primary)).total_size_bytes);
+    const exported = async (dir: string) => (await run(dir, 'export', '--start-date', '2024-01-01', '--end-date', '2024-01-31', '--format', 'ndjson')).stdout;
+    expect(await exported(restored)).toBe(await exported(primary));
+  });
+
+  it('refuses to restore over an archive, and names a wrong flag', async () => {
+    const over = await run(primary, 'replicate', '--from', 's3', '--to', 'fs');
+    expect(over.code).toBe(1);
+    expect(over.stderr).toContain('LOGS_DIR already holds an archive');
+    const wrong = await run(primary, 'replicate', '--to', 'gcs');
+    expect(wrong).toMatchObject({ code: 2, stderr: expect.stringContaining('--to must be fs or s3') });
+    const same = await run(primary, 'replicate', '--from', 's3', '--to', 's3');
+    expect(same).toMatchObject({ code: 2, stderr: expect.stringContaining('--from and --to must be different stores') });
+    for (const r of [over, wrong, same]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
+  });
+});
