@@ -60,8 +60,10 @@ export class LiftErasureResponseDto {
 
 export class AuditEntryDto {
   @ApiProperty({ example: '2025-10-05T09:12:03.120Z' }) at: string;
-  @ApiProperty({ enum: ['erase-end-user', 'lift-erasure', 'retention-clean'] }) action: string;
-  @ApiProperty({ enum: ['api', 'admin', 'cli', 'schedule', 'service'] }) route: string;
+  @ApiProperty({ enum: ['erase-end-user', 'lift-erasure', 'retention-clean'], example: 'erase-end-user', description: 'What was done' })
+  action: string;
+  @ApiProperty({ enum: ['api', 'admin', 'cli', 'schedule', 'service'], example: 'api', description: 'How it was asked for' })
+  route: string;
   @ApiProperty({ example: '127.0.0.1', nullable: true, type: String }) client: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true, example: { organization_id: 'acme', end_user_hash: '9f2c…' } })
   scope: Record<string, string | number | null>;
