@@ -214,8 +214,17 @@ function conversationAt(rng: SeededRandom, index: number): ArchivedConversation 
   };
 }
 
-/** Writes `count` conversation files under `logsDir/conversations`, each with its creation time as mtime. */
-export function generateArchive(logsDir: string, count: number, seed: number, format: ArchiveFormat = 'vault'): GeneratedArchive {
+/**
+ * Writes `count` conversation files under `logsDir/conversations`, each with its creation time as mtime,
+ * one at a time (memory does not grow with `count`); `onProgress` hears of every 100,000th.
+ */
+export function generateArchive(
+  logsDir: string,
+  count: number,
+  seed: number,
+  format: ArchiveFormat = 'vault',
+  onProgress?: (written: number) => void,
+): GeneratedArchive {
   const rng = new SeededRandom(seed);
   const made = new Set<string>();
   const result: GeneratedArchive = { conversations: count, files: 0, bytes: 0, keywordConversations: 0, perDay: {}, seed, format };
@@ -242,6 +251,7 @@ export function generateArchive(logsDir: string, count: number, seed: number, fo
     const day = conv.created_at.slice(0, 10);
     result.perDay[day] = (result.perDay[day] ?? 0) + 1;
     if (conv.messages.some((m) => m.query.includes(SEARCH_KEYWORD))) result.keywordConversations++;
+    if (onProgress && result.files % 100_000 === 0) onProgress(result.files);
   }
   return result;
 }

@@ -20,10 +20,24 @@ export interface Row {
   note?: string;
 }
 
+/** The catalog built for one archive size. */
+export interface CatalogFigures {
+  conversations: number;
+  /** bytes on disk: the database, its write-ahead log and shared memory */
+  bytes: number;
+  /** bytes of the full-text index's tables */
+  ftsBytes: number;
+  /** ms to build the full-text index from the rows' text */
+  ftsBuildMs: number;
+  /** ms to build the whole catalog from the files at set-up (null when it was already there) */
+  rebuildMs: number | null;
+}
+
 export interface Report {
   title: string;
   environment: string[];
   rows: Row[];
+  catalogs: CatalogFigures[];
   setup: string[];
   notes: string[];
 }
@@ -73,6 +87,23 @@ export function markdown(report: Report): string {
     ...report.rows.map((r) => row(cells(r, true))),
     '',
   ];
+  if (report.catalogs.length) {
+    const head = ['conversations', 'catalog on disk', 'per conversation', 'full-text index', 'full-text index build', 'whole catalog build (set-up)'];
+    lines.push('Catalog per size (SQLite):', '', row(head), `|${head.map(() => '---').join('|')}|`);
+    for (const c of report.catalogs) {
+      lines.push(
+        row([
+          c.conversations.toLocaleString('en-US'),
+          `${(c.bytes / 2 ** 20).toFixed(0)} MiB`,
+          `${(c.bytes / c.conversations / 1024).toFixed(2)} KiB`,
+          `${(c.ftsBytes / 2 ** 20).toFixed(0)} MiB (${((100 * c.ftsBytes) / c.bytes).toFixed(0)}%)`,
+          formatMs(c.ftsBuildMs),
+          c.rebuildMs === null ? '— (cached)' : formatMs(c.rebuildMs),
+        ]),
+      );
+    }
+    lines.push('', 'The full-text index build is FTS5 `rebuild` from the text already in the catalog, one thread, under the pragmas of a catalog rebuild.', '');
+  }
   const noted = report.rows.filter((r) => r.note);
   if (noted.length) lines.push('Per scenario:', '', ...noted.map((r) => `- ${r.scenario} (${r.size}): ${r.note}`), '');
   if (report.setup.length) lines.push('Set-up (not scenarios):', '', ...report.setup.map((s) => `- ${s}`), '');

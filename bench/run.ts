@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { startSimulator } from '../src/simulator/simulator';
 import { ARCHIVE_FORMATS, ArchiveFormat, GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker, shell, timeShell, timeStartup } from './measure';
-import { markdown, plainTable, Report, Row, rowPasses } from './report';
+import { CatalogFigures, markdown, plainTable, Report, Row, rowPasses } from './report';
 
 /**
  * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
@@ -24,6 +24,7 @@ const USAGE = [
   '  --data=DIR         where generated trees are cached (default bench/data)',
   '  --out=FILE         results file (default bench/results.md)',
   '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
+  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog), default 3',
   '  --strict           exit 1 when a target is missed',
   '  --workspace=AxC    workspace scenario: A apps holding C conversations each (default 50x100; --quick 8x20)',
 ].join('\n');
@@ -48,8 +49,8 @@ interface Options {
   runs: { fast: number; slow: number; baseline: number; startup: number };
 }
 
-const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict', 'workspace'];
-const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'workspace'];
+const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict', 'workspace', 'slow'];
+const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'workspace', 'slow'];
 
 export class BenchUsageError extends Error {}
 
@@ -86,6 +87,8 @@ function parseOptions(args: string[]): Options {
     .filter((n) => Number.isInteger(n) && n > 0)
     .sort((a, b) => a - b);
   if (sizes.length !== 2) throw new Error('--sizes (or BENCH_SIZES) must be two positive integers, e.g. 10000,100000');
+  const slow = value('slow');
+  if (slow !== undefined && !/^[1-9]\d*$/.test(slow)) throw new BenchUsageError(`--slow must be a positive integer: ${slow}`);
   const shape = /^(\d+)x(\d+)$/.exec(value('workspace') ?? (quick ? '8x20' : '50x100'));
   if (!shape) throw new BenchUsageError('--workspace must look like 50x100 (apps x conversations)');
   return {
@@ -102,7 +105,7 @@ function parseOptions(args: string[]): Options {
       ? { conversations: 40, messages: 10, latencyMs: 5, concurrency: 8, runs: 1 }
       : { conversations: 2000, messages: 10, latencyMs: 50, concurrency: 8, runs: 3 },
     workspace: { apps: Number(shape[1]), conversations: Number(shape[2]), latencyMs: quick ? 50 : 200, appConcurrency: 4, concurrency: 4, runs: quick ? 1 : 3 },
-    runs: quick ? { fast: 3, slow: 1, baseline: 1, startup: 1 } : { fast: 11, slow: 3, baseline: 3, startup: 3 },
+    runs: quick ? { fast: 3, slow: Number(slow ?? 1), baseline: 1, startup: 1 } : { fast: 11, slow: Number(slow ?? 3), baseline: 3, startup: 3 },
   };
 }
 
@@ -113,11 +116,37 @@ const mb = (kb: number) => kb / MB;
 interface Archive {
   dir: string;
   meta: GeneratedArchive;
+  /** ms the catalog took to build from the files at set-up; null when it was already there */
+  rebuildMs: number | null;
+}
+
+const archiveDir = (opts: Options, size: number) => path.join(opts.dataDir, `archive-${size}-seed${SEED}-g${GENERATOR_VERSION}-${opts.format}`);
+const isCached = (opts: Options, size: number) => fs.existsSync(path.join(archiveDir(opts, size), 'bench-meta.json'));
+
+/**
+ * Disk a generated archive takes, per conversation: the file (~10 KB, in 4 KiB blocks) and its share of
+ * the day folder, plus three catalogs at once (the archive's own, and the copy or the second rebuild of the
+ * destructive scenarios, with room for the rebuild's temporary pages).
+ */
+const DISK_PER_CONVERSATION = 12.5 * 1024 + 3 * 4 * 1024;
+
+/** Says how much disk the archives still to be generated need, and refuses to start without it. */
+function checkDisk(opts: Options): void {
+  const missing = [opts.small, opts.large].filter((size) => !isCached(opts, size));
+  if (!missing.length) return;
+  const need = missing.reduce((sum, size) => sum + size * DISK_PER_CONVERSATION, 0);
+  const stats = fs.statfsSync(opts.dataDir);
+  const free = stats.bavail * stats.bsize;
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  log(`Disk: generating ${missing.map(count).join(' and ')} conversations needs about ${gib(need)} in ${opts.dataDir}; ${gib(free)} free`);
+  if (need > free) {
+    throw new BenchUsageError(`not enough disk in ${opts.dataDir}: about ${gib(need)} needed, ${gib(free)} free (--data=DIR puts the archives elsewhere)`);
+  }
 }
 
 /** A generated tree with its catalog, cached by size, seed and generator version. */
 async function ensureArchive(opts: Options, size: number, setup: string[]): Promise<Archive> {
-  const dir = path.join(opts.dataDir, `archive-${size}-seed${SEED}-g${GENERATOR_VERSION}-${opts.format}`);
+  const dir = archiveDir(opts, size);
   const metaFile = path.join(dir, 'bench-meta.json');
   let meta: GeneratedArchive;
   if (fs.existsSync(metaFile)) {
@@ -127,7 +156,9 @@ async function ensureArchive(opts: Options, size: number, setup: string[]): Prom
     fs.mkdirSync(dir, { recursive: true });
     log(`Generating ${count(size)} conversations (${opts.format} format) in ${dir}`);
     const started = Date.now();
-    meta = generateArchive(dir, size, SEED, opts.format);
+    meta = generateArchive(dir, size, SEED, opts.format, (written) =>
+      log(`  ${count(written)} written in ${((Date.now() - started) / 1000).toFixed(0)} s`),
+    );
     setup.push(`generated ${count(size)} conversation files in the ${opts.format} format (${(meta.bytes / 1e6).toFixed(0)} MB, ${(meta.bytes / meta.files / 1024).toFixed(1)} KB each on average) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   // opening the service rebuilds a missing or outdated catalog (the reindex), which is set-up, not a scenario
@@ -135,7 +166,19 @@ async function ensureArchive(opts: Options, size: number, setup: string[]): Prom
   setup.push(`${count(size)}: catalog opened${opened.setupMs > 2000 ? ' and rebuilt (reindex)' : ''} in ${(opened.setupMs / 1000).toFixed(1)} s, peak RSS ${mb(opened.maxRssKb).toFixed(0)} MB`);
   if (opened.details.files !== meta.files) throw new Error(`catalog of ${dir} holds ${String(opened.details.files)} files, expected ${meta.files}`);
   fs.writeFileSync(metaFile, JSON.stringify(meta));
-  return { dir, meta };
+  return { dir, meta, rebuildMs: opened.setupMs > 2000 ? opened.setupMs : null };
+}
+
+async function catalogFigures(a: Archive): Promise<CatalogFigures> {
+  log(`catalog: size on disk and full-text index build of ${count(a.meta.files)} conversations`);
+  const r = await runWorker({ kind: 'catalog-figures', logsDir: a.dir });
+  return {
+    conversations: a.meta.files,
+    bytes: Number(r.details.bytes),
+    ftsBytes: Number(r.details.ftsBytes),
+    ftsBuildMs: r.times[0],
+    rebuildMs: a.rebuildMs,
+  };
 }
 
 function tmpDir(opts: Options, name: string): string {
@@ -529,15 +572,24 @@ async function main(): Promise<void> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const on = (scenario: Scenario) => opts.only.has(scenario);
   const rows: Row[] = [];
+  const catalogs: CatalogFigures[] = [];
   if (on('backup')) rows.push(await backupScenario(opts));
   if (on('workspace')) rows.push(await workspaceScenario(opts));
-  if (SCENARIOS.some((x) => x !== 'backup' && x !== 'workspace' && on(x))) await archiveScenarios(opts, setup, rows, on);
-  await writeReport(opts, started, setup, rows);
+  if (SCENARIOS.some((x) => x !== 'backup' && x !== 'workspace' && on(x))) await archiveScenarios(opts, setup, rows, catalogs, on);
+  await writeReport(opts, started, setup, rows, catalogs);
 }
 
-async function archiveScenarios(opts: Options, setup: string[], rows: Row[], on: (scenario: Scenario) => boolean): Promise<void> {
+async function archiveScenarios(
+  opts: Options,
+  setup: string[],
+  rows: Row[],
+  catalogs: CatalogFigures[],
+  on: (scenario: Scenario) => boolean,
+): Promise<void> {
+  checkDisk(opts);
   const small = await ensureArchive(opts, opts.small, setup);
   const large = await ensureArchive(opts, opts.large, setup);
+  catalogs.push(await catalogFigures(small), await catalogFigures(large));
   if (on('summary')) rows.push(await summaryScenario(opts, large));
   if (on('export')) rows.push(...(await exportScenarios(opts, small, large)));
   if (on('retention')) rows.push(await retentionScenario(opts, large));
@@ -562,7 +614,7 @@ async function exportScenarios(opts: Options, small: Archive, large: Archive): P
   return [exportSmall, exportLarge];
 }
 
-async function writeReport(opts: Options, started: number, setup: string[], rows: Row[]): Promise<void> {
+async function writeReport(opts: Options, started: number, setup: string[], rows: Row[], catalogs: CatalogFigures[]): Promise<void> {
   const cpu = os.cpus();
   const report: Report = {
     title: `Benchmark results${opts.quick ? ' (quick run: tiny data set, numbers are not meaningful)' : ''}`,
@@ -574,6 +626,7 @@ async function writeReport(opts: Options, started: number, setup: string[], rows
       `whole run ${((Date.now() - started) / 1000).toFixed(0)} s`,
     ],
     rows,
+    catalogs,
     setup,
     notes: [
       'Ratio is the service\'s median divided by the baseline\'s median (below 1: the service is faster). Peak RSS is the scenario process\'s high-water mark.',

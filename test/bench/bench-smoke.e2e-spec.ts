@@ -38,13 +38,24 @@ describe('npm run bench (smoke)', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
 
-    const table = fs.readFileSync(results, 'utf8');
-    const rows = table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| scenario'));
+    const lines = fs.readFileSync(results, 'utf8').split('\n');
+    const tableRows = (header: string) => {
+      const start = lines.findIndex((l) => l.startsWith(`| ${header} |`));
+      expect(start).toBeGreaterThan(-1);
+      const end = lines.findIndex((l, i) => i > start && !l.startsWith('|'));
+      return lines.slice(start + 2, end);
+    };
+    const rows = tableRows('scenario');
     for (const scenario of SCENARIOS) {
       expect(rows.some((r) => r.startsWith(`| ${scenario} |`))).toBe(true);
     }
     expect(rows).toHaveLength(SCENARIOS.length + 1);
     for (const row of rows) expect(row).toMatch(/\| (PASS|FAIL[^|]*|—) \|$/);
     expect(run.stdout).toContain('scenario');
+
+    // the catalog of each size: its size on disk and the full-text index build
+    const catalogs = tableRows('conversations');
+    expect(catalogs.map((r) => r.split(' | ')[0])).toEqual(['| 60', '| 120']);
+    for (const row of catalogs) expect(row).toMatch(/^\| \d+ \| \d+ MiB \| [\d.]+ KiB \| \d+ MiB \(\d+%\) \| [\d.]+ m?s \|/);
   }, 240_000);
 });
