@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { CONVERSATIONS_DIR, isValidDay, parseArchivePath } from './archive-paths';
-import { ARCHIVE_STORE, ArchiveStore, StoredBytes } from './archive-store';
+import { ARCHIVE_STORE, ArchiveStore, ArchiveStoreError, StoredBytes } from './archive-store';
 import { CatalogExtract, CatalogSource, conversationProblem, extractCatalogEntry, withPathOrganization } from './catalog-entry';
 import { frameStored, StoredMode, StoredSegment } from './stored-framing';
 
@@ -69,6 +69,7 @@ export class ArchiveFiles {
     try {
       read = await this.read(relative);
     } catch (error) {
+      if (error instanceof ArchiveStoreError) throw error;
       return { ok: false, reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
     }
     if (!read) return null;
@@ -147,6 +148,7 @@ export class ArchiveFiles {
       if (!stored) return { ok: false, reason: 'vanished while reading' };
       text = source.info.compressed ? await gunzip(stored) : stored;
     } catch (error) {
+      if (error instanceof ArchiveStoreError) throw error;
       return { ok: false, reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
     }
     return extractCatalogEntry(source, stored, text);

@@ -61,6 +61,13 @@ export interface ArchiveStore {
 
 export const ARCHIVE_STORE = Symbol('ArchiveStore');
 
+/**
+ * The store itself failed (an object store answered an error, after its retries), as opposed to one
+ * object being missing or unreadable: whatever was under way stops and says so, instead of skipping
+ * the object as if it were damaged.
+ */
+export class ArchiveStoreError extends Error {}
+
 export interface StoredBytes {
   size: number;
   sha256: string;

@@ -1,5 +1,7 @@
 /** The service with ARCHIVE_STORAGE=s3 against a real S3 server on loopback: the archive lives in the bucket. */
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, ListObjectsV2Command, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
@@ -136,6 +138,37 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     expect(await conversationKeys()).toHaveLength(before.length - real.body.deleted_files);
     const summary = await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200);
     expect(summary.body.total_files).toBe(before.length - real.body.deleted_files);
+  });
+
+  it('aborts an export whose store fails part way, so the client never takes a shorter answer for the whole', async () => {
+    const keys = await conversationKeys();
+    const last = keys[keys.length - 1];
+    // the bucket itself refuses to serve one object: the export reads the others, then fails on it
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/${last}` }],
+    };
+    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    try {
+      if (!t.server.listening) await new Promise<void>((resolve) => t.server.listen(0, '127.0.0.1', resolve));
+      const port = (t.server.address() as AddressInfo).port;
+      const outcome = await new Promise<{ status: number; complete: boolean; error?: string }>((resolve) => {
+        const req = http.get(`http://127.0.0.1:${port}/api/conversation-logs?action=export&format=ndjson&start_date=2000-01-01&end_date=2099-12-31`, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, complete: res.complete }));
+          res.on('error', (e) => resolve({ status: res.statusCode ?? 0, complete: false, error: e.message }));
+          res.on('aborted', () => resolve({ status: res.statusCode ?? 0, complete: false, error: 'aborted' }));
+        });
+        req.on('error', (e) => resolve({ status: 0, complete: false, error: e.message }));
+      });
+      expect(outcome.complete).toBe(false);
+      expect(outcome.error).toBeDefined();
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    }
+    // the store answers again: so does the export, whole
+    const again = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
+    expect(again.text.trimEnd().split('\n')).toHaveLength(keys.length);
   });
 
   it('refuses to start on a missing bucket or refused credentials, naming the cause and never the secret', async () => {

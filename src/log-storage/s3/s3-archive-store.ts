@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Settings } from '../../config/app-config';
 import { archiveKeyParts } from '../archive-paths';
-import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
+import { ArchiveObject, ArchiveStore, ArchiveStoreError, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
 
 // The project runs on Node 20 (package.json engines, lock file pins the SDK): the SDK's notice that its later
 // releases will need Node 22 would otherwise be printed by every process, on the CLI's stderr among others.
@@ -26,7 +26,7 @@ const HEADS_IN_FLIGHT = 16;
 const LIST_PAGE = 1000;
 
 /** The S3 call failed for good (after the SDK's retries); the message names the call, the key and the S3 error code. */
-export class S3StoreError extends Error {
+export class S3StoreError extends ArchiveStoreError {
   constructor(
     message: string,
     readonly code: string,
