@@ -62,7 +62,9 @@ describe('Container image (Dockerfile built with podman, run against the simulat
     });
 
   it('declares a non-root user, the archive volume, a node healthcheck and an exec-form command', async () => {
-    const [config] = JSON.parse((await podman(['image', 'inspect', '--format', '{{json .Config}}', image], 30_000)).stdout.trim().replace(/^/, '[').replace(/$/, ']')) as ImageConfig[];
+    const [inspected] = JSON.parse((await podman(['image', 'inspect', image], 30_000)).stdout) as { Config: ImageConfig; HealthCheck?: { Test: string[] } }[];
+    // podman 4 reports a docker-format image's HEALTHCHECK beside its config, later versions inside it
+    const config = { ...inspected.Config, Healthcheck: inspected.Config.Healthcheck ?? inspected.HealthCheck };
     expect(config.User).toBe(`${UID}:${UID}`);
     expect(Object.keys(config.Volumes ?? {})).toEqual(['/data/logs']);
     expect(config.Env).toEqual(expect.arrayContaining(['LOGS_DIR=/data/logs', 'HOST=0.0.0.0', 'PORT=3000', 'NODE_ENV=production']));
