@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { concat, Observable, of, Subject } from 'rxjs';
 import { Clock } from '../common/clock';
@@ -10,7 +10,7 @@ import { redactText, secretsOf } from '../common/redact';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
-import { BackupLock, BackupLockedError } from './backup-lock';
+import { BACKUP_LOCK, BackupLock, BackupLockedError, LockClaim } from './backup-lock';
 import { isArchiveStop } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
@@ -20,6 +20,7 @@ import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
 import { SourceBackupService } from './source-backup.service';
+import { REPLICA_ID } from './replicas';
 import { SourceRegistry, sourceKey } from './source-registry';
 import { StaleSourcesService } from './stale-sources.service';
 
@@ -73,7 +74,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     private readonly alerts: AlertsService,
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
-    private readonly lock: BackupLock,
+    @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
     private readonly config: AppConfig,
     private readonly registry: SourceRegistry,
   ) {}
@@ -255,6 +256,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       finished_at: null,
       message: request.resumes ? `Resuming job ${request.resumes}` : `Backing up ${plural(request.sources.length, 'source')}`,
       sources: request.sources.map(newJobSource),
+      replica: REPLICA_ID,
       ...(request.resumes ? { resumes: request.resumes } : {}),
     };
     let settleLock: (refusal: BackupLockedError | null) => void = () => undefined;
@@ -309,8 +311,9 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     await this.persist();
 
     let locked = false;
+    const claim: LockClaim = { jobId: job.id, sources: run.sources.map(sourceKey) };
     try {
-      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server');
+      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server', claim);
       locked = true;
     } catch (error) {
       if (!(error instanceof BackupLockedError)) throw error;
@@ -323,7 +326,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
         await this.checkpoints.reload();
         await mapConcurrent(run.sources.keys(), SOURCE_PARALLELISM, (index) => this.backupSource(run, index, window));
       } finally {
-        await this.lock.release();
+        await this.lock.release(claim);
       }
     }
 

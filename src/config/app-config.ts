@@ -21,6 +21,8 @@ export class AppConfig {
     databaseUrl: string | null;
     /** text search configuration of the PostgreSQL catalog (CATALOG_FTS_LANGUAGE) */
     ftsLanguage: string;
+    /** with a database: a replica whose heartbeat is older than this is gone (REPLICA_TIMEOUT_SECONDS) */
+    replicaTimeoutSeconds: number;
   };
   logTimezone: string;
   retentionDays: number;
@@ -268,7 +270,11 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     port: vars.PORT,
     host: vars.HOST,
     logsDir: path.resolve(cwd, vars.LOGS_DIR),
-    catalog: { databaseUrl: vars.DATABASE_URL ?? null, ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple' },
+    catalog: {
+      databaseUrl: vars.DATABASE_URL ?? null,
+      ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple',
+      replicaTimeoutSeconds: vars.REPLICA_TIMEOUT_SECONDS ?? 30,
+    },
     logTimezone: vars.LOG_TIMEZONE,
     retentionDays: vars.LOG_RETENTION_DAYS,
     autoLogging: vars.ENABLE_AUTO_LOGGING,

@@ -1,6 +1,6 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
-import { APP_VERSION } from './app-version';
+import { APP_VERSION } from '../common/app-version';
 import { ReadinessResponseDto } from './dto/health-responses.dto';
 import { CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunRecord, VaultEvents } from '../common/vault-events';
-import { APP_VERSION } from '../health/app-version';
+import { APP_VERSION } from '../common/app-version';
 import type { SourceFreshness } from '../health/source-freshness';
 
 export const METRIC_PREFIX = 'dify_vault_';
