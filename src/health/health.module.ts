@@ -4,7 +4,7 @@ import { LogStorageModule } from '../log-storage/log-storage.module';
 import { BackupModule } from '../backup/backup.module';
 import { HealthProbeRepository } from './health-probe.repository';
 import { HealthController } from './health.controller';
-import { CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
+import { CatalogHealthIndicator, DatabaseHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
 import { ReadinessService } from './readiness.service';
 import { SourceFreshnessService } from './source-freshness.service';
 
@@ -16,6 +16,7 @@ import { SourceFreshnessService } from './source-freshness.service';
     HealthProbeRepository,
     SourceFreshnessService,
     CatalogHealthIndicator,
+    DatabaseHealthIndicator,
     LogsDirHealthIndicator,
     DiskSpaceHealthIndicator,
     SourcesHealthIndicator,

@@ -2,7 +2,7 @@ import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { APP_VERSION } from '../common/app-version';
 import { ReadinessResponseDto } from './dto/health-responses.dto';
-import { CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
+import { CatalogHealthIndicator, DatabaseHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
 
 /** Runs every readiness check; `ok` is false when any is down (or the service is shutting down). */
 @Injectable()
@@ -13,6 +13,7 @@ export class ReadinessService {
     private readonly logsDir: LogsDirHealthIndicator,
     private readonly disk: DiskSpaceHealthIndicator,
     private readonly sources: SourcesHealthIndicator,
+    private readonly database: DatabaseHealthIndicator,
   ) {}
 
   async check(): Promise<{ ok: boolean; body: ReadinessResponseDto }> {
@@ -23,6 +24,7 @@ export class ReadinessService {
         () => this.logsDir.check('logs_dir'),
         () => this.disk.check('disk'),
         () => this.sources.check('sources'),
+        ...(this.database.enabled ? [() => this.database.check('database')] : []),
       ]);
     } catch (error) {
       // terminus reports a failed check as a 503 exception carrying the same result
