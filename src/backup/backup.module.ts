@@ -11,6 +11,7 @@ import { CHECKPOINT_REPOSITORY, CheckpointRepository, FileCheckpointRepository }
 import { CheckpointService } from './checkpoint.service';
 import { FileJobHistoryRepository, JOB_HISTORY_REPOSITORY, JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
+import { JOB_EVENTS_BUS, JobEventsBus, LocalJobEvents } from './job-events';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { POSTGRES_STATE, PostgresState } from './postgres/postgres-state';
@@ -54,6 +55,11 @@ import { WorkspaceBackupService } from './workspace-backup.service';
       provide: CHECKPOINT_REPOSITORY,
       useFactory: (config: AppConfig, state: PostgresState | null): CheckpointRepository => state?.checkpoints ?? new FileCheckpointRepository(config),
       inject: [AppConfig, POSTGRES_STATE],
+    },
+    {
+      provide: JOB_EVENTS_BUS,
+      useFactory: (state: PostgresState | null): JobEventsBus => state?.events ?? new LocalJobEvents(),
+      inject: [POSTGRES_STATE],
     },
     {
       provide: REPLICAS,

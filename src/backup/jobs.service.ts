@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { concat, Observable, of, Subject } from 'rxjs';
+import { concat, concatMap, Observable, of, Subject } from 'rxjs';
 import { Clock } from '../common/clock';
 import { ConflictError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
@@ -15,6 +15,7 @@ import { isArchiveStop } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
+import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
 import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
@@ -77,6 +78,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
     private readonly config: AppConfig,
     private readonly registry: SourceRegistry,
+    @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -205,6 +207,17 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     const run = this.running.get(id);
     if (!run) {
       const job = this.getOrThrow(id);
+      const remote = job.status === 'running' ? this.bus.watch(id) : null;
+      if (remote) {
+        // a job of another replica: its events as they are published; `done` with the job as now stored
+        return remote.pipe(
+          concatMap(async (event): Promise<JobEvent> => {
+            if (event.type !== 'done') return event;
+            await this.refresh();
+            return { ...event, job: this.getOrThrow(id) };
+          }),
+        );
+      }
       return of<JobEvent>({ type: 'done', seq: 0, job_id: id, job });
     }
     const snapshot = run.job.sources.map((s) => this.progressEvent(run, s, false));
@@ -277,6 +290,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     };
     this.running.set(job.id, run);
     this.history.claim(job.id);
+    run.events.subscribe((event) => this.bus.publish(event));
     run.done = this.execute(run, request.window).catch(async (error: unknown) => {
       // a bug, not a Dify failure: never leave a job "running" forever
       this.logger.error(`Failed job ${job.id}: ${errorName(error)}`);

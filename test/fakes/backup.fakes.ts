@@ -6,6 +6,7 @@ import type { AppConfig } from '../../src/config/app-config';
 import type { DifyAppClient, DifySource } from '../../src/dify/dify.types';
 import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
 import type { BackupLock, LockHolder } from '../../src/backup/backup-lock';
+import { LocalJobEvents } from '../../src/backup/job-events';
 import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
 import { CheckpointService } from '../../src/backup/checkpoint.service';
 import { Clock } from '../../src/common/clock';
@@ -194,5 +195,6 @@ export function jobsService(parts: {
     lock,
     parts.config,
     fakeRegistry(parts.sources ?? []),
+    new LocalJobEvents(),
   );
 }

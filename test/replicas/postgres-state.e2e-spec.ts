@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { firstValueFrom, toArray } from 'rxjs';
 import { BackupLockedError } from '../../src/backup/backup-lock';
 import type { Job, SourceState } from '../../src/backup/jobs.types';
 import { PostgresState } from '../../src/backup/postgres/postgres-state';
@@ -132,5 +133,28 @@ describe(PostgresState.name, () => {
     expect((await a.lock.abandonedJobs(jobs, 'refresh')).map((j) => j.id)).toEqual(['mine-before', 'dead', 'unknown']);
     expect((await a.lock.abandonedJobs(jobs, 'start-up')).map((j) => j.id)).toEqual(['mine-before', 'dead', 'unknown', 'old-format']);
     expect((await a.replicas.liveIds()).has('dead-host:9')).toBe(false);
+  });
+
+  it("carries a job's events to the replicas watching it, ending with done (without the job, read from the history)", async () => {
+    const watched = firstValueFrom(b.events.watch('job-1').pipe(toArray()));
+    const other = firstValueFrom(b.events.watch('job-2').pipe(toArray()));
+    // the watcher listens before anything is published
+    await new Promise((r) => setTimeout(r, 300));
+    const progress = {
+      type: 'progress' as const,
+      seq: 1,
+      job_id: 'job-1',
+      app_id: 'alpha',
+      organization_id: null,
+      status: 'running' as const,
+      progress: { seen: 3, saved: 3, unchanged: 0, failed: 0 },
+      window: null,
+      current_window: null,
+    };
+    a.events.publish(progress);
+    a.events.publish({ type: 'done', seq: 2, job_id: 'job-2', job: job('job-2', '2025-10-15T01:00:00.000Z') });
+    a.events.publish({ type: 'done', seq: 3, job_id: 'job-1', job: job('job-1', '2025-10-15T01:00:00.000Z') });
+    expect(await watched).toEqual([progress, { type: 'done', seq: 3, job_id: 'job-1' }]);
+    expect(await other).toEqual([{ type: 'done', seq: 2, job_id: 'job-2' }]);
   });
 });

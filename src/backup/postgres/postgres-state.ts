@@ -1,6 +1,7 @@
 import { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { PostgresBackupLock } from './postgres-backup-lock';
 import { PostgresCheckpointRepository } from './postgres-checkpoint.repository';
+import { PostgresJobEvents } from './postgres-job-events';
 import { PostgresJobHistoryRepository } from './postgres-job-history.repository';
 import { PostgresReplicas } from './postgres-replicas';
 import { StateDatabase } from './state-database';
@@ -10,7 +11,7 @@ export const POSTGRES_STATE = Symbol('POSTGRES_STATE');
 
 /**
  * Everything kept in PostgreSQL besides the catalog, over one pool: job history, checkpoints, the backup
- * lock, the replicas and their leader. Started and stopped as one, so the pool closes after the locks
+ * lock, the replicas and their leader, job events. Started and stopped as one, so the pool closes after the locks
  * and the leadership are given back.
  */
 export class PostgresState implements OnModuleInit, OnApplicationShutdown {
@@ -19,6 +20,7 @@ export class PostgresState implements OnModuleInit, OnApplicationShutdown {
   readonly lock: PostgresBackupLock;
   readonly jobs: PostgresJobHistoryRepository;
   readonly checkpoints: PostgresCheckpointRepository;
+  readonly events: PostgresJobEvents;
 
   constructor(url: string, replicaTimeoutSeconds: number) {
     this.db = new StateDatabase(url);
@@ -26,6 +28,7 @@ export class PostgresState implements OnModuleInit, OnApplicationShutdown {
     this.lock = new PostgresBackupLock(this.db, this.replicas);
     this.jobs = new PostgresJobHistoryRepository(this.db);
     this.checkpoints = new PostgresCheckpointRepository(this.db);
+    this.events = new PostgresJobEvents(this.db);
   }
 
   onModuleInit(): Promise<void> {
@@ -33,6 +36,7 @@ export class PostgresState implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.events.stop();
     await this.lock.stop();
     await this.replicas.stop();
     await this.db.close();
