@@ -130,7 +130,7 @@ describe(PostgresState.name, () => {
       job('unknown', '2025-10-15T01:00:00.000Z', { replica: 'never-seen:1' }),
       job('old-format', '2025-10-15T01:00:00.000Z', { replica: undefined }),
     ];
-    expect((await a.lock.abandonedJobs(jobs, 'refresh')).map((j) => j.id)).toEqual(['mine-before', 'dead', 'unknown']);
+    expect((await a.lock.abandonedJobs(jobs, 'refresh')).map((j) => j.id)).toEqual(['dead', 'unknown']);
     expect((await a.lock.abandonedJobs(jobs, 'start-up')).map((j) => j.id)).toEqual(['mine-before', 'dead', 'unknown', 'old-format']);
     expect((await a.replicas.liveIds()).has('dead-host:9')).toBe(false);
   });

@@ -97,14 +97,16 @@ export class PostgresBackupLock implements BackupLock {
 
   /**
    * Every job records its replica, and every replica its heartbeat: a running job of a replica whose
-   * heartbeat stopped (or of an earlier process with this replica's id) runs nowhere any more.
+   * heartbeat stopped runs nowhere any more. At start-up, so does one under this replica's own id (an
+   * earlier process with the same host name and pid, as in a restarted container).
    */
   async abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {
     if (!running.length) return [];
     const live = await this.replicas.liveIds();
     return running.filter((job) => {
       if (!job.replica) return when === 'start-up';
-      return job.replica === REPLICA_ID || !live.has(job.replica);
+      if (job.replica === REPLICA_ID) return when === 'start-up';
+      return !live.has(job.replica);
     });
   }
 
