@@ -142,7 +142,12 @@ export class PostgresReplicas implements Replicas {
 
   private async beat(): Promise<void> {
     try {
-      await this.db.query('UPDATE replicas SET heartbeat_at = now() WHERE replica = $1', [REPLICA_ID]);
+      // an upsert: a replica paused past the clean-up of long-gone rows comes back
+      await this.db.query(
+        `INSERT INTO replicas (replica, hostname, pid, version, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, now())
+         ON CONFLICT (replica) DO UPDATE SET heartbeat_at = now()`,
+        [REPLICA_ID, os.hostname(), process.pid, APP_VERSION, this.startedAt],
+      );
       if (this.leading) await this.tryLead();
     } catch (error) {
       this.logger.warn(`Failed to record this replica's heartbeat: ${this.db.scrub(error)}`);
