@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
-import { BackupLock } from './backup/backup-lock';
+import { BACKUP_LOCK, BackupLock } from './backup/backup-lock';
 import { JobsService } from './backup/jobs.service';
 import { ServerPresence } from './backup/server-presence';
 import { archiveWriteProblem, retentionWarning } from './backup/start-up-checks';
@@ -43,7 +43,7 @@ async function warnAboutOtherProcesses(app: NestExpressApplication, config: AppC
         `backups take turns through the backup lock, a run that finds it held is skipped`,
     );
   }
-  const holder = await app.get(BackupLock).otherHolder();
+  const holder = await app.get<BackupLock>(BACKUP_LOCK).otherHolder();
   if (holder && !others.some((o) => o.pid === holder.pid && o.hostname === holder.hostname)) {
     logger.warn(`Another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}) is backing up ${config.logsDir} since ${holder.since}`);
   }

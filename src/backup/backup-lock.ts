@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ConflictError } from '../common/domain-errors';
 import { isProcessAlive, PROCESS_STARTED_AT } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
+import type { Job } from './jobs.types';
 
 export interface LockHolder {
   pid: number;
@@ -15,7 +16,40 @@ export interface LockHolder {
   /** `cli` for `node dist/cli.js backup`, else `server` */
   owner: 'server' | 'cli';
   since: string;
+  /** the job holding it, when the lock is per source (PostgreSQL) */
+  job_id?: string;
+  /** `<host name>:<pid>` */
+  replica?: string;
 }
+
+/** The sources a job takes the lock for (a file lock covers the whole archive; PostgreSQL locks each source). */
+export interface LockClaim {
+  jobId: string;
+  sources: string[];
+}
+
+/**
+ * The cross-process backup lock: held while a job backs its sources up, so two processes never back up one
+ * source at the same time. `<LOGS_DIR>/state/backup.lock` for the whole archive, or one advisory lock per
+ * source in PostgreSQL when DATABASE_URL is set.
+ */
+export interface BackupLock {
+  /** Takes the lock (or joins this process's hold of it); throws BackupLockedError when another process has it. */
+  hold(owner: LockHolder['owner'], claim: LockClaim): Promise<void>;
+  release(claim: LockClaim): Promise<void>;
+  /** A live holder other than this process, or null. */
+  otherHolder(): Promise<LockHolder | null>;
+  /**
+   * Of the jobs the shared history says are running but this process does not run, those no live
+   * process runs any more (cut off by a crash or a kill). At `start-up` of this process, or on a `refresh`
+   * of the history later on.
+   */
+  abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]>;
+  /** Where the lock lives, for messages. */
+  readonly where: string;
+}
+
+export const BACKUP_LOCK = Symbol('BACKUP_LOCK');
 
 /** The holder's heartbeat: a lock of another host not touched for this long is stale. */
 const HEARTBEAT_MS = 10_000;
@@ -24,13 +58,17 @@ const STALE_AFTER_MS = 60_000;
 export class BackupLockedError extends ConflictError {
   constructor(
     readonly holder: LockHolder,
-    lockFile: string,
+    where: string,
   ) {
     super(
-      `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
-        `holds the backup lock of this archive (${lockFile}); try again when it has finished`,
+      holder.job_id
+        ? `job ${holder.job_id} (${holder.owner === 'cli' ? 'a CLI backup' : 'a server'}, pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
+            `is backing up ${where}; try again when it has finished`
+        : `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
+            `holds the backup lock of this archive (${where}); try again when it has finished`,
     );
     this.name = 'BackupLockedError';
+    this.jobId = holder.job_id;
   }
 }
 
@@ -40,8 +78,8 @@ export class BackupLockedError extends ConflictError {
  * whose process is gone (or, from another host, whose heartbeat stopped) is stale and taken over.
  */
 @Injectable()
-export class BackupLock implements OnApplicationShutdown {
-  private readonly logger = new Logger(BackupLock.name);
+export class FileBackupLock implements BackupLock, OnApplicationShutdown {
+  private readonly logger = new Logger(FileBackupLock.name);
   readonly file: string;
   private readonly instance = randomUUID();
   private holds = 0;
@@ -52,7 +90,10 @@ export class BackupLock implements OnApplicationShutdown {
     this.file = path.join(path.resolve(config.logsDir), 'state', 'backup.lock');
   }
 
-  /** Takes the lock (or joins this process's hold of it); throws BackupLockedError when another process has it. */
+  get where(): string {
+    return this.file;
+  }
+
   hold(owner: LockHolder['owner']): Promise<void> {
     return this.serial(async () => {
       if (this.holds === 0) await this.acquire(owner);
@@ -70,11 +111,19 @@ export class BackupLock implements OnApplicationShutdown {
     });
   }
 
-  /** The live holder other than this service, or null. */
   async otherHolder(): Promise<LockHolder | null> {
     const current = await this.read();
     if (!current || current.instance === this.instance) return null;
     return (await this.isStale(current)) ? null : current;
+  }
+
+  /**
+   * One lock for the archive tells only whether some other process backs up: at start-up, running jobs
+   * are cut off unless one does; later a job of another process may not hold the lock yet, so none is.
+   */
+  async abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {
+    if (when === 'refresh' || !running.length) return [];
+    return (await this.otherHolder()) ? [] : running;
   }
 
   /** After the modules are destroyed: the jobs drained during destroy still held the lock until then. */

@@ -4,15 +4,20 @@ import { DifyModule } from '../dify/dify.module';
 import { LogStorageModule } from '../log-storage/log-storage.module';
 import { AlertWebhookRepository } from './alert-webhook.repository';
 import { AlertsService } from './alerts.service';
-import { BackupLock } from './backup-lock';
+import { AppConfig } from '../config/app-config';
+import { BACKUP_LOCK, BackupLock, FileBackupLock } from './backup-lock';
 import { BackupService } from './backup.service';
 import { RedactionModule } from './redaction.module';
-import { CheckpointRepository } from './checkpoint.repository';
+import { CHECKPOINT_REPOSITORY, CheckpointRepository, FileCheckpointRepository } from './checkpoint.repository';
 import { CheckpointService } from './checkpoint.service';
-import { JobHistoryRepository } from './job-history.repository';
+import { FileJobHistoryRepository, JOB_HISTORY_REPOSITORY, JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
+import { JOB_EVENTS_BUS, JobEventsBus, LocalJobEvents } from './job-events';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { POSTGRES_STATE, PostgresState } from './postgres/postgres-state';
+import { REPLICAS, Replicas, SingleReplica } from './replicas';
+import { ReplicasController } from './replicas.controller';
 import { ServerPresence } from './server-presence';
 import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
@@ -23,21 +28,51 @@ import { WorkspaceBackupService } from './workspace-backup.service';
 
 /**
  * Backup runs for every trigger (HTTP, admin page, CLI, cron): jobs and their history, catch-up from
- * checkpoints, the cross-process lock, alerts; one run goes Dify client -> normaliser -> archive.
+ * checkpoints, the cross-process lock, alerts, the replicas; one run goes Dify client -> normaliser ->
+ * archive. The job history, checkpoints, lock and replicas are chosen here, behind their tokens: files in
+ * LOGS_DIR/state, or PostgreSQL when DATABASE_URL is set.
  */
 @Module({
   imports: [DifyModule, LogStorageModule, RedactionModule],
-  controllers: [JobsController, SourcesController],
+  controllers: [JobsController, SourcesController, ReplicasController],
   providers: [
+    {
+      provide: POSTGRES_STATE,
+      useFactory: (config: AppConfig): PostgresState | null =>
+        config.catalog.databaseUrl ? new PostgresState(config.catalog.databaseUrl, config.catalog.replicaTimeoutSeconds) : null,
+      inject: [AppConfig],
+    },
+    {
+      provide: BACKUP_LOCK,
+      useFactory: (config: AppConfig, state: PostgresState | null): BackupLock => state?.lock ?? new FileBackupLock(config),
+      inject: [AppConfig, POSTGRES_STATE],
+    },
+    {
+      provide: JOB_HISTORY_REPOSITORY,
+      useFactory: (config: AppConfig, state: PostgresState | null): JobHistoryRepository => state?.jobs ?? new FileJobHistoryRepository(config),
+      inject: [AppConfig, POSTGRES_STATE],
+    },
+    {
+      provide: CHECKPOINT_REPOSITORY,
+      useFactory: (config: AppConfig, state: PostgresState | null): CheckpointRepository => state?.checkpoints ?? new FileCheckpointRepository(config),
+      inject: [AppConfig, POSTGRES_STATE],
+    },
+    {
+      provide: JOB_EVENTS_BUS,
+      useFactory: (state: PostgresState | null): JobEventsBus => state?.events ?? new LocalJobEvents(),
+      inject: [POSTGRES_STATE],
+    },
+    {
+      provide: REPLICAS,
+      useFactory: (state: PostgresState | null): Replicas => state?.replicas ?? new SingleReplica(),
+      inject: [POSTGRES_STATE],
+    },
     Clock,
     SourceRegistry,
     BackupService,
     AlertWebhookRepository,
     AlertsService,
-    BackupLock,
-    CheckpointRepository,
     CheckpointService,
-    JobHistoryRepository,
     JobHistoryService,
     WorkspaceBackupService,
     SourceBackupService,
@@ -46,6 +81,6 @@ import { WorkspaceBackupService } from './workspace-backup.service';
     SourcesService,
     ServerPresence,
   ],
-  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BackupLock, CheckpointService, ServerPresence],
+  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BACKUP_LOCK, REPLICAS, POSTGRES_STATE, CheckpointService, ServerPresence],
 })
 export class BackupModule {}

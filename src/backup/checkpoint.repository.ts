@@ -4,6 +4,19 @@ import { AppConfig } from '../config/app-config';
 import { JsonStateFile } from './json-state-file';
 import type { SourceState } from './jobs.types';
 
+/**
+ * Where per-source checkpoints and last-run facts live: `<LOGS_DIR>/state/checkpoints.json`, or
+ * PostgreSQL when DATABASE_URL is set.
+ */
+export interface CheckpointRepository {
+  load(): Promise<SourceState[]>;
+  save(states: SourceState[]): Promise<void>;
+  /** Read-change-write as one step across processes; resolves with the states written. */
+  update(change: (stored: SourceState[]) => SourceState[]): Promise<SourceState[]>;
+}
+
+export const CHECKPOINT_REPOSITORY = Symbol('CHECKPOINT_REPOSITORY');
+
 interface CheckpointsDocument {
   version: 1;
   sources: SourceState[];
@@ -11,7 +24,7 @@ interface CheckpointsDocument {
 
 /** Per-source checkpoints and last-run facts in `<LOGS_DIR>/state/checkpoints.json`. */
 @Injectable()
-export class CheckpointRepository {
+export class FileCheckpointRepository implements CheckpointRepository {
   private readonly file: JsonStateFile<CheckpointsDocument>;
 
   constructor(config: AppConfig) {
@@ -27,7 +40,7 @@ export class CheckpointRepository {
     return this.file.write({ version: 1, sources: states });
   }
 
-  /** Read-change-write under the file's cross-process lock; resolves with the states written. */
+  /** Under the file's cross-process lock. */
   async update(change: (stored: SourceState[]) => SourceState[]): Promise<SourceState[]> {
     const doc = await this.file.update((current) => ({
       version: 1,

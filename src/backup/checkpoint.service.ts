@@ -1,7 +1,7 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { sourceKey, SourceRegistry } from './source-registry';
 import type { DifySource } from '../dify/dify.types';
-import { CheckpointRepository } from './checkpoint.repository';
+import { CHECKPOINT_REPOSITORY, CheckpointRepository } from './checkpoint.repository';
 import { Clock } from '../common/clock';
 import type { SourceState } from './jobs.types';
 
@@ -14,7 +14,7 @@ export class CheckpointService implements OnModuleInit {
   private loaded = false;
 
   constructor(
-    private readonly repository: CheckpointRepository,
+    @Inject(CHECKPOINT_REPOSITORY) private readonly repository: CheckpointRepository,
     private readonly registry: SourceRegistry,
     private readonly clock: Clock,
   ) {}

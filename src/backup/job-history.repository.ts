@@ -4,6 +4,19 @@ import { AppConfig } from '../config/app-config';
 import { JsonStateFile } from './json-state-file';
 import type { Job } from './jobs.types';
 
+/**
+ * Where the job history lives: `<LOGS_DIR>/state/jobs.json`, or PostgreSQL when DATABASE_URL is set.
+ * Newest first; shared by every process on the archive.
+ */
+export interface JobHistoryRepository {
+  load(): Promise<Job[]>;
+  save(jobs: Job[]): Promise<void>;
+  /** Read-change-write as one step across processes; resolves with the jobs written. */
+  update(change: (stored: Job[]) => Job[]): Promise<Job[]>;
+}
+
+export const JOB_HISTORY_REPOSITORY = Symbol('JOB_HISTORY_REPOSITORY');
+
 interface JobsDocument {
   version: 1;
   jobs: Job[];
@@ -11,7 +24,7 @@ interface JobsDocument {
 
 /** Job history in `<LOGS_DIR>/state/jobs.json`, newest first. */
 @Injectable()
-export class JobHistoryRepository {
+export class FileJobHistoryRepository implements JobHistoryRepository {
   private readonly file: JsonStateFile<JobsDocument>;
 
   constructor(config: AppConfig) {
@@ -27,7 +40,7 @@ export class JobHistoryRepository {
     return this.file.write({ version: 1, jobs });
   }
 
-  /** Read-change-write under the file's cross-process lock; resolves with the jobs written. */
+  /** Under the file's cross-process lock. */
   async update(change: (stored: Job[]) => Job[]): Promise<Job[]> {
     const doc = await this.file.update((current) => ({ version: 1, jobs: change(Array.isArray(current?.jobs) ? current.jobs : []) }));
     return doc.jobs;

@@ -1,7 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { BackupLock } from './backup-lock';
-import { JobHistoryRepository } from './job-history.repository';
+import { BACKUP_LOCK, BackupLock } from './backup-lock';
+import { JOB_HISTORY_REPOSITORY, JobHistoryRepository } from './job-history.repository';
 import { clone, errorName, forHistory, resumePoint } from './job-outcome';
 import type { Job } from './jobs.types';
 
@@ -23,38 +23,27 @@ export class JobHistoryService {
   private loaded: Promise<void> | null = null;
 
   constructor(
-    private readonly repository: JobHistoryRepository,
-    private readonly lock: BackupLock,
+    @Inject(JOB_HISTORY_REPOSITORY) private readonly repository: JobHistoryRepository,
+    @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
     private readonly clock: Clock,
   ) {}
 
   /**
-   * Reads the history once. A job still "running" on disk was cut off by a crash or kill, unless a live
-   * process holds the backup lock: then it is that process's job (a CLI backup next to this server, or the
-   * other way round). `live` tells the jobs running in this process.
+   * Reads the history once. A job still "running" in it was cut off by a crash or kill, unless the backup
+   * lock says a live process runs it (a CLI backup next to this server, another replica). `live` tells
+   * the jobs running in this process.
    */
   load(live: () => Job[]): Promise<void> {
     this.loaded ??= (async () => {
       const stored = await this.repository.load();
       const now = this.clock.now().toISOString();
       const liveIds = new Set(live().map((j) => j.id));
-      let changed = false;
-      const other = stored.some((j) => j.status === 'running') ? await this.lock.otherHolder() : null;
-      for (const job of stored) {
-        if (other || job.status !== 'running' || liveIds.has(job.id)) continue;
-        changed = true;
-        this.ownIds.add(job.id);
-        job.status = 'interrupted';
-        job.finished_at = now;
-        job.message = `Interrupted: the service stopped while the job ran; ${job.message}`;
-        for (const s of job.sources) {
-          if (s.status === 'running' || s.status === 'pending') {
-            s.status = 'interrupted';
-            s.finished_at = now;
-          }
-        }
-        job.resume = resumePoint(job, 'crash', now);
-      }
+      const abandoned = await this.lock.abandonedJobs(
+        stored.filter((j) => j.status === 'running' && !liveIds.has(j.id)),
+        'start-up',
+      );
+      for (const job of abandoned) this.interrupt(job, now, 'the service stopped while the job ran');
+      const changed = abandoned.length > 0;
       const ids = new Set(this.history.map((j) => j.id));
       this.history = [...this.history, ...stored.filter((j) => !ids.has(j.id))].slice(0, MAX_JOBS);
       if (changed) await this.persist(live);
@@ -95,6 +84,37 @@ export class JobHistoryService {
     const theirs = stored.filter((j) => !this.ownIds.has(j.id) && !liveIds.has(j.id));
     const ids = new Set(theirs.map((j) => j.id));
     this.history = [...theirs, ...this.history.filter((j) => !ids.has(j.id))].sort(newestFirst).slice(0, MAX_JOBS);
+    let abandoned: Job[] = [];
+    try {
+      abandoned = await this.lock.abandonedJobs(
+        this.history.filter((j) => j.status === 'running' && ids.has(j.id)),
+        'refresh',
+      );
+    } catch (e) {
+      this.logger.error(`Failed to check the running jobs of other processes: ${errorName(e)}`);
+    }
+    if (!abandoned.length) return;
+    const now = this.clock.now().toISOString();
+    for (const job of abandoned) {
+      this.interrupt(job, now, `replica ${job.replica ?? 'unknown'} stopped sending its heartbeat while the job ran`);
+      this.logger.warn(`Marked job ${job.id} interrupted: its replica ${job.replica ?? 'unknown'} is gone`);
+    }
+    await this.persist(() => live);
+  }
+
+  /** A job cut off by a crash or kill: interrupted, resumable from where it stopped, written by this process. */
+  private interrupt(job: Job, now: string, why: string): void {
+    this.ownIds.add(job.id);
+    job.status = 'interrupted';
+    job.finished_at = now;
+    job.message = `Interrupted: ${why}; ${job.message}`;
+    for (const s of job.sources) {
+      if (s.status === 'running' || s.status === 'pending') {
+        s.status = 'interrupted';
+        s.finished_at = now;
+      }
+    }
+    job.resume = resumePoint(job, 'crash', now);
   }
 
   /** A finished job enters the history (in memory; `persist` writes it). */

@@ -50,7 +50,7 @@ export class JobsController {
   @Sse(':id/events')
   @ApiOperation({
     summary: 'Server-sent events of a job: `progress` events in order, `source` when a source ends, then `done` with the final job',
-    description: 'A finished job answers one `done` event at once. Each event\'s `id` is its sequence number.',
+    description: 'A finished job answers one `done` event at once. Each event\'s `id` is its sequence number. With several replicas, a job running on another replica is followed through the database.',
   })
   @ApiParam({ name: 'id', example: JOB_ID_EXAMPLE })
   @ApiProduces('text/event-stream')
@@ -63,7 +63,9 @@ export class JobsController {
     },
   })
   @ApiNotFoundResponse(notFound)
-  events(@Param('id') id: string): Observable<MessageEvent> {
+  async events(@Param('id') id: string): Promise<Observable<MessageEvent>> {
+    // a job started on another replica is known once the shared history is read again
+    if (!this.jobs.isRunning(id)) await this.jobs.refresh();
     return this.jobs.events(id).pipe(map((event) => ({ id: String(event.seq), type: event.type, data: event })));
   }
 }

@@ -1,6 +1,6 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { concat, Observable, of, Subject } from 'rxjs';
+import { concat, concatMap, Observable, of, Subject } from 'rxjs';
 import { Clock } from '../common/clock';
 import { ConflictError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
@@ -10,16 +10,18 @@ import { redactText, secretsOf } from '../common/redact';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
-import { BackupLock, BackupLockedError } from './backup-lock';
+import { BACKUP_LOCK, BackupLock, BackupLockedError, LockClaim } from './backup-lock';
 import { isArchiveStop } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
+import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
 import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
 import { SourceBackupService } from './source-backup.service';
+import { REPLICA_ID } from './replicas';
 import { SourceRegistry, sourceKey } from './source-registry';
 import { StaleSourcesService } from './stale-sources.service';
 
@@ -73,9 +75,10 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     private readonly alerts: AlertsService,
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
-    private readonly lock: BackupLock,
+    @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
     private readonly config: AppConfig,
     private readonly registry: SourceRegistry,
+    @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -204,6 +207,17 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     const run = this.running.get(id);
     if (!run) {
       const job = this.getOrThrow(id);
+      const remote = job.status === 'running' ? this.bus.watch(id) : null;
+      if (remote) {
+        // a job of another replica: its events as they are published; `done` with the job as now stored
+        return remote.pipe(
+          concatMap(async (event): Promise<JobEvent> => {
+            if (event.type !== 'done') return event;
+            await this.refresh();
+            return { ...event, job: this.getOrThrow(id) };
+          }),
+        );
+      }
       return of<JobEvent>({ type: 'done', seq: 0, job_id: id, job });
     }
     const snapshot = run.job.sources.map((s) => this.progressEvent(run, s, false));
@@ -255,6 +269,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       finished_at: null,
       message: request.resumes ? `Resuming job ${request.resumes}` : `Backing up ${plural(request.sources.length, 'source')}`,
       sources: request.sources.map(newJobSource),
+      replica: REPLICA_ID,
       ...(request.resumes ? { resumes: request.resumes } : {}),
     };
     let settleLock: (refusal: BackupLockedError | null) => void = () => undefined;
@@ -275,6 +290,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     };
     this.running.set(job.id, run);
     this.history.claim(job.id);
+    run.events.subscribe((event) => this.bus.publish(event));
     run.done = this.execute(run, request.window).catch(async (error: unknown) => {
       // a bug, not a Dify failure: never leave a job "running" forever
       this.logger.error(`Failed job ${job.id}: ${errorName(error)}`);
@@ -309,8 +325,9 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     await this.persist();
 
     let locked = false;
+    const claim: LockClaim = { jobId: job.id, sources: run.sources.map(sourceKey) };
     try {
-      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server');
+      await this.lock.hold(job.trigger === 'cli' ? 'cli' : 'server', claim);
       locked = true;
     } catch (error) {
       if (!(error instanceof BackupLockedError)) throw error;
@@ -323,7 +340,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
         await this.checkpoints.reload();
         await mapConcurrent(run.sources.keys(), SOURCE_PARALLELISM, (index) => this.backupSource(run, index, window));
       } finally {
-        await this.lock.release();
+        await this.lock.release(claim);
       }
     }
 

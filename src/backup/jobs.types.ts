@@ -55,6 +55,8 @@ export interface Job {
   finished_at: string | null;
   message: string;
   sources: JobSource[];
+  /** the replica that ran the job: `<host name>:<pid>` */
+  replica?: string | null;
   /** set on an interrupted job that can be resumed: where and why it stopped */
   resume?: JobResumePoint | null;
   /** the job that resumed this one */

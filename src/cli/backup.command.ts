@@ -1,4 +1,4 @@
-import { BackupLock, BackupLockedError } from '../backup/backup-lock';
+import { BACKUP_LOCK, BackupLock, BackupLockedError } from '../backup/backup-lock';
 import { JobsService } from '../backup/jobs.service';
 import type { Job, JobEvent } from '../backup/jobs.types';
 import { SourceRegistry } from '../backup/source-registry';
@@ -43,10 +43,10 @@ export const backupCommand: CliCommand = {
     const sources = selectSources(app.get(SourceRegistry).list(), options, out);
     if (!sources) return EXIT.failed;
 
-    const lock = app.get(BackupLock);
+    const lock = app.get<BackupLock>(BACKUP_LOCK);
     const holder = await lock.otherHolder();
     if (holder) {
-      out.error(`refused: ${new BackupLockedError(holder, lock.file).message}`);
+      out.error(`refused: ${new BackupLockedError(holder, lock.where).message}`);
       return EXIT.locked;
     }
     const jobs = app.get(JobsService);

@@ -29,4 +29,6 @@ export class NotFoundError extends DomainError {
 /** 409: the resource is busy (another backup holds the archive). */
 export class ConflictError extends DomainError {
   readonly status = 409;
+  /** the running job that holds what was asked for, answered as `job_id` */
+  jobId?: string;
 }

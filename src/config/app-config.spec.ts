@@ -112,11 +112,15 @@ describe(loadAppConfig.name, () => {
   });
 
   it('reads DATABASE_URL and CATALOG_FTS_LANGUAGE, and never echoes a rejected URL', () => {
-    expect(loadAppConfig({}, dir).catalog).toEqual({ databaseUrl: null, ftsLanguage: 'simple' });
-    expect(loadAppConfig({ DATABASE_URL: 'postgresql://vault:pw@db:5432/vault', CATALOG_FTS_LANGUAGE: 'english' }, dir).catalog).toEqual({
+    expect(loadAppConfig({}, dir).catalog).toEqual({ databaseUrl: null, ftsLanguage: 'simple', replicaTimeoutSeconds: 30 });
+    expect(
+      loadAppConfig({ DATABASE_URL: 'postgresql://vault:pw@db:5432/vault', CATALOG_FTS_LANGUAGE: 'english', REPLICA_TIMEOUT_SECONDS: '8' }, dir).catalog,
+    ).toEqual({
       databaseUrl: 'postgresql://vault:pw@db:5432/vault',
       ftsLanguage: 'english',
+      replicaTimeoutSeconds: 8,
     });
+    expect(() => loadAppConfig({ REPLICA_TIMEOUT_SECONDS: '2' }, dir)).toThrow('REPLICA_TIMEOUT_SECONDS must not be less than 4');
     const error = (() => {
       try {
         loadAppConfig({ DATABASE_URL: 'postgres://vault:hunter2@db' }, dir);

@@ -39,6 +39,8 @@ export class AppConfig {
     databaseUrl: string | null;
     /** text search configuration of the PostgreSQL catalog (CATALOG_FTS_LANGUAGE) */
     ftsLanguage: string;
+    /** with a database: a replica whose heartbeat is older than this is gone (REPLICA_TIMEOUT_SECONDS) */
+    replicaTimeoutSeconds: number;
   };
   /** where the archive's files live (ARCHIVE_STORAGE): LOGS_DIR, or a bucket; state and the SQLite catalog stay in LOGS_DIR */
   archive: { storage: 'fs' } | { storage: 's3'; s3: S3Settings };
@@ -290,7 +292,11 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     port: vars.PORT,
     host: vars.HOST,
     logsDir: path.resolve(cwd, vars.LOGS_DIR),
-    catalog: { databaseUrl: vars.DATABASE_URL ?? null, ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple' },
+    catalog: {
+      databaseUrl: vars.DATABASE_URL ?? null,
+      ftsLanguage: vars.CATALOG_FTS_LANGUAGE ?? 'simple',
+      replicaTimeoutSeconds: vars.REPLICA_TIMEOUT_SECONDS ?? 30,
+    },
     archive: archiveSettings(vars),
     s3: vars.ARCHIVE_STORAGE === 's3' || vars.S3_BUCKET_NAME ? s3Settings(vars) : null,
     logTimezone: vars.LOG_TIMEZONE,

@@ -142,6 +142,10 @@ export class EnvironmentVariables {
   })
   S3_PREFIX?: string = '';
 
+  // With DATABASE_URL: a replica whose heartbeat is older than this is gone (its running jobs are interrupted)
+  @Transform(toInt) @IsInt() @Min(4) @Max(3600)
+  REPLICA_TIMEOUT_SECONDS = 30;
+
   @Validate(IsTimeZoneConstraint)
   LOG_TIMEZONE = 'UTC';
 

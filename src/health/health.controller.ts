@@ -1,7 +1,7 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { APP_VERSION } from './app-version';
+import { APP_VERSION } from '../common/app-version';
 import { LivenessResponseDto, ReadinessResponseDto } from './dto/health-responses.dto';
 import { ReadinessService } from './readiness.service';
 

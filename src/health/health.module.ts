@@ -4,7 +4,14 @@ import { LogStorageModule } from '../log-storage/log-storage.module';
 import { BackupModule } from '../backup/backup.module';
 import { HealthProbeRepository } from './health-probe.repository';
 import { HealthController } from './health.controller';
-import { ArchiveStoreHealthIndicator, CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
+import {
+  ArchiveStoreHealthIndicator,
+  CatalogHealthIndicator,
+  DatabaseHealthIndicator,
+  DiskSpaceHealthIndicator,
+  LogsDirHealthIndicator,
+  SourcesHealthIndicator,
+} from './readiness.indicators';
 import { ReadinessService } from './readiness.service';
 import { SourceFreshnessService } from './source-freshness.service';
 
@@ -17,6 +24,7 @@ import { SourceFreshnessService } from './source-freshness.service';
     SourceFreshnessService,
     CatalogHealthIndicator,
     ArchiveStoreHealthIndicator,
+    DatabaseHealthIndicator,
     LogsDirHealthIndicator,
     DiskSpaceHealthIndicator,
     SourcesHealthIndicator,

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { POSTGRES_STATE, PostgresState } from '../backup/postgres/postgres-state';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { LogStorageService } from '../log-storage/log-storage.service';
@@ -121,6 +122,29 @@ export class ArchiveStoreHealthIndicator {
     } catch (error) {
       // the store's own message names the bucket and the endpoint, never a credential
       return session.down({ storage, message: error instanceof Error ? error.message : 'the archive store does not answer' });
+    }
+  }
+}
+
+/** With DATABASE_URL: the database that holds the state answers. */
+@Injectable()
+export class DatabaseHealthIndicator {
+  constructor(
+    private readonly indicator: HealthIndicatorService,
+    @Inject(POSTGRES_STATE) private readonly state: PostgresState | null,
+  ) {}
+
+  get enabled(): boolean {
+    return this.state !== null;
+  }
+
+  async check(key: 'database'): Promise<HealthIndicatorResult<'database'>> {
+    const session = this.indicator.check(key);
+    try {
+      await this.state?.db.ping();
+      return session.up();
+    } catch (error) {
+      return session.down({ message: `PostgreSQL does not answer (${reason(error)})` });
     }
   }
 }

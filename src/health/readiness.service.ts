@@ -1,8 +1,15 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
-import { APP_VERSION } from './app-version';
+import { APP_VERSION } from '../common/app-version';
 import { ReadinessResponseDto } from './dto/health-responses.dto';
-import { ArchiveStoreHealthIndicator, CatalogHealthIndicator, DiskSpaceHealthIndicator, LogsDirHealthIndicator, SourcesHealthIndicator } from './readiness.indicators';
+import {
+  ArchiveStoreHealthIndicator,
+  CatalogHealthIndicator,
+  DatabaseHealthIndicator,
+  DiskSpaceHealthIndicator,
+  LogsDirHealthIndicator,
+  SourcesHealthIndicator,
+} from './readiness.indicators';
 
 /** Runs every readiness check; `ok` is false when any is down (or the service is shutting down). */
 @Injectable()
@@ -14,6 +21,7 @@ export class ReadinessService {
     private readonly logsDir: LogsDirHealthIndicator,
     private readonly disk: DiskSpaceHealthIndicator,
     private readonly sources: SourcesHealthIndicator,
+    private readonly database: DatabaseHealthIndicator,
   ) {}
 
   async check(): Promise<{ ok: boolean; body: ReadinessResponseDto }> {
@@ -25,6 +33,7 @@ export class ReadinessService {
         () => this.logsDir.check('logs_dir'),
         () => this.disk.check('disk'),
         () => this.sources.check('sources'),
+        ...(this.database.enabled ? [() => this.database.check('database')] : []),
       ]);
     } catch (error) {
       // terminus reports a failed check as a 503 exception carrying the same result

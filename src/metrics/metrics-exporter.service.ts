@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { REPLICAS, Replicas } from '../backup/replicas';
 import { SourceFreshnessService } from '../health/source-freshness.service';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { MetricsService } from './metrics.service';
@@ -10,12 +11,14 @@ export class MetricsExporter {
     private readonly metrics: MetricsService,
     private readonly storage: LogStorageService,
     private readonly freshness: SourceFreshnessService,
+    @Inject(REPLICAS) private readonly replicas: Replicas,
   ) {}
 
   async scrape(): Promise<string> {
     const summary = await this.storage.getSummary();
     this.metrics.observeArchive({ files: summary.total_files, bytes: summary.total_size_bytes });
     this.metrics.observeSources(this.freshness.list(), this.freshness.staleHours);
+    this.metrics.observeLeadership(this.replicas.isLeading());
     return this.metrics.render();
   }
 }

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { VAULT_EVENTS } from '../common/vault-events';
+import { BackupModule } from '../backup/backup.module';
 import { HealthModule } from '../health/health.module';
 import { LogStorageModule } from '../log-storage/log-storage.module';
 import { MetricsAuthGuard } from './metrics-auth.guard';
@@ -13,7 +14,7 @@ import { MetricsService } from './metrics.service';
  */
 @Global()
 @Module({
-  imports: [HealthModule, LogStorageModule],
+  imports: [HealthModule, LogStorageModule, BackupModule],
   controllers: [MetricsController],
   providers: [MetricsService, { provide: VAULT_EVENTS, useExisting: MetricsService }, MetricsExporter, MetricsAuthGuard],
   exports: [MetricsService, VAULT_EVENTS],

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunRecord, VaultEvents } from '../common/vault-events';
-import { APP_VERSION } from '../health/app-version';
+import { APP_VERSION } from '../common/app-version';
 import type { SourceFreshness } from '../health/source-freshness';
 
 export const METRIC_PREFIX = 'dify_vault_';
@@ -40,6 +40,7 @@ export class MetricsService implements VaultEvents {
   private readonly lastSuccess = this.gauge('source_last_success_timestamp_seconds', 'Unix time of the last successful run per source (absent: never)', ['source']);
   private readonly lastRun = this.gauge('source_last_run_timestamp_seconds', 'Unix time of the last finished run per source (absent: never)', ['source']);
   private readonly stale = this.gauge('source_stale', '1 while a source has had no successful run for ALERT_STALE_HOURS', ['source']);
+  private readonly leader = this.gauge('replica_leader', '1 while this replica leads (runs the schedule); always 1 without DATABASE_URL', []);
   private readonly staleThreshold = this.gauge('source_stale_threshold_hours', 'ALERT_STALE_HOURS, the staleness threshold', []);
 
   constructor() {
@@ -74,6 +75,10 @@ export class MetricsService implements VaultEvents {
   recordRetention(deletedFiles: number): void {
     this.retentionRuns.inc();
     this.retentionDeleted.inc(deletedFiles);
+  }
+
+  observeLeadership(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
   }
 
   observeArchive(summary: { files: number; bytes: number }): void {

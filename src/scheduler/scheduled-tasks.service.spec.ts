@@ -5,6 +5,7 @@ import type { LogStorageService } from '../log-storage/log-storage.service';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { JobsService } from '../backup/jobs.service';
 import { ScheduledTasksService } from './scheduled-tasks.service';
+import { SingleReplica, type Replicas } from '../backup/replicas';
 import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes/backup.fakes';
 import type { BackupJobRequest, Job } from '../backup/jobs.types';
 import type { StaleSourcesService } from '../backup/stale-sources.service';
@@ -32,8 +33,9 @@ const REGISTERED = [
   { name: 'compression', expression: '30 3 * * *', active: true },
 ];
 
-class FakeJobs implements Pick<JobsService, 'runBackup'> {
+class FakeJobs implements Pick<JobsService, 'runBackup' | 'refresh'> {
   requests: BackupJobRequest[] = [];
+  async refresh() {}
   release: () => void = () => undefined;
   async runBackup(request: BackupJobRequest) {
     this.requests.push(request);
@@ -61,7 +63,7 @@ describe(ScheduledTasksService.name, () => {
 
   const source = { app_id: 'alpha', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'k', workspace_id: 'w' };
 
-  const make = (config: AppConfig, sources = [source], registered = REGISTERED) => {
+  const make = (config: AppConfig, sources = [source], registered = REGISTERED, replicas: Replicas = new SingleReplica()) => {
     const cron = new FakeSchedulerRegistry(registered);
     const jobs = new FakeJobs();
     const storage = new FakeStorage();
@@ -73,6 +75,7 @@ describe(ScheduledTasksService.name, () => {
       storage as unknown as LogStorageService,
       new FakeStale() as unknown as StaleSourcesService,
       new FakeClock(),
+      replicas,
     );
     return { sut, cron, jobs, storage };
   };
@@ -89,7 +92,7 @@ describe(ScheduledTasksService.name, () => {
   it('skips a backup tick while the previous one still runs', async () => {
     const { sut, jobs } = make(testConfig());
     const first = sut.runBackup();
-    await new Promise((r) => setImmediate(r));
+    while (!jobs.requests.length) await new Promise((r) => setImmediate(r));
     await sut.runBackup();
     expect(jobs.requests).toHaveLength(1);
     expect(jobs.requests[0]).toEqual({ sources: [source], trigger: 'scheduled' });
@@ -113,5 +116,17 @@ describe(ScheduledTasksService.name, () => {
     await sut.runBackup();
     expect(jobs.requests).toEqual([]);
     expect(sut.describe()[0].last_outcome).toBe('no sources configured');
+  });
+
+  it('runs no task on a replica that does not lead, and asks to lead on every tick', async () => {
+    let asked = 0;
+    const follower: Replicas = Object.assign(new SingleReplica(), { tryLead: async () => (asked++, false), isLeading: () => false });
+    const { sut, jobs, storage } = make(testConfig(), [source], REGISTERED, follower);
+    await sut.runBackup();
+    await sut.runRetention();
+    expect(asked).toBe(2);
+    expect(jobs.requests).toEqual([]);
+    expect(storage.cleaned).toEqual([]);
+    expect(sut.describe()[0]).toMatchObject({ running: false, last_started_at: null });
   });
 });

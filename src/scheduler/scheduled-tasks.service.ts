@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Cron, Interval, SchedulerRegistry } from '@nestjs/schedule';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
@@ -6,6 +6,7 @@ import { SCHEDULE } from '../config/schedule-settings';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { Clock } from '../common/clock';
 import { JobsService } from '../backup/jobs.service';
+import { REPLICAS, Replicas } from '../backup/replicas';
 import { StaleSourcesService } from '../backup/stale-sources.service';
 
 export type TaskName = 'backup' | 'retention' | 'compression';
@@ -29,6 +30,8 @@ const TASKS: readonly TaskName[] = ['backup', 'retention', 'compression'];
  * The cron tasks. Their expressions and zone are the validated settings read when this file is imported
  * (`SCHEDULE`, from `.env` and the environment); ENABLE_AUTO_LOGGING=false disables them, and the
  * SchedulerModule then registers none at all. A task whose previous run is still going skips its tick.
+ * With several replicas on one database a tick runs only on the leader; every tick tries to lead, so
+ * when the leader dies another replica takes the schedule over at its next tick.
  */
 @Injectable()
 export class ScheduledTasksService implements OnApplicationBootstrap {
@@ -43,6 +46,7 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     private readonly storage: LogStorageService,
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
+    @Inject(REPLICAS) private readonly replicas: Replicas,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -53,6 +57,7 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     for (const task of this.describe()) {
       this.logger.log(`Registered ${task.name} task "${task.expression}" (${task.timezone}), next run ${task.next_run}`);
     }
+    void this.replicas.tryLead();
   }
 
   /** The tasks that will run, with their next run, for the admin page and GET /api/schedule. */
@@ -87,6 +92,8 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     return this.guarded('backup', async () => {
       const sources = this.registry.list();
       if (!sources.length) return 'no sources configured';
+      // marks interrupted the jobs of replicas that died, before catching up where they stopped
+      await this.jobs.refresh();
       const job = await this.jobs.runBackup({ sources, trigger: 'scheduled' });
       return `job ${job.id} ${job.status}`;
     });
@@ -131,6 +138,11 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
       return;
     }
     s.running = true;
+    if (!(await this.replicas.tryLead().catch(() => false))) {
+      s.running = false;
+      this.logger.debug(`Skipped ${name} task: another replica leads`);
+      return;
+    }
     s.startedAt = this.clock.now().toISOString();
     this.logger.log(`Started ${name} task`);
     try {

@@ -5,7 +5,8 @@ import type { SourceRegistry } from '../../src/backup/source-registry';
 import type { AppConfig } from '../../src/config/app-config';
 import type { DifyAppClient, DifySource } from '../../src/dify/dify.types';
 import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
-import type { BackupLock } from '../../src/backup/backup-lock';
+import type { BackupLock, LockHolder } from '../../src/backup/backup-lock';
+import { LocalJobEvents } from '../../src/backup/job-events';
 import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
 import { CheckpointService } from '../../src/backup/checkpoint.service';
 import { Clock } from '../../src/common/clock';
@@ -63,7 +64,8 @@ export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'l
 }
 
 /** A backup lock nobody else holds. */
-export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'otherHolder'> {
+export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'otherHolder' | 'abandonedJobs' | 'where'> {
+  readonly where = 'the test archive';
   held = 0;
   async hold() {
     this.held++;
@@ -71,8 +73,13 @@ export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'ot
   async release() {
     this.held--;
   }
-  async otherHolder() {
+  async otherHolder(): Promise<LockHolder | null> {
     return null;
+  }
+  /** like the file lock: at start-up the running jobs are cut off unless another process holds the lock */
+  async abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {
+    if (when === 'refresh') return [];
+    return (await this.otherHolder()) ? [] : running;
   }
 }
 
@@ -190,5 +197,6 @@ export function jobsService(parts: {
     lock,
     parts.config,
     fakeRegistry(parts.sources ?? []),
+    new LocalJobEvents(),
   );
 }

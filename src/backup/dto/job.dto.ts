@@ -66,6 +66,8 @@ export class JobDto {
   @ApiProperty({ example: '2025-10-15T02:01:10.600Z', nullable: true, type: String }) finished_at: string | null;
   @ApiProperty({ example: '1 source: 1 succeeded; 42 conversations seen, 40 saved, 2 unchanged, 0 failed' }) message: string;
   @ApiProperty({ type: [JobSourceDto] }) sources: JobSourceDto[];
+  @ApiPropertyOptional({ example: 'vault-7d9f:4127', nullable: true, type: String, description: 'the replica that ran the job: host name and process id' })
+  replica?: string | null;
   @ApiPropertyOptional({ type: JobResumePointDto, nullable: true, description: 'an interrupted job: where it stopped (POST /api/jobs/{id}/resume continues it)' })
   resume?: JobResumePointDto | null;
   @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'the job that resumed this one' }) resumed_by?: string | null;

@@ -10,7 +10,7 @@ function reason(status: number): string {
 function unique(message: unknown): unknown {
   return Array.isArray(message) ? [...new Set(message)] : message;
 }
-import { DomainError } from '../domain-errors';
+import { ConflictError, DomainError } from '../domain-errors';
 import {
   DifyAuthError,
   DifyBadRequestError,
@@ -27,6 +27,8 @@ export interface ErrorBody {
   error: string;
   message: string | string[];
   field?: string;
+  /** a 409 caused by a running job: its id */
+  job_id?: string;
 }
 
 const DIFY_STATUS: [new (...a: never[]) => DifyError, number][] = [
@@ -135,6 +137,7 @@ export class DomainErrorFilter implements ExceptionFilter {
       error: reason(error.status),
       message: error.detail,
       ...(error.field ? { field: error.field } : {}),
+      ...(error instanceof ConflictError && error.jobId ? { job_id: error.jobId } : {}),
     };
     res.status(error.status).json(body);
   }

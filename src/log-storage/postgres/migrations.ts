@@ -1,6 +1,6 @@
 /**
- * The PostgreSQL catalog's schema, one migration per version, applied in order at start-up and never
- * edited once released: a change is a new entry at the end. Text keys that order or page results are
+ * The PostgreSQL schema (the catalog, then the state replicas share), one migration per version, applied
+ * in order at start-up and never edited once released: a change is a new entry at the end. Text keys that order or page results are
  * `COLLATE "C"`, so their order is SQLite's byte order whatever the database's locale.
  */
 export interface Migration {
@@ -113,5 +113,44 @@ CREATE TRIGGER files_dirs_update AFTER UPDATE OF dir, size ON files FOR EACH ROW
     version: 2,
     name: 'files without an organization_id field, catalogued with the organization their path names',
     sql: `ALTER TABLE files ADD COLUMN org_from_path smallint NOT NULL DEFAULT 0;`,
+  },
+  {
+    version: 3,
+    name: 'service state shared by replicas: job history, checkpoints, backup lock holders, replicas',
+    sql: `
+CREATE TABLE jobs (
+  id text COLLATE "C" PRIMARY KEY,
+  started_at text COLLATE "C" NOT NULL,
+  status text NOT NULL,
+  replica text,
+  job jsonb NOT NULL
+);
+CREATE INDEX jobs_started ON jobs (started_at DESC, id);
+
+CREATE TABLE checkpoints (
+  key text COLLATE "C" PRIMARY KEY,
+  state jsonb NOT NULL
+);
+
+-- who holds the advisory lock of a source (the lock itself is the truth; this row only names the holder)
+CREATE TABLE backup_lock_holders (
+  source_key text COLLATE "C" PRIMARY KEY,
+  job_id text NOT NULL,
+  replica text NOT NULL,
+  owner text NOT NULL,
+  since text NOT NULL
+);
+
+CREATE TABLE replicas (
+  replica text COLLATE "C" PRIMARY KEY,
+  hostname text NOT NULL,
+  pid integer NOT NULL,
+  version text NOT NULL,
+  started_at timestamptz NOT NULL,
+  heartbeat_at timestamptz NOT NULL,
+  -- the backend pid of the connection that would hold the leader lock, matched against pg_locks
+  leader_backend_pid integer
+);
+`,
   },
 ];

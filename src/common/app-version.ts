@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 /**
  * The service's version from package.json, read once. The file sits two levels above both
- * `src/health/` and `dist/health/`.
+ * `src/common/` and `dist/common/`.
  */
 export const APP_VERSION: string = readVersion(path.join(__dirname, '..', '..', 'package.json'));
 

@@ -1,0 +1,162 @@
+import { Logger } from '@nestjs/common';
+import type { Client } from 'pg';
+import { BackupLock, BackupLockedError, LockClaim, LockHolder } from '../backup-lock';
+import type { Job } from '../jobs.types';
+import { REPLICA_ID, Replicas } from '../replicas';
+import type { StateDatabase } from './state-database';
+
+/** The first key of every source lock ("dlvs" in ASCII); the second is hashtext(source key). */
+const SOURCE_LOCK_CLASS = 0x646c7673;
+
+interface HolderRow {
+  source_key: string;
+  job_id: string;
+  replica: string;
+  owner: LockHolder['owner'];
+  since: string;
+}
+
+function holderOf(row: HolderRow): LockHolder {
+  const [hostname, pid] = [row.replica.slice(0, row.replica.lastIndexOf(':')), Number(row.replica.slice(row.replica.lastIndexOf(':') + 1))];
+  return { pid, hostname, instance: row.replica, owner: row.owner, since: row.since, job_id: row.job_id, replica: row.replica };
+}
+
+/**
+ * The backup lock in PostgreSQL: one session-level advisory lock per source, held on a connection of
+ * this process's own while its jobs back the source up, so two replicas never back up one source at
+ * once and a killed replica's locks go with its connection. `backup_lock_holders` names the job that
+ * holds each lock, for the 409 answer; the advisory lock alone decides.
+ */
+export class PostgresBackupLock implements BackupLock {
+  private readonly logger = new Logger(PostgresBackupLock.name);
+  readonly where = 'a source of this archive';
+  private connection: Client | null = null;
+  /** source key -> jobs of this process holding it */
+  private readonly held = new Map<string, number>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: StateDatabase,
+    private readonly replicas: Replicas,
+  ) {}
+
+  hold(owner: LockHolder['owner'], claim: LockClaim): Promise<void> {
+    return this.serial(async () => {
+      const keys = [...new Set(claim.sources)];
+      const connection = await this.connect();
+      const taken: string[] = [];
+      for (const key of keys) {
+        if (this.held.has(key)) continue;
+        const { rows } = await connection.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [SOURCE_LOCK_CLASS, key]);
+        if (!rows[0].ok) {
+          for (const k of taken) await this.unlock(connection, k);
+          const holder = await this.holder(key);
+          throw new BackupLockedError(holder, `source ${key}`);
+        }
+        taken.push(key);
+        await this.db.query(
+          `INSERT INTO backup_lock_holders (source_key, job_id, replica, owner, since) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (source_key) DO UPDATE SET job_id = excluded.job_id, replica = excluded.replica, owner = excluded.owner, since = excluded.since`,
+          [key, claim.jobId, REPLICA_ID, owner, new Date().toISOString()],
+        );
+      }
+      for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    });
+  }
+
+  release(claim: LockClaim): Promise<void> {
+    return this.serial(async () => {
+      for (const key of new Set(claim.sources)) {
+        const count = this.held.get(key);
+        if (count === undefined) continue;
+        if (count > 1) {
+          this.held.set(key, count - 1);
+          continue;
+        }
+        this.held.delete(key);
+        await this.db.query('DELETE FROM backup_lock_holders WHERE source_key = $1 AND replica = $2', [key, REPLICA_ID]).catch(() => undefined);
+        if (this.connection) await this.unlock(this.connection, key).catch(() => undefined);
+      }
+    });
+  }
+
+  /** A live holder of any source lock in another process. */
+  async otherHolder(): Promise<LockHolder | null> {
+    const rows = await this.db.query<HolderRow & Record<string, unknown>>(
+      `SELECT h.source_key, h.job_id, h.replica, h.owner, h.since
+         FROM backup_lock_holders h
+         JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+           AND l.classid = $1::bigint::oid AND l.objid::bigint = (hashtext(h.source_key)::bigint & 4294967295)
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        WHERE h.replica <> $2
+        ORDER BY h.since LIMIT 1`,
+      [SOURCE_LOCK_CLASS, REPLICA_ID],
+    );
+    return rows.length ? holderOf(rows[0]) : null;
+  }
+
+  /**
+   * Every job records its replica, and every replica its heartbeat: a running job of a replica whose
+   * heartbeat stopped runs nowhere any more. At start-up, so does one under this replica's own id (an
+   * earlier process with the same host name and pid, as in a restarted container).
+   */
+  async abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {
+    if (!running.length) return [];
+    const live = await this.replicas.liveIds();
+    return running.filter((job) => {
+      if (!job.replica) return when === 'start-up';
+      if (job.replica === REPLICA_ID) return when === 'start-up';
+      return !live.has(job.replica);
+    });
+  }
+
+  /** After the jobs drained: gives every lock back by closing their connection. */
+  async stop(): Promise<void> {
+    await this.serial(async () => {
+      const connection = this.connection;
+      this.connection = null;
+      if (this.held.size) {
+        await this.db.query('DELETE FROM backup_lock_holders WHERE replica = $1', [REPLICA_ID]).catch(() => undefined);
+      }
+      this.held.clear();
+      await connection?.end().catch(() => undefined);
+    });
+  }
+
+  private async holder(key: string): Promise<LockHolder> {
+    const rows = await this.db.query<HolderRow & Record<string, unknown>>(
+      'SELECT source_key, job_id, replica, owner, since FROM backup_lock_holders WHERE source_key = $1',
+      [key],
+    );
+    if (rows.length) return holderOf(rows[0]);
+    // taken a moment ago, its holder not yet written
+    return { pid: 0, hostname: 'another replica', instance: 'unknown', owner: 'server', since: new Date().toISOString() };
+  }
+
+  private unlock(connection: Client, key: string): Promise<unknown> {
+    return connection.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SOURCE_LOCK_CLASS, key]);
+  }
+
+  private async connect(): Promise<Client> {
+    if (this.connection) return this.connection;
+    const client = await this.db.dedicated('backup-lock');
+    const lost = () => {
+      if (this.connection !== client) return;
+      this.connection = null;
+      if (this.held.size) {
+        this.logger.error(`Lost the connection holding the backup locks of ${[...this.held.keys()].join(', ')}: another replica may now back them up too`);
+      }
+      this.held.clear();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    this.connection = client;
+    return client;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.catch(() => undefined).then(work);
+    this.queue = next;
+    return next;
+  }
+}

@@ -1,0 +1,44 @@
+import { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { PostgresBackupLock } from './postgres-backup-lock';
+import { PostgresCheckpointRepository } from './postgres-checkpoint.repository';
+import { PostgresJobEvents } from './postgres-job-events';
+import { PostgresJobHistoryRepository } from './postgres-job-history.repository';
+import { PostgresReplicas } from './postgres-replicas';
+import { StateDatabase } from './state-database';
+
+/** The state replicas share in PostgreSQL (DATABASE_URL); null in the container when it is not set. */
+export const POSTGRES_STATE = Symbol('POSTGRES_STATE');
+
+/**
+ * Everything kept in PostgreSQL besides the catalog, over one pool: job history, checkpoints, the backup
+ * lock, the replicas and their leader, job events. Started and stopped as one, so the pool closes after the locks
+ * and the leadership are given back.
+ */
+export class PostgresState implements OnModuleInit, OnApplicationShutdown {
+  readonly db: StateDatabase;
+  readonly replicas: PostgresReplicas;
+  readonly lock: PostgresBackupLock;
+  readonly jobs: PostgresJobHistoryRepository;
+  readonly checkpoints: PostgresCheckpointRepository;
+  readonly events: PostgresJobEvents;
+
+  constructor(url: string, replicaTimeoutSeconds: number) {
+    this.db = new StateDatabase(url);
+    this.replicas = new PostgresReplicas(this.db, replicaTimeoutSeconds);
+    this.lock = new PostgresBackupLock(this.db, this.replicas);
+    this.jobs = new PostgresJobHistoryRepository(this.db);
+    this.checkpoints = new PostgresCheckpointRepository(this.db);
+    this.events = new PostgresJobEvents(this.db);
+  }
+
+  onModuleInit(): Promise<void> {
+    return this.replicas.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.events.stop();
+    await this.lock.stop();
+    await this.replicas.stop();
+    await this.db.close();
+  }
+}

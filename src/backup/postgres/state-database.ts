@@ -1,0 +1,103 @@
+import { Logger } from '@nestjs/common';
+import { Client, Pool, PoolClient } from 'pg';
+import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
+import { runMigrations } from '../../log-storage/postgres/migration-runner';
+import { CATALOG_MIGRATIONS } from '../../log-storage/postgres/migrations';
+
+/** The connection to DATABASE_URL that the state every replica shares goes through (the catalog has its own). */
+export const STATE_DATABASE = Symbol('STATE_DATABASE');
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A pool on DATABASE_URL for job history, checkpoints, lock holders and replicas, with the schema brought
+ * up to date (under the migration lock) before the first query. Dedicated connections — for session-level
+ * advisory locks and LISTEN — are plain clients: when the process dies they close, and the database
+ * releases what they held.
+ */
+export class StateDatabase {
+  private readonly logger = new Logger(StateDatabase.name);
+  private readonly pool: Pool;
+  private ready: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(readonly url: string) {
+    this.pool = new Pool({ connectionString: url, max: 5, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'dify-log-vault-state' });
+    this.pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
+  }
+
+  /** Runs a query once the schema is up to date. */
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    await this.migrated();
+    return (await this.pool.query<R>(sql, params)).rows;
+  }
+
+  /** One transaction on one pooled connection; rolled back when `work` throws. */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    await this.migrated();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(error as Error);
+      throw error;
+    }
+  }
+
+  /** A connection of its own (not pooled), for advisory locks held by the session or for LISTEN. */
+  async dedicated(name: string): Promise<Client> {
+    await this.migrated();
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: `dify-log-vault-${name}` });
+    client.on('error', (error) => this.logger.warn(`The ${name} connection to PostgreSQL failed: ${this.scrub(error)}`));
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw new Error(`PostgreSQL at ${redactDatabaseUrl(this.url)} cannot be reached: ${this.scrub(error)}`);
+    }
+    return client;
+  }
+
+  /** Answers within the timeout or throws: readiness. */
+  async ping(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.pool.query('SELECT 1'), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The message of an error with DATABASE_URL's secret taken out. */
+  scrub(error: unknown): string {
+    return scrubSecret(error instanceof Error ? error.message : String(error), this.url);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private migrated(): Promise<void> {
+    this.ready ??= runMigrations(this.pool, CATALOG_MIGRATIONS).then(
+      (applied) => {
+        if (applied.length) this.logger.log(`Applied migrations ${applied.join(', ')} to ${redactDatabaseUrl(this.url)}`);
+      },
+      (error: unknown) => {
+        // tried again by the next query
+        this.ready = null;
+        throw new Error(`PostgreSQL at ${redactDatabaseUrl(this.url)} cannot be used: ${this.scrub(error)}`);
+      },
+    );
+    return this.ready;
+  }
+}

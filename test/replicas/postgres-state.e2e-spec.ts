@@ -1,0 +1,160 @@
+import { Client } from 'pg';
+import { firstValueFrom, toArray } from 'rxjs';
+import { BackupLockedError } from '../../src/backup/backup-lock';
+import type { Job, SourceState } from '../../src/backup/jobs.types';
+import { PostgresState } from '../../src/backup/postgres/postgres-state';
+import { REPLICA_ID } from '../../src/backup/replicas';
+import { createDatabase, dropDatabase } from '../support/postgres';
+
+jest.setTimeout(120_000);
+
+const job = (id: string, startedAt: string, extra: Partial<Job> = {}): Job => ({
+  id,
+  kind: 'backup',
+  trigger: 'scheduled',
+  status: 'running',
+  window: null,
+  started_at: startedAt,
+  finished_at: null,
+  message: 'Backing up 1 source',
+  sources: [],
+  replica: REPLICA_ID,
+  ...extra,
+});
+
+/** Two replicas' state over one database (two pools, two dedicated lock and leader connections). */
+describe(PostgresState.name, () => {
+  let url: string;
+  let a: PostgresState;
+  let b: PostgresState;
+  let admin: Client;
+
+  /** What the database does when a replica's process dies: its sessions end. */
+  const killSessions = (name: string) =>
+    admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, [
+      name,
+    ]);
+
+  beforeEach(async () => {
+    url = await createDatabase('replica_state');
+    a = new PostgresState(url, 8);
+    b = new PostgresState(url, 8);
+    await Promise.all([a.onModuleInit(), b.onModuleInit()]);
+    admin = new Client({ connectionString: url });
+    await admin.connect();
+  });
+  afterEach(async () => {
+    await admin.end();
+    await a.onApplicationShutdown();
+    await b.onApplicationShutdown();
+    await dropDatabase(url);
+  });
+
+  it('keeps one job history and one set of checkpoints for every replica, merging read-change-write steps', async () => {
+    await a.jobs.save([job('j1', '2025-10-15T01:00:00.000Z')]);
+    await Promise.all([
+      a.jobs.update((stored) => [...stored, job('j2', '2025-10-15T02:00:00.000Z')]),
+      b.jobs.update((stored) => [...stored, job('j3', '2025-10-15T03:00:00.000Z')]),
+    ]);
+    expect((await b.jobs.load()).map((j) => j.id)).toEqual(['j3', 'j2', 'j1']);
+    const written = await b.jobs.update((stored) => stored.filter((j) => j.id !== 'j2').map((j) => (j.id === 'j1' ? { ...j, status: 'succeeded' } : j)));
+    expect(written.map((j) => [j.id, j.status])).toEqual([['j3', 'running'], ['j1', 'succeeded']]);
+    expect(await a.jobs.load()).toEqual(written);
+
+    const state = (key: string, checkpoint: string | null): SourceState =>
+      ({ key, app_id: key, organization_id: null, checkpoint, first_seen_at: '2025-10-15T00:00:00.000Z' }) as SourceState;
+    await a.checkpoints.update((stored) => [...stored, state('/alpha', null)]);
+    await b.checkpoints.update((stored) => [...stored.map((s) => ({ ...s, checkpoint: '2025-10-15T02:00:00.000Z' })), state('/beta', null)]);
+    expect((await a.checkpoints.load()).map((s) => [s.key, s.checkpoint])).toEqual([
+      ['/alpha', '2025-10-15T02:00:00.000Z'],
+      ['/beta', null],
+    ]);
+  });
+
+  it('locks each source for one replica: the other is refused with the running job, until the holder dies', async () => {
+    await a.lock.hold('server', { jobId: 'job-a', sources: ['acme/alpha'] });
+    // this process may join its own hold; another replica may take another source
+    await a.lock.hold('server', { jobId: 'job-a2', sources: ['acme/alpha'] });
+    await b.lock.hold('server', { jobId: 'job-b', sources: ['acme/beta'] });
+
+    const refused = await b.lock.hold('server', { jobId: 'job-c', sources: ['acme/beta', 'acme/alpha'] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BackupLockedError);
+    expect((refused as BackupLockedError).jobId).toBe('job-a');
+    expect((refused as BackupLockedError).message).toMatch(/^job job-a \(a server, pid \d+ on .+, since .+\) is backing up source acme\/alpha; try again/);
+
+    // a refused claim gives back nothing, and keeps nothing it joined
+    await b.lock.release({ jobId: 'job-b', sources: ['acme/beta'] });
+    await a.lock.hold('server', { jobId: 'job-a3', sources: ['acme/beta'] });
+    await a.lock.release({ jobId: 'job-a3', sources: ['acme/beta'] });
+
+    // released once of twice: still held
+    await a.lock.release({ jobId: 'job-a2', sources: ['acme/alpha'] });
+    await expect(b.lock.hold('server', { jobId: 'job-d', sources: ['acme/alpha'] })).rejects.toThrow(BackupLockedError);
+
+    await killSessions('dify-log-vault-backup-lock');
+    await new Promise((r) => setTimeout(r, 200));
+    // the database released the dead session's locks; b's own session was cut too and reconnects
+    await b.lock.hold('server', { jobId: 'job-e', sources: ['acme/alpha'] });
+    await expect(a.lock.hold('server', { jobId: 'job-f', sources: ['acme/alpha'] })).rejects.toThrow('job job-e');
+  });
+
+  it('elects one leader; when its connection dies another replica leads at its next try', async () => {
+    expect(await a.replicas.tryLead()).toBe(true);
+    expect(await b.replicas.tryLead()).toBe(false);
+    expect(await a.replicas.tryLead()).toBe(true);
+    expect([a.replicas.isLeading(), b.replicas.isLeading()]).toEqual([true, false]);
+    const listed = await a.replicas.list();
+    expect(listed).toHaveLength(1); // both stand for this process: one row per host and pid
+    expect(listed[0]).toMatchObject({ replica: REPLICA_ID, pid: process.pid, self: true });
+
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = x'646c76'::int::oid AND objsubid = 1`,
+    );
+    expect(rows).toHaveLength(1);
+    await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await b.replicas.tryLead()).toBe(true);
+    expect(await a.replicas.tryLead()).toBe(false);
+    expect([a.replicas.isLeading(), b.replicas.isLeading()]).toEqual([false, true]);
+  });
+
+  it('calls a running job abandoned when its replica has no live heartbeat', async () => {
+    await admin.query(
+      `INSERT INTO replicas (replica, hostname, pid, version, started_at, heartbeat_at) VALUES
+         ('alive-host:7', 'alive-host', 7, '1', now(), now()), ('dead-host:9', 'dead-host', 9, '1', now() - interval '1 hour', now() - interval '30 seconds')`,
+    );
+    const jobs = [
+      job('mine-before', '2025-10-15T01:00:00.000Z'),
+      job('alive', '2025-10-15T01:00:00.000Z', { replica: 'alive-host:7' }),
+      job('dead', '2025-10-15T01:00:00.000Z', { replica: 'dead-host:9' }),
+      job('unknown', '2025-10-15T01:00:00.000Z', { replica: 'never-seen:1' }),
+      job('old-format', '2025-10-15T01:00:00.000Z', { replica: undefined }),
+    ];
+    expect((await a.lock.abandonedJobs(jobs, 'refresh')).map((j) => j.id)).toEqual(['dead', 'unknown']);
+    expect((await a.lock.abandonedJobs(jobs, 'start-up')).map((j) => j.id)).toEqual(['mine-before', 'dead', 'unknown', 'old-format']);
+    expect((await a.replicas.liveIds()).has('dead-host:9')).toBe(false);
+  });
+
+  it("carries a job's events to the replicas watching it, ending with done (without the job, read from the history)", async () => {
+    const watched = firstValueFrom(b.events.watch('job-1').pipe(toArray()));
+    const other = firstValueFrom(b.events.watch('job-2').pipe(toArray()));
+    // the watcher listens before anything is published
+    await new Promise((r) => setTimeout(r, 300));
+    const progress = {
+      type: 'progress' as const,
+      seq: 1,
+      job_id: 'job-1',
+      app_id: 'alpha',
+      organization_id: null,
+      status: 'running' as const,
+      progress: { seen: 3, saved: 3, unchanged: 0, failed: 0 },
+      window: null,
+      current_window: null,
+    };
+    a.events.publish(progress);
+    a.events.publish({ type: 'done', seq: 2, job_id: 'job-2', job: job('job-2', '2025-10-15T01:00:00.000Z') });
+    a.events.publish({ type: 'done', seq: 3, job_id: 'job-1', job: job('job-1', '2025-10-15T01:00:00.000Z') });
+    expect(await watched).toEqual([progress, { type: 'done', seq: 3, job_id: 'job-1' }]);
+    expect(await other).toEqual([{ type: 'done', seq: 2, job_id: 'job-2' }]);
+  });
+});
