@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock';
+import { parseArchivePath } from '../log-storage/archive-paths';
 import { BACKUP_LOCK, BackupLock } from './backup-lock';
 import { JOB_HISTORY_REPOSITORY, JobHistoryRepository } from './job-history.repository';
 import { clone, errorName, forHistory, resumePoint } from './job-outcome';
-import type { Job } from './jobs.types';
+import type { BackupResult } from './backup.types';
+import type { Job, JobSource } from './jobs.types';
 
 /** Jobs kept in the history. */
 export const MAX_JOBS = 500;
@@ -115,6 +117,34 @@ export class JobHistoryService {
       }
     }
     job.resume = resumePoint(job, 'crash', now);
+  }
+
+  /**
+   * Removes the files of these conversations (by organization and conversation id, whatever name the file
+   * had then: a day folder compressed since keeps the id) from every job's results, here and in the shared
+   * history (an erasure): the history then names none of the erased conversations.
+   */
+  async forgetPaths(paths: string[]): Promise<void> {
+    if (!paths.length) return;
+    const keyOf = (p: string): string => {
+      const info = parseArchivePath(p);
+      return info ? `${info.organization_id ?? ''}/${info.conversation_id}` : p;
+    };
+    const gone = new Set(paths.map(keyOf));
+    const scrubResult = (r: BackupResult | null | undefined): void => {
+      if (!r) return;
+      r.file_paths = r.file_paths.filter((p) => !gone.has(keyOf(p)));
+      r.apps?.forEach(scrubResult);
+    };
+    const scrubSource = (s: JobSource): void => {
+      scrubResult(s.result);
+      s.apps?.forEach(scrubSource);
+    };
+    for (const job of this.history) job.sources.forEach(scrubSource);
+    await this.repository.update((stored) => {
+      for (const job of stored) job.sources.forEach(scrubSource);
+      return stored;
+    });
   }
 
   /** A finished job enters the history (in memory; `persist` writes it). */

@@ -243,6 +243,11 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     await Promise.allSettled(runs.map((r) => r.done));
   }
 
+  /** An erasure removed these archive paths: the job history forgets them too. */
+  forgetArchivePaths(paths: string[]): Promise<void> {
+    return this.history.forgetPaths(paths);
+  }
+
   private persist(): Promise<void> {
     return this.history.persist(this.live);
   }

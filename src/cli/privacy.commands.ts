@@ -1,3 +1,4 @@
+import { JobsService } from '../backup/jobs.service';
 import { EndUserParamsDto, EraseEndUserQueryDto } from '../conversation-logs/dto/privacy.dto';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { JSON_FLAG, ORGANIZATION_FLAG } from './archive-flags';
@@ -24,11 +25,14 @@ export const eraseUserCommand: CliCommand = {
   async run({ app: context, options, out }) {
     const { end_user } = validateFlags(EndUserParamsDto, options, END_USER_FLAG);
     const query = validateFlags(EraseEndUserQueryDto, options, ERASE_FLAGS);
-    const result = await (await context()).get(LogStorageService).eraseEndUser(end_user, {
+    const app = await context();
+    const jobs = app.get(JobsService);
+    const result = await app.get(LogStorageService).eraseEndUser(end_user, {
       ...(query.organization_id !== undefined ? { organizationId: query.organization_id } : {}),
       ...(query.app_id !== undefined ? { appId: query.app_id } : {}),
       dryRun: query.dry_run ?? false,
       actor: { route: 'cli' },
+      forgetPaths: (paths) => jobs.forgetArchivePaths(paths),
     });
     if (options.json) {
       out.line(JSON.stringify(result, null, 2));

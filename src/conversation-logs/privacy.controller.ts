@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, Param, Query, Req } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
+import { JobsService } from '../backup/jobs.service';
 import { clientAddress } from '../common/auth/client-address';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import type { EraseResult } from '../log-storage/log-storage.types';
@@ -25,6 +26,7 @@ export class PrivacyController {
   constructor(
     private readonly storage: LogStorageService,
     private readonly audit: AuditLog,
+    private readonly jobs: JobsService,
   ) {}
 
   @Delete('end-users/:end_user')
@@ -42,6 +44,7 @@ export class PrivacyController {
       ...(query.app_id !== undefined ? { appId: query.app_id } : {}),
       dryRun: query.dry_run ?? false,
       actor: { route: 'api', client: clientAddress(req) },
+      forgetPaths: (paths) => this.jobs.forgetArchivePaths(paths),
     });
   }
 

@@ -160,7 +160,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
    * too, and their catalog rows, full-text entries and statistics, for good; remembers the end user (as a
    * salted hash) so that later backups skip them; records it in the audit log. Answers counts, never content.
    */
-  async eraseEndUser(endUser: string, { organizationId, appId, dryRun = false, actor }: EraseOptions): Promise<EraseResult> {
+  async eraseEndUser(endUser: string, { organizationId, appId, dryRun = false, actor, forgetPaths }: EraseOptions): Promise<EraseResult> {
     this.catalogReady();
     const filter: ArchiveFilter = { user: endUser, ...(organizationId !== undefined ? { organization_id: organizationId } : {}), ...(appId ? { app_id: appId } : {}) };
     const run = async (): Promise<EraseResult> => {
@@ -193,6 +193,7 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       // the files first: a failure leaves catalog rows that verify reports, never text without a row
       await this.store.delete(paths);
       await this.catalog.erase(paths);
+      await forgetPaths?.(paths);
       await this.erasures.remember(endUser, { organizationId: organizationId ?? null, appId: appId ?? null });
       result.message = `Erased ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user; later backups skip them`;
       await this.audit.record({

@@ -63,6 +63,8 @@ export interface EraseOptions {
   appId?: string;
   dryRun?: boolean;
   actor: AuditActor;
+  /** called with the erased files' paths once they are gone, to scrub them from other records (job history) */
+  forgetPaths?: (paths: string[]) => Promise<void>;
 }
 
 export interface EraseResult {

@@ -106,6 +106,10 @@ describe('DELETE /api/end-users/{end_user}', () => {
   it('removes every trace: files, rows, search hits, export lines, stats and bytes under LOGS_DIR', async () => {
     const statsBefore = (await request(t.server).get('/api/conversation-logs/stats').expect(200)).body.totals;
     const filesBefore = countFiles();
+    const conversationIds = (await request(t.server).get('/api/conversation-logs/search').query({ user: USER, limit: 50 }).expect(200)).body.results.map(
+      (r: { conversation_id: string }) => r.conversation_id,
+    );
+    expect(conversationIds).toHaveLength(6);
     const erased = await request(t.server).delete(`/api/end-users/${USER}`).expect(200);
     expect(erased.body).toMatchObject({ dry_run: false, conversations: 6, remembered: true });
     expect(countFiles()).toBe(filesBefore - 6);
@@ -119,8 +123,9 @@ describe('DELETE /api/end-users/{end_user}', () => {
     expect(statsAfter.conversations).toBe(statsBefore.conversations - 6);
     expect(statsAfter.end_users).toBeLessThan(statsBefore.end_users);
 
-    // not a byte of their ids or text anywhere under LOGS_DIR: catalog, its write-ahead log, state, archive
-    expect(filesContaining(t.logsDir, [USER, endUserId, 'quokka'])).toEqual([]);
+    // not a byte of their ids or text anywhere under LOGS_DIR: catalog, its write-ahead log, state (job
+    // history included), archive
+    expect(filesContaining(t.logsDir, [USER, endUserId, 'quokka', ...conversationIds])).toEqual([]);
   });
 
   it('keeps them out of later backups, says so, and lets them back once the erasure is lifted', async () => {
