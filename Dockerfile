@@ -21,8 +21,9 @@ COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM toolchain AS production-dependencies
-RUN npm ci --omit=dev && npm cache clean --force
+# the build's own node_modules without the dev dependencies: better-sqlite3 is compiled once, not twice
+FROM build AS production-dependencies
+RUN npm prune --omit=dev && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
