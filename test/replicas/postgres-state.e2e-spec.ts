@@ -138,8 +138,14 @@ describe(PostgresState.name, () => {
   it("carries a job's events to the replicas watching it, ending with done (without the job, read from the history)", async () => {
     const watched = firstValueFrom(b.events.watch('job-1').pipe(toArray()));
     const other = firstValueFrom(b.events.watch('job-2').pipe(toArray()));
-    // the watcher listens before anything is published
-    await new Promise((r) => setTimeout(r, 300));
+    // the watcher listens before anything is published (its connection has run LISTEN), however slow the machine
+    for (;;) {
+      const { rows } = await admin.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dify-log-vault-job-events' AND query LIKE 'LISTEN%'",
+      );
+      if (rows.length) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const progress = {
       type: 'progress' as const,
       seq: 1,

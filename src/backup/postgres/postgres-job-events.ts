@@ -15,14 +15,18 @@ export class PostgresJobEvents implements JobEventsBus {
   private readonly logger = new Logger(PostgresJobEvents.name);
   private readonly heard = new Subject<JobEvent>();
   private listener: Promise<Client> | null = null;
+  /** NOTIFYs go out one after another, so a job's events arrive in the order they happened */
+  private sent: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly db: StateDatabase) {}
 
   publish(event: JobEvent): void {
     const payload = event.type === 'done' ? { type: 'done', seq: event.seq, job_id: event.job_id } : event;
-    this.db.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(payload)]).catch((error: unknown) => {
-      this.logger.warn(`Failed to publish an event of job ${event.job_id}: ${this.db.scrub(error)}`);
-    });
+    this.sent = this.sent
+      .then(() => this.db.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(payload)]))
+      .catch((error: unknown) => {
+        this.logger.warn(`Failed to publish an event of job ${event.job_id}: ${this.db.scrub(error)}`);
+      });
   }
 
   watch(jobId: string): Observable<JobEvent> {
