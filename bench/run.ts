@@ -125,10 +125,10 @@ const isCached = (opts: Options, size: number) => fs.existsSync(path.join(archiv
 
 /**
  * Disk a generated archive takes, per conversation: the file (~10 KB, in 4 KiB blocks) and its share of
- * the day folder, plus three catalogs at once (the archive's own, and the copy or the second rebuild of the
+ * the day folder (12 GiB at a million), plus three catalogs of ~7.8 KB per conversation at once (the archive's own, and the copy or the second rebuild of the
  * destructive scenarios, with room for the rebuild's temporary pages).
  */
-const DISK_PER_CONVERSATION = 12.5 * 1024 + 3 * 4 * 1024;
+const DISK_PER_CONVERSATION = 12.5 * 1024 + 3 * 8 * 1024;
 
 /** Says how much disk the archives still to be generated need, and refuses to start without it. */
 function checkDisk(opts: Options): void {
