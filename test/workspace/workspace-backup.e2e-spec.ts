@@ -255,4 +255,27 @@ describe('a whole-workspace source from DIFY_APPS_FILE, with include entries by 
     for (const e of view.excluded_apps) expect([e.id, e.reason]).toEqual([e.id, 'matches no include entry']);
     expect(view.apps.find((a: { app_id: string }) => a.app_id === chat.id)).toMatchObject({ organization_id: 'support', config_snapshots: 1 });
   });
+
+  it('one failing app holds back none of the others; it alone keeps its checkpoint and catches up on the next run', async () => {
+    const other = sim.addApp({ name: 'Second chat', mode: 'chat' });
+    const before = (await request(t.server).get('/api/sources').expect(200)).body.sources[0].apps as { app_id: string; checkpoint: string | null }[];
+    const late = sim.addConversation({ app_id: chat.id, messages: 2 });
+    const fresh = sim.addConversation({ app_id: other.id, messages: 2 });
+    sim.injectFault({ path: new RegExp(`/apps/${chat.id}/chat-conversations$`), fault: { kind: 'status', status: 500 } });
+    const failed = await t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+    sim.clearFaults();
+    const outcome = (id: string, job: Job) => job.sources[0].apps!.find((a) => a.app_id === id)!.status;
+    expect(outcome(chat.id, failed)).toBe('failed');
+    for (const a of failed.sources[0].apps!.filter((x) => x.app_id !== chat.id)) expect([a.app_id, a.status]).toEqual([a.app_id, 'succeeded']);
+    const ids = () => new Set(archived(t.logsDir).map((c) => c.conversation_id));
+    expect(ids().has(fresh.id)).toBe(true);
+    expect(ids().has(late.id)).toBe(false);
+    const after = (await request(t.server).get('/api/sources').expect(200)).body.sources[0].apps as { app_id: string; checkpoint: string | null }[];
+    const checkpointOf = (list: typeof after, id: string) => list.find((a) => a.app_id === id)!.checkpoint;
+    expect(checkpointOf(after, chat.id)).toBe(checkpointOf(before, chat.id));
+
+    const next = await t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+    expect(next.status).toBe('succeeded');
+    expect(ids().has(late.id)).toBe(true);
+  });
 });
