@@ -57,4 +57,12 @@ describe('end_date as a plain date means the end of that day', () => {
     const byInstant = await service.exportLogsForDateRange(`${day}T00:00:00Z`, `${day}T12:00:00Z`);
     expect(byInstant.count).toBe(2);
   });
+
+  it('search and stats whose end_date is that day hold the whole day, and none of the next', async () => {
+    const search = await request(t.server).get('/api/conversation-logs/search').query({ start_date: day, end_date: day }).expect(200);
+    expect(search.body.results.map((c: { conversation_id: string }) => c.conversation_id).sort()).toEqual([ids.morning, ids.evening].sort());
+    const stats = await request(t.server).get('/api/conversation-logs/stats').query({ start_date: day, end_date: day }).expect(200);
+    expect(stats.body.days.map((d: { day: string }) => d.day)).toEqual([day]);
+    expect(stats.body.totals.conversations).toBe(2);
+  });
 });

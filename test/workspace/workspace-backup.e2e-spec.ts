@@ -7,7 +7,7 @@ import type { Job } from '../../src/backup/jobs.types';
 import type { ArchivedConversation } from '../../src/common/conversation-log';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { createTestApp, TestApp } from '../support/test-app';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 
 type Mode = 'console-admin' | 'console-login';
 const SECRET = /sk-sim-secret-/;
@@ -198,5 +198,84 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     expect(JSON.stringify(bad.body)).toMatch(/without app_id backs up a whole workspace/);
     const wrong = await request(t.server).post('/api/conversation-logs').send({ app_id: 'x', console_api_url: sim.consoleApiUrl, ...credentials, include: ['*'] }).expect(400);
     expect(wrong.body.field).toBe('include');
+  });
+});
+
+describe('a whole-workspace source from DIFY_APPS_FILE, with include entries by mode and a per-app organization', () => {
+  let sim: DifySimulator;
+  let t: TestApp;
+  let job: Job;
+  let chat: SimulatedApp;
+  let agent: SimulatedApp;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 22, agentApp: true, conversationsPerApp: 2 });
+    chat = sim.apps.find((a) => a.mode === 'chat')!;
+    agent = sim.apps.find((a) => a.mode === 'agent' && a.name === 'Travel Concierge')!;
+    const dir = makeTempDir('vault-apps-file-');
+    const file = path.join(dir, 'apps.json');
+    const entry = {
+      console_api_url: sim.consoleApiUrl,
+      admin_api_key: sim.adminApiKey,
+      workspace_id: sim.workspaceId,
+      organization_id: 'acme',
+      include: ['mode:chat', agent.agentId!],
+      apps: { [chat.id]: { organization_id: 'support' } },
+    };
+    fs.writeFileSync(file, JSON.stringify([entry]));
+    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_APPS_FILE: file, BACKFILL_FROM: '10d', DIFY_MAX_RETRIES: '0' });
+    job = await t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  it('backs up only the included apps, each under its organization, conversations and snapshots alike', async () => {
+    expect(job.status).toBe('succeeded');
+    const chatApps = sim.apps.filter((a) => a.mode === 'chat');
+    expect(job.sources[0].apps!.map((a) => a.app_id).sort()).toEqual([...chatApps.map((a) => a.id), agent.id].sort());
+    const others = sim.apps.filter((a) => a.mode !== 'chat' && a.id !== agent.id);
+    expect(sim.requests.filter((r) => others.some((a) => r.path.includes(a.id)))).toEqual([]);
+
+    const files = filesUnder(t.logsDir, 'conversations');
+    const organizationOf = (appId: string) => new Set(archived(t.logsDir).filter((c) => c.app_id === appId).map((c) => c.organization_id));
+    expect(organizationOf(chat.id)).toEqual(new Set(['support']));
+    expect(organizationOf(agent.id)).toEqual(new Set(['acme']));
+    for (const other of chatApps.filter((a) => a.id !== chat.id)) expect(organizationOf(other.id)).toEqual(new Set(['acme']));
+    for (const c of archived(t.logsDir)) expect(files).toContainEqual(expect.stringMatching(new RegExp(`^conversations/${c.organization_id}/\\d{4}/\\d{2}/\\d{2}/conversation_${c.conversation_id}_`)));
+
+    const snapshots = filesUnder(t.logsDir, 'apps').filter((f) => f.endsWith('.yml'));
+    expect(snapshots.filter((f) => f.startsWith(`apps/support/${chat.id}/`))).toHaveLength(1);
+    expect(snapshots.filter((f) => f.startsWith(`apps/acme/${agent.id}/`))).toHaveLength(1);
+    expect(snapshots).toHaveLength(chatApps.length + 1);
+
+    const [view] = (await request(t.server).get('/api/sources').expect(200)).body.sources as Record<string, any>[];
+    expect(view.excluded_apps.length).toBeGreaterThan(0);
+    for (const e of view.excluded_apps) expect([e.id, e.reason]).toEqual([e.id, 'matches no include entry']);
+    expect(view.apps.find((a: { app_id: string }) => a.app_id === chat.id)).toMatchObject({ organization_id: 'support', config_snapshots: 1 });
+  });
+
+  it('one failing app holds back none of the others; it alone keeps its checkpoint and catches up on the next run', async () => {
+    const other = sim.addApp({ name: 'Second chat', mode: 'chat' });
+    const before = (await request(t.server).get('/api/sources').expect(200)).body.sources[0].apps as { app_id: string; checkpoint: string | null }[];
+    const late = sim.addConversation({ app_id: chat.id, messages: 2 });
+    const fresh = sim.addConversation({ app_id: other.id, messages: 2 });
+    sim.injectFault({ path: new RegExp(`/apps/${chat.id}/chat-conversations$`), fault: { kind: 'status', status: 500 } });
+    const failed = await t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+    sim.clearFaults();
+    const outcome = (id: string, job: Job) => job.sources[0].apps!.find((a) => a.app_id === id)!.status;
+    expect(outcome(chat.id, failed)).toBe('failed');
+    for (const a of failed.sources[0].apps!.filter((x) => x.app_id !== chat.id)) expect([a.app_id, a.status]).toEqual([a.app_id, 'succeeded']);
+    const ids = () => new Set(archived(t.logsDir).map((c) => c.conversation_id));
+    expect(ids().has(fresh.id)).toBe(true);
+    expect(ids().has(late.id)).toBe(false);
+    const after = (await request(t.server).get('/api/sources').expect(200)).body.sources[0].apps as { app_id: string; checkpoint: string | null }[];
+    const checkpointOf = (list: typeof after, id: string) => list.find((a) => a.app_id === id)!.checkpoint;
+    expect(checkpointOf(after, chat.id)).toBe(checkpointOf(before, chat.id));
+
+    const next = await t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+    expect(next.status).toBe('succeeded');
+    expect(ids().has(late.id)).toBe(true);
   });
 });

@@ -37,4 +37,17 @@ describe(AppLogger.name, () => {
     loud.sut.log('Mapped {/api, GET} route', 'RouterExplorer');
     expect(JSON.parse(loud.out[0].line)).toMatchObject({ level: 'debug', context: 'RouterExplorer' });
   });
+
+  it("prints Nest's module loading and start lines only at debug, and its errors always", () => {
+    const quiet = capture({ LOG_FORMAT: 'json' });
+    quiet.sut.log('AppModule dependencies initialized', 'InstanceLoader');
+    quiet.sut.log('Starting Nest application...', 'NestFactory');
+    quiet.sut.log('Nest application successfully started', 'NestApplication');
+    expect(quiet.out).toEqual([]);
+    quiet.sut.error('Nest can\'t resolve dependencies', undefined, 'ExceptionHandler');
+    expect(JSON.parse(quiet.out[0].line)).toMatchObject({ level: 'error', context: 'ExceptionHandler' });
+    const loud = capture({ LOG_FORMAT: 'json', LOG_LEVEL: 'debug' });
+    loud.sut.log('AppModule dependencies initialized', 'InstanceLoader');
+    expect(JSON.parse(loud.out[0].line)).toMatchObject({ level: 'debug', context: 'InstanceLoader' });
+  });
 });

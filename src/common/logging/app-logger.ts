@@ -13,8 +13,11 @@ export interface AppLoggerOptions {
   colors: boolean;
 }
 
-/** Nest's start-up route map: one line per route, useful when debugging and noise otherwise. */
-const ROUTE_MAP_CONTEXTS = new Set(['RoutesResolver', 'RouterExplorer']);
+/**
+ * Nest's start-up chatter: the route map (one line per route) and the module loading (one line per module),
+ * useful when debugging and noise otherwise.
+ */
+const START_UP_CHATTER_CONTEXTS = new Set(['RoutesResolver', 'RouterExplorer', 'InstanceLoader', 'NestFactory', 'NestApplication']);
 
 export class LoggingConfigError extends Error {}
 
@@ -44,8 +47,8 @@ export function enabledLevels(level: AppLogLevel): LogLevel[] {
 
 /**
  * The service's logger for Nest, the CLI and the demo: Nest's pretty text, or with LOG_FORMAT=json one JSON
- * object per line (`time`, `level`, `context`, `message`, and `stack` for errors). Nest's route map is
- * printed at debug only.
+ * object per line (`time`, `level`, `context`, `message`, and `stack` for errors). Nest's route map and
+ * module loading lines are printed at debug only.
  */
 export class AppLogger extends ConsoleLogger {
   private readonly format: AppLogFormat;
@@ -67,7 +70,7 @@ export class AppLogger extends ConsoleLogger {
     errorStack?: unknown,
   ): void {
     let level = logLevel;
-    if (level === 'log' && ROUTE_MAP_CONTEXTS.has(context)) {
+    if (level === 'log' && START_UP_CHATTER_CONTEXTS.has(context)) {
       if (!this.isLevelEnabled('debug')) return;
       level = 'debug';
     }
