@@ -5,6 +5,8 @@ import { AppModule } from './app.module';
 import { BACKUP_LOCK, BackupLock } from './backup/backup-lock';
 import { JobsService } from './backup/jobs.service';
 import { ServerPresence } from './backup/server-presence';
+import { SourcesService } from './backup/sources.service';
+import { orgAppLabel } from './common/org-app-label';
 import { archiveWriteProblem, retentionWarning } from './backup/start-up-checks';
 import { AppLogger } from './common/logging/app-logger';
 import { AppConfig, ConfigError } from './config/app-config';
@@ -27,6 +29,7 @@ export async function startServer(config?: AppConfig, logger: AppLogger = AppLog
   const main = new Logger('Main');
   const url = `http://${settings.host}:${settings.port}`;
   main.log(`Listening on ${url} (API docs at /api/docs)`);
+  logSources(app.get(SourcesService), main);
   await warnAboutOtherProcesses(app, settings, url, main);
   const retention = retentionWarning(settings);
   if (retention) main.warn(retention);
@@ -46,5 +49,15 @@ async function warnAboutOtherProcesses(app: NestExpressApplication, config: AppC
   const holder = await app.get<BackupLock>(BACKUP_LOCK).otherHolder();
   if (holder && !others.some((o) => o.pid === holder.pid && o.hostname === holder.hostname)) {
     logger.warn(`Another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}) is backing up ${config.logsDir} since ${holder.since}`);
+  }
+}
+
+/** One line per configured source: what it is and where it reads from, never a credential. */
+function logSources(sources: SourcesService, logger: Logger): void {
+  const views = sources.list();
+  if (views.length === 0) logger.log('No Dify source configured: backups have nothing to read');
+  for (const v of views) {
+    const what = v.workspace ? 'whole workspace' : 'app';
+    logger.log(`Source ${orgAppLabel(v)}${v.name ? ` "${v.name}"` : ''}: ${what}, ${v.access_mode ?? 'unknown access mode'}, ${v.hosts.join(', ')}`);
   }
 }

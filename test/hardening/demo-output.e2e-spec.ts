@@ -37,6 +37,7 @@ describe('npm run demo (node dist/demo.js)', () => {
 
     const lines = output.split('\n').filter((l) => l.trim() !== '');
     expect(lines).toContainEqual(expect.stringMatching(/apps, backed up as one whole-workspace source$/));
+    expect(lines).toContainEqual(expect.stringMatching(/Source workspace-[0-9a-f-]+ "Demo workspace": whole workspace, console-admin, 127\.0\.0\.1:\d+$/));
     expect(lines).toContainEqual(expect.stringMatching(/First backup: /));
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`Ready: admin page http://127\\.0\\.0\\.1:${port}/admin`)));
     expect(lines.filter((l) => /\bERROR\b/.test(l))).toEqual([]);

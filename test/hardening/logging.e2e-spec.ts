@@ -70,6 +70,9 @@ describe('Logging of the service process (node dist/main.js)', () => {
     await stop(quiet);
     const text = lines(quiet.stdout);
     expect(text.some((l) => l.includes('Listening on'))).toBe(true);
+    // start-up names each source and where it reads from, never a credential
+    expect(text.filter((l) => l.includes(`Source acme/${app.id}`))).toEqual([expect.stringMatching(/: app, console-admin, 127\.0\.0\.1:\d+$/)]);
+    expect(text.filter((l) => l.includes(app.apiKey) || l.includes(sim.adminApiKey!))).toEqual([]);
     expect(text.filter((l) => ROUTE_MAP.test(l))).toEqual([]);
     expect(text.filter((l) => /Started backup/.test(l))).toEqual([]);
     expect(text.join('\n')).not.toContain('\u001b[');
