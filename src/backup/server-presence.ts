@@ -1,8 +1,9 @@
+import { writeFileAtomic } from '../common/atomic-write';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isProcessAlive } from '../common/process-liveness';
+import { isAbandonedTemp, isProcessAlive } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
 
 export interface ServerHeartbeat {
@@ -39,9 +40,8 @@ export class ServerPresence implements OnApplicationShutdown {
     const mine: ServerHeartbeat = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), url };
     // the pid alone is not unique across hosts sharing a volume
     const file = path.join(this.dir, `server-${process.pid}.json`);
-    await fs.mkdir(this.dir, { recursive: true });
-    await fs.writeFile(`${file}.tmp`, `${JSON.stringify(mine)}\n`, { mode: 0o600 });
-    await fs.rename(`${file}.tmp`, file);
+    // a temp file named after this process: one a kill leaves behind is recognised and removed at the next start
+    await writeFileAtomic(file, `${JSON.stringify(mine)}\n`, { mode: 0o600 });
     this.file = file;
     this.timer = setInterval(() => {
       const now = new Date();
@@ -62,6 +62,13 @@ export class ServerPresence implements OnApplicationShutdown {
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
     const found: ServerHeartbeat[] = [];
     for (const name of names) {
+      if (name.startsWith('server-') && name.endsWith('.tmp')) {
+        // a heartbeat write cut short by a kill (the writer's pid is in the name)
+        const file = path.join(this.dir, name);
+        const mtime = await fs.stat(file).then((s) => s.mtimeMs, () => Date.now());
+        if (isAbandonedTemp(name, mtime)) await fs.unlink(file).catch(() => undefined);
+        continue;
+      }
       if (!FILE.test(name)) continue;
       const file = path.join(this.dir, name);
       const beat = await this.read(file);
