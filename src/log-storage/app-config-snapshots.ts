@@ -81,7 +81,7 @@ export class AppConfigSnapshots {
     const stored = await this.store.put(key, Buffer.from(input.yaml, 'utf8'));
     manifest.snapshots.push({ key, sha256: stored.sha256, size: stored.size, saved_at: at.toISOString() });
     await this.store.put(`${folder}${MANIFEST}`, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'));
-    this.logger.log(`Saved configuration snapshot ${key}`);
+    this.logger.debug(`Saved configuration snapshot ${key}`);
     return { written: true, key, ...summaryOf(manifest) };
   }
 
