@@ -47,7 +47,7 @@ export class BackupService {
   }
 
   /** Throws the Dify error (and writes nothing) when the app cannot be reached or the credentials are refused. */
-  async run({ source, window, connection, signal, onProgress }: BackupRunRequest): Promise<BackupResult> {
+  async run({ source, window, connection, signal, onProgress, done }: BackupRunRequest): Promise<BackupResult> {
     const { client, app } = connection ?? (await this.connect(source));
     const coverage = client.coverage(app);
     const label = orgAppLabel(source);
@@ -75,6 +75,7 @@ export class BackupService {
         if (isErased(archived)) {
           // an erased end user: never written again, only counted
           counts.erased++;
+          done?.add(ref.id);
           report();
           return;
         }
@@ -88,6 +89,7 @@ export class BackupService {
           counts[saved.outcome as 'created' | 'updated']++;
           filePaths.push(saved.path);
         }
+        done?.add(ref.id);
       } catch (error) {
         progress.failed++;
         errors.push({ conversation_id: ref.id, error: errorText(error) });
@@ -107,6 +109,8 @@ export class BackupService {
         client.listConversations(app, window),
         this.config.dify.concurrency,
         async (ref) => {
+          // its messages were all fetched by an earlier day of this run, before the run's end: nothing new to see
+          if (done?.has(ref.id)) return;
           progress.seen++;
           await saveOne(ref);
         },

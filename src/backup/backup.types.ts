@@ -23,6 +23,12 @@ export interface BackupRunRequest {
   /** aborting lets in-flight conversations finish, then stops listing */
   signal?: AbortSignal;
   onProgress?: (progress: BackupProgress) => void;
+  /**
+   * conversations an earlier day of the same catch-up already archived whole (or left out as erased):
+   * one active on several days is listed by each of them, and is fetched and counted once per run.
+   * The run adds the conversations it completes.
+   */
+  done?: Set<string>;
 }
 
 export interface ConversationError {

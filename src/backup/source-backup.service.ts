@@ -88,6 +88,8 @@ export class SourceBackupService {
     // reached once for all the days; each day's checkpoint and the job history are written only after a
     // day that saved files (and once at the end): a 30-day catch-up of a quiet app is not 60 fsync'ed rewrites
     const connection = knownConnection(run) ?? (await this.backups.connect(source));
+    // a conversation active on several days is listed by each: archived and counted once per run
+    const done = new Set<string>();
     let checkpointFrozen = false;
     let unwritten: string | null = null;
     const flush = async () => {
@@ -103,7 +105,7 @@ export class SourceBackupService {
           return;
         }
         entry.current_window = isoWindow(slice);
-        const result = await this.backupSlice(run, slice, connection);
+        const result = await this.backupSlice(run, slice, connection, done);
         entry.result = mergeResults(entry.result, result);
         if (result.success && !checkpointFrozen) {
           entry.checkpoint_after = slice.end.toISOString();
@@ -125,7 +127,7 @@ export class SourceBackupService {
     }
   }
 
-  private async backupSlice(run: SourceRun, window: CrawlWindow | Slice, connection?: BackupConnection): Promise<BackupResult> {
+  private async backupSlice(run: SourceRun, window: CrawlWindow | Slice, connection?: BackupConnection, done?: Set<string>): Promise<BackupResult> {
     const { entry } = run;
     const base = { ...entry.progress };
     const result = await this.backups.run({
@@ -133,6 +135,7 @@ export class SourceBackupService {
       window,
       connection: connection ?? knownConnection(run),
       signal: run.signal,
+      ...(done ? { done } : {}),
       onProgress: (p) => {
         entry.progress = {
           seen: base.seen + p.seen,

@@ -73,6 +73,10 @@ describe('Logging of the service process (node dist/main.js)', () => {
     // start-up names each source and where it reads from, never a credential
     expect(text.filter((l) => l.includes(`Source acme/${app.id}`))).toEqual([expect.stringMatching(/: app, console-admin, 127\.0\.0\.1:\d+$/)]);
     expect(text.filter((l) => l.includes(app.apiKey) || l.includes(sim.adminApiKey!))).toEqual([]);
+    // ENABLE_AUTO_LOGGING=false: start-up says the schedule is off, and lists no task
+    expect(text.filter((l) => /\[ScheduledTasksService\]/.test(l))).toEqual([
+      expect.stringMatching(/LOG \[ScheduledTasksService\] Automatic backups are off \(ENABLE_AUTO_LOGGING=false\): no cron job registered$/),
+    ]);
     expect(text.filter((l) => ROUTE_MAP.test(l))).toEqual([]);
     expect(text.filter((l) => /Started backup/.test(l))).toEqual([]);
     expect(text.join('\n')).not.toContain('\u001b[');
@@ -83,6 +87,34 @@ describe('Logging of the service process (node dist/main.js)', () => {
     const debug = lines(verbose.stdout);
     expect(debug.some((l) => /DEBUG \[RouterExplorer\] Mapped \{/.test(l))).toBe(true);
     expect(debug.filter((l) => /Started backup/.test(l)).length).toBeGreaterThan(10);
+  });
+
+  it('start-up lists the source and the schedule in a few lines: one per task with its expression, zone and next run', async () => {
+    const p = await start({
+      ENABLE_AUTO_LOGGING: 'true',
+      BACKUP_CRON: '15 1 * * *',
+      CLEANUP_CRON: '45 4 * * 0',
+      CRON_TIMEZONE: 'Europe/Paris',
+      LOG_RETENTION_DAYS: '365',
+    });
+    await stop(p);
+    const text = lines(p.stdout);
+    const startUp = text.slice(0, text.findIndex((l) => l.includes('Listening on')) + 1);
+    const tasks = text.filter((l) => l.includes('[ScheduledTasksService] Registered'));
+    expect(tasks).toEqual([
+      expect.stringMatching(/Registered backup task "15 1 \* \* \*" \(Europe\/Paris\), next run \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/),
+      expect.stringMatching(/Registered retention task "45 4 \* \* 0" \(Europe\/Paris\), next run \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/),
+    ]);
+    // the next runs are the cron's own: 01:15 and 04:45 in Paris (UTC+1 or UTC+2), the retention on a Sunday
+    const [backupNext, retentionNext] = tasks.map((l) => new Date(/next run (\S+)$/.exec(l)![1]));
+    const paris = (d: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
+    expect(paris(backupNext)).toMatch(/ 01:15$/);
+    expect(paris(retentionNext)).toBe('Sun 04:45');
+    for (const next of [backupNext, retentionNext]) expect(next.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(text).toContainEqual(expect.stringMatching(new RegExp(`Source acme/${app.id}: app, console-admin, 127\\.0\\.0\\.1:\\d+$`)));
+    expect(text.filter((l) => /Automatic backups are off/.test(l))).toEqual([]);
+    // a few lines: the catalog, the schedule, where it listens, the source
+    expect([startUp.length <= 8, startUp]).toEqual([true, startUp]);
   });
 
   it('refuses an unknown LOG_LEVEL or LOG_FORMAT at start, naming the variable', async () => {

@@ -77,6 +77,23 @@ describe('Scheduled catch-up against the simulator', () => {
     expect(tasks.describe().find((x) => x.name === 'backup')).toBeUndefined();
   });
 
+  it('a first catch-up of an empty archive counts each conversation once, even one active on several days: 0 unchanged, saved = files', async () => {
+    const now = nowSeconds();
+    // listed by the day it began, the day it went on and the day it ended
+    const spanning = sim.addConversation({ app_id: app.id, created_at: now - 3 * DAY, message_created_at: [now - 3 * DAY, now - 2 * DAY, now - 3600] });
+    const single = [now - 2 * DAY, now - 3600].map((at) => sim.addConversation({ app_id: app.id, created_at: at }));
+    t = await startApp(consoleEnv(sim, app, { BACKFILL_FROM: '5d' }));
+    await t.app.get(ScheduledTasksService).runBackup();
+
+    const files = readArchive(t.logsDir);
+    expect(files.map((f) => f.json.conversation_id).sort()).toEqual([spanning, ...single].map((c) => c.id).sort());
+    expect(files.find((f) => f.json.conversation_id === spanning.id)!.json.messages).toHaveLength(3);
+    const [job] = t.app.get(JobsService).list();
+    expect(job.sources[0].progress).toEqual({ seen: 3, saved: 3, unchanged: 0, failed: 0 });
+    expect(job.sources[0].result).toMatchObject({ total_conversations: 3, saved_count: files.length, unchanged_count: 0 });
+    expect(job.message).toMatch(/3 conversations seen, 3 saved, 0 unchanged, 0 failed$/);
+  });
+
   it('runs the first catch-up from BACKFILL_FROM and the retention handler directly', async () => {
     const now = nowSeconds();
     sim.addConversation({ app_id: app.id, created_at: now - 5 * DAY });
