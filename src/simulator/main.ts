@@ -1,56 +1,12 @@
 import { DEFAULT_SERVER_VERSION, startSimulator } from './simulator';
 import { BULK_USER, SERVICE_USERS } from './simulator.store';
-import type { DifySimulator, SimulatorOptions } from './simulator.types';
-
-export interface DemoSource {
-  app_id: string;
-  name: string;
-  organization_id: string;
-  console_api_url?: string;
-  admin_api_key?: string;
-  workspace_id?: string;
-  dify_api_url?: string;
-  api_key?: string;
-  users?: string[];
-}
+import type { SimulatorOptions } from './simulator.types';
 
 /** The demo workspace: the classic apps plus the Agent app "Travel Concierge". */
 export const DEMO_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = { agentApp: true };
 
 /** The `user` strings the generated Service API conversations belong to. */
-export const SIMULATED_SERVICE_USERS: readonly string[] = [...SERVICE_USERS, BULK_USER];
-
-/**
- * Backup sources for `npm run demo`: every app through the console admin key, plus the first chat app
- * through the Service API with the generated end users.
- */
-export function demoSourcesFor(sim: DifySimulator): DemoSource[] {
-  const sources: DemoSource[] = [];
-  if (sim.adminApiKey) {
-    for (const app of sim.apps) {
-      sources.push({
-        app_id: app.id,
-        name: app.name,
-        organization_id: 'demo',
-        console_api_url: sim.consoleApiUrl,
-        admin_api_key: sim.adminApiKey,
-        workspace_id: sim.workspaceId,
-      });
-    }
-  }
-  const chat = sim.apps.find((a) => a.mode === 'chat');
-  if (chat) {
-    sources.push({
-      app_id: chat.id,
-      name: `${chat.name} (Service API)`,
-      organization_id: 'demo',
-      dify_api_url: sim.serviceApiUrl,
-      api_key: chat.apiKey,
-      users: [...SIMULATED_SERVICE_USERS],
-    });
-  }
-  return sources;
-}
+const SIMULATED_SERVICE_USERS: readonly string[] = [...SERVICE_USERS, BULK_USER];
 
 async function main(): Promise<void> {
   const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
