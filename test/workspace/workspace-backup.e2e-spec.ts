@@ -137,6 +137,21 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     expect(ymls).toHaveLength(second.sources[0].apps!.length + 1);
     const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
     expect(verify.body.app_configs).toEqual({ checked: ymls.length, missing: [], changed: [] });
+
+    // each app's count and latest time: the latest snapshot's own time, as its file name and manifest say
+    const [view] = await sources();
+    for (const app of view.apps) {
+      const own = ymls.filter((f) => f.startsWith(`apps/${app.app_id}/`)).sort();
+      const manifest = JSON.parse(fs.readFileSync(path.join(t.logsDir, 'apps', app.app_id, 'snapshots.json'), 'utf8'));
+      const latest = manifest.snapshots.at(-1);
+      expect([app.app_id, app.config_snapshots, app.config_snapshot_at]).toEqual([app.app_id, own.length, latest.saved_at]);
+      expect(own.at(-1)).toBe(`apps/${app.app_id}/${latest.saved_at.replace(/[:.]/g, '-')}.yml`);
+    }
+    const chatView = view.apps.find((a: { app_id: string }) => a.app_id === chat.id);
+    expect(chatView.config_snapshots).toBe(2);
+    const times = JSON.parse(fs.readFileSync(path.join(t.logsDir, 'apps', chat.id, 'snapshots.json'), 'utf8')).snapshots.map((x: { saved_at: string }) => Date.parse(x.saved_at));
+    expect(times[1]).toBeGreaterThan(times[0]);
+    expect(Date.parse(chatView.config_snapshot_at)).toBeGreaterThanOrEqual(Date.parse(second.started_at));
   });
 
   it('backs up an app created since on the next run; a deleted app keeps its files and shows as gone', async () => {
@@ -172,6 +187,14 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
 
     const html = (await request(t.server).get('/admin').expect(200)).text;
     expect(html).toContain(completion.name);
+    // every app's row shows its snapshot count and the latest snapshot's time
+    const [view] = await sources();
+    for (const app of view.apps.filter((a: { config_snapshots: number }) => a.config_snapshots > 0)) {
+      const row = new RegExp(`<tr data-app="${app.app_id}">[\\s\\S]*?</tr>`).exec(html)?.[0];
+      expect([app.app_id, row]).toEqual([app.app_id, expect.stringContaining(`<td class="num">${app.config_snapshots} <time datetime="${app.config_snapshot_at}"`)]);
+    }
+    const chat = sim.apps.find((a) => a.mode === 'chat')!;
+    expect(view.apps.find((a: { app_id: string }) => a.app_id === chat.id).config_snapshots).toBe(2);
     expect(html).toContain('Gone from Dify (archive kept)');
     expect(html).toMatch(/Whole workspace: \d+ apps backed up, 1 excluded/);
   });
@@ -198,6 +221,18 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     expect(JSON.stringify(bad.body)).toMatch(/without app_id backs up a whole workspace/);
     const wrong = await request(t.server).post('/api/conversation-logs').send({ app_id: 'x', console_api_url: sim.consoleApiUrl, ...credentials, include: ['*'] }).expect(400);
     expect(wrong.body.field).toBe('include');
+  });
+
+  it('verify reports a configuration snapshot changed on disk and one gone, each by its key', async () => {
+    const ymls = filesUnder(t.logsDir, 'apps').filter((f) => f.endsWith('.yml'));
+    const chat = sim.apps.find((a) => a.mode === 'chat')!;
+    const changed = ymls.filter((f) => f.includes(chat.id)).sort()[0];
+    const missing = ymls.find((f) => !f.includes(chat.id))!;
+    fs.appendFileSync(path.join(t.logsDir, changed), '# edited by hand\n');
+    fs.rmSync(path.join(t.logsDir, missing));
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body.app_configs).toEqual({ checked: ymls.length, missing: [missing], changed: [changed] });
+    expect(verify.body).toMatchObject({ missing: [], changed: [], corrupt: [] });
   });
 });
 
