@@ -32,10 +32,17 @@ export class SourceRegistry {
     return this.config.sources;
   }
 
-  /** With an organization, only the source of that (organization, app id): one app, one identity. */
+  /**
+   * With an organization, only the source of that (organization, app id): one app, one identity. Without
+   * one, an app id configured under several organizations names no source: 400 asking for organization_id.
+   */
   find(appId: string, organizationId?: string): DifySource | undefined {
     const matches = this.config.sources.filter((s) => s.app_id === appId);
     if (organizationId !== undefined) return matches.find((s) => (s.organization_id ?? undefined) === organizationId);
+    if (matches.length > 1) {
+      const organizations = matches.map((s) => s.organization_id ?? '(none)').join(', ');
+      throw new InvalidRequestError(`app_id ${appId} is configured under several organizations (${organizations}): give organization_id to say which`, 'organization_id');
+    }
     return matches[0];
   }
 
