@@ -154,7 +154,7 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     expect(Date.parse(chatView.config_snapshot_at)).toBeGreaterThanOrEqual(Date.parse(second.started_at));
   });
 
-  it('backs up an app created since on the next run; a deleted app keeps its files and shows as gone', async () => {
+  it('backs up an app created since on the next run, from BACKFILL_FROM; a deleted app keeps its files and shows as gone', async () => {
     const added = sim.addApp({ name: 'Brand new bot', mode: 'chat' });
     const conversation = sim.addConversation({ app_id: added.id, messages: 3 });
     const doomed = sim.apps.find((a) => a.mode === 'advanced-chat')!;
@@ -169,9 +169,15 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     const [view] = await sources();
     expect(view.apps.find((a: { app_id: string }) => a.app_id === doomed.id)).toMatchObject({ gone: true, last_outcome: 'succeeded' });
     expect(view.apps.find((a: { app_id: string }) => a.app_id === added.id)).toMatchObject({ gone: false, last_outcome: 'succeeded', config_snapshots: 1 });
+    // each app has its own checkpoint: the new app starts from BACKFILL_FROM (10d), the others from where they stopped
+    const windowStart = (id: string) => Date.parse(third.sources[0].apps!.find((a) => a.app_id === id)!.window!.start!);
+    const started = Date.parse(third.started_at);
+    expect(Math.abs(windowStart(added.id) - (started - 10 * 86_400_000))).toBeLessThan(60_000);
+    const chat = sim.apps.find((a) => a.mode === 'chat')!;
+    expect(windowStart(chat.id)).toBeGreaterThan(Date.parse(first.started_at) - 3_600_000);
   });
 
-  it('"Back up now" on one app of the workspace backs up that app alone; the overview lists the apps', async () => {
+  it('"Back up now" on one app of the workspace backs up that app alone, on the whole source every app; the overview lists the apps', async () => {
     const completion = sim.apps.find((a) => a.mode === 'completion' && a.id !== excludedApp.id)!;
     const target = t.app.get(SourcesService).backupTarget(completion.id);
     expect(target).toMatchObject({ workspace: true, only_app_ids: [completion.id] });
@@ -184,6 +190,19 @@ describe.each<Mode>(['console-admin', 'console-login'])('a whole-workspace sourc
     await request(t.server).post('/api/sources/no-such-app/test').expect(404);
     const tested = await request(t.server).post(`/api/sources/${completion.id}/test`).expect(200);
     expect(tested.body).toMatchObject({ ok: true, app_id: completion.id, app: { id: completion.id, mode: 'completion' } });
+
+    // "Back up now" on the whole source: every app of the workspace in one job
+    const whole = await t.app.get(JobsService).runBackup({ sources: [t.app.get(SourcesService).backupTarget(t.config.sources[0].app_id)], trigger: 'manual' });
+    expect(whole.status).toBe('succeeded');
+    const listedNow = (await sources())[0];
+    expect(whole.sources[0].apps!.map((a) => a.app_id).sort()).toEqual(listedNow.apps.filter((a: { gone: boolean }) => !a.gone).map((a: { app_id: string }) => a.app_id).sort());
+    expect(listedNow.apps_total).toBe(whole.sources[0].apps!.length);
+    // each app with its name, mode, last run and outcome, as Dify names it
+    for (const app of listedNow.apps.filter((a: { gone: boolean }) => !a.gone)) {
+      const inDify = sim.apps.find((a) => a.id === app.app_id)!;
+      expect(app).toMatchObject({ name: inDify.name, mode: inDify.mode, last_run_job_id: whole.id, last_outcome: 'succeeded' });
+      expect(Date.parse(app.last_run_at)).toBeGreaterThanOrEqual(Date.parse(whole.started_at));
+    }
 
     const html = (await request(t.server).get('/admin').expect(200)).text;
     expect(html).toContain(completion.name);
