@@ -43,6 +43,9 @@ export function purgeHorizonAlert(
 /** `cause`: the error that stopped the source, when one did; it decides whether a retry can help. */
 export function backupFailedAlert(job: Pick<Job, 'id' | 'trigger' | 'window'>, entry: JobSource, source: DifySource, cause?: unknown): AlertInput {
   const r = entry.result;
+  const advice = retryAdvice(cause);
+  // the result's error already ends with the advice when no retry can fix it: said once
+  const adviceSaid = !isRetryable(cause) && (entry.error?.endsWith(advice) ?? false);
   const counts = `${entry.progress.saved} saved, ${entry.progress.unchanged} unchanged, ${entry.progress.failed} failed`;
   return {
     event: entry.status === 'failed' ? 'backup_failed' : 'backup_partial',
@@ -50,8 +53,8 @@ export function backupFailedAlert(job: Pick<Job, 'id' | 'trigger' | 'window'>, e
       `:x: Dify Log Vault: backup of ${orgAppLabel(source)} ${entry.status === 'failed' ? 'failed' : 'partly failed'} ` +
       `(job ${job.id}, ${job.trigger}): ${entry.error ?? r?.message ?? counts}. ` +
       (job.window
-        ? isRetryable(cause) ? '' : `It ${retryAdvice(cause)}.`
-        : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}; ${retryAdvice(cause)}.`),
+        ? isRetryable(cause) || adviceSaid ? '' : `It ${advice}.`
+        : `The checkpoint stays at ${entry.checkpoint_after ?? 'the backfill start'}${adviceSaid ? '' : `; ${advice}`}.`),
     app_id: source.app_id,
     organization_id: source.organization_id ?? null,
     job_id: job.id,

@@ -140,7 +140,7 @@ describe(JobsService.name, () => {
 
   it('lets one failing app not stop the others and alerts on rejected credentials without secrets', async () => {
     backups.handler = async (req) => {
-      if (req.source.app_id === 'beta') throw new DifyAuthError('Dify refused the app key app-beta-secret (401)', 401, 'unauthorized');
+      if (req.source.app_id === 'beta') throw new DifyAuthError('Dify refused the app key app-beta-secret (401)', 401, 'unauthorized', 'api_key');
       return result(req, 2);
     };
     const { sut } = await build();
@@ -150,7 +150,8 @@ describe(JobsService.name, () => {
       ['alpha', 'succeeded', null],
       ['beta', 'failed', 'DifyAuthError'],
     ]);
-    expect(job.sources[1].error).toBe('Dify refused the app key [redacted] (401)');
+    // no retry fixes refused credentials: the result says so, naming the field
+    expect(job.sources[1].error).toBe('Dify refused the app key [redacted] (401); will not succeed on retry: fix api_key');
     expect(alerts.sent.map((a) => a.event)).toEqual(['credentials_rejected']);
     expect(alerts.sent[0].secrets).toContain('app-beta-secret');
   });

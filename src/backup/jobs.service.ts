@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { KeyedLock } from '../common/keyed-lock';
 import { mapConcurrent } from '../common/concurrency';
 import { redactText, secretsOf } from '../common/redact';
+import { withRetryAdvice } from '../dify/dify-error-text';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
@@ -412,7 +413,8 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
         interrupted = !!entry.result?.interrupted || (signal.aborted && !entry.result?.success);
       } catch (error) {
         run.errors.set(index, error);
-        entry.error = errorText(error, source);
+        // a mistake in the configuration says so in the result, not only in the alert
+        entry.error = withRetryAdvice(errorText(error, source), error);
         entry.error_kind = error instanceof DifyError ? error.name : null;
         if (error instanceof DifyAuthError) this.alerts.notify(credentialsRejectedAlert(source, run.job.id, entry.error), secretsOf(source));
       }

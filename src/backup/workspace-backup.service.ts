@@ -3,6 +3,7 @@ import { Clock } from '../common/clock';
 import { mapConcurrent } from '../common/concurrency';
 import { orgAppLabel } from '../common/org-app-label';
 import { redactText, secretsOf } from '../common/redact';
+import { withRetryAdvice } from '../dify/dify-error-text';
 import { AppConfig } from '../config/app-config';
 import { accessModeOf, type DifySource } from '../config/dify-source';
 import { DifyClientFactory } from '../dify/dify-client.factory';
@@ -121,7 +122,7 @@ export class WorkspaceBackupService {
       snapshot = await this.snapshot(await config, source, appEntry);
     } catch (error) {
       await config;
-      appEntry.error = redactText(error instanceof Error ? error.message : String(error), secretsOf(source));
+      appEntry.error = withRetryAdvice(redactText(error instanceof Error ? error.message : String(error), secretsOf(source)), error);
       appEntry.error_kind = error instanceof DifyError ? error.name : null;
       this.logger.warn(`Failed app ${orgAppLabel(source)} of workspace ${run.source.app_id}: ${errorName(error)}`);
     }

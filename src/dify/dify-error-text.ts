@@ -18,6 +18,11 @@ export function retryAdvice(error: unknown): string {
   return `will not succeed on retry: fix ${field}`;
 }
 
+/** A run result's error text, with the advice appended when no retry can fix it. */
+export function withRetryAdvice(text: string, error: unknown): string {
+  return isRetryable(error) ? text : `${text}; ${retryAdvice(error)}`;
+}
+
 /** `https://` sent to a port that speaks plain HTTP: OpenSSL's "wrong version number" and its relatives. */
 export function isTlsToPlainHttp(code: string | undefined, message: string | undefined): boolean {
   return (

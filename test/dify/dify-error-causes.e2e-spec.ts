@@ -138,15 +138,21 @@ describe('Dify errors that name the real cause', () => {
     });
   });
 
-  it('a scheduled run that cannot succeed on retry says so in its alert, instead of promising the next run', async () => {
+  it('a scheduled run that cannot succeed on retry says so in its result and its alert, instead of promising the next run', async () => {
     const receiver = await startReceiver();
     const t = await startApp(consoleEnv(sim, chatApp, { ALERT_WEBHOOK_URL: receiver.url, DIFY_CONSOLE_API_URL: origin }));
     try {
       const res = await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
       expect(res.body.status).toBe('failed');
+      // the result says it too, where the operator reads it
+      expect(res.body.results[0].error).toBe(
+        `No Dify console API at ${origin} (404 for /system-features): the console API is usually at ${origin}/console/api; check console_api_url; will not succeed on retry: fix console_api_url`,
+      );
       const alert = await receiver.waitFor((r) => r.body?.event === 'backup_failed');
-      expect(alert.body.text).toContain(`the console API is usually at ${origin}/console/api; check console_api_url. `);
-      expect(alert.body.text).toMatch(/; will not succeed on retry: fix console_api_url\.$/);
+      // the advice once, from the result's error
+      expect(alert.body.text).toContain(`the console API is usually at ${origin}/console/api; check console_api_url; will not succeed on retry: fix console_api_url. `);
+      expect(alert.body.text.split('will not succeed on retry')).toHaveLength(2);
+      expect(alert.body.text).toMatch(/\. The checkpoint stays at the backfill start\.$/);
       expect(alert.body.text).not.toContain('the next run retries');
     } finally {
       await t.close();
