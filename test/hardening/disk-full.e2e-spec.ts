@@ -76,7 +76,11 @@ describe('Hardening: the disk fills up during a backup (ENOSPC through the archi
 
     expect(inspectArchive(t.logsDir).temps).toEqual([]);
     expect(snapshot(t.logsDir)).toEqual(before);
+    // stopped once, with one message: one alert, one run-level error naming the cause
+    expect(notify).toHaveBeenCalledTimes(1);
     expect(notify).toHaveBeenCalledWith(expect.objectContaining({ event: 'backup_failed', text: expect.stringContaining('ENOSPC') }), expect.anything());
+    expect(failed.body.errors.filter((e: { conversation_id: string }) => e.conversation_id === '*')).toHaveLength(1);
+    expect(t.logLines.filter((l) => /the archive cannot be written/.test(l)).length).toBeLessThanOrEqual(1);
     const jobs = await request(t.server).get('/api/jobs');
     expect(jobs.body.jobs?.[0] ?? jobs.body[0]).toMatchObject({ status: 'failed' });
     const verify = await request(t.server).get('/api/conversation-logs/verify');
