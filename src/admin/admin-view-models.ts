@@ -53,6 +53,9 @@ export interface SourceView {
   lastError: string | null;
   nextRunAt: string | null;
   running: ProgressView | null;
+  /** a source of one app: its configuration snapshots (console modes) */
+  snapshots: number;
+  snapshotAt: string | null;
   /** a whole-workspace source: its apps and how many are backed up */
   workspace: boolean;
   apps: WorkspaceAppRowView[];
@@ -228,6 +231,8 @@ export function sourceView(
     lastError: !runningJob && !lockedOut && lastJobSource?.status !== 'succeeded' ? (lastJobSource?.error ?? null) : null,
     nextRunAt,
     running: runningJob ? progressView(runningJob) : null,
+    snapshots: state?.config_snapshots ?? 0,
+    snapshotAt: state?.config_snapshot_at ?? null,
     workspace: source.workspace === true,
     apps: [],
     appsTotal: 0,

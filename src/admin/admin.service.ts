@@ -99,6 +99,8 @@ export class AdminService {
           access_mode: v.access_mode,
           coverage: v.coverage,
           stale_alerted_at: null,
+          config_snapshots: v.config_snapshots ?? 0,
+          config_snapshot_at: v.config_snapshot_at ?? null,
         },
         lastJob?.sources.find((s) => sourceValue(s as DifySource) === key),
         runningJob,

@@ -14,6 +14,8 @@ import type { BackupConnection, BackupResult } from './backup.types';
 import { catchUpWindow, purgeHorizon, Slice, splitByDay } from './catch-up';
 import { CheckpointService } from './checkpoint.service';
 import { WorkspaceBackupService } from './workspace-backup.service';
+import { AppConfigSnapshots } from '../log-storage/app-config-snapshots';
+import { saveConfigSnapshot, settleExport } from './config-snapshot';
 import { backupFailedAlert, purgeHorizonAlert, purgeHorizonWarning } from './job-alerts';
 import { errorName, isoWindow } from './job-outcome';
 import type { JobSource } from './jobs.types';
@@ -36,12 +38,21 @@ export class SourceBackupService {
     private readonly alerts: AlertsService,
     private readonly clock: Clock,
     private readonly workspaces: WorkspaceBackupService,
+    private readonly snapshots: AppConfigSnapshots,
     @Optional() @Inject(VAULT_EVENTS) private readonly vaultEvents: VaultEvents = NO_VAULT_EVENTS,
   ) {}
 
   run(run: SourceRun): Promise<void> {
     if (isWorkspaceSource(run.source)) return this.workspaces.run(run, (appRun) => this.runOne(appRun));
-    return this.runOne(run);
+    return this.runApp(run);
+  }
+
+  /** A source of one app: its conversations, then (console modes) its configuration when it changed. */
+  private async runApp(run: SourceRun): Promise<void> {
+    await this.runOne(run);
+    if (run.signal.aborted || !run.client?.getAppConfig || !run.app) return;
+    const snapshot = await saveConfigSnapshot(this.snapshots, await settleExport(run.client.getAppConfig(run.app)), run.source, run.entry, this.clock.now());
+    if (snapshot) await this.checkpoints.update(run.source, snapshot);
   }
 
   /** One app: an explicit window, or a catch-up from its own checkpoint. */
@@ -72,7 +83,9 @@ export class SourceBackupService {
   private async backupWindow(run: SourceRun, window: CrawlWindow): Promise<void> {
     run.entry.window = isoWindow(window);
     run.entry.current_window = run.entry.window;
-    run.entry.result = await this.backupSlice(run, window);
+    const connection = knownConnection(run) ?? (await this.backups.connect(run.source));
+    remember(run, connection);
+    run.entry.result = await this.backupSlice(run, window, connection);
   }
 
   private async catchUp(run: SourceRun): Promise<void> {
@@ -88,6 +101,7 @@ export class SourceBackupService {
     // reached once for all the days; each day's checkpoint and the job history are written only after a
     // day that saved files (and once at the end): a 30-day catch-up of a quiet app is not 60 fsync'ed rewrites
     const connection = knownConnection(run) ?? (await this.backups.connect(source));
+    remember(run, connection);
     // a conversation active on several days is listed by each: archived and counted once per run
     const done = new Set<string>();
     let checkpointFrozen = false;
@@ -170,4 +184,10 @@ export class SourceBackupService {
 /** An app of a whole workspace comes with the workspace's client and the app as listed (no lookup, one session). */
 function knownConnection(run: SourceRun): BackupConnection | undefined {
   return run.client && run.app ? { client: run.client, app: run.app } : undefined;
+}
+
+/** The connection the run reached Dify with, kept for what follows the crawl (the configuration snapshot). */
+function remember(run: SourceRun, connection: BackupConnection): void {
+  run.client ??= connection.client;
+  run.app ??= connection.app;
 }

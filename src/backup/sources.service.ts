@@ -31,6 +31,9 @@ export interface SourceView {
   next_run: string | null;
   /** true for a console source without app_id: every app of its workspace */
   workspace: boolean;
+  /** a source of one app: its configuration (DSL) snapshots and when the latest was (console modes; 0 in service mode) */
+  config_snapshots?: number;
+  config_snapshot_at?: string | null;
   /** a whole-workspace source: the apps it has backed up (gone ones included), and their number */
   apps?: WorkspaceAppView[];
   apps_total?: number;
@@ -111,7 +114,9 @@ export class SourcesService {
         last_success_at: state?.last_success_at ?? null,
         next_run: nextRun,
         workspace: isWorkspaceSource(source),
-        ...(isWorkspaceSource(source) ? this.workspaceApps(source, state) : {}),
+        ...(isWorkspaceSource(source)
+          ? this.workspaceApps(source, state)
+          : { config_snapshots: state?.config_snapshots ?? 0, config_snapshot_at: state?.config_snapshot_at ?? null }),
       };
     });
   }

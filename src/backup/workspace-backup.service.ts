@@ -8,12 +8,13 @@ import { AppConfig } from '../config/app-config';
 import { accessModeOf, type DifySource } from '../config/dify-source';
 import { DifyClientFactory } from '../dify/dify-client.factory';
 import { DifyError } from '../dify/dify.errors';
-import type { AppConfigExport, DifyApp, WorkspaceApp } from '../dify/dify.types';
+import type { DifyApp, WorkspaceApp } from '../dify/dify.types';
 import type { WorkspaceClient } from '../dify/workspace.client';
 import { AppConfigSnapshots } from '../log-storage/app-config-snapshots';
 import { addCounts, describeResult } from './backup-result';
 import type { BackupResult } from './backup.types';
 import { CheckpointService } from './checkpoint.service';
+import { ConfigSnapshotFacts, saveConfigSnapshot, settleExport } from './config-snapshot';
 import { errorName, newJobSource, sourceStatus, ZERO_PROGRESS } from './job-outcome';
 import type { JobSource, WorkspaceAppNote } from './jobs.types';
 import type { SourceRun } from './source-run';
@@ -101,12 +102,9 @@ export class WorkspaceBackupService {
     appEntry.started_at = this.clock.now().toISOString();
     const app: DifyApp = { id: listed.id, name: listed.name, mode: listed.mode };
     const client = workspace.clientFor(listed);
-    let snapshot: { config_snapshots: number; config_snapshot_at: string | null } | null = null;
+    let snapshot: ConfigSnapshotFacts | null = null;
     // asked for while the conversations are crawled: one round trip less per app on the critical path
-    const config: Promise<{ ok: AppConfigExport } | { error: unknown }> = workspace.getAppConfig(listed.id).then(
-      (ok) => ({ ok }),
-      (error: unknown) => ({ error }),
-    );
+    const config = settleExport(workspace.getAppConfig(listed.id));
     try {
       await backupApp({
         job: run.job,
@@ -119,7 +117,7 @@ export class WorkspaceBackupService {
         onProgress,
         onSlice: run.onSlice,
       });
-      snapshot = await this.snapshot(await config, source, appEntry);
+      snapshot = await saveConfigSnapshot(this.snapshots, await config, source, appEntry, this.clock.now());
     } catch (error) {
       await config;
       appEntry.error = withRetryAdvice(redactText(error instanceof Error ? error.message : String(error), secretsOf(source)), error);
@@ -149,30 +147,6 @@ export class WorkspaceBackupService {
       this.logger.error(`Failed to record the outcome of ${orgAppLabel(source)}: ${errorName(e)}`);
     }
     onProgress();
-  }
-
-  /** The app's DSL (never with secrets), written only when its hash differs from the latest snapshot. */
-  private async snapshot(
-    exported: { ok: AppConfigExport } | { error: unknown },
-    source: DifySource,
-    appEntry: JobSource,
-  ): Promise<{ config_snapshots: number; config_snapshot_at: string | null } | null> {
-    try {
-      if ('error' in exported) throw exported.error;
-      const config = exported.ok;
-      const saved = await this.snapshots.save({
-        organizationId: source.organization_id ?? null,
-        appId: source.app_id,
-        yaml: config.yaml,
-        sha256: config.sha256,
-        at: this.clock.now(),
-      });
-      return { config_snapshots: saved.count, config_snapshot_at: saved.latest_at };
-    } catch (error) {
-      const text = redactText(error instanceof Error ? error.message : String(error), secretsOf(source));
-      appEntry.warnings.push(`the app configuration (DSL) could not be saved: ${text}`);
-      return null;
-    }
   }
 
   /** The workspace's last listing on its own state, and every app of it no longer listed marked gone. */

@@ -1,8 +1,9 @@
 import { AgentAppClient } from './agent-app.client';
+import { AppConfigClient } from './app-config.client';
 import { ConsoleAppClient } from './console-app.client';
 import type { ConsoleAuth } from './console-auth';
 import { DifyNotFoundError } from './dify.errors';
-import type { ConversationRef, Coverage, CrawlWindow, DifyAccessMode, DifyApp, DifyAppClient, DifySource } from './dify.types';
+import type { AppConfigExport, ConversationRef, Coverage, CrawlWindow, DifyAccessMode, DifyApp, DifyAppClient, DifySource } from './dify.types';
 import { WorkspaceClient } from './workspace.client';
 
 /**
@@ -48,6 +49,11 @@ export class ConsoleSourceClient implements DifyAppClient {
 
   takeWarnings(): string[] {
     return [...this.classic.takeWarnings(), ...(this.agent?.takeWarnings() ?? [])];
+  }
+
+  /** The App id's DSL, Agent apps included, over this source's session. */
+  getAppConfig(app: DifyApp): Promise<AppConfigExport> {
+    return new AppConfigClient(this.auth).getAppConfig(app.id);
   }
 
   /** The whole workspace with this source's session. */

@@ -74,6 +74,8 @@ export interface DifyAppClient {
    * once. The backup run calls it when the crawl ends and adds them to the run's warnings.
    */
   takeWarnings?(): string[];
+  /** Console modes: the app's configuration (DSL export, never with its secrets). The Service API has none. */
+  getAppConfig?(app: DifyApp): Promise<AppConfigExport>;
 }
 
 /** One app of a workspace that can be backed up. */

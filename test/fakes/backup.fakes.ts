@@ -16,6 +16,7 @@ import { JobsService } from '../../src/backup/jobs.service';
 import { SourceBackupService } from '../../src/backup/source-backup.service';
 import type { Job, SourceState } from '../../src/backup/jobs.types';
 import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
+import type { AppConfigSnapshots } from '../../src/log-storage/app-config-snapshots';
 
 /** Typed fakes shared by the backup and scheduler unit tests. */
 export class FakeClock extends Clock {
@@ -189,7 +190,16 @@ export function jobsService(parts: {
   const alerts = parts.alerts as unknown as AlertsService;
   return new JobsService(
     new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, parts.clock),
-    new SourceBackupService(parts.config, parts.backups as unknown as BackupService, parts.checkpoints, alerts, parts.clock, null as unknown as WorkspaceBackupService),
+    new SourceBackupService(
+      parts.config,
+      parts.backups as unknown as BackupService,
+      parts.checkpoints,
+      alerts,
+      parts.clock,
+      null as unknown as WorkspaceBackupService,
+      // the fake client exports no configuration: never reached
+      null as unknown as AppConfigSnapshots,
+    ),
     parts.checkpoints,
     alerts,
     parts.stale as unknown as StaleSourcesService,

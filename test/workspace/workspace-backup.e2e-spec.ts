@@ -333,3 +333,69 @@ describe('a whole-workspace source from DIFY_APPS_FILE, with include entries by 
     expect(ids().has(late.id)).toBe(true);
   });
 });
+
+describe('configuration snapshots of sources of one app', () => {
+  let sim: DifySimulator;
+  let t: TestApp;
+  let chat: SimulatedApp;
+  let agent: SimulatedApp;
+  let service: SimulatedApp;
+  const run = () => t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'scheduled' });
+  const ymls = () => filesUnder(t.logsDir, 'apps').filter((f) => f.endsWith('.yml'));
+  const viewOf = async (appId: string) =>
+    ((await request(t.server).get('/api/sources').expect(200)).body.sources as Record<string, any>[]).find((s) => s.app_id === appId)!;
+  const latestOf = (appId: string) => JSON.parse(fs.readFileSync(path.join(t.logsDir, 'apps', 'acme', appId, 'snapshots.json'), 'utf8')).snapshots.at(-1).saved_at;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 23, agentApp: true, conversationsPerApp: 2 });
+    chat = sim.apps.find((a) => a.mode === 'chat')!;
+    agent = sim.apps.find((a) => a.mode === 'agent' && a.name === 'Travel Concierge')!;
+    service = sim.apps.find((a) => a.mode === 'completion')!;
+    const file = path.join(makeTempDir('vault-apps-file-'), 'apps.json');
+    const admin = { console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId, organization_id: 'acme' };
+    fs.writeFileSync(
+      file,
+      JSON.stringify([
+        { app_id: chat.id, ...admin },
+        { app_id: agent.id, console_api_url: sim.consoleApiUrl, email: sim.account.email, password: sim.account.password, organization_id: 'acme' },
+        { app_id: service.id, dify_api_url: sim.serviceApiUrl, api_key: service.apiKey, organization_id: 'acme' },
+      ]),
+    );
+    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_APPS_FILE: file, BACKFILL_FROM: '10d', DIFY_MAX_RETRIES: '0' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  it('saves the configuration of a console source of one app, Agent apps included, without secrets; a service-mode source has none', async () => {
+    const job = await run();
+    expect(job.status).toBe('succeeded');
+    expect(ymls().map((f) => f.split('/').slice(0, 3).join('/')).sort()).toEqual([`apps/acme/${chat.id}`, `apps/acme/${agent.id}`].sort());
+    expect(sim.counters.dslExportsWithSecret).toBe(0);
+    for (const f of filesUnder(t.logsDir, 'apps')) expect([f, SECRET.test(fs.readFileSync(path.join(t.logsDir, f), 'utf8'))]).toEqual([f, false]);
+    for (const app of [chat, agent]) expect(await viewOf(app.id)).toMatchObject({ config_snapshots: 1, config_snapshot_at: latestOf(app.id) });
+    expect(await viewOf(service.id)).toMatchObject({ config_snapshots: 0, config_snapshot_at: null });
+  });
+
+  it('writes a snapshot only when the configuration changed, shows the count and latest time on the admin page, and verify checks them', async () => {
+    expect((await run()).status).toBe('succeeded');
+    expect(ymls()).toHaveLength(2);
+    sim.setAppPrompt(chat.id, 'Answer in Dutch.');
+    expect((await run()).status).toBe('succeeded');
+    expect(ymls().filter((f) => f.includes(chat.id))).toHaveLength(2);
+    expect(ymls()).toHaveLength(3);
+    const view = await viewOf(chat.id);
+    expect(view).toMatchObject({ config_snapshots: 2, config_snapshot_at: latestOf(chat.id) });
+
+    const html = (await request(t.server).get('/admin').expect(200)).text;
+    const card = new RegExp(`<article class="source" data-source="acme/${chat.id}">[\\s\\S]*?</article>`).exec(html)?.[0];
+    expect(card).toContain(`<dd data-snapshots="2">2 <time datetime="${view.config_snapshot_at}"`);
+    const serviceCard = new RegExp(`<article class="source" data-source="acme/${service.id}">[\\s\\S]*?</article>`).exec(html)?.[0];
+    expect(serviceCard).toBeDefined();
+    expect(serviceCard).not.toContain('Config snapshots');
+
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body.app_configs).toEqual({ checked: 3, missing: [], changed: [] });
+  });
+});

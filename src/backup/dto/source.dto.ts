@@ -50,6 +50,10 @@ export class SourceViewDto {
   @ApiProperty({ example: '2025-10-16T02:00:00.000Z', nullable: true, type: String, description: 'null when ENABLE_AUTO_LOGGING=false' })
   next_run: string | null;
   @ApiProperty({ example: false, description: 'a console source without app_id: every app of its workspace' }) workspace: boolean;
+  @ApiPropertyOptional({ example: 2, description: 'a source of one app: configuration (DSL) snapshots saved (console modes; 0 in service mode)' })
+  config_snapshots?: number;
+  @ApiPropertyOptional({ example: '2025-10-15T02:01:09.000Z', nullable: true, type: String, description: 'a source of one app: when the latest snapshot was saved' })
+  config_snapshot_at?: string | null;
   @ApiPropertyOptional({ type: [WorkspaceAppViewDto], description: 'whole workspace: its apps (gone ones included)' }) apps?: WorkspaceAppViewDto[];
   @ApiPropertyOptional({ example: 12, description: 'whole workspace: apps backed up and not gone' }) apps_total?: number;
   @ApiPropertyOptional({ type: [WorkspaceAppNoteDto], description: 'whole workspace: apps left out by include/exclude' }) excluded_apps?: WorkspaceAppNoteDto[];
