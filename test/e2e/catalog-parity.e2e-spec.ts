@@ -2,10 +2,15 @@
  * Parity: one archive served once on the SQLite catalog and once on the PostgreSQL catalog answers every query
  * the API offers the same way (same counts, order, pages, bytes), apart from what is by nature per instance.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
+import { conversationPath } from '../../src/log-storage/archive-paths';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
+import { conversation } from '../archive/archive-fixtures';
 import { createDatabase, dropDatabase } from '../support/postgres';
 import { createTestApp, TestApp } from '../support/test-app';
 
@@ -27,6 +32,24 @@ const NAMES = [
 ];
 
 type Query = Record<string, string | number | boolean>;
+
+/** Files as the seed's own tool writes them (no organization_id: the folder names it, or there is none), one gzipped. */
+function writeSeedFiles(logsDir: string): void {
+  const seeds = [
+    { org: 'acme', created_at: '2024-03-01T08:00:00.000Z', gz: false, words: 'Seed refund request for the café order' },
+    { org: null, created_at: '2024-03-01T08:00:00.000Z', gz: true, words: 'Seed without organization: Straße refund' },
+    { org: 'globex', created_at: '2024-03-02T23:59:59.000Z', gz: false, words: 'Seed policy question, 東京 travel' },
+  ];
+  seeds.forEach(({ org, created_at, gz, words }, i) => {
+    const id = `5eed0000-0000-4000-8000-00000000000${i}`;
+    const record: Record<string, unknown> = { ...conversation({ id, organization_id: org, created_at, messages: [{ query: words, answer: `${words} answered` }] }) };
+    delete record.organization_id;
+    const relative = conversationPath({ conversation_id: id, organization_id: org, created_at }, 'UTC') + (gz ? '.gz' : '');
+    const text = Buffer.from(JSON.stringify(record, null, 2));
+    fs.mkdirSync(path.dirname(path.join(logsDir, relative)), { recursive: true });
+    fs.writeFileSync(path.join(logsDir, relative), gz ? gzipSync(text) : text);
+  });
+}
 
 describe('catalog parity: SQLite and PostgreSQL', () => {
   let sim: DifySimulator;
@@ -64,7 +87,8 @@ describe('catalog parity: SQLite and PostgreSQL', () => {
         .post('/api/conversation-logs')
         .send({
           app_id: app.id,
-          organization_id: i === 2 ? 'globex' : 'acme',
+          // the fourth app without an organization: its files sit directly under conversations/YYYY/MM/DD
+          ...(i === 3 ? {} : { organization_id: i === 2 ? 'globex' : 'acme' }),
           console_api_url: sim.consoleApiUrl,
           admin_api_key: sim.adminApiKey,
           workspace_id: sim.workspaceId,
@@ -73,6 +97,7 @@ describe('catalog parity: SQLite and PostgreSQL', () => {
       expect(res.body).toMatchObject({ success: true });
     }
     await request(onPostgres.server).post('/api/conversation-logs/compress').query({ after_days: 10 }).expect(200);
+    writeSeedFiles(onPostgres.logsDir);
     // row ids break ties: both catalogs number the files as a rebuild walks them
     await request(onPostgres.server).post('/api/conversation-logs/reindex').expect(200);
     onSqlite = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', LOGS_DIR: onPostgres.logsDir });
@@ -88,6 +113,10 @@ describe('catalog parity: SQLite and PostgreSQL', () => {
   it('answers the summary and the statistics alike', async () => {
     const { pg: all } = await both('/api/conversation-logs', { action: 'summary' });
     expect(all.total_files).toBeGreaterThan(40);
+    // the seed's own files are part of the archive on both
+    const seeds = await both('/api/conversation-logs/search', { q: 'seed' });
+    expect(seeds.pg.results.map((r: { path: string }) => r.path.endsWith('.gz'))).toEqual([false, false, true]);
+    expect(seeds.pg).toEqual(seeds.lite);
     const days = [...new Set((all.directories as string[]).map((d) => d.split('/').slice(-3).join('-')))].sort();
     expect(days.length).toBeGreaterThan(3);
     const queries: Query[] = [
