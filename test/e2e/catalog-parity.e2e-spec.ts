@@ -197,12 +197,18 @@ describe('catalog parity: SQLite and PostgreSQL', () => {
     }
   });
 
-  it('finds every conversation by id alike', async () => {
+  it('finds every conversation by id and by path alike, and verifies the archive alike', async () => {
     const { pg: listing } = await both('/api/conversation-logs/search', { limit: 100 });
     for (const r of listing.results.slice(0, 20)) {
-      const one = await both(`/api/conversation-logs/conversations/${r.conversation_id}`);
-      expect(one.pg).toEqual(one.lite);
+      const byId = await both(`/api/conversation-logs/conversations/${r.conversation_id}`);
+      expect(byId.pg).toEqual(byId.lite);
+      const byPath = await both('/api/conversation-logs/conversation', { path: r.path });
+      expect(byPath.pg).toEqual(byPath.lite);
     }
+    const missing = await both('/api/conversation-logs/conversations/00000000-0000-4000-8000-000000000000', {}, 404);
+    expect(missing.pg).toEqual(missing.lite);
+    const verified = await both('/api/conversation-logs/verify');
+    expect(verified.pg).toEqual(verified.lite);
   });
 
   it('lists the audit log alike, apart from the time and the salted hash each instance makes', async () => {
