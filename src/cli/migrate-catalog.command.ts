@@ -1,22 +1,80 @@
 import * as path from 'node:path';
+import { FileCheckpointRepository } from '../backup/checkpoint.repository';
+import { FileJobHistoryRepository } from '../backup/job-history.repository';
+import { PostgresCheckpointRepository } from '../backup/postgres/postgres-checkpoint.repository';
+import { PostgresJobHistoryRepository } from '../backup/postgres/postgres-job-history.repository';
+import { StateDatabase } from '../backup/postgres/state-database';
+import type { AppConfig } from '../config/app-config';
 import { loadConfigFromEnvironment } from '../config/load-environment';
 import { ArchiveAccess } from '../log-storage/archive-access';
 import { ArchiveFiles } from '../log-storage/archive-files';
 import { ArchiveMaintenance } from '../log-storage/archive-maintenance.service';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
 import { PostgresCatalog } from '../log-storage/postgres/postgres-catalog';
+import { PostgresPrivacy } from '../log-storage/postgres/postgres-privacy';
+import { FileAuditLog } from '../log-storage/privacy/audit-log';
+import { FileErasureRegistry } from '../log-storage/privacy/erasure-registry';
 import { CATALOG_FILE } from '../log-storage/sqlite/catalog-schema';
 import { readSqliteCatalog } from '../log-storage/sqlite/sqlite-catalog-reader';
-import { CliCommand, EXIT, stringOption, UsageError } from './cli-command';
+import { CliCommand, CliOutput, EXIT, stringOption, UsageError } from './cli-command';
+
+/** What one copy of a state table did: rows added, and rows already there (left as they are). */
+interface TableCopy {
+  copied: number;
+  present: number;
+}
+
+/** Adds the items the target lacks (by key), keeping what it holds: newer state written there is never overwritten. */
+function addMissing<T>(stored: T[], items: T[], key: (item: T) => string, copy: TableCopy): T[] {
+  const known = new Set(stored.map(key));
+  const added = items.filter((item) => !known.has(key(item)));
+  copy.copied = added.length;
+  copy.present = items.length - added.length;
+  return [...stored, ...added];
+}
+
+/**
+ * The state in LOGS_DIR/state (job history, checkpoints, erasures with their salt, the audit log) into
+ * PostgreSQL, one line per table. What is there already is kept, so a second run copies nothing again.
+ */
+async function copyState(config: AppConfig, url: string, out: CliOutput): Promise<void> {
+  const state = new StateDatabase(url);
+  const privacy = new PostgresPrivacy(url);
+  try {
+    const jobs: TableCopy = { copied: 0, present: 0 };
+    const fileJobs = await new FileJobHistoryRepository(config).load();
+    await new PostgresJobHistoryRepository(state).update((stored) => addMissing(stored, fileJobs, (job) => job.id, jobs));
+    out.line(`job history: ${jobs.copied} copied, ${jobs.present} already there`);
+
+    const checkpoints: TableCopy = { copied: 0, present: 0 };
+    const fileCheckpoints = await new FileCheckpointRepository(config).load();
+    await new PostgresCheckpointRepository(state).update((stored) => addMissing(stored, fileCheckpoints, (s) => s.key, checkpoints));
+    out.line(`checkpoints: ${checkpoints.copied} copied, ${checkpoints.present} already there`);
+
+    const erasureFile = await new FileErasureRegistry(config).snapshot();
+    const erasures = erasureFile ? await privacy.erasures.importState(erasureFile) : { copied: 0, present: 0 };
+    out.line(`erasures: ${erasures.copied} copied, ${erasures.present} already there`);
+
+    const audit = await privacy.audit.importLines(new FileAuditLog(config).lines());
+    out.line(`audit log: ${audit.copied} copied, ${audit.present} already there`);
+  } catch (error) {
+    throw new Error(`copying the state into PostgreSQL failed: ${state.scrub(error)}`);
+  } finally {
+    await privacy.onApplicationShutdown();
+    await state.close();
+  }
+}
 
 /**
  * `migrate-catalog --to postgres [--rebuild]`: fills the PostgreSQL catalog (DATABASE_URL) from the
- * SQLite catalog in LOGS_DIR, or from the archive files with --rebuild, and checks the counts at the end.
- * It runs on the configuration alone, so no catalog is opened (or rebuilt) before it starts.
+ * SQLite catalog in LOGS_DIR, or from the archive files with --rebuild, copies the state in LOGS_DIR/state
+ * (job history, checkpoints, erasures, audit log) and checks the counts at the end. It runs on the
+ * configuration alone, so no catalog is opened (or rebuilt) before it starts.
  */
 export const migrateCatalogCommand: CliCommand = {
   name: 'migrate-catalog',
-  summary: 'copy the SQLite catalog into PostgreSQL (DATABASE_URL), or rebuild it there from the files; exit code 1 when the counts differ',
+  summary:
+    'copy the SQLite catalog (or rebuild it from the files) and the state (job history, checkpoints, erasures, audit log) into PostgreSQL (DATABASE_URL); exit code 1 when the counts differ',
   flags: {
     to: { type: 'string', value: 'postgres', required: true, description: 'the catalog to fill; postgres is the only target' },
     rebuild: { type: 'boolean', description: 'read the archive files instead of the SQLite catalog' },
@@ -25,8 +83,9 @@ export const migrateCatalogCommand: CliCommand = {
   async run({ options, out }) {
     if (stringOption(options, 'to') !== 'postgres') throw new UsageError('--to postgres is the only target');
     const config = loadConfigFromEnvironment();
-    if (!config.catalog.databaseUrl) throw new UsageError('DATABASE_URL must be set to the PostgreSQL database to fill');
-    const target = new PostgresCatalog({ url: config.catalog.databaseUrl, ftsLanguage: config.catalog.ftsLanguage });
+    const url = config.catalog.databaseUrl;
+    if (!url) throw new UsageError('DATABASE_URL must be set to the PostgreSQL database to fill');
+    const target = new PostgresCatalog({ url, ftsLanguage: config.catalog.ftsLanguage });
     await target.open();
     try {
       let expected: number;
@@ -50,6 +109,7 @@ export const migrateCatalogCommand: CliCommand = {
         await target.finishRebuild();
         out.line(`copied ${expected} conversations and ${messages} messages from ${source}`);
       }
+      await copyState(config, url, out);
       const counted = await target.count();
       if (counted !== expected) {
         out.error(`count check failed: PostgreSQL holds ${counted} conversations, expected ${expected}`);

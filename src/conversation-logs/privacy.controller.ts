@@ -60,7 +60,8 @@ export class PrivacyController {
   @Get('audit')
   @ApiOperation({
     summary: 'The audit log: every erasure, lifted erasure and retention clean, newest first',
-    description: 'When, what, how many, through which route and from which client; never content or secrets. Kept in LOGS_DIR/state/audit.jsonl.',
+    description:
+      'When, what, how many, through which route and from which client; never content or secrets. Kept in LOGS_DIR/state/audit.jsonl, or in PostgreSQL when DATABASE_URL is set.',
   })
   @ApiOkResponse({ type: AuditPageDto })
   @ApiBadRequestResponse(BAD_REQUEST)

@@ -13,15 +13,17 @@ import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
 import { S3ArchiveStore } from './s3/s3-archive-store';
 import { LogStorageService } from './log-storage.service';
-import { AuditLog } from './privacy/audit-log';
-import { ErasureRegistry } from './privacy/erasure-registry';
+import { AuditLog, FileAuditLog } from './privacy/audit-log';
+import { ErasureRegistry, FileErasureRegistry } from './privacy/erasure-registry';
 import { PostgresCatalog } from './postgres/postgres-catalog';
+import { POSTGRES_PRIVACY, PostgresPrivacy } from './postgres/postgres-privacy';
 import { CATALOG_FILE } from './sqlite/catalog-schema';
 import { SqliteCatalog } from './sqlite/sqlite-catalog';
 
 /**
- * The archive: conversation files, their catalog, and everything read from them. The store and the catalog
- * are chosen here, behind their tokens (the LOGS_DIR directory; the catalog in PostgreSQL when DATABASE_URL is set, else a SQLite file in LOGS_DIR).
+ * The archive: conversation files, their catalog, and everything read from them. The store, the catalog, the
+ * erasures and the audit log are chosen here, behind their tokens (the LOGS_DIR directory; the catalog, the
+ * erasures and the audit log in PostgreSQL when DATABASE_URL is set, else a SQLite file and files in LOGS_DIR).
  */
 @Module({
   providers: [
@@ -47,8 +49,21 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     ArchiveMaintenance,
     LogStorageService,
     AppConfigSnapshots,
-    ErasureRegistry,
-    AuditLog,
+    {
+      provide: POSTGRES_PRIVACY,
+      useFactory: (config: AppConfig): PostgresPrivacy | null => (config.catalog.databaseUrl ? new PostgresPrivacy(config.catalog.databaseUrl) : null),
+      inject: [AppConfig],
+    },
+    {
+      provide: ErasureRegistry,
+      useFactory: (config: AppConfig, pg: PostgresPrivacy | null): ErasureRegistry => pg?.erasures ?? new FileErasureRegistry(config),
+      inject: [AppConfig, POSTGRES_PRIVACY],
+    },
+    {
+      provide: AuditLog,
+      useFactory: (config: AppConfig, pg: PostgresPrivacy | null): AuditLog => pg?.audit ?? new FileAuditLog(config),
+      inject: [AppConfig, POSTGRES_PRIVACY],
+    },
   ],
   exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog],
 })

@@ -1,9 +1,11 @@
 /** Erasing one end user everywhere: files, catalog, search, export, stats, and the bytes under LOGS_DIR. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Client } from 'pg';
 import request from 'supertest';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { createDatabase, dropDatabase } from '../support/postgres';
 import { createTestApp, TestApp } from '../support/test-app';
 
 jest.setTimeout(120_000);
@@ -163,4 +165,91 @@ describe('DELETE /api/end-users/{end_user}', () => {
     const bad = await request(t.server).get('/api/audit').query({ limit: 0 }).expect(400);
     expect(JSON.stringify(bad.body)).toContain('limit');
   });
+});
+
+/** Every row of every table of the database, each as text, with its table's name. */
+async function tablesContaining(url: string, needles: string[]): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = (await client.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows;
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['files', 'file_texts', 'messages', 'jobs', 'checkpoints', 'erasures', 'erasure_salt', 'audit_log']));
+    const found: string[] = [];
+    for (const { name } of tables) {
+      const rows = (await client.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`)).rows;
+      for (const { row } of rows) for (const n of needles) if (row.includes(n)) found.push(`${name}: ${n}`);
+    }
+    return found;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('DELETE /api/end-users/{end_user} with DATABASE_URL', () => {
+  let sim: DifySimulator;
+  let t: TestApp;
+  let url: string;
+  let app: SimulatedApp;
+  const backup = () =>
+    request(t.server)
+      .post('/api/conversation-logs')
+      .send({
+        app_id: app.id,
+        organization_id: 'acme',
+        console_api_url: sim.consoleApiUrl,
+        admin_api_key: sim.adminApiKey,
+        workspace_id: sim.workspaceId,
+        filters: { start_date: new Date(Date.now() - 40 * DAY * 1000).toISOString() },
+      });
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 17 });
+    app = sim.apps.find((a) => a.mode === 'chat')!;
+    const now = Math.floor(Date.now() / 1000);
+    sim.addConversation({ app_id: app.id, user: USER, name: `${PHRASE} old`, created_at: now - 20 * DAY, messages: 2 });
+    sim.addConversation({ app_id: app.id, user: USER, name: `${PHRASE} new`, created_at: now - DAY, messages: 3 });
+    sim.addConversation({ app_id: app.id, user: OTHER, name: 'kept conversation', created_at: now - 20 * DAY, messages: 1 });
+    url = await createDatabase('erase_user');
+    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DATABASE_URL: url });
+    expect((await backup()).body).toMatchObject({ success: true });
+    await request(t.server).post('/api/conversation-logs/compress').query({ after_days: 7 }).expect(200);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+    if (url) await dropDatabase(url);
+  });
+
+  it('leaves no byte of the end user under LOGS_DIR and no row holding their ids or text in PostgreSQL', async () => {
+    const hits = (await request(t.server).get('/api/conversation-logs/search').query({ user: USER, limit: 50 }).expect(200)).body.results;
+    expect(hits).toHaveLength(2);
+    const conversationIds = hits.map((r: { conversation_id: string }) => r.conversation_id);
+    const file = (await request(t.server).get('/api/conversation-logs/conversation').query({ path: hits[0].path }).expect(200)).body;
+    const endUserId: string = (file.conversation ?? file).from_end_user_id;
+    const sessionId: string = (file.conversation ?? file).from_end_user_session_id ?? USER;
+    const needles = [USER, endUserId, sessionId, 'quokka', ...conversationIds];
+    expect(await tablesContaining(url, needles)).not.toEqual([]);
+
+    const erased = await request(t.server).delete(`/api/end-users/${USER}`).expect(200);
+    expect(erased.body).toMatchObject({ dry_run: false, conversations: 2, remembered: true });
+
+    expect(filesContaining(t.logsDir, needles)).toEqual([]);
+    expect(fs.existsSync(path.join(t.logsDir, 'state', 'erasures.json'))).toBe(false);
+    expect(fs.existsSync(path.join(t.logsDir, 'state', 'audit.jsonl'))).toBe(false);
+    expect(await tablesContaining(url, needles)).toEqual([]);
+    expect(await exportText()).toContain('kept conversation');
+  });
+
+  it('keeps the end user out of later backups from the erasures in PostgreSQL, and lists the erasure in the audit log', async () => {
+    const again = await backup();
+    expect(again.body).toMatchObject({ success: true, erased_skipped_count: 2 });
+    expect(await exportText()).not.toContain(PHRASE);
+    const page = (await request(t.server).get('/api/audit').expect(200)).body;
+    expect(page.total).toBe(1);
+    expect(page.entries[0]).toMatchObject({ action: 'erase-end-user', route: 'api', counts: { conversations: 2, days: 2 }, scope: { end_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(JSON.stringify(page)).not.toContain(USER);
+  });
+
+  const exportText = async () =>
+    (await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', start_date: '2000-01-01', end_date: '2099-12-31' }).expect(200)).text;
 });

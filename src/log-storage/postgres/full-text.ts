@@ -63,8 +63,6 @@ function operand(word: string, suffix: string): string {
 export interface SearchTerms {
   /** every term, ANDed: the `to_tsquery` text */
   query: string;
-  /** each term on its own, limited to one field (weights A, B, C), for choosing the snippet's field */
-  byField: [string[], string[], string[]];
 }
 
 /**
@@ -77,51 +75,7 @@ export function searchTerms(text: string): SearchTerms | null {
     .map((w) => words(w).filter((p) => Buffer.byteLength(p, 'utf8') <= MAX_WORD_BYTES))
     .filter((parts) => parts.length > 0);
   if (!phrases.length) return null;
-  const term = (parts: string[], weight: string) =>
-    parts.map((p, i) => operand(p, i === parts.length - 1 ? `:*${weight}` : weight ? `:${weight}` : '')).join(' <-> ');
+  const term = (parts: string[]) => parts.map((p, i) => operand(p, i === parts.length - 1 ? ':*' : '')).join(' <-> ');
   const wrap = (t: string, parts: string[]) => (parts.length > 1 ? `(${t})` : t);
-  return {
-    query: phrases.map((parts) => wrap(term(parts, ''), parts)).join(' & '),
-    byField: (['A', 'B', 'C'] as const).map((w) => phrases.map((parts) => term(parts, w))) as [string[], string[], string[]],
-  };
-}
-
-/** What ts_headline marks hits with; swapped for « and » once the hits are placed on the original text. */
-export const HIT_START = '\u0001';
-export const HIT_END = '\u0002';
-
-/**
- * The text folded one character at a time (diacritics, case), so every character of the folded text
- * stands for the character at the same place in the original; ts_headline marks hits on the folded text
- * (where its parser finds the folded words) and `placeHits` carries the marks back.
- */
-export function foldForHeadline(text: string): string {
-  return [...text]
-    .map((ch) => {
-      if (ch === HIT_START || ch === HIT_END || ch === '\u0000') return ' ';
-      const folded = foldText(ch);
-      return [...folded].length === 1 ? folded : ch;
-    })
-    .join('');
-}
-
-/**
- * The original text of a headline made from `foldForHeadline(original)`, hits between « and », with …
- * where the fragment leaves text out (as FTS5's snippet). Null when the headline is not a fragment of it.
- */
-export function placeHits(original: string, headline: string): string | null {
-  const source = [...original];
-  const folded = [...foldForHeadline(original)].join('');
-  const plain = headline.split(HIT_START).join('').split(HIT_END).join('');
-  const at = folded.indexOf(plain);
-  if (at < 0) return null;
-  let k = [...folded.slice(0, at)].length;
-  const start = k;
-  let out = '';
-  for (const ch of headline) {
-    if (ch === HIT_START) out += '«';
-    else if (ch === HIT_END) out += '»';
-    else out += source[k++];
-  }
-  return `${start > 0 ? '…' : ''}${out}${k < source.length ? '…' : ''}`;
+  return { query: phrases.map((parts) => wrap(term(parts), parts)).join(' & ') };
 }

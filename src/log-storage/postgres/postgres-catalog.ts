@@ -6,7 +6,8 @@ import type { SearchCursor } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_SCHEMA_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
-import { documentFields, foldForHeadline, HIT_END, HIT_START, placeHits, SearchTerms, searchTerms } from './full-text';
+import { fts5Snippet } from './fts5-snippet';
+import { documentFields, searchTerms } from './full-text';
 import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
 
@@ -32,8 +33,6 @@ const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at' && c
 
 /** One rebuild at a time over all replicas ("dlvrebd" in ASCII). */
 const REBUILD_LOCK_KEY = BigInt('0x646c7672656264').toString();
-
-const SNIPPET_OPTIONS = `StartSel=${HIT_START}, StopSel=${HIT_END}, MaxWords=16, MinWords=6, ShortWord=0, MaxFragments=1`;
 
 /** Counts and sums arrive as numbers (they stay far below 2^53), not as strings. */
 const NUMERIC_TYPES = {
@@ -295,31 +294,17 @@ export class PostgresCatalog implements Catalog {
     );
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id);
-    const snippets = terms ? await this.headlines(ids, terms) : await this.firstQueries(ids);
+    const snippets = text !== null ? await this.snippets(ids, text) : await this.firstQueries(ids);
     return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
   }
 
-  /**
-   * Snippets as FTS5 makes them: from the field holding most of the words (the first such of name, queries,
-   * answers), about 16 words around the hits, hits between « and ».
-   */
-  private async headlines(ids: number[], terms: SearchTerms): Promise<Map<number, string>> {
-    const { rows } = await this.conn().query<{ id: number; text: string }>(
-      `SELECT s.id, CASE WHEN s.a >= s.b AND s.a >= s.c THEN s.name WHEN s.b >= s.c THEN s.queries ELSE s.answers END AS text
-         FROM (SELECT f.id, f.name, t.queries, t.answers,
-                 (SELECT COUNT(*) FROM unnest($2::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS a,
-                 (SELECT COUNT(*) FROM unnest($3::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS b,
-                 (SELECT COUNT(*) FROM unnest($4::text[]) w WHERE t.document @@ to_tsquery($1::regconfig, w)) AS c
-               FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($5::bigint[])) s`,
-      [this.options.ftsLanguage, ...terms.byField, ids],
+  /** Snippets as SQLite's FTS5 makes them (column, window of 16 words, marks), from the stored texts. */
+  private async snippets(ids: number[], text: string): Promise<Map<number, string>> {
+    const { rows } = await this.conn().query<{ id: number; name: string; queries: string; answers: string }>(
+      'SELECT f.id, f.name, t.queries, t.answers FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($1::bigint[])',
+      [ids],
     );
-    // marked on the folded text, where the parser finds the folded words whatever the database's locale
-    const marked = await this.conn().query<{ headline: string }>(
-      `SELECT ts_headline($1::regconfig, x.text, to_tsquery($1::regconfig, $2), $3) AS headline
-         FROM unnest($4::text[]) WITH ORDINALITY AS x(text, n) ORDER BY x.n`,
-      [this.options.ftsLanguage, terms.query, SNIPPET_OPTIONS, rows.map((r) => foldForHeadline(r.text))],
-    );
-    return new Map(rows.map((r, i) => [r.id, placeHits(r.text, marked.rows[i].headline) ?? r.text.slice(0, 160)]));
+    return new Map(rows.map((r) => [r.id, fts5Snippet([r.name, r.queries, r.answers], text)]));
   }
 
   /** Without a search text: the start of the first query. */

@@ -26,22 +26,48 @@ export interface AuditEntry {
   counts: Record<string, number>;
 }
 
+export type NewAuditEntry = Omit<AuditEntry, 'at' | 'client'> & { client?: string | null };
+
+export interface AuditPage {
+  total: number;
+  entries: AuditEntry[];
+}
+
 /**
- * The append-only record of every deletion (`LOGS_DIR/state/audit.jsonl`, one JSON object per line): when,
- * what, how many, through which route, from which client. It holds no conversation content and no secret;
- * an end user appears only as the erasure registry's salted hash.
+ * The append-only record of every deletion: when, what, how many, through which route, from which client.
+ * It holds no conversation content and no secret; an end user appears only as the erasure registry's salted
+ * hash. Kept in `LOGS_DIR/state/audit.jsonl`, or in PostgreSQL when DATABASE_URL is set.
  */
+export abstract class AuditLog {
+  abstract record(entry: NewAuditEntry): Promise<AuditEntry>;
+  /** Newest first. */
+  abstract read(limit: number, offset: number): Promise<AuditPage>;
+}
+
+/** The entry as it is stored, keys in the order the file has always had them. */
+export function auditEntry(entry: NewAuditEntry, at: Date = new Date()): AuditEntry {
+  return { at: at.toISOString(), ...entry, client: entry.client ?? null };
+}
+
+/** One line of `audit.jsonl`, as read back: its number (from 1) and its text. */
+export interface AuditLine {
+  line: number;
+  text: string;
+}
+
+/** `LOGS_DIR/state/audit.jsonl`, one JSON object per line. */
 @Injectable()
-export class AuditLog {
+export class FileAuditLog extends AuditLog {
   readonly file: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(config: AppConfig) {
+    super();
     this.file = path.join(config.logsDir, 'state', 'audit.jsonl');
   }
 
-  record(entry: Omit<AuditEntry, 'at' | 'client'> & { client?: string | null }): Promise<AuditEntry> {
-    const full: AuditEntry = { at: new Date().toISOString(), ...entry, client: entry.client ?? null };
+  record(entry: NewAuditEntry): Promise<AuditEntry> {
+    const full = auditEntry(entry);
     const write = this.queue.then(async () => {
       await fs.mkdir(path.dirname(this.file), { recursive: true });
       // O_APPEND: one write per line, so two processes on one LOGS_DIR never interleave inside a line
@@ -57,24 +83,32 @@ export class AuditLog {
     return write.then(() => full);
   }
 
-  /** Newest first; reads the file once, keeping only the lines of the page (memory bounded by the page). */
-  async read(limit: number, offset: number): Promise<{ total: number; entries: AuditEntry[] }> {
+  /** Reads the file once, keeping only the lines of the page (memory bounded by the page). */
+  async read(limit: number, offset: number): Promise<AuditPage> {
     const keep = limit + offset;
     const window: string[] = [];
     let total = 0;
-    try {
-      await fs.access(this.file);
-    } catch {
-      return { total: 0, entries: [] };
-    }
-    const lines = createInterface({ input: createReadStream(this.file, 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (!line.trim()) continue;
+    for await (const { text } of this.lines()) {
       total++;
-      window.push(line);
+      window.push(text);
       if (window.length > keep) window.shift();
     }
     const newestFirst = window.reverse().slice(offset, offset + limit);
     return { total, entries: newestFirst.map((l) => JSON.parse(l) as AuditEntry) };
+  }
+
+  /** Every entry, oldest first, with its line number (blank lines are counted, not given). */
+  async *lines(): AsyncGenerator<AuditLine> {
+    try {
+      await fs.access(this.file);
+    } catch {
+      return;
+    }
+    const lines = createInterface({ input: createReadStream(this.file, 'utf8'), crlfDelay: Infinity });
+    let line = 0;
+    for await (const text of lines) {
+      line++;
+      if (text.trim()) yield { line, text };
+    }
   }
 }
