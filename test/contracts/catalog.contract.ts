@@ -104,8 +104,8 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
 
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1', { size: 100 }), []);
-      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });
-      expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: 1 });
+      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });
+      expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: 1 });
       expect(await sut.uncompressedBefore('2099-01-01', 0, 10)).toEqual([]);
       expect((await sut.summary()).bytes).toBe(40);
     });

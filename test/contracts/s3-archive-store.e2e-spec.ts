@@ -24,6 +24,7 @@ function s3Settings(instance: S3Instance, bucket: string, overrides: Partial<S3S
     prefix: '',
     maxAttempts: 3,
     requestTimeoutMs: 10_000,
+    readConcurrency: 16,
     ...overrides,
   };
 }

@@ -153,4 +153,9 @@ CREATE TABLE replicas (
 );
 `,
   },
+  {
+    version: 4,
+    name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
+    sql: `ALTER TABLE files ADD COLUMN md5 text NOT NULL DEFAULT '';`,
+  },
 ];
