@@ -43,7 +43,7 @@ export class S3StoreError extends ArchiveStoreError {
 interface SdkError {
   name?: string;
   Code?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
 function statusOf(error: unknown): number | null {
@@ -316,7 +316,9 @@ export class S3ArchiveStore implements ArchiveStore {
     const status = statusOf(error);
     const code = codeOf(error);
     const detail = status ? `${code}, HTTP ${status}` : `${code}${(error as NodeJS.ErrnoException)?.code ? ` ${(error as NodeJS.ErrnoException).code}` : ''}`;
-    return new S3StoreError(`S3 ${operation}${key ? ` ${key}` : ''} in bucket "${this.bucket}" failed (${detail})`, code, status);
+    const attempts = (error as SdkError)?.$metadata?.attempts;
+    const tries = attempts && attempts > 1 ? ` after ${attempts} attempts` : '';
+    return new S3StoreError(`S3 ${operation}${key ? ` ${key}` : ''} in bucket "${this.bucket}" failed${tries} (${detail})`, code, status);
   }
 }
 
