@@ -20,6 +20,8 @@ export interface FaultRule {
   method?: string;
   /** only requests whose URL path (`/<bucket>/<key>`, decoded) contains this */
   path: string;
+  /** only requests whose query string contains this (`list-type=2` for a listing, `delete` for DeleteObjects) */
+  query?: string;
   fault: S3Fault;
   /** how many matching requests get the fault; Infinity for a fault that lasts until `clear` */
   times: number;
@@ -56,9 +58,12 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
   const stalled = new Set<Socket>();
 
   const server = http.createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const [rawPath, query = ''] = (req.url ?? '/').split('?');
+    const path = decodeURIComponent(rawPath);
     const method = req.method ?? 'GET';
-    const rule = rules.find((r) => r.given < r.times && (!r.method || r.method === method) && path.includes(r.path));
+    const rule = rules.find(
+      (r) => r.given < r.times && (!r.method || r.method === method) && path.includes(r.path) && (r.query === undefined || query.includes(r.query)),
+    );
     requests.push({ method, path, fault: rule?.fault ?? null });
     if (rule) {
       rule.given++;

@@ -74,7 +74,14 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
       : { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }),
     retryMode: 'standard',
     maxAttempts: settings.maxAttempts,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: settings.requestTimeoutMs },
+    // a request without an answer in time, or a socket idle that long, fails with a TimeoutError that the
+    // retry strategy retries (without throwOnRequestTimeout the SDK would only log it and wait forever)
+    requestHandler: {
+      connectionTimeout: 5_000,
+      requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: settings.requestTimeoutMs,
+    },
   };
 }
 
@@ -132,15 +139,27 @@ export class S3ArchiveStore implements ArchiveStore {
     return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), md5: md5.toString('hex') };
   }
 
+  /**
+   * The SDK retries the request until its answer starts; a body cut off or stalled after that is read
+   * again here, with the same attempts and backoff.
+   */
   async get(key: string): Promise<Buffer | null> {
     const name = this.objectKey(key);
     return this.call('get', key, async () => {
-      try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
-        return Buffer.from(await res.Body!.transformToByteArray());
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
+      for (let attempt = 1; ; attempt++) {
+        let res;
+        try {
+          res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
+        } catch (error) {
+          if (isNotFound(error)) return null;
+          throw error;
+        }
+        try {
+          return Buffer.from(await res.Body!.transformToByteArray());
+        } catch (error) {
+          if (attempt >= this.settings.maxAttempts) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20_000, 100 * 2 ** attempt)));
+        }
       }
     });
   }
