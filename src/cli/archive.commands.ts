@@ -1,5 +1,5 @@
 import { AppConfig } from '../config/app-config';
-import { ArchiveCleanQueryDto } from '../conversation-logs/dto/archive-query.dto';
+import { ArchiveCleanQueryDto, ArchiveVerifyQueryDto } from '../conversation-logs/dto/archive-query.dto';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { definedOnly, JSON_FLAG, ORGANIZATION_FLAG } from './archive-flags';
 import { CliCommand, CliFlag, EXIT } from './cli-command';
@@ -29,14 +29,20 @@ export const reindexCommand: CliCommand = {
   },
 };
 
-/** `verify`: re-hashes every file; exit code 1 when anything differs. */
+const VERIFY_FLAGS: Record<string, CliFlag> = {
+  sha256: { type: 'boolean', description: 'download every file and compare its sha256 (default: size and ETag from the listing)', field: 'sha256' },
+  json: JSON_FLAG,
+};
+
+/** `verify`: every file against the catalog; exit code 1 when anything differs. */
 export const verifyCommand: CliCommand = {
   name: 'verify',
-  summary: 're-hash every file against the catalog; exit code 1 when a file is missing, changed, unindexed or corrupt',
-  flags: { json: JSON_FLAG },
-  examples: ['npm run cli -- verify', 'npm run cli -- verify --json'],
+  summary: 'check every file against the catalog (size and ETag; --sha256 hashes); exit code 1 when a file is missing, changed, unindexed or corrupt',
+  flags: VERIFY_FLAGS,
+  examples: ['npm run cli -- verify', 'npm run cli -- verify --sha256 --json'],
   async run({ app: context, options, out }) {
-    const r = await (await context()).get(LogStorageService).verify();
+    const query = validateFlags(ArchiveVerifyQueryDto, options, VERIFY_FLAGS);
+    const r = await (await context()).get(LogStorageService).verify(definedOnly({ sha256: query.sha256 }));
     const problems = r.missing.length + r.changed.length + r.unindexed.length + r.corrupt.length;
     if (options.json) out.line(JSON.stringify(r, null, 2));
     else {
@@ -44,6 +50,10 @@ export const verifyCommand: CliCommand = {
         for (const p of paths) out.line(`${kind} ${p}`);
       }
       out.line(`checked ${r.checked}: missing ${r.missing.length}, changed ${r.changed.length}, unindexed ${r.unindexed.length}, corrupt ${r.corrupt.length}`);
+      out.line(
+        `compared by size and ETag ${r.by_etag}, by sha256 ${r.by_sha256}` +
+          (r.sha256_fallback ? ` (${r.sha256_fallback} catalogued before the catalog kept MD5s)` : ''),
+      );
     }
     return problems === 0 ? EXIT.done : EXIT.failed;
   },

@@ -27,6 +27,8 @@ export interface S3Settings {
   prefix: string;
   maxAttempts: number;
   requestTimeoutMs: number;
+  /** objects read at once by bulk reads (exports, compression, verify with sha256, rebuilds), in order */
+  readConcurrency: number;
 }
 
 export class AppConfig {
@@ -372,6 +374,7 @@ function s3Settings(vars: EnvironmentVariables): S3Settings {
     useAwsManagedIam: vars.S3_USE_AWS_MANAGED_IAM,
     prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
     maxAttempts: 5,
-    requestTimeoutMs: 30_000,
+    requestTimeoutMs: vars.S3_REQUEST_TIMEOUT_SECONDS * 1000,
+    readConcurrency: vars.S3_READ_CONCURRENCY,
   };
 }

@@ -141,6 +141,12 @@ export class EnvironmentVariables {
     message: 'S3_PREFIX must be a key prefix such as vault/ (letters, digits, dots, hyphens, underscores and slashes)',
   })
   S3_PREFIX?: string = '';
+  // Objects read at once by an export, a compression, a verify with sha256 or a rebuild from the bucket (order kept)
+  @Transform(toInt) @IsInt() @Min(1) @Max(256)
+  S3_READ_CONCURRENCY = 16;
+  // One S3 request's time limit; a request that takes longer is retried like a 5xx
+  @Transform(toInt) @IsInt() @Min(1) @Max(600)
+  S3_REQUEST_TIMEOUT_SECONDS = 30;
 
   // With DATABASE_URL: a replica whose heartbeat is older than this is gone (its running jobs are interrupted)
   @Transform(toInt) @IsInt() @Min(4) @Max(3600)

@@ -48,6 +48,7 @@ import {
   ArchiveQueryDto,
   ArchiveSearchQueryDto,
   ArchiveStatsQueryDto,
+  ArchiveVerifyQueryDto,
 } from './dto/archive-query.dto';
 import {
   ArchiveCleanResponseDto,
@@ -160,10 +161,13 @@ export class ArchiveController {
   }
 
   @Get('verify')
-  @ApiOperation({ summary: 'Re-hash every file against the catalog and look for files it does not know' })
+  @ApiOperation({
+    summary: 'Check every file against the catalog (size and ETag from the listing; sha256=true downloads and hashes) and look for files it does not know',
+  })
   @ApiOkResponse({ type: ArchiveVerifyResponseDto })
-  verify(): Promise<VerifyResult> {
-    return this.storage.verify();
+  @ApiBadRequestResponse(BAD_REQUEST)
+  verify(@Query() query: ArchiveVerifyQueryDto): Promise<VerifyResult> {
+    return this.storage.verify(definedOnly({ sha256: query.sha256 }));
   }
 
   @Post('reindex')

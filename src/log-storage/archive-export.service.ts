@@ -6,7 +6,7 @@ import { checkFilter, checkFormat } from './archive-validation';
 import { CATALOG, Catalog, ExportRow } from './catalog';
 import { EXPORT_WRITERS, ExportWriter } from './export-format';
 import type { ArchiveFilter, ExportFormat } from './log-storage.types';
-import { organizationMember, type StoredSegment } from './stored-framing';
+import { frameStored, organizationMember, type StoredSegment } from './stored-framing';
 
 const PAGE = 200;
 /** export: catalog rows per page, stored bytes per read request (gzipped files weigh 8x), requests in flight */
@@ -92,7 +92,8 @@ export class ArchiveExporter {
     checkFilter(filter);
     const checked = checkFormat(format);
     const writer = EXPORT_WRITERS[checked];
-    return checked === 'csv' ? this.parsedChunks(filter, writer) : this.storedChunks(filter, checked, writer, spare);
+    if (checked === 'csv') return this.parsedChunks(filter, writer);
+    return this.files.readsFramed ? this.storedChunks(filter, checked, writer, spare) : this.objectChunks(filter, checked, writer);
   }
 
   async exportToArray(filter: ArchiveFilter): Promise<ArchivedConversation[]> {
@@ -172,6 +173,44 @@ export class ArchiveExporter {
     if (tail) yield { data: tail };
   }
 
+  /**
+   * JSON and NDJSON from a store without batch reads (an object store): the same checks and framing as
+   * `storedChunks`, object by object, with `readsInFlight` GETs running ahead of the one being written, in
+   * order, so memory holds at most that many objects. A failure of the store ends the export with it.
+   */
+  private async *objectChunks(filter: ArchiveFilter, mode: 'json' | 'ndjson', writer: ExportWriter): AsyncGenerator<ExportChunk> {
+    if (writer.head) yield { data: writer.head };
+    let count = 0;
+    const reads = this.files.readAhead(this.exportRows(filter, EXPORT_PAGE), async (row) => ({ row, stored: await this.files.readStoredBytes(row.path) }));
+    for await (const { row, stored } of reads) {
+      const item = { key: row.path, size: row.size, insert: row.org_from_path ? organizationMember(row.organization_id) : undefined };
+      const [segment] = frameStored(mode, [item], [stored]);
+      if (segment.kind === 'bytes') {
+        // every framed item starts with its comma in JSON: the export's first one does not
+        yield { data: mode === 'json' && count === 0 ? segment.data.subarray(1) : segment.data };
+        count++;
+        continue;
+      }
+      const loaded = await this.files.load(row.path);
+      if (loaded?.ok) yield { data: writer.item(loaded.conversation, count++) };
+      else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
+    }
+    const tail = writer.tail(count);
+    if (tail) yield { data: tail };
+  }
+
+  /** The filter's catalog rows in (day, path) order, a page at a time. */
+  private async *exportRows(filter: ArchiveFilter, pageSize: number): AsyncGenerator<ExportRow> {
+    let after: { day: string; path: string } | null = null;
+    for (;;) {
+      const rows = await this.catalog.exportPage(filter, after, pageSize);
+      if (!rows.length) return;
+      const last: ExportRow = rows[rows.length - 1];
+      after = { day: last.day, path: last.path };
+      yield* rows;
+    }
+  }
+
   /** Catalog rows in (day, path) order, cut into read requests of about EXPORT_BATCH_BYTES. */
   private async *exportBatches(filter: ArchiveFilter): AsyncGenerator<ExportRow[]> {
     let after: { day: string; path: string } | null = null;
@@ -196,19 +235,15 @@ export class ArchiveExporter {
     }
   }
 
-  /** The filter's conversations in (day, path) order; files gone or unreadable since they were catalogued are skipped. */
+  /**
+   * The filter's conversations in (day, path) order; files gone or unreadable since they were catalogued
+   * are skipped. The store's reads in flight run ahead of the one being written (one at a time on a disk).
+   */
   private async *conversations(filter: ArchiveFilter): AsyncGenerator<ArchivedConversation> {
-    let after: { day: string; path: string } | null = null;
-    for (;;) {
-      const rows = await this.catalog.exportPage(filter, after, PAGE);
-      if (!rows.length) return;
-      const last: ExportRow = rows[rows.length - 1];
-      after = { day: last.day, path: last.path };
-      for (const row of rows) {
-        const loaded = await this.files.load(row.path);
-        if (loaded?.ok) yield loaded.conversation;
-        else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
-      }
+    const loads = this.files.readAhead(this.exportRows(filter, PAGE), async (row) => ({ row, loaded: await this.files.load(row.path) }));
+    for await (const { row, loaded } of loads) {
+      if (loaded?.ok) yield loaded.conversation;
+      else this.logger.warn(`Export skipped ${row.path}: ${loaded ? loaded.reason : 'file is missing'}`);
     }
   }
 }

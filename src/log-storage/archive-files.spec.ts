@@ -29,7 +29,7 @@ describe(`${ArchiveFiles.name} over ${FsArchiveStore.name}`, () => {
 
   it('writes atomically, creating folders, and reports size and sha256', async () => {
     const written = await sut.writeAtomic(file, '{"a":1}');
-    expect(written).toEqual({ size: 7, sha256: '015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862' });
+    expect(written).toEqual({ size: 7, sha256: '015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862', md5: 'bb6cb5c68df4652941caf652a366f2d8' });
     expect(fs.readFileSync(path.join(root, file), 'utf8')).toBe('{"a":1}');
     expect(list('conversations/acme/2024/01/16')).toEqual([path.basename(file)]);
     expect(await sut.read(file)).toEqual({ text: '{"a":1}', ...written });

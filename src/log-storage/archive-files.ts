@@ -6,13 +6,12 @@ import type { ArchivedConversation } from '../common/conversation-log';
 import { CONVERSATIONS_DIR, isValidDay, parseArchivePath } from './archive-paths';
 import { ARCHIVE_STORE, ArchiveStore, ArchiveStoreError, StoredBytes } from './archive-store';
 import { CatalogExtract, CatalogSource, conversationProblem, extractCatalogEntry, withPathOrganization } from './catalog-entry';
+import { InFlightLimit, readAhead } from './read-ahead';
 import { frameStored, StoredMode, StoredSegment } from './stored-framing';
 
 const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
 
-/** read concurrency of exports from a store without a batch read */
-const READS_IN_FLIGHT = 8;
 
 export interface FoundFile {
   /** the archive key, e.g. conversations/acme/2024/01/16/conversation_<id>_<stamp>.json */
@@ -44,9 +43,24 @@ export type LoadedConversation =
  */
 @Injectable()
 export class ArchiveFiles {
-  constructor(@Inject(ARCHIVE_STORE) private readonly store: ArchiveStore) {}
+  /** bulk reads object by object (no batch reads in the store) share this many reads in flight */
+  private readonly reads: InFlightLimit;
 
-  /** Stores the text atomically (gzipped when the path ends in `.gz`); size and sha256 are the stored bytes'. */
+  constructor(@Inject(ARCHIVE_STORE) private readonly store: ArchiveStore) {
+    this.reads = new InFlightLimit(this.readsInFlight);
+  }
+
+  /** How many reads a bulk read of this store keeps in flight (1: one after another, as on a disk). */
+  get readsInFlight(): number {
+    return Math.max(1, this.store.readsInFlight ?? 1);
+  }
+
+  /** Whether the store frames many objects for an export in one request (see `readStored`). */
+  get readsFramed(): boolean {
+    return this.store.readFramed !== undefined;
+  }
+
+  /** Stores the text atomically (gzipped when the path ends in `.gz`); size and hashes are the stored bytes'. */
   async writeAtomic(relative: string, text: string): Promise<StoredBytes> {
     const data = relative.endsWith('.gz') ? await gzip(Buffer.from(text, 'utf8')) : Buffer.from(text, 'utf8');
     return this.store.put(relative, data);
@@ -57,7 +71,28 @@ export class ArchiveFiles {
     const raw = await this.store.get(relative);
     if (!raw) return null;
     const text = relative.endsWith('.gz') ? (await gunzip(raw)).toString('utf8') : raw.toString('utf8');
-    return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex') };
+    return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex'), md5: createHash('md5').update(raw).digest('hex') };
+  }
+
+  /**
+   * The stored bytes of a file, as they are (no gunzip); null when missing. A failure of the store itself
+   * is thrown; any other read error gives null too (the caller then loads the file to say why).
+   */
+  async readStoredBytes(relative: string): Promise<Buffer | null> {
+    try {
+      return await this.store.get(relative);
+    } catch (error) {
+      if (error instanceof ArchiveStoreError) throw error;
+      return null;
+    }
+  }
+
+  /**
+   * `fn` over many items, `readsInFlight` at a time, the results in input order (see `readAhead`): the
+   * object-by-object bulk reads of a store whose every read is a round trip.
+   */
+  readAhead<T, R>(items: AsyncIterable<T> | Iterable<T>, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+    return readAhead(items, this.readsInFlight, fn);
   }
 
   /**
@@ -85,17 +120,19 @@ export class ArchiveFiles {
     return { ok: true, conversation, size: read.size, sha256: read.sha256, orgFromPath };
   }
 
-  /** sha256 and size of the stored bytes, streamed; null when missing. */
+  /** Size, sha256 and MD5 of the stored bytes, streamed; null when missing. */
   async hash(relative: string): Promise<StoredBytes | null> {
     const stream = await this.store.createReadStream(relative);
     if (!stream) return null;
-    const hash = createHash('sha256');
+    const sha256 = createHash('sha256');
+    const md5 = createHash('md5');
     let size = 0;
     for await (const chunk of stream) {
       size += (chunk as Buffer).length;
-      hash.update(chunk as Buffer);
+      sha256.update(chunk as Buffer);
+      md5.update(chunk as Buffer);
     }
-    return { size, sha256: hash.digest('hex') };
+    return { size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
   }
 
   async exists(relative: string): Promise<boolean> {
@@ -106,9 +143,9 @@ export class ArchiveFiles {
     await this.store.delete([relative]);
   }
 
-  /** Every file under conversations/, in key order. */
-  async *walk(): AsyncGenerator<FoundFile> {
-    for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, size: object.size };
+  /** Every file under conversations/, in key order, with the store's ETag when it has one. */
+  async *walk(): AsyncGenerator<FoundFile & { etag?: string }> {
+    for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, size: object.size, etag: object.etag };
   }
 
   /**
@@ -120,24 +157,15 @@ export class ArchiveFiles {
   async readStored(mode: StoredMode, files: { path: string; size: number; insert?: string }[], reuse?: ArrayBuffer[]): Promise<StoredSegment[]> {
     const items = files.map((f) => ({ key: f.path, size: f.size, insert: f.insert }));
     if (this.store.readFramed) return this.store.readFramed(mode, items, reuse);
-    const stored: (Buffer | null)[] = new Array(items.length).fill(null);
-    for (let i = 0; i < items.length; i += READS_IN_FLIGHT) {
-      const chunk = items.slice(i, i + READS_IN_FLIGHT);
-      const got = await Promise.all(chunk.map((item) => this.store.get(item.key).catch(() => null)));
-      got.forEach((bytes, j) => (stored[i + j] = bytes));
-    }
+    const stored = await Promise.all(items.map((item) => this.reads.run(() => this.readStoredBytes(item.key))));
     return frameStored(mode, items, stored);
   }
 
   /** The catalog rows of many files, in order (on the store's threads when it has them). */
   async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
     if (this.store.catalogEntries) return this.store.catalogEntries(sources);
-    const out: CatalogExtract[] = [];
-    for (let i = 0; i < sources.length; i += READS_IN_FLIGHT) {
-      const chunk = sources.slice(i, i + READS_IN_FLIGHT);
-      out.push(...(await Promise.all(chunk.map((source) => this.extractOne(source)))));
-    }
-    return out;
+    // the requests a rebuild sends ahead share the store's reads in flight
+    return Promise.all(sources.map((source) => this.reads.run(() => this.extractOne(source))));
   }
 
   private async extractOne(source: CatalogSource): Promise<CatalogExtract> {

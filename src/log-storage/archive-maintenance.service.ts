@@ -5,11 +5,32 @@ import { ArchiveAccess } from './archive-access';
 import { ArchiveFiles } from './archive-files';
 import { parseArchivePath, retentionCutoff } from './archive-paths';
 import { checkInteger, checkName } from './archive-validation';
-import { CATALOG, Catalog } from './catalog';
+import type { FoundFile } from './archive-files';
+import { CATALOG, Catalog, CatalogRow } from './catalog';
 import type { CatalogEntry, CatalogExtract, CatalogMessage, CatalogSource } from './catalog-entry';
-import type { CleanOptions, CleanResult, RebuildProgress, ReindexOptions, ReindexResult, SkippedFile, VerifyResult } from './log-storage.types';
+import type {
+  CleanOptions,
+  CleanResult,
+  RebuildProgress,
+  ReindexOptions,
+  ReindexResult,
+  SkippedFile,
+  VerifyOptions,
+  VerifyResult,
+} from './log-storage.types';
 
 const PAGE = 200;
+/** an ETag that is the MD5 of the bytes (an object written in one PUT; a multipart upload's has a `-N`) */
+const MD5_ETAG = /^[0-9a-f]{32}$/;
+
+/** One step of a verification: a catalog row and the stored object of the same path, or either alone. */
+type VerifyCheck =
+  | { kind: 'both'; row: CatalogRow; file: FoundFile & { etag?: string } }
+  | { kind: 'missing'; row: CatalogRow }
+  | { kind: 'unindexed'; file: FoundFile };
+
+/** What one step found: nothing wrong, or the list its path goes into; `by` says how the bytes were compared. */
+type VerifyFinding = { path: string; problem: 'missing' | 'changed' | 'unindexed' | 'corrupt' | null; by: 'etag' | 'sha256' | null; fallback: boolean };
 /** rebuild: rows per insert transaction, files per read request, read requests in flight */
 const INSERT_BATCH = 5000;
 const READ_BATCH = 256;
@@ -130,35 +151,102 @@ export class ArchiveMaintenance {
     return dryRun ? run() : this.access.exclusive(run);
   }
 
-  /** Re-hashes every catalogued file and looks for files the catalog does not know. */
-  async verify(): Promise<VerifyResult> {
-    const result: VerifyResult = { success: true, checked: 0, missing: [], changed: [], unindexed: [], corrupt: [] };
-    let afterId = 0;
-    for (;;) {
-      const rows = await this.catalog.page(afterId, PAGE);
-      if (!rows.length) break;
-      afterId = rows[rows.length - 1].id;
-      for (const row of rows) {
-        result.checked++;
-        const hash = await this.files.hash(row.path);
-        if (!hash) result.missing.push(row.path);
-        else if (hash.sha256 !== row.sha256) {
-          const loaded = await this.files.load(row.path);
-          (loaded?.ok ? result.changed : result.corrupt).push(row.path);
-        }
-      }
-    }
-    for await (const file of this.files.walk()) {
-      if (await this.catalog.hasPath(file.path)) continue;
+  /**
+   * The store's listing beside the catalog, both in path order: an object without a row is unindexed (or
+   * corrupt), a row without an object missing. Where both are there, the listing's size and ETag are
+   * compared with the row's size and MD5, with nothing downloaded; the bytes are read and their sha256
+   * compared instead with `sha256`, on a store whose listing has no ETags (a disk), and for rows catalogued
+   * before the catalog kept MD5s (counted in `sha256_fallback`). A mismatch is read to tell a changed
+   * conversation from a corrupt file. Reads run `readsInFlight` at a time.
+   */
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+    const result: VerifyResult = {
+      success: true,
+      method: options.sha256 === true ? 'sha256' : 'etag',
+      checked: 0,
+      by_etag: 0,
+      by_sha256: 0,
+      sha256_fallback: 0,
+      missing: [],
+      changed: [],
+      unindexed: [],
+      corrupt: [],
+    };
+    for await (const finding of this.files.readAhead(this.verifyChecks(), (check) => this.verifyOne(check, options.sha256 === true))) {
       result.checked++;
-      const loaded = parseArchivePath(file.path) ? await this.files.load(file.path) : { ok: false as const, reason: 'not an archive file name' };
-      (loaded?.ok ? result.unindexed : result.corrupt).push(file.path);
+      if (finding.by === 'etag') result.by_etag++;
+      if (finding.by === 'sha256') result.by_sha256++;
+      if (finding.fallback) result.sha256_fallback++;
+      if (finding.problem) result[finding.problem].push(finding.path);
     }
     const problems = result.missing.length + result.changed.length + result.unindexed.length + result.corrupt.length;
-    const line = `Finished verify: checked=${result.checked} missing=${result.missing.length} changed=${result.changed.length} unindexed=${result.unindexed.length} corrupt=${result.corrupt.length}`;
+    const line =
+      `Finished verify: checked=${result.checked} missing=${result.missing.length} changed=${result.changed.length} ` +
+      `unindexed=${result.unindexed.length} corrupt=${result.corrupt.length} by_etag=${result.by_etag} by_sha256=${result.by_sha256}` +
+      (result.sha256_fallback ? ` (${result.sha256_fallback} catalogued without an MD5, checked by sha256)` : '');
     if (problems) this.logger.warn(line);
     else this.logger.log(line);
     return result;
+  }
+
+  /** The listing and the catalog's rows merged by path (both come in byte order), a page at a time. */
+  private async *verifyChecks(): AsyncGenerator<VerifyCheck> {
+    const files = this.files.walk();
+    const rows = this.rowsByPath();
+    let file = await files.next();
+    let row = await rows.next();
+    while (!file.done || !row.done) {
+      if (row.done || (!file.done && file.value.path < row.value.path)) {
+        yield { kind: 'unindexed', file: file.value as FoundFile };
+        file = await files.next();
+      } else if (file.done || row.value.path < file.value.path) {
+        yield { kind: 'missing', row: row.value };
+        row = await rows.next();
+      } else {
+        yield { kind: 'both', row: row.value, file: file.value };
+        file = await files.next();
+        row = await rows.next();
+      }
+    }
+  }
+
+  private async *rowsByPath(): AsyncGenerator<CatalogRow> {
+    let after: string | null = null;
+    for (;;) {
+      const rows = await this.catalog.pageByPath(after, PAGE);
+      if (!rows.length) return;
+      after = rows[rows.length - 1].path;
+      yield* rows;
+    }
+  }
+
+  private async verifyOne(check: VerifyCheck, sha256: boolean): Promise<VerifyFinding> {
+    if (check.kind === 'missing') return { path: check.row.path, problem: 'missing', by: null, fallback: false };
+    if (check.kind === 'unindexed') {
+      const loaded = parseArchivePath(check.file.path) ? await this.files.load(check.file.path) : { ok: false as const, reason: 'not an archive file name' };
+      // gone since it was listed: nothing to report
+      if (!loaded) return { path: check.file.path, problem: null, by: null, fallback: false };
+      return { path: check.file.path, problem: loaded.ok ? 'unindexed' : 'corrupt', by: null, fallback: false };
+    }
+    const { row, file } = check;
+    const etag = file.etag && MD5_ETAG.test(file.etag) ? file.etag : null;
+    if (!sha256 && etag && row.md5) {
+      if (file.size === row.size && etag === row.md5) return { path: row.path, problem: null, by: 'etag', fallback: false };
+      return { path: row.path, problem: await this.mismatch(row.path), by: 'etag', fallback: false };
+    }
+    // an object store whose listing has the MD5 but a row that has none: the row predates the MD5 column
+    const fallback = !sha256 && etag !== null && !row.md5;
+    const hash = await this.files.hash(row.path);
+    if (!hash) return { path: row.path, problem: 'missing', by: 'sha256', fallback };
+    if (hash.sha256 === row.sha256) return { path: row.path, problem: null, by: 'sha256', fallback };
+    return { path: row.path, problem: await this.mismatch(row.path), by: 'sha256', fallback };
+  }
+
+  /** Bytes other than catalogued: a conversation still (changed), not one any more (corrupt), or gone. */
+  private async mismatch(filePath: string): Promise<'changed' | 'corrupt' | 'missing'> {
+    const loaded = await this.files.load(filePath);
+    if (!loaded) return 'missing';
+    return loaded.ok ? 'changed' : 'corrupt';
   }
 
   /**

@@ -26,7 +26,11 @@ export interface ArchiveStore {
   countObjects?(folder: string): Promise<number>;
   /** The names of the folders directly under a folder, sorted (a delimiter listing in S3 terms). */
   listFolders(folder: string): Promise<string[]>;
-  /** Deletes the objects (missing ones are fine) in batches; returns how many were there. */
+  /**
+   * Deletes the objects in batches, without looking each one up first; a missing one is fine and counts as
+   * deleted (an object store cannot tell the two apart). Returns how many keys are gone; throws, naming the
+   * keys, when the store refused to delete some.
+   */
   delete(keys: string[]): Promise<number>;
   /** Deletes every object under the folder; returns what was there. */
   deletePrefix(folder: string): Promise<FolderTally>;
@@ -54,6 +58,12 @@ export interface ArchiveStore {
    * (LOGS_DIR is checked at start-up).
    */
   checkAccess?(): Promise<void>;
+  /**
+   * Optional: how many reads a bulk read (an export, a compression, a verify by hash, a rebuild) keeps in
+   * flight, in order, for a store where each read is a round trip (an object store). Absent: one at a time,
+   * or the store's own batch reads (`readFramed`, `catalogEntries`).
+   */
+  readonly readsInFlight?: number;
   /** Removes what writes interrupted by a crash left under the folder; returns their keys. */
   removeAbandoned(folder: string): Promise<string[]>;
   close(): Promise<void>;
@@ -71,6 +81,8 @@ export class ArchiveStoreError extends Error {}
 export interface StoredBytes {
   size: number;
   sha256: string;
+  /** hex MD5 of the stored bytes: what an object store's ETag is for an object written in one PUT */
+  md5: string;
 }
 
 export interface ArchiveObject {

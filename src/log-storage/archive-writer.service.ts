@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { mapConcurrent } from '../common/concurrency';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { AppConfig } from '../config/app-config';
 import { ArchiveAccess } from './archive-access';
@@ -50,8 +51,9 @@ export class ArchiveWriter {
       const rows = await this.catalog.uncompressedBefore(beforeDay, afterId, PAGE);
       if (!rows.length) break;
       afterId = rows[rows.length - 1].id;
-      for (const row of rows) {
-        const done = await this.access.forConversation(row.conversation_id, () => this.compressOne(row));
+      // the store's reads in flight (one at a time on a disk), each conversation under its own lock
+      const page = await mapConcurrent(rows, this.files.readsInFlight, (row) => this.access.forConversation(row.conversation_id, () => this.compressOne(row)));
+      for (const done of page) {
         if (done) {
           result.compressed_files++;
           result.bytes_before += done.before;
@@ -75,7 +77,7 @@ export class ArchiveWriter {
     const target = existing && onDisk && parseArchivePath(existing.path) ? existing.path : freshPath;
     const info = parseArchivePath(target)!;
     const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
-    const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, info });
+    const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info });
     await this.catalog.upsert(entry, messages);
     return { outcome: existing && onDisk ? 'updated' : 'created', path: target };
   }
@@ -93,7 +95,7 @@ export class ArchiveWriter {
     if (!loaded) return null;
     const target = gzPathOf(row.path);
     const written = await this.files.writeAtomic(target, loaded.text);
-    await this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, compressed: true });
+    await this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, compressed: true });
     await this.files.remove(row.path);
     return { before: loaded.size, after: written.size };
   }

@@ -16,6 +16,8 @@ export interface CatalogEntry {
   name: string;
   size: number;
   sha256: string;
+  /** hex MD5 of the stored bytes (an object's ETag); '' in rows catalogued before the catalog kept it */
+  md5: string;
   /** see `contentHash`; '' when a rebuild left it to the first save of the conversation (saves compare it) */
   content_hash: string;
   compressed: boolean;
@@ -97,6 +99,10 @@ export function sha256Of(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+export function md5Of(data: Buffer | string): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
 /** Checks the fields the archive relies on; returns the reason it cannot be used, or null. */
 export function conversationProblem(value: unknown): string | null {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
@@ -146,6 +152,7 @@ export function catalogEntryOf(
     path: string;
     size: number;
     sha256: string;
+    md5: string;
     info: Pick<ArchivePathInfo, 'day' | 'dir' | 'compressed'>;
     orgFromPath?: boolean;
     /** false: leave content_hash empty (it costs as much as parsing the file) */
@@ -183,6 +190,7 @@ export function catalogEntryOf(
       name: typeof conv.name === 'string' ? conv.name : '',
       size: file.size,
       sha256: file.sha256,
+      md5: file.md5,
       content_hash: file.withContentHash === false ? '' : contentHash(conv),
       compressed: file.info.compressed,
       org_from_path: file.orgFromPath === true,
@@ -230,5 +238,5 @@ export function extractCatalogEntry(source: CatalogSource, stored: Buffer, text:
   const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, source.info.organization_id);
   const mismatch = pathMismatch(conversation, source.info);
   if (mismatch) return { ok: false, reason: mismatch };
-  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), info: source.info, orgFromPath, withContentHash: false }) };
+  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: md5Of(stored), info: source.info, orgFromPath, withContentHash: false }) };
 }

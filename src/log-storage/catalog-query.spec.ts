@@ -96,6 +96,7 @@ describe('catalog queries and entries', () => {
       path: 'p',
       size: 10,
       sha256: 'h',
+      md5: 'm',
       info: { day: '2024-01-16', dir: 'conversations/2024/01/16', compressed: false },
     });
     expect(entry).toMatchObject({

@@ -28,7 +28,7 @@ export interface Catalog {
   /** Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. */
   upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number>;
   /** Points a row at another file (compression), keeping everything else. */
-  moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): Promise<void>;
+  moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void>;
   deleteByPath(path: string): Promise<number>;
   /** Removes every row of one day folder; returns how many. */
   deleteByDir(dir: string): Promise<number>;
@@ -49,8 +49,13 @@ export interface Catalog {
   count(filter?: ArchiveFilter): Promise<number>;
   /** One page of the filter's rows in (day, path) order, after the given key. */
   exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]>;
-  /** Rows in id order after `afterId` (verification walks them all). */
+  /** Rows in id order after `afterId`. */
   page(afterId: number, limit: number): Promise<CatalogRow[]>;
+  /**
+   * Rows in path order (byte order, as an object store lists keys) after `afterPath` (null: from the
+   * start); verification walks them beside the store's listing.
+   */
+  pageByPath(afterPath: string | null, limit: number): Promise<CatalogRow[]>;
   /** Uncompressed rows of day folders before `beforeDay`, after `afterId`. */
   uncompressedBefore(beforeDay: string, afterId: number, limit: number): Promise<CatalogRow[]>;
   /**

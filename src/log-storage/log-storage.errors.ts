@@ -1,3 +1,5 @@
+import { ArchiveStoreError } from './archive-store';
+
 /** A caller's mistake in a query to the archive; `field` names the parameter to fix. */
 export class ArchiveQueryError extends Error {
   constructor(
@@ -31,8 +33,12 @@ export class CatalogRebuildingError extends Error {
 
 const STORAGE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
 
-/** A failure of the disk itself (full, read-only, no permission): every further write would fail the same way. */
+/**
+ * A failure of the disk itself (full, read-only, no permission), or of the object store after its retries
+ * (5xx, SlowDown, timeouts, refused credentials): every further write would most likely fail the same way.
+ */
 export function isStorageFailure(error: unknown): error is NodeJS.ErrnoException {
+  if (error instanceof ArchiveStoreError) return true;
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' && STORAGE_FAILURES.has(code);
 }

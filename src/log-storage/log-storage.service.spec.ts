@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { AppConfigSnapshots } from './app-config-snapshots';
 import type { AuditLog } from './privacy/audit-log';
 import type { ErasureRegistry } from './privacy/erasure-registry';
@@ -15,12 +16,15 @@ import { ArchiveWriter } from './archive-writer.service';
 import type { Catalog, CatalogRow, SearchRow } from './catalog';
 import { ArchiveNotFoundError, ArchiveQueryError } from './log-storage.errors';
 import { LogStorageService } from './log-storage.service';
+import { readAhead } from './read-ahead';
 
 type Fake<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<R, A> : T[K] };
 
-function fakeFiles(): Fake<ArchiveFiles> {
+type FakeFiles = Fake<ArchiveFiles> & { readsInFlight: number; readsFramed: boolean };
+
+function fakeFiles(): FakeFiles {
   const fake = {
-    writeAtomic: jest.fn().mockResolvedValue({ size: 10, sha256: 'sha' }),
+    writeAtomic: jest.fn().mockResolvedValue({ size: 10, sha256: 'sha', md5: 'md5' }),
     read: jest.fn().mockResolvedValue(null),
     hash: jest.fn().mockResolvedValue(null),
     exists: jest.fn().mockResolvedValue(false),
@@ -44,7 +48,15 @@ function fakeFiles(): Fake<ArchiveFiles> {
     ),
     // the real checks over the fake's reads
     load: jest.fn((p: string) => ArchiveFiles.prototype.load.call(fake as unknown as ArchiveFiles, p)),
-  } as unknown as Fake<ArchiveFiles>;
+    // a store with batch reads (as the disk) unless a test says otherwise, one read at a time
+    readsFramed: true,
+    readsInFlight: 1,
+    readAhead: jest.fn(<T, R>(items: Iterable<T> | AsyncIterable<T>, fn: (item: T) => Promise<R>) => readAhead(items, fake.readsInFlight, fn)),
+    readStoredBytes: jest.fn(async (p: string) => {
+      const read = (await fake.read(p)) as { text: string } | null;
+      return read ? Buffer.from(read.text) : null;
+    }),
+  } as unknown as FakeFiles;
   return fake;
 }
 
@@ -71,6 +83,7 @@ function fakeCatalog(): Fake<Catalog> {
     count: jest.fn().mockReturnValue(0),
     exportPage: jest.fn().mockReturnValue([]),
     page: jest.fn().mockReturnValue([]),
+    pageByPath: jest.fn().mockReturnValue([]),
     uncompressedBefore: jest.fn().mockReturnValue([]),
     search: jest.fn().mockReturnValue([]),
     stats: jest.fn(),
@@ -100,14 +113,14 @@ const PATH = 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-30-29-
 function row(overrides: Partial<CatalogRow> = {}): CatalogRow & { org_from_path: number } {
   return {
     id: 1, path: PATH, org_key: 'acme', organization_id: 'acme', app_id: 'bot', conversation_id: 'c1', day: '2024-01-16',
-    dir: 'conversations/acme/2024/01/16', name: 'n', size: 10, sha256: 'sha', content_hash: contentHash(conv), compressed: 0,
+    dir: 'conversations/acme/2024/01/16', name: 'n', size: 10, sha256: 'sha', md5: 'md5', content_hash: contentHash(conv), compressed: 0,
     created_at: conv.created_at, updated_at: conv.updated_at, message_count: 0, tokens: 0, avg_latency: null, from_source: 'api',
     end_user_id: null, end_user_session: null, likes: 0, dislikes: 0, errors: 0, org_from_path: 0, ...overrides,
   };
 }
 
 describe(LogStorageService.name, () => {
-  let files: Fake<ArchiveFiles>;
+  let files: FakeFiles;
   let catalog: Fake<Catalog>;
   let sut: LogStorageService;
 
@@ -185,7 +198,7 @@ describe(LogStorageService.name, () => {
         most = Math.max(most, ++active);
         await new Promise((r) => setTimeout(r, 2));
         active--;
-        return { size: 1, sha256: 's' };
+        return { size: 1, sha256: 's', md5: 'm' };
       });
       await Promise.all(Array.from({ length: 5 }, (_, i) => sut.saveConversation({ ...conv, name: `v${i}` })));
       expect(most).toBe(1);
@@ -286,7 +299,7 @@ describe(LogStorageService.name, () => {
     it('stops reading files when the consumer goes away', async () => {
       const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}` }));
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : rows));
-      files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's' }));
+      files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's', md5: 'm' }));
       const stream = sut.exportStream({}, 'ndjson');
       await new Promise<void>((resolve) => {
         stream.once('data', () => {
@@ -300,7 +313,7 @@ describe(LogStorageService.name, () => {
 
     it('streams the seed shape and skips files that vanished', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
-      files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's' } : null));
+      files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' } : null));
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv], count: 1 });
@@ -313,7 +326,7 @@ describe(LogStorageService.name, () => {
     it('frames JSON around stored runs and checked files, dropping only the first comma', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' }), row({ path: 'c' }), row({ path: 'd' })]));
       files.readStored.mockResolvedValue([bytes(',{"n":1},{"n":2}', 2), { kind: 'check', index: 2 }, bytes(',{"n":4}', 1)]);
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [{ n: 1 }, { n: 2 }, conv, { n: 4 }], count: 4 });
@@ -332,7 +345,7 @@ describe(LogStorageService.name, () => {
     it('starts JSON with a checked file as well', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
       files.readStored.mockResolvedValue([{ kind: 'check', index: 0 }, bytes(',{"n":2}', 1)]);
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv, { n: 2 }], count: 2 });
@@ -356,11 +369,147 @@ describe(LogStorageService.name, () => {
 
     it('keeps CSV on the parsing path', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' })]));
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'csv')) text += chunk;
       expect(text.startsWith('conversation_id,')).toBe(true);
       expect(files.readStored).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('exportStream from a store without batch reads', () => {
+    /** reads that finish when the test says, counting how many run at once */
+    function gatedReads(texts: Record<string, string | null>) {
+      let running = 0;
+      let peak = 0;
+      const waiting: (() => void)[] = [];
+      files.readStoredBytes.mockImplementation(async (p: string) => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        running--;
+        return texts[p] === null ? null : Buffer.from(texts[p] ?? '');
+      });
+      return {
+        peak: () => peak,
+        /** lets the reads go, newest first, until the export is done */
+        async drain(done: Promise<unknown>) {
+          let finished = false;
+          void done.finally(() => (finished = true));
+          while (!finished) {
+            await new Promise((r) => setImmediate(r));
+            waiting.pop()?.();
+          }
+        },
+      };
+    }
+
+    beforeEach(() => {
+      files.readsFramed = false;
+      files.readsInFlight = 3;
+    });
+
+    it('keeps `readsInFlight` objects in flight and writes them in catalog order, each framed as the batch path frames it', async () => {
+      const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : names.map((p) => row({ path: p, size: `{"n":"${p}"}`.length }))));
+      const reads = gatedReads(Object.fromEntries(names.map((p) => [p, `{"n":"${p}"}`])));
+      const text = (async () => {
+        let out = '';
+        for await (const chunk of sut.exportStream({}, 'json')) out += chunk;
+        return out;
+      })();
+      await reads.drain(text);
+      expect(JSON.parse(await text)).toEqual({ success: true, conversations: names.map((n) => ({ n })), count: names.length });
+      expect(reads.peak()).toBe(3);
+      expect(files.readStored).not.toHaveBeenCalled();
+    });
+
+    it('loads and checks an object whose bytes do not pass, skips a gone one, and adds the organization of a seed-format file', async () => {
+      catalog.exportPage.mockImplementation(async (_f, after) =>
+        after
+          ? []
+          : [row({ path: 'a', size: 2 }), row({ path: 'b', size: 999 }), row({ path: 'gone', size: 2 }), { ...row({ path: 'd', size: 9, organization_id: null }), org_from_path: 1 }],
+      );
+      const reads = gatedReads({ a: '{}', b: JSON.stringify(conv), gone: null, d: '{"n":"d"}' });
+      files.read.mockImplementation(async (p: string) => (p === 'b' ? { text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' } : null));
+      const text = (async () => {
+        let out = '';
+        for await (const chunk of sut.exportStream({}, 'ndjson')) out += chunk;
+        return out;
+      })();
+      await reads.drain(text);
+      expect((await text).trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([{}, conv, { organization_id: null, n: 'd' }]);
+    });
+
+    it('ends with the failure of the store instead of a shorter export', async () => {
+      catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a', size: 2 }), row({ path: 'b', size: 2 })]));
+      const { ArchiveStoreError } = await import('./archive-store');
+      files.readStoredBytes.mockImplementation(async (p: string) => {
+        if (p === 'b') throw new ArchiveStoreError('S3 get b failed (InternalError, HTTP 500)');
+        return Buffer.from('{}');
+      });
+      const chunks: string[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(chunk.toString());
+          done();
+        },
+      });
+      await expect(sut.exportTo({}, 'ndjson', out)).rejects.toThrow('S3 get b failed');
+      expect(chunks.join('')).toBe('{}\n');
+    });
+  });
+
+  describe('verify', () => {
+    const listed = (path: string, size: number, etag?: string) => ({ path, size, etag });
+
+    it('compares sizes and ETags from the listing with the catalog, downloading only mismatches and rows without an MD5', async () => {
+      const paths = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `conversations/acme/2024/01/16/conversation_${n}_2024-01-16T12-30-29-000Z.json`);
+      const [a, b, c, d, e, f] = paths;
+      catalog.pageByPath.mockImplementation(async (after: string | null) =>
+        after ? [] : [row({ id: 1, path: a, size: 5, md5: 'a'.repeat(32) }), row({ id: 2, path: b, size: 5, md5: 'b'.repeat(32) }), row({ id: 3, path: c, size: 5, md5: '', sha256: 'sha-c' }), row({ id: 4, path: d, size: 5 }), row({ id: 6, path: f, size: 5, md5: 'f'.repeat(32) })],
+      );
+      files.walk.mockImplementation(async function* () {
+        yield listed(a, 5, 'a'.repeat(32));
+        yield listed(b, 5, '0'.repeat(32));
+        yield listed(c, 5, 'c'.repeat(32));
+        yield listed(e, 5, 'e'.repeat(32));
+        yield listed(f, 6, 'f'.repeat(32));
+      });
+      files.hash.mockImplementation(async (p: string) => (p === c ? { size: 5, sha256: 'sha-c', md5: 'c'.repeat(32) } : null));
+      files.read.mockImplementation(async (p: string) =>
+        p === b ? { text: JSON.stringify({ ...conv, conversation_id: 'b' }), size: 5, sha256: 's', md5: 'm' } : p === e ? { text: JSON.stringify({ ...conv, conversation_id: 'e' }), size: 5, sha256: 's', md5: 'm' } : p === f ? { text: 'not json', size: 6, sha256: 's', md5: 'm' } : null,
+      );
+      const result = await sut.verify();
+      expect(result).toMatchObject({
+        method: 'etag',
+        checked: 6,
+        by_etag: 3,
+        by_sha256: 1,
+        sha256_fallback: 1,
+        missing: [d],
+        changed: [b],
+        unindexed: [e],
+        corrupt: [f],
+      });
+      // a, and d (gone), were never read
+      expect(files.hash.mock.calls.map((call) => call[0])).toEqual([c]);
+      expect(files.read.mock.calls.map((call) => call[0]).sort()).toEqual([b, e, f].sort());
+    });
+
+    it('downloads and hashes every object with sha256, and on a store whose listing has no ETags', async () => {
+      catalog.pageByPath.mockImplementation(async (after: string | null) => (after ? [] : [row({ path: 'conversations/x/a.json', sha256: 'sha-a' }), row({ id: 2, path: 'conversations/x/b.json', sha256: 'sha-b' })]));
+      files.walk.mockImplementation(async function* () {
+        yield listed('conversations/x/a.json', 10, 'a'.repeat(32));
+        yield listed('conversations/x/b.json', 10);
+      });
+      files.hash.mockImplementation(async (p: string) => ({ size: 10, sha256: p.endsWith('a.json') ? 'sha-a' : 'sha-b', md5: 'm' }));
+      expect(await sut.verify({ sha256: true })).toMatchObject({ method: 'sha256', checked: 2, by_etag: 0, by_sha256: 2, sha256_fallback: 0, missing: [], changed: [] });
+      expect(files.hash).toHaveBeenCalledTimes(2);
+      files.hash.mockClear();
+      // without sha256: b has no ETag (a disk), so it is hashed; a is compared by its ETag
+      expect(await sut.verify()).toMatchObject({ method: 'etag', checked: 2, by_etag: 1, by_sha256: 1, sha256_fallback: 0, changed: [] });
+      expect(files.hash.mock.calls.map((call) => call[0])).toEqual(['conversations/x/b.json']);
     });
   });
 
@@ -401,13 +550,13 @@ describe(LogStorageService.name, () => {
     it('writes the gzipped file, repoints the catalog, then removes the plain file', async () => {
       catalog.uncompressedBefore.mockResolvedValueOnce([row()]).mockResolvedValue([]);
       catalog.findByPath.mockResolvedValue(row());
-      files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain' });
-      files.writeAtomic.mockResolvedValue({ size: 30, sha256: 'gz' });
+      files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain', md5: 'plainmd5' });
+      files.writeAtomic.mockResolvedValue({ size: 30, sha256: 'gz', md5: 'gzmd5' });
       const result = await sut.compressOldDays(3);
       expect(catalog.uncompressedBefore).toHaveBeenCalledWith('2024-01-17', 0, 200);
       expect(result).toEqual({ success: true, compressed_files: 1, bytes_before: 100, bytes_after: 30, before_day: '2024-01-17' });
       expect(files.writeAtomic).toHaveBeenCalledWith(`${PATH}.gz`, '{}');
-      expect(catalog.moveFile).toHaveBeenCalledWith(1, { path: `${PATH}.gz`, size: 30, sha256: 'gz', compressed: true });
+      expect(catalog.moveFile).toHaveBeenCalledWith(1, { path: `${PATH}.gz`, size: 30, sha256: 'gz', md5: 'gzmd5', compressed: true });
       expect(files.remove).toHaveBeenCalledWith(PATH);
     });
   });
@@ -421,7 +570,7 @@ describe(LogStorageService.name, () => {
         yield { path: mismatched, size: 1 };
         yield { path: 'conversations/readme.md', size: 1 };
       });
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
       const result = await sut.reindex();
       expect(result.indexed).toBe(1);
       expect(result.skipped).toEqual([

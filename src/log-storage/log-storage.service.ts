@@ -32,6 +32,7 @@ import type {
   SearchResult,
   StatsQuery,
   StatsResult,
+  VerifyOptions,
   VerifyResult,
 } from './log-storage.types';
 
@@ -242,9 +243,9 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The conversation files against the catalog, and the app configuration snapshots against their hashes. */
-  async verify(): Promise<VerifyResult> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.catalogReady();
-    const result = await this.maintenance.verify();
+    const result = await this.maintenance.verify(options);
     return { ...result, app_configs: await this.appConfigs.verify() };
   }
 

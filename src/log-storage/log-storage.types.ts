@@ -150,9 +150,25 @@ export interface ConversationResult {
   conversation: ArchivedConversation;
 }
 
+export interface VerifyOptions {
+  /** download every object and compare its sha256, instead of the size and ETag from the store's listing */
+  sha256?: boolean;
+}
+
 export interface VerifyResult {
   success: true;
+  /**
+   * `etag`: sizes and ETags from the store's listing against the catalog's sizes and MD5s, nothing
+   * downloaded (a store without ETags, a disk, is read and hashed); `sha256`: every object downloaded and hashed
+   */
+  method: 'etag' | 'sha256';
   checked: number;
+  /** objects compared by size and ETag */
+  by_etag: number;
+  /** objects read and compared by sha256 */
+  by_sha256: number;
+  /** of those, objects checked by sha256 although `etag` was asked: their rows were catalogued before the catalog kept MD5s */
+  sha256_fallback: number;
   /** in the catalog, gone from disk */
   missing: string[];
   /** on disk with other bytes than the catalog recorded */

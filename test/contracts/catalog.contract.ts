@@ -104,8 +104,8 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
 
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1', { size: 100 }), []);
-      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });
-      expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: 1 });
+      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });
+      expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: 1 });
       expect(await sut.uncompressedBefore('2099-01-01', 0, 10)).toEqual([]);
       expect((await sut.summary()).bytes).toBe(40);
     });
@@ -165,6 +165,30 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(first.map((r) => r.conversation_id)).toEqual(['c', 'a']);
       expect((await sut.page(first[1].id, 2)).map((r) => r.conversation_id)).toEqual(['b']);
       expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    });
+
+    it('walks every live row in path order, byte by byte as an object store lists keys, after a path', async () => {
+      // '-' < 'A' < '_' < 'a' in bytes, whatever the database's locale
+      for (const org of ['a_b', 'Acme', 'acme', 'a-b']) await sut.upsert(entry(`c-${org}`, { organization_id: org }), []);
+      await sut.upsert(entry('old', { day: '2024-01-10' }), []);
+      await sut.markRemoved([{ dir: entry('old', { day: '2024-01-10' }).dir, org_key: 'acme', day: '2024-01-10' }]);
+      const first = await sut.pageByPath(null, 3);
+      expect(first.map((r) => r.organization_id)).toEqual(['Acme', 'a-b', 'a_b']);
+      const rest = await sut.pageByPath(first[2].path, 3);
+      expect(rest.map((r) => r.conversation_id)).toEqual(['c-acme']);
+      expect(await sut.pageByPath(rest[0].path, 3)).toEqual([]);
+    });
+
+    it('keeps the MD5 of the stored bytes from saves, rebuilds and moves; a row without one has ""', async () => {
+      await sut.upsert(entry('c1', { md5: '0123456789abcdef0123456789abcdef' }), []);
+      expect((await sut.findByConversationId('c1'))?.md5).toBe('0123456789abcdef0123456789abcdef');
+      await sut.upsert(entry('c1', { md5: '' }), []);
+      expect((await sut.findByPath(entry('c1').path))?.md5).toBe('');
+      await sut.startRebuild();
+      await sut.insertMany([{ entry: entry('c2', { md5: 'fedcba9876543210fedcba9876543210' }), messages: [] }]);
+      await sut.finishRebuild();
+      expect((await sut.pageByPath(null, 10)).map((r) => [r.conversation_id, r.md5])).toEqual([['c2', 'fedcba9876543210fedcba9876543210']]);
+      expect((await sut.page(0, 10))[0].md5).toBe('fedcba9876543210fedcba9876543210');
     });
 
     it('computes per-group and total figures, p95 by nearest rank', async () => {

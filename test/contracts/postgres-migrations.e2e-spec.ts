@@ -63,6 +63,26 @@ describe(runMigrations.name, () => {
     expect(error.message).not.toContain('s3cret');
   });
 
+  it('adds the MD5 column to a catalog of migration 3 keeping its rows, without asking for a rebuild', async () => {
+    const p = pool();
+    await runMigrations(p, CATALOG_MIGRATIONS.filter((m) => m.version <= 3));
+    await p.query(
+      `INSERT INTO files (path, org_key, organization_id, app_id, conversation_id, day, dir, name, size, sha256, content_hash, compressed,
+         created_at, updated_at, message_count, tokens, likes, dislikes, errors, indexed_at)
+       VALUES ('conversations/acme/2024/01/16/conversation_c1_x.json', 'acme', 'acme', 'bot', 'c1', '2024-01-16', 'conversations/acme/2024/01/16',
+         'n', 10, 'sha', 'content', 0, '2024-01-16T12:00:00.000Z', '2024-01-16T12:00:00.000Z', 0, 0, 0, 0, 0, 'now')`,
+    );
+    await p.query("INSERT INTO catalog_meta (key, value) VALUES ('complete', '1'), ('entry_version', '3'), ('fts_language', 'simple')");
+    const sut = new PostgresCatalog({ url, ftsLanguage: 'simple' });
+    try {
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      expect(await sut.findByConversationId('c1')).toMatchObject({ sha256: 'sha', md5: '' });
+    } finally {
+      await sut.close();
+    }
+    expect((await p.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v).toBe(LATEST);
+  });
+
   it('asks for a rebuild when the full-text language changes', async () => {
     const simple = new PostgresCatalog({ url, ftsLanguage: 'simple' });
     await simple.open();

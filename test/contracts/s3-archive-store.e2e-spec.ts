@@ -1,9 +1,10 @@
 /** The S3 store against a real S3 server on loopback (Ceph RADOS Gateway): the same contract as the filesystem store. */
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { S3Settings } from '../../src/config/app-config';
 import { S3ArchiveStore, S3StoreError } from '../../src/log-storage/s3/s3-archive-store';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { startS3FaultProxy, S3FaultProxy } from '../support/s3-fault-proxy';
 import { describeArchiveStoreContract } from './archive-store.contract';
 
 jest.setTimeout(120_000);
@@ -24,6 +25,7 @@ function s3Settings(instance: S3Instance, bucket: string, overrides: Partial<S3S
     prefix: '',
     maxAttempts: 3,
     requestTimeoutMs: 10_000,
+    readConcurrency: 16,
     ...overrides,
   };
 }
@@ -99,5 +101,84 @@ describe(`${S3ArchiveStore.name} in a bucket`, () => {
       await missing.close();
       await wrongKey.close();
     }
+  });
+
+  it('reports the keys a DeleteObjects refused, by name, instead of counting them as deleted', async () => {
+    const bucket = await freshBucket();
+    const sut = new S3ArchiveStore(s3Settings(s3, bucket));
+    const kept = key.replace('c1', 'c2');
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: `arn:aws:s3:::${bucket}/${kept}` }],
+    };
+    try {
+      await sut.put(key, Buffer.from('{}'));
+      await sut.put(kept, Buffer.from('{}'));
+      await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+      await expect(sut.delete([key, kept])).rejects.toThrow(`S3 delete in bucket "${bucket}" refused 1 of 2 objects (${kept}: AccessDenied)`);
+      expect((await sut.stat(kept))?.size).toBe(2);
+      expect(await sut.stat(key)).toBeNull();
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      await sut.close();
+    }
+  });
+});
+
+describe(`${S3ArchiveStore.name} through transient and lasting faults`, () => {
+  const key = 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-00-00-000Z.json';
+  let proxy: S3FaultProxy;
+  let bucket: string;
+  let sut: S3ArchiveStore;
+
+  beforeAll(async () => {
+    proxy = await startS3FaultProxy(s3.endpoint);
+    bucket = await freshBucket();
+  });
+  beforeEach(() => {
+    // a stalled request is given up after 3 s and tried again
+    sut = new S3ArchiveStore(s3Settings(s3, bucket, { endpoint: proxy.endpoint, maxAttempts: 4, requestTimeoutMs: 3_000 }));
+    proxy.requests.splice(0);
+  });
+  afterEach(async () => {
+    proxy.clear();
+    await sut.close();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  const attempts = (method: string) => proxy.requests.filter((r) => r.method === method && r.path.endsWith(key));
+
+  it('retries 503 SlowDown, 500 and a stalled socket with backoff: writes, reads, listings and deletions go through', async () => {
+    const putFaults = proxy.inject({ method: 'PUT', path: key, fault: 'slowdown', times: 2 });
+    expect(await sut.put(key, Buffer.from('{"v":1}'))).toMatchObject({ size: 7 });
+    expect(putFaults()).toBe(2);
+    expect(attempts('PUT').map((r) => r.fault)).toEqual(['slowdown', 'slowdown', null]);
+
+    proxy.inject({ method: 'GET', path: key, fault: 'internal', times: 1 });
+    proxy.inject({ method: 'GET', path: key, fault: 'stall', times: 1 });
+    expect((await sut.get(key))?.toString()).toBe('{"v":1}');
+    expect(attempts('GET').map((r) => r.fault)).toEqual(['internal', 'stall', null]);
+
+    proxy.inject({ method: 'GET', path: `/${bucket}`, query: 'list-type=2', fault: 'slowdown', times: 1 });
+    proxy.inject({ method: 'GET', path: `/${bucket}`, query: 'list-type=2', fault: 'internal', times: 1 });
+    const listed: string[] = [];
+    for await (const o of sut.list('conversations/')) listed.push(o.key);
+    expect(listed).toEqual([key]);
+
+    const deleteFaults = proxy.inject({ method: 'POST', path: `/${bucket}`, query: 'delete', fault: 'stall', times: 1 });
+    expect(await sut.delete([key])).toBe(1);
+    expect(deleteFaults()).toBe(1);
+    expect(await sut.stat(key)).toBeNull();
+  });
+
+  it('gives up after its attempts with one error naming the call, the key and the S3 error', async () => {
+    proxy.inject({ method: 'PUT', path: key, fault: 'slowdown', times: Infinity });
+    const error = (await sut.put(key, Buffer.from('{}')).catch((e: unknown) => e)) as S3StoreError;
+    expect(error).toBeInstanceOf(S3StoreError);
+    expect(error.message).toBe(`S3 put ${key} in bucket "${bucket}" failed after 4 attempts (SlowDown, HTTP 503)`);
+    expect(attempts('PUT')).toHaveLength(4);
+    expect(error.message).not.toContain(s3.secretAccessKey);
   });
 });

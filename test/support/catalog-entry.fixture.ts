@@ -16,6 +16,7 @@ export function catalogEntry(id: string, overrides: Partial<CatalogEntry> = {}):
     name: `name ${id}`,
     size: 100,
     sha256: 'sha',
+    md5: 'md5',
     content_hash: 'content',
     compressed: false,
     org_from_path: false,

@@ -96,6 +96,16 @@ export class ArchiveCleanQueryDto {
   dry_run?: boolean;
 }
 
+/** GET /verify */
+export class ArchiveVerifyQueryDto {
+  @ApiPropertyOptional({
+    example: true,
+    description: 'Download every object and compare its SHA-256 with the catalog, instead of its size and ETag from the listing (the default; no download)',
+  })
+  @IsOptional() @IsQueryBoolean('sha256')
+  sha256?: boolean;
+}
+
 /** An optional range of day folders. */
 class DayRangeFields {
   @ApiPropertyOptional({ example: '2024-01-01', description: 'YYYY-MM-DD, first day folder (inclusive)' })

@@ -91,7 +91,17 @@ class AppConfigVerifyDto {
 
 export class ArchiveVerifyResponseDto {
   @ApiProperty({ example: true }) success: true;
+  @ApiProperty({
+    enum: ['etag', 'sha256'],
+    example: 'etag',
+    description: 'What was asked: etag (sizes and ETags from the listing, nothing downloaded; a disk has no ETags and is hashed) or sha256 (every file downloaded and hashed)',
+  })
+  method: 'etag' | 'sha256';
   @ApiProperty({ example: 1520 }) checked: number;
+  @ApiProperty({ example: 1500, description: 'Files compared by size and ETag' }) by_etag: number;
+  @ApiProperty({ example: 20, description: 'Files read and compared by SHA-256' }) by_sha256: number;
+  @ApiProperty({ example: 20, description: 'Of those, files checked by SHA-256 because their catalog rows predate the MD5 column' })
+  sha256_fallback: number;
   @ApiProperty({ example: [FILE], description: 'In the catalog, gone from disk' }) missing: string[];
   @ApiProperty({ example: [], description: 'Bytes differ from what the catalog recorded' }) changed: string[];
   @ApiProperty({ example: [], description: 'On disk, not in the catalog' }) unindexed: string[];

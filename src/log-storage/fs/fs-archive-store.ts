@@ -39,7 +39,7 @@ export class FsArchiveStore implements ArchiveStore {
 
   async put(key: string, data: Buffer): Promise<StoredBytes> {
     await writeFileAtomic(this.absolute(key), data, { writeBytes: (handle, bytes) => this.writeBytes(handle, bytes) });
-    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), md5: createHash('md5').update(data).digest('hex') };
   }
 
   /** The one place bytes reach the disk (a seam for simulating a full disk). */
@@ -158,22 +158,17 @@ export class FsArchiveStore implements ArchiveStore {
   }
 
   async delete(keys: string[]): Promise<number> {
-    let deleted = 0;
+    for (const key of keys) this.absolute(key);
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const done = await Promise.all(
+      await Promise.all(
         keys.slice(i, i + DELETE_BATCH).map((key) =>
-          fs.promises.unlink(this.absolute(key)).then(
-            () => 1,
-            (error) => {
-              if (isMissing(error)) return 0;
-              throw error;
-            },
-          ),
+          fs.promises.unlink(this.absolute(key)).catch((error) => {
+            if (!isMissing(error)) throw error;
+          }),
         ),
       );
-      deleted += done.reduce((a: number, b: number) => a + b, 0);
     }
-    return deleted;
+    return keys.length;
   }
 
   async deletePrefix(folder: string): Promise<FolderTally> {

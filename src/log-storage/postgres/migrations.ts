@@ -185,4 +185,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_newest ON audit_log (at DESC, id DESC);
 `,
   },
+  {
+    version: 5,
+    name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
+    sql: `ALTER TABLE files ADD COLUMN md5 text NOT NULL DEFAULT '';`,
+  },
 ];

@@ -4,7 +4,7 @@ import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, Exp
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import type { SearchCursor } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
-import { CATALOG_SCHEMA_VERSION } from '../sqlite/catalog-schema';
+import { CATALOG_ENTRY_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
 import { fts5Snippet } from './fts5-snippet';
 import { documentFields, searchTerms } from './full-text';
@@ -24,7 +24,7 @@ export interface PostgresCatalogOptions {
 export class CatalogConfigError extends Error {}
 
 const ENTRY_COLUMNS = [
-  'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
+  'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256', 'md5',
   'content_hash', 'compressed', 'org_from_path', 'created_at', 'updated_at', 'message_count', 'tokens', 'avg_latency', 'from_source',
   'end_user_id', 'end_user_session', 'likes', 'dislikes', 'errors', 'indexed_at',
 ] as const;
@@ -91,8 +91,8 @@ export class PostgresCatalog implements Catalog {
       await this.checkLanguage();
       const meta = await this.meta();
       if (meta.complete === undefined) return { needsRebuild: true, reason: 'catalog is missing' };
-      if (meta.entry_version !== String(CATALOG_SCHEMA_VERSION)) {
-        return { needsRebuild: true, reason: `catalog entry version ${meta.entry_version ?? 'none'} is not ${CATALOG_SCHEMA_VERSION}` };
+      if (meta.entry_version !== String(CATALOG_ENTRY_VERSION)) {
+        return { needsRebuild: true, reason: `catalog entry version ${meta.entry_version ?? 'none'} is not ${CATALOG_ENTRY_VERSION}` };
       }
       if (meta.fts_language !== this.options.ftsLanguage) {
         return { needsRebuild: true, reason: `the full-text language changed from ${meta.fts_language ?? 'none'} to ${this.options.ftsLanguage}` };
@@ -132,7 +132,7 @@ export class PostgresCatalog implements Catalog {
     await c.query('BEGIN');
     try {
       await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs RESTART IDENTITY');
-      await this.setMeta(c, { complete: '0', entry_version: String(CATALOG_SCHEMA_VERSION), fts_language: this.options.ftsLanguage });
+      await this.setMeta(c, { complete: '0', entry_version: String(CATALOG_ENTRY_VERSION), fts_language: this.options.ftsLanguage });
       await c.query('COMMIT');
     } catch (error) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -176,11 +176,12 @@ export class PostgresCatalog implements Catalog {
     return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c)));
   }
 
-  async moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): Promise<void> {
-    await this.conn().query('UPDATE files SET path = $1, size = $2, sha256 = $3, compressed = $4 WHERE id = $5', [
+  async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
+    await this.conn().query('UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5 WHERE id = $6', [
       file.path,
       file.size,
       file.sha256,
+      file.md5,
       file.compressed ? 1 : 0,
       id,
     ]);
@@ -263,6 +264,15 @@ export class PostgresCatalog implements Catalog {
     const { rows } = await this.conn().query<CatalogRow>(
       `SELECT ${ROW_COLUMNS} FROM files f ${where(['f.id > $1', ...this.live()])} ORDER BY f.id LIMIT $2`,
       [afterId, limit],
+    );
+    return rows;
+  }
+
+  /** `path` is COLLATE "C": byte order, as an object store lists keys. */
+  async pageByPath(afterPath: string | null, limit: number): Promise<CatalogRow[]> {
+    const { rows } = await this.conn().query<CatalogRow>(
+      `SELECT ${ROW_COLUMNS} FROM files f ${where(['f.path > $1', ...this.live()])} ORDER BY f.path LIMIT $2`,
+      [afterPath ?? '', limit],
     );
     return rows;
   }

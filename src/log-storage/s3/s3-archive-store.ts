@@ -12,6 +12,7 @@ import {
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Settings } from '../../config/app-config';
+import { mapConcurrent } from '../../common/concurrency';
 import { archiveKeyParts } from '../archive-paths';
 import { ArchiveObject, ArchiveStore, ArchiveStoreError, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
 
@@ -21,9 +22,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** the most keys one DeleteObjects request takes */
 const DELETE_BATCH = 1000;
-/** HEAD requests in flight when finding which of many keys exist */
-const HEADS_IN_FLIGHT = 16;
 const LIST_PAGE = 1000;
+/** retention: folders listed and emptied at once */
+const FOLDERS_IN_FLIGHT = 4;
+/** keys named in the message of a partly refused deletion */
+const NAMED_FAILURES = 5;
 
 /** The S3 call failed for good (after the SDK's retries); the message names the call, the key and the S3 error code. */
 export class S3StoreError extends ArchiveStoreError {
@@ -40,7 +43,7 @@ export class S3StoreError extends ArchiveStoreError {
 interface SdkError {
   name?: string;
   Code?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
 function statusOf(error: unknown): number | null {
@@ -71,7 +74,14 @@ export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
       : { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }),
     retryMode: 'standard',
     maxAttempts: settings.maxAttempts,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: settings.requestTimeoutMs },
+    // a request without an answer in time, or a socket idle that long, fails with a TimeoutError that the
+    // retry strategy retries (without throwOnRequestTimeout the SDK would only log it and wait forever)
+    requestHandler: {
+      connectionTimeout: 5_000,
+      requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: settings.requestTimeoutMs,
+    },
   };
 }
 
@@ -85,11 +95,14 @@ export class S3ArchiveStore implements ArchiveStore {
   readonly bucket: string;
   /** '' or ends with '/' */
   readonly prefix: string;
+  /** each GET is a round trip: bulk reads keep this many in flight (S3_READ_CONCURRENCY) */
+  readonly readsInFlight: number;
 
   constructor(private readonly settings: S3Settings) {
     this.client = new S3Client(s3ClientConfig(settings));
     this.bucket = settings.bucket;
     this.prefix = settings.prefix;
+    this.readsInFlight = settings.readConcurrency;
   }
 
   /** Throws an S3StoreError saying what is wrong (no bucket, credentials refused, endpoint unreachable). */
@@ -110,6 +123,7 @@ export class S3ArchiveStore implements ArchiveStore {
 
   async put(key: string, data: Buffer): Promise<StoredBytes> {
     const name = this.objectKey(key);
+    const md5 = createHash('md5').update(data).digest();
     await this.call('put', key, () =>
       this.client.send(
         new PutObjectCommand({
@@ -117,23 +131,35 @@ export class S3ArchiveStore implements ArchiveStore {
           Key: name,
           Body: data,
           ContentLength: data.length,
-          ContentMD5: createHash('md5').update(data).digest('base64'),
+          ContentMD5: md5.toString('base64'),
           ContentType: contentType(key),
         }),
       ),
     );
-    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    return { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), md5: md5.toString('hex') };
   }
 
+  /**
+   * The SDK retries the request until its answer starts; a body cut off or stalled after that is read
+   * again here, with the same attempts and backoff.
+   */
   async get(key: string): Promise<Buffer | null> {
     const name = this.objectKey(key);
     return this.call('get', key, async () => {
-      try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
-        return Buffer.from(await res.Body!.transformToByteArray());
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
+      for (let attempt = 1; ; attempt++) {
+        let res;
+        try {
+          res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
+        } catch (error) {
+          if (isNotFound(error)) return null;
+          throw error;
+        }
+        try {
+          return Buffer.from(await res.Body!.transformToByteArray());
+        } catch (error) {
+          if (attempt >= this.settings.maxAttempts) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20_000, 100 * 2 ** attempt)));
+        }
       }
     });
   }
@@ -185,21 +211,11 @@ export class S3ArchiveStore implements ArchiveStore {
     return names.sort();
   }
 
-  /** HEADs the keys to count those that are there (DeleteObjects reports missing keys as deleted too). */
+  /** DeleteObjects in batches of 1000, no request per key (S3 reports a missing key as deleted too). */
   async delete(keys: string[]): Promise<number> {
     for (const key of keys) this.objectKey(key);
-    let deleted = 0;
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      const present: string[] = [];
-      for (let j = 0; j < batch.length; j += HEADS_IN_FLIGHT) {
-        const found = await Promise.all(batch.slice(j, j + HEADS_IN_FLIGHT).map((k) => this.stat(k)));
-        for (const f of found) if (f) present.push(f.key);
-      }
-      await this.deleteObjects(present);
-      deleted += present.length;
-    }
-    return deleted;
+    await this.deleteObjects(keys);
+    return keys.length;
   }
 
   async deletePrefix(folder: string): Promise<FolderTally> {
@@ -213,30 +229,34 @@ export class S3ArchiveStore implements ArchiveStore {
       checkFolder(f.folder);
       if (f.folder) archiveKeyParts(f.folder.slice(0, -1));
     }
-    const tallies: FolderTally[] = [];
-    for (const { folder, expected } of folders) {
+    // a few folders at once; in each, a listed page is deleted while the next one is listed
+    return mapConcurrent(folders, FOLDERS_IN_FLIGHT, async ({ folder, expected }) => {
       let objects = 0;
       let bytes = 0;
-      let doomed: string[] = [];
-      // with `remove`, everything under the folder goes; only the objects directly in it are counted
-      for await (const page of this.pages(folder, { delimiter: !remove })) {
-        for (const o of page.Contents ?? []) {
-          const key = o.Key!.slice(this.prefix.length);
-          if (!key.slice(folder.length).includes('/')) {
-            objects++;
-            bytes += o.Size ?? 0;
+      let deleting: Promise<void> = Promise.resolve();
+      try {
+        // with `remove`, everything under the folder goes; only the objects directly in it are counted
+        for await (const page of this.pages(folder, { delimiter: !remove })) {
+          const doomed: string[] = [];
+          for (const o of page.Contents ?? []) {
+            const key = o.Key!.slice(this.prefix.length);
+            if (!key.slice(folder.length).includes('/')) {
+              objects++;
+              bytes += o.Size ?? 0;
+            }
+            if (remove) doomed.push(key);
           }
-          if (remove) doomed.push(key);
+          await deleting;
+          if (doomed.length) {
+            deleting = this.deleteObjects(doomed);
+            deleting.catch(() => undefined);
+          }
         }
-        if (doomed.length >= DELETE_BATCH) {
-          await this.deleteObjects(doomed);
-          doomed = [];
-        }
+      } finally {
+        await deleting;
       }
-      await this.deleteObjects(doomed);
-      tallies.push({ objects, bytes: objects === expected ? null : bytes });
-    }
-    return tallies;
+      return { objects, bytes: objects === expected ? null : bytes };
+    });
   }
 
   /** A PUT is all or nothing: no object is ever left half written. */
@@ -287,10 +307,13 @@ export class S3ArchiveStore implements ArchiveStore {
           }),
         ),
       );
+      // the request succeeds even when some keys were refused: each one comes back in Errors
       const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       if (failed.length) {
+        const named = failed.slice(0, NAMED_FAILURES).map((e) => `${e.Key?.slice(this.prefix.length)}: ${e.Code}`);
+        const more = failed.length > NAMED_FAILURES ? `, and ${failed.length - NAMED_FAILURES} more` : '';
         throw new S3StoreError(
-          `S3 delete failed for ${failed.length} of ${batch.length} objects (first: ${failed[0].Key?.slice(this.prefix.length)}: ${failed[0].Code})`,
+          `S3 delete in bucket "${this.bucket}" refused ${failed.length} of ${batch.length} objects (${named.join('; ')}${more})`,
           failed[0].Code ?? 'Error',
           null,
         );
@@ -312,7 +335,9 @@ export class S3ArchiveStore implements ArchiveStore {
     const status = statusOf(error);
     const code = codeOf(error);
     const detail = status ? `${code}, HTTP ${status}` : `${code}${(error as NodeJS.ErrnoException)?.code ? ` ${(error as NodeJS.ErrnoException).code}` : ''}`;
-    return new S3StoreError(`S3 ${operation}${key ? ` ${key}` : ''} in bucket "${this.bucket}" failed (${detail})`, code, status);
+    const attempts = (error as SdkError)?.$metadata?.attempts;
+    const tries = attempts && attempts > 1 ? ` after ${attempts} attempts` : '';
+    return new S3StoreError(`S3 ${operation}${key ? ` ${key}` : ''} in bucket "${this.bucket}" failed${tries} (${detail})`, code, status);
   }
 }
 

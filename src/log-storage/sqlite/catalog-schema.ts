@@ -1,7 +1,29 @@
-/** The SQLite catalog's tables; bump the version whenever they or what is extracted from a file change. */
+/**
+ * The SQLite catalog's tables. A change of the tables is a new version with a migration from the one
+ * before (below); a change of what is extracted from a file bumps `CATALOG_ENTRY_VERSION` too, which
+ * rebuilds every catalog (SQLite and PostgreSQL) from the files.
+ */
 
-/** A different version in the file makes the catalog rebuild itself from the files at start-up. */
-export const CATALOG_SCHEMA_VERSION = 3;
+/** The file's version; an older one with migrations up to this one is migrated in place, any other rebuilt. */
+export const CATALOG_SCHEMA_VERSION = 4;
+
+/** What a catalog row holds of a file; a catalog built with another one is rebuilt from the files at start-up. */
+export const CATALOG_ENTRY_VERSION = 3;
+
+/** `sql` takes a catalog of version `to - 1` to version `to`, keeping its rows. */
+export interface SqliteMigration {
+  to: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    to: 4,
+    name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
+    sql: "ALTER TABLE files ADD COLUMN md5 TEXT NOT NULL DEFAULT ''",
+  },
+];
 export const CATALOG_FILE = 'catalog.sqlite';
 
 export const DROP_ALL =
@@ -22,6 +44,7 @@ CREATE TABLE files (
   name TEXT NOT NULL,
   size INTEGER NOT NULL,
   sha256 TEXT NOT NULL,
+  md5 TEXT NOT NULL DEFAULT '',
   content_hash TEXT NOT NULL,
   compressed INTEGER NOT NULL,
   org_from_path INTEGER NOT NULL DEFAULT 0,

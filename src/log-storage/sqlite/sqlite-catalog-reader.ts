@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { CATALOG_SCHEMA_VERSION } from './catalog-schema';
 
+/** versions whose rows this reader copies: the current one, and 3 (before `md5`, copied as '') */
+const READABLE = [String(CATALOG_SCHEMA_VERSION), '3'];
+
 export interface CatalogItem {
   entry: CatalogEntry;
   messages: CatalogMessage[];
@@ -18,7 +21,7 @@ export function* readSqliteCatalog(file: string, batchSize = 500): Generator<Cat
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const meta = (key: string) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-    if (meta('schema_version') !== String(CATALOG_SCHEMA_VERSION) || meta('complete') !== '1') {
+    if (!READABLE.includes(meta('schema_version') ?? '') || meta('complete') !== '1') {
       throw new Error(`the SQLite catalog at ${file} is not a finished catalog of version ${CATALOG_SCHEMA_VERSION}`);
     }
     const rows = db.prepare(
@@ -33,7 +36,7 @@ export function* readSqliteCatalog(file: string, batchSize = 500): Generator<Cat
       if (!batch.length) return;
       afterId = batch[batch.length - 1].id;
       yield batch.map(({ id, indexed_at: _indexedAt, ...row }) => ({
-        entry: { ...row, compressed: row.compressed === 1 },
+        entry: { ...row, md5: row.md5 ?? '', compressed: row.compressed === 1 },
         messages: (messages.all(id) as (Omit<CatalogMessage, 'error'> & { error: number })[]).map((m) => ({ ...m, error: m.error === 1 })),
       }));
     }

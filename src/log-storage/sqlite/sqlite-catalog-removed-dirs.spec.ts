@@ -38,7 +38,7 @@ describe('SqliteCatalog: per-folder totals and removed day folders', () => {
     expect(await sut.dirsBefore('2024-01-11', 'acme')).toEqual([{ dir: OLD, org_key: 'acme', day: '2024-01-10', files: 2, bytes: 150 }]);
     await sut.upsert(entry('old-2', '2024-01-10', 'acme', { size: 70 }), []);
     const id = (await sut.findConversation('acme', 'old-1'))!.id;
-    await sut.moveFile(id, { path: `${entry('old-1', '2024-01-10').path}.gz`, size: 10, sha256: 'gz', compressed: true });
+    await sut.moveFile(id, { path: `${entry('old-1', '2024-01-10').path}.gz`, size: 10, sha256: 'gz', md5: 'gzmd5', compressed: true });
     expect(await sut.summary('acme')).toEqual({ files: 3, bytes: 180, directories: [OLD, 'conversations/acme/2024/01/16'] });
     await sut.deleteByPath(entry('new-1', '2024-01-16').path);
     expect(await sut.summary()).toEqual({ files: 3, bytes: 180, directories: [OLD, 'conversations/globex/2024/01/10'] });

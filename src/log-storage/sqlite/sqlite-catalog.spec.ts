@@ -124,7 +124,7 @@ describe(SqliteCatalog.name, () => {
 
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1'), []);
-      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', compressed: true });
+      await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });
       expect(await sut.findByConversationId('c1')).toMatchObject({ path: `${entry('c1').path}.gz`, size: 40, compressed: 1 });
       expect(await sut.uncompressedBefore('2099-01-01', 0, 10)).toEqual([]);
     });

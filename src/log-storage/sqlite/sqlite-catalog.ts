@@ -6,11 +6,11 @@ import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, Exp
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
-import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, TABLES } from './catalog-schema';
+import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES } from './catalog-schema';
 import { catalogStats } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
-  'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256',
+  'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256', 'md5',
   'content_hash', 'compressed', 'org_from_path', 'created_at', 'updated_at', 'message_count', 'tokens', 'avg_latency', 'from_source',
   'end_user_id', 'end_user_session', 'likes', 'dislikes', 'errors', 'indexed_at',
 ] as const;
@@ -47,8 +47,9 @@ export class SqliteCatalog implements Catalog {
     const existed = fs.existsSync(this.file);
     try {
       this.connect();
-      const version = this.meta('schema_version');
+      let version = this.meta('schema_version');
       if (!existed) return { needsRebuild: true, reason: 'catalog is missing' };
+      if (this.meta('complete') === '1') version = this.migrate(version);
       if (version !== String(CATALOG_SCHEMA_VERSION)) {
         return { needsRebuild: true, reason: `catalog schema version ${version ?? 'none'} is not ${CATALOG_SCHEMA_VERSION}` };
       }
@@ -66,6 +67,27 @@ export class SqliteCatalog implements Catalog {
 
   async close(): Promise<void> {
     this.disconnect();
+  }
+
+  /**
+   * Takes a finished catalog from its version to the current one through the migrations in between, each
+   * in a transaction with its new version number, keeping its rows. Returns the version it ends at (the
+   * one given when no chain of migrations leads from it).
+   */
+  private migrate(version: string | null): string | null {
+    const from = Number(version);
+    if (!Number.isInteger(from) || from >= CATALOG_SCHEMA_VERSION) return version;
+    const steps = SQLITE_MIGRATIONS.filter((m) => m.to > from).sort((a, b) => a.to - b.to);
+    if (steps.length !== CATALOG_SCHEMA_VERSION - from || steps.some((m, i) => m.to !== from + i + 1)) return version;
+    const db = this.conn();
+    for (const step of steps) {
+      db.transaction(() => {
+        db.exec(step.sql);
+        this.setMeta('schema_version', String(step.to));
+      })();
+      this.logger.log(`Migrated the catalog to schema version ${step.to}: ${step.name}`);
+    }
+    return String(CATALOG_SCHEMA_VERSION);
   }
 
   private disconnect(): void {
@@ -151,7 +173,7 @@ export class SqliteCatalog implements Catalog {
     this.conn().transaction(() => {
       for (const { entry: e, messages } of items) {
         const done = insertFile.run(
-          e.path, e.org_key, e.organization_id, e.app_id, e.conversation_id, e.day, e.dir, e.name, e.size, e.sha256,
+          e.path, e.org_key, e.organization_id, e.app_id, e.conversation_id, e.day, e.dir, e.name, e.size, e.sha256, e.md5,
           e.content_hash, e.compressed ? 1 : 0, e.org_from_path ? 1 : 0, e.created_at, e.updated_at, e.message_count, e.tokens,
           e.avg_latency, e.from_source, e.end_user_id, e.end_user_session, e.likes, e.dislikes, e.errors, indexedAt,
         );
@@ -200,11 +222,12 @@ export class SqliteCatalog implements Catalog {
   }
 
   /** Points a row at another file (compression), keeping everything else. */
-  async moveFile(id: number, file: { path: string; size: number; sha256: string; compressed: boolean }): Promise<void> {
-    this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, compressed = ? WHERE id = ?').run(
+  async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
+    this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, md5 = ?, compressed = ? WHERE id = ?').run(
       file.path,
       file.size,
       file.sha256,
+      file.md5,
       file.compressed ? 1 : 0,
       id,
     );
@@ -347,6 +370,14 @@ export class SqliteCatalog implements Catalog {
   async page(afterId: number, limit: number): Promise<CatalogRow[]> {
     return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.id > ?', ...this.live()])} ORDER BY f.id LIMIT ?`).all(
       afterId,
+      limit,
+    ) as CatalogRow[];
+  }
+
+  /** Rows in path order after `afterPath` (for verification); SQLite compares text byte by byte. */
+  async pageByPath(afterPath: string | null, limit: number): Promise<CatalogRow[]> {
+    return this.stmt(`SELECT ${ROW_COLUMNS} FROM files f ${whereClause(['f.path > ?', ...this.live()])} ORDER BY f.path LIMIT ?`).all(
+      afterPath ?? '',
       limit,
     ) as CatalogRow[];
   }
