@@ -50,6 +50,6 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     ErasureRegistry,
     AuditLog,
   ],
-  exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog],
+  exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog, ARCHIVE_STORE],
 })
 export class LogStorageModule {}
