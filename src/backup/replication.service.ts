@@ -44,6 +44,13 @@ export interface ReplicationStatus {
   pending_files: number | null;
 }
 
+export interface ReplicationRequest {
+  trigger: JobTrigger;
+  /** instead of REPLICATE_DELETE */
+  delete?: boolean;
+  onProgress?: (progress: ReplicationResult) => void;
+}
+
 export function replicaTarget(settings: S3Settings): string {
   return `s3://${settings.bucket}/${settings.prefix}`;
 }
@@ -83,12 +90,12 @@ export class ReplicationService implements OnModuleDestroy {
    * bucket is configured, a copy is under way, or a backup is running (here, or in another process
    * holding the backup lock).
    */
-  async run(request: { trigger: JobTrigger }): Promise<Job> {
+  async run(request: ReplicationRequest): Promise<Job> {
     return (await this.start(request)).done;
   }
 
   /** Starts a copy in the background and returns its job at once (status `running`); refusals as `run`. */
-  async start(request: { trigger: JobTrigger }): Promise<{ job: Job; done: Promise<Job> }> {
+  async start(request: ReplicationRequest): Promise<{ job: Job; done: Promise<Job> }> {
     const stores = this.stores;
     if (!stores) {
       throw new ConflictError('no replica bucket is configured: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME with ARCHIVE_STORAGE=fs)', 'REPLICATE_S3_BUCKET_NAME');
@@ -119,7 +126,7 @@ export class ReplicationService implements OnModuleDestroy {
     this.running = run;
     this.history.claim(job.id);
     this.history.finish(job);
-    run.done = this.execute(stores, job, controller.signal).finally(() => {
+    run.done = this.execute(stores, job, request, controller.signal).finally(() => {
       this.running = null;
     });
     await this.history.persist(() => []);
@@ -182,24 +189,28 @@ export class ReplicationService implements OnModuleDestroy {
     };
   }
 
-  private async execute(stores: ReplicationStores, job: Job, signal: AbortSignal): Promise<Job> {
+  private async execute(stores: ReplicationStores, job: Job, request: ReplicationRequest, signal: AbortSignal): Promise<Job> {
     const target = replicaTarget(stores.settings);
     this.logger.log(`Started replication job ${job.id} (${job.trigger}) to ${target}`);
     const record = job.replication!;
     const apply = (r: ReplicationResult) => Object.assign(record, r);
+    const remove = request.delete ?? this.config.replication.delete;
     try {
       await stores.target.checkAccess?.();
       apply(
         await replicate(stores.source, stores.target, {
-          delete: this.config.replication.delete,
+          delete: remove,
           concurrency: this.config.replication.concurrency,
           signal,
-          onProgress: apply,
+          onProgress: (progress) => {
+            apply(progress);
+            request.onProgress?.(progress);
+          },
         }),
       );
       job.status = 'succeeded';
       job.message = `Copied ${record.copied} of ${record.checked} files (${record.copied_bytes} bytes) to ${target}, ${record.unchanged} unchanged, ` +
-        (this.config.replication.delete ? `${record.deleted} deleted there` : `${record.extra} there only, kept`);
+        (remove ? `${record.deleted} deleted there` : `${record.extra} there only, kept`);
     } catch (error) {
       if (error instanceof ReplicationAbortedError) {
         apply(error.progress);
