@@ -1,7 +1,8 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { listAllFiles } from './archive';
+import * as zlib from 'node:zlib';
+import { ArchiveFile, listAllFiles } from './archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from './ceph-rgw';
 
 /** Where a suite's archive lives: LOGS_DIR, or a bucket of the loopback Ceph RADOS Gateway. */
@@ -72,4 +73,28 @@ export async function storeUnderTest(kind: StoreKind, logsDir: () => string, lab
       client.destroy();
     },
   };
+}
+
+/** The archived conversations as `readArchive` gives them for LOGS_DIR, read from wherever the store keeps them. */
+export async function readStoredArchive(store: StoreUnderTest): Promise<ArchiveFile[]> {
+  const out: ArchiveFile[] = [];
+  for (const key of await store.keys('conversations/')) {
+    if (!/\.json(\.gz)?$/.test(key)) continue;
+    const raw = await store.read(key);
+    const text = key.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+    out.push({ path: key, text, json: JSON.parse(text) });
+  }
+  return out;
+}
+
+/** Every archived object's text (for a secret scan of a bucket; LOGS_DIR's own files are scanned as files). */
+export async function storedTexts(store: StoreUnderTest): Promise<string[]> {
+  const texts: string[] = [];
+  for (const folder of ['conversations/', 'apps/']) {
+    for (const key of await store.keys(folder)) {
+      const raw = await store.read(key);
+      texts.push(key.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8'));
+    }
+  }
+  return texts;
 }
