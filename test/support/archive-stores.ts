@@ -2,6 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { mapConcurrent } from '../../src/common/concurrency';
 import { ArchiveFile, listAllFiles } from './archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from './ceph-rgw';
 
@@ -22,6 +23,9 @@ export interface StoreUnderTest {
 }
 
 const PREFIX = 'vault/';
+const READS_AT_ONCE = 8;
+
+const textOf = (key: string, raw: Buffer) => (key.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8'));
 
 /** The store of `kind` for `logsDir`; s3 starts the run's gateway once (shared by the suites) and makes a bucket per call. */
 export async function storeUnderTest(kind: StoreKind, logsDir: () => string, label = 'suite'): Promise<StoreUnderTest> {
@@ -77,24 +81,15 @@ export async function storeUnderTest(kind: StoreKind, logsDir: () => string, lab
 
 /** The archived conversations as `readArchive` gives them for LOGS_DIR, read from wherever the store keeps them. */
 export async function readStoredArchive(store: StoreUnderTest): Promise<ArchiveFile[]> {
-  const out: ArchiveFile[] = [];
-  for (const key of await store.keys('conversations/')) {
-    if (!/\.json(\.gz)?$/.test(key)) continue;
-    const raw = await store.read(key);
-    const text = key.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    out.push({ path: key, text, json: JSON.parse(text) });
-  }
-  return out;
+  const keys = (await store.keys('conversations/')).filter((key) => /\.json(\.gz)?$/.test(key));
+  return mapConcurrent(keys, READS_AT_ONCE, async (key) => {
+    const text = textOf(key, await store.read(key));
+    return { path: key, text, json: JSON.parse(text) };
+  });
 }
 
 /** Every archived object's text (for a secret scan of a bucket; LOGS_DIR's own files are scanned as files). */
 export async function storedTexts(store: StoreUnderTest): Promise<string[]> {
-  const texts: string[] = [];
-  for (const folder of ['conversations/', 'apps/']) {
-    for (const key of await store.keys(folder)) {
-      const raw = await store.read(key);
-      texts.push(key.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8'));
-    }
-  }
-  return texts;
+  const keys = [...(await store.keys('conversations/')), ...(await store.keys('apps/'))];
+  return mapConcurrent(keys, READS_AT_ONCE, async (key) => textOf(key, await store.read(key)));
 }
