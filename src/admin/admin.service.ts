@@ -12,6 +12,7 @@ import type { ArchiveFilter, CleanResult, ExportFormat, StatsRow } from '../log-
 import { JobsService } from '../backup/jobs.service';
 import type { Job } from '../backup/jobs.types';
 import { SourcesService } from '../backup/sources.service';
+import { ReplicationService } from '../backup/replication.service';
 import {
   conversationView,
   jobRowView,
@@ -57,6 +58,7 @@ export class AdminService {
     private readonly jobs: JobsService,
     private readonly sources: SourcesService,
     private readonly registry: SourceRegistry,
+    private readonly replication: ReplicationService,
   ) {}
 
   async overview(form: OverviewQueryDto, now = new Date()) {
@@ -73,7 +75,7 @@ export class AdminService {
       this.storage.stats(statsFilter),
     ]);
     await Promise.all([this.jobs.refresh(), this.sources.refresh()]);
-    const jobs = this.jobs.list();
+    const jobs = this.jobs.list().filter((j) => j.kind === 'backup');
     const running = jobs.filter((j) => j.status === 'running');
     const sourceViews = this.sources.list();
     const configured = this.registry.list();
@@ -132,6 +134,28 @@ export class AdminService {
       statsQuery: query(statsFilter),
       days: this.byDay(inRange.days),
       retention: this.retention(now),
+      replication: await this.replicationView(now),
+    };
+  }
+
+  /** The off-site copy: its bucket, the last successful copy, what is not copied yet, the next scheduled copy; null without a replica bucket. */
+  private async replicationView(now: Date) {
+    const status = await this.replication.status();
+    if (!status.configured) return null;
+    const { timezone } = this.config.schedule;
+    const failed = status.last_run && status.last_run.status === 'failed' ? status.last_run : null;
+    return {
+      target: status.target,
+      schedule: status.schedule,
+      timezone,
+      nextRunAt:
+        this.config.autoLogging && status.schedule ? new CronTime(status.schedule, timezone).getNextDateFrom(now, timezone).toJSDate().toISOString() : null,
+      running: status.running_job_id !== null,
+      lastSuccessAt: status.last_success?.finished_at ?? null,
+      lastCopied: status.last_success ? `${countOf(status.last_success.copied, 'file')} copied (${formatBytes(status.last_success.copied_bytes)}) of ${formatNumber(status.last_success.checked)} checked` : null,
+      pending: status.pending_files ?? 0,
+      pendingText: countOf(status.pending_files ?? 0, 'conversation file'),
+      lastError: failed ? `The copy of ${failed.finished_at ?? failed.started_at} failed: ${failed.error ?? 'unknown error'}` : null,
     };
   }
 

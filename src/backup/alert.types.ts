@@ -3,7 +3,8 @@ export type AlertEvent =
   | 'backup_partial'
   | 'source_stale'
   | 'credentials_rejected'
-  | 'purge_horizon';
+  | 'purge_horizon'
+  | 'replication_failed';
 
 /** The webhook body: `text` reads well in Slack; the rest is for machines. */
 export interface AlertPayload {

@@ -19,6 +19,10 @@ import { POSTGRES_STATE, PostgresState } from './postgres/postgres-state';
 import { REPLICAS, Replicas, SingleReplica } from './replicas';
 import { ReplicasController } from './replicas.controller';
 import { ServerPresence } from './server-presence';
+import { ReplicationController } from './replication.controller';
+import { REPLICATION_STORES, ReplicationService, ReplicationStores } from './replication.service';
+import { ARCHIVE_STORE, ArchiveStore } from '../log-storage/archive-store';
+import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
 import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
 import { SourcesController } from './sources.controller';
@@ -34,7 +38,7 @@ import { WorkspaceBackupService } from './workspace-backup.service';
  */
 @Module({
   imports: [DifyModule, LogStorageModule, RedactionModule],
-  controllers: [JobsController, SourcesController, ReplicasController],
+  controllers: [JobsController, SourcesController, ReplicasController, ReplicationController],
   providers: [
     {
       provide: POSTGRES_STATE,
@@ -80,7 +84,14 @@ import { WorkspaceBackupService } from './workspace-backup.service';
     StaleSourcesService,
     SourcesService,
     ServerPresence,
+    {
+      provide: REPLICATION_STORES,
+      useFactory: (config: AppConfig, archive: ArchiveStore): ReplicationStores | null =>
+        config.replication.s3 ? { source: archive, target: new S3ArchiveStore(config.replication.s3), settings: config.replication.s3 } : null,
+      inject: [AppConfig, ARCHIVE_STORE],
+    },
+    ReplicationService,
   ],
-  exports: [Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BACKUP_LOCK, REPLICAS, POSTGRES_STATE, CheckpointService, ServerPresence],
+  exports: [ReplicationService, Clock, SourceRegistry, JobsService, SourcesService, StaleSourcesService, AlertsService, BACKUP_LOCK, REPLICAS, POSTGRES_STATE, CheckpointService, ServerPresence],
 })
 export class BackupModule {}

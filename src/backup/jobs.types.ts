@@ -44,9 +44,24 @@ export interface JobSource {
   agent_id?: string | null;
 }
 
+/** What an off-site copy job did: the counts of `replicate`, and where it copied to. */
+export interface ReplicationRecord {
+  /** `s3://<bucket>/<prefix>` (never a credential) */
+  target: string;
+  checked: number;
+  copied: number;
+  copied_bytes: number;
+  unchanged: number;
+  deleted: number;
+  extra: number;
+  /** why the copy failed, when it did */
+  error: string | null;
+}
+
 export interface Job {
   id: string;
-  kind: 'backup';
+  /** `replication`: an off-site copy of the archive (no sources; its counts in `replication`) */
+  kind: 'backup' | 'replication';
   trigger: JobTrigger;
   status: JobStatus;
   /** the explicit window asked for; null means a catch-up from each source's checkpoint */
@@ -63,6 +78,8 @@ export interface Job {
   resumed_by?: string | null;
   /** the interrupted job this one resumes */
   resumes?: string | null;
+  /** a replication job's counts */
+  replication?: ReplicationRecord | null;
 }
 
 /** Where an interrupted job stopped; resuming runs the same sources again from there. */

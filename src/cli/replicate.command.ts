@@ -3,7 +3,10 @@ import * as path from 'node:path';
 import { loadConfigFromEnvironment } from '../config/load-environment';
 import type { ArchiveStore } from '../log-storage/archive-store';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
-import { REPLICATED_FOLDERS, replicate } from '../log-storage/replication';
+import { REPLICATED_FOLDERS, replicate, type ReplicationResult } from '../log-storage/replication';
+import { ReplicationService } from '../backup/replication.service';
+import type { Job } from '../backup/jobs.types';
+import { ConflictError } from '../common/domain-errors';
 import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
 import { CliCommand, EXIT, stringOption, UsageError } from './cli-command';
 import { TerminalProgress } from './progress';
@@ -18,13 +21,14 @@ function storeName(value: string | undefined, flag: string, fallback: StoreName)
 }
 
 /**
- * `replicate --to s3` copies LOGS_DIR's archive into the bucket the S3_* variables name (an off-site copy);
- * `replicate --from s3 --to fs` restores a bucket into an empty LOGS_DIR. New and changed objects only, each
- * read back and compared; nothing is deleted in the target without `--delete`.
+ * `replicate --to s3` copies LOGS_DIR's archive into the replica bucket (REPLICATE_S3_*, else S3_*) as a
+ * replication job, recorded like the scheduled ones; `replicate --from s3 --to fs` restores a bucket into an
+ * empty LOGS_DIR. New and changed objects only, each read back and compared; nothing is deleted in the
+ * target without `--delete`.
  */
 export const replicateCommand: CliCommand = {
   name: 'replicate',
-  summary: "copy the archive between LOGS_DIR (fs) and the S3_* bucket (s3): new and changed files only, verified; nothing deleted without --delete",
+  summary: 'copy the archive between LOGS_DIR (fs) and the replica bucket (s3: REPLICATE_S3_*, else S3_*): new and changed files only, verified; nothing deleted without --delete',
   flags: {
     to: { type: 'string', value: 'fs|s3', required: true, description: 'where to copy to' },
     from: { type: 'string', value: 'fs|s3', description: 'where to copy from (default: the other one)' },
@@ -32,13 +36,50 @@ export const replicateCommand: CliCommand = {
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
   examples: ['npm run cli -- replicate --to s3', 'npm run cli -- replicate --from s3 --to fs'],
-  async run({ options, out }) {
+  async run({ app, options, out }) {
     if (stringOption(options, 'to') === undefined) throw new UsageError('--to is required');
     const to = storeName(stringOption(options, 'to'), 'to', 'fs');
     const from = storeName(stringOption(options, 'from'), 'from', to === 's3' ? 'fs' : 's3');
     if (from === to) throw new UsageError('--from and --to must be different stores');
     const config = loadConfigFromEnvironment();
-    if (!config.s3) throw new UsageError('S3_BUCKET_NAME (with S3_ACCESS_KEY and S3_SECRET_KEY, or S3_USE_AWS_MANAGED_IAM) must name the bucket');
+    const settings = config.replication.s3 ?? config.s3;
+    if (!settings) {
+      throw new UsageError('REPLICATE_S3_BUCKET_NAME or S3_BUCKET_NAME (with the access keys, or S3_USE_AWS_MANAGED_IAM) must name the bucket');
+    }
+    const remove = options.delete === true;
+    const progress = new TerminalProgress(out.terminal);
+    const onProgress = (p: ReplicationResult) => progress.update(null, `${p.checked} checked, ${p.copied} copied (${Math.round(progress.perSecond(p.checked))}/s)`);
+    const report = (result: ReplicationResult) => {
+      progress.clear();
+      if (options.json) out.line(JSON.stringify({ success: true, from, to, ...result }, null, 2));
+      else {
+        out.line(`${from} -> ${to}: ${result.checked} checked, ${result.copied} copied (${result.copied_bytes} bytes), ${result.unchanged} unchanged`);
+        out.line(remove ? `${result.deleted} deleted in ${to}` : `${result.extra} in ${to} only, kept (--delete removes them)`);
+      }
+    };
+    if (from === 'fs' && config.archive.storage === 'fs' && config.replication.s3) {
+      // the archive to its off-site copy: a replication job, in the job history and the replication status
+      const service = (await app()).get(ReplicationService);
+      let job: Job;
+      try {
+        job = await service.run({ trigger: 'cli', delete: remove, onProgress });
+      } catch (e) {
+        progress.clear();
+        if (e instanceof ConflictError) {
+          out.error(`refused: ${e.message}`);
+          return EXIT.locked;
+        }
+        throw e;
+      }
+      const { error, target: _target, ...result } = job.replication!;
+      if (job.status !== 'succeeded') {
+        progress.clear();
+        out.error(`replication job ${job.id} ${job.status}: ${error ?? job.message}`);
+        return job.status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
+      }
+      report(result);
+      return EXIT.done;
+    }
     if (to === 'fs') {
       const held = REPLICATED_FOLDERS.filter((f) => fs.existsSync(path.join(config.logsDir, f)) && fs.readdirSync(path.join(config.logsDir, f)).length);
       if (held.length) {
@@ -46,22 +87,12 @@ export const replicateCommand: CliCommand = {
         return EXIT.failed;
       }
     }
-    const bucket = new S3ArchiveStore(config.s3);
+    const bucket = new S3ArchiveStore(settings);
     const local = new FsArchiveStore(config.logsDir);
     const stores: Record<StoreName, ArchiveStore> = { fs: local, s3: bucket };
-    const progress = new TerminalProgress(out.terminal);
     try {
       await bucket.checkAccess();
-      const result = await replicate(stores[from], stores[to], {
-        delete: options.delete === true,
-        onProgress: (p) => progress.update(null, `${p.checked} checked, ${p.copied} copied (${Math.round(progress.perSecond(p.checked))}/s)`),
-      });
-      progress.clear();
-      if (options.json) out.line(JSON.stringify({ success: true, from, to, ...result }, null, 2));
-      else {
-        out.line(`${from} -> ${to}: ${result.checked} checked, ${result.copied} copied (${result.copied_bytes} bytes), ${result.unchanged} unchanged`);
-        out.line(options.delete ? `${result.deleted} deleted in ${to}` : `${result.extra} in ${to} only, kept (--delete removes them)`);
-      }
+      report(await replicate(stores[from], stores[to], { delete: remove, concurrency: config.replication.concurrency, onProgress }));
       return EXIT.done;
     } finally {
       await bucket.close();

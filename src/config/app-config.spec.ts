@@ -1,3 +1,4 @@
+import { scheduleSettingsFrom } from './schedule-settings';
 import * as dotenv from 'dotenv';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -183,6 +184,55 @@ describe(loadAppConfig.name, () => {
       })();
       expect(error?.message).toContain(message);
       expect(error?.message).not.toContain('super-secret-key');
+    });
+  });
+
+  describe('REPLICATE_*', () => {
+    const keys = { S3_ACCESS_KEY: 'AKIAEXAMPLE', S3_SECRET_KEY: 'super-secret-key-9931' };
+
+    it('copies to the S3_* bucket with ARCHIVE_STORAGE=fs, and to REPLICATE_S3_* (each unset one from S3_*) when named', () => {
+      expect(loadAppConfig({}, dir).replication).toEqual({ s3: null, cron: null, delete: false, concurrency: 4 });
+      const plain = loadAppConfig({ ...keys, S3_BUCKET_NAME: 'vault-offsite', S3_ENDPOINT: 'http://minio:9000', REPLICATE_CRON: '0 4 * * *' }, dir).replication;
+      expect(plain).toEqual({ s3: expect.objectContaining({ bucket: 'vault-offsite', endpoint: 'http://minio:9000', pathStyle: true, prefix: '' }), cron: '0 4 * * *', delete: false, concurrency: 4 });
+      const own = loadAppConfig(
+        { ...keys, ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', S3_ENDPOINT: 'http://minio:9000', REPLICATE_S3_BUCKET_NAME: 'vault-offsite', REPLICATE_S3_REGION: 'eu-west-1', REPLICATE_S3_PREFIX: 'copy', REPLICATE_DELETE: 'true', REPLICATE_CONCURRENCY: '8' },
+        dir,
+      ).replication;
+      expect(own).toEqual({
+        s3: expect.objectContaining({ bucket: 'vault-offsite', endpoint: 'http://minio:9000', region: 'eu-west-1', prefix: 'copy/', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'super-secret-key-9931' }),
+        cron: null,
+        delete: true,
+        concurrency: 8,
+      });
+      // with ARCHIVE_STORAGE=s3 the S3_* bucket is the archive, not a copy
+      expect(loadAppConfig({ ...keys, ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive' }, dir).replication.s3).toBeNull();
+    });
+
+    it.each([
+      [{ REPLICATE_CRON: 'every night' }, 'REPLICATE_CRON must be a cron expression such as "0 2 * * *"'],
+      [{ REPLICATE_CRON: '0 4 * * *' }, 'REPLICATE_CRON needs a bucket to copy to: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME)'],
+      [{ ...keys, ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', REPLICATE_CRON: '0 4 * * *' }, 'REPLICATE_CRON needs REPLICATE_S3_BUCKET_NAME: with ARCHIVE_STORAGE=s3 the S3_* bucket is the archive itself'],
+      [{ ...keys, ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', REPLICATE_S3_BUCKET_NAME: 'vault-archive' }, 'REPLICATE_S3_BUCKET_NAME with REPLICATE_S3_PREFIX must name another place than the archive'],
+      [{ REPLICATE_S3_BUCKET_NAME: 'vault-offsite' }, 'REPLICATE_S3_ACCESS_KEY and REPLICATE_S3_SECRET_KEY (or S3_ACCESS_KEY and S3_SECRET_KEY) are required with REPLICATE_S3_BUCKET_NAME'],
+      [{ ...keys, REPLICATE_S3_BUCKET_NAME: 'Bad_Bucket' }, 'REPLICATE_S3_BUCKET_NAME must be a bucket name'],
+      [{ ...keys, REPLICATE_S3_BUCKET_NAME: 'vault-offsite', REPLICATE_S3_PREFIX: 'a/../b' }, 'REPLICATE_S3_PREFIX must not contain . or .. segments'],
+      [{ REPLICATE_CONCURRENCY: '0' }, 'REPLICATE_CONCURRENCY must not be less than 1'],
+    ])('refuses %j naming the variable, never the secret', (env, message) => {
+      const error = (() => {
+        try {
+          loadAppConfig(env as Record<string, string>, dir);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error?.message).toContain(message);
+      expect(error?.message).not.toContain('super-secret-key');
+    });
+
+    it('refuses a bad REPLICATE_CRON when the cron decorators read their settings', () => {
+      expect(() => scheduleSettingsFrom({ REPLICATE_CRON: '61 * * * *' })).toThrow(/REPLICATE_CRON must be a cron expression/);
+      expect(scheduleSettingsFrom({ REPLICATE_CRON: '0 4 * * *' }).replicateCron).toBe('0 4 * * *');
+      expect(scheduleSettingsFrom({}).replicateCron).toBeNull();
     });
   });
 

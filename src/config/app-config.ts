@@ -48,6 +48,17 @@ export class AppConfig {
   archive: { storage: 'fs' } | { storage: 's3'; s3: S3Settings };
   /** the bucket the S3_* variables name (the archive's, or with ARCHIVE_STORAGE=fs a replica's); null without S3_BUCKET_NAME */
   s3: S3Settings | null;
+  /** the off-site copy of the archive (`replicate`, REPLICATE_CRON) */
+  replication: {
+    /** REPLICATE_S3_* (each unset one from its S3_* variable), else with ARCHIVE_STORAGE=fs the S3_* bucket; null: none */
+    s3: S3Settings | null;
+    /** REPLICATE_CRON; null: no scheduled copy */
+    cron: string | null;
+    /** REPLICATE_DELETE: a scheduled copy deletes what the bucket holds and the archive does not */
+    delete: boolean;
+    /** REPLICATE_CONCURRENCY: objects copied at the same time */
+    concurrency: number;
+  };
   logTimezone: string;
   retentionDays: number;
   autoLogging: boolean;
@@ -301,6 +312,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
     },
     archive: archiveSettings(vars),
     s3: vars.ARCHIVE_STORAGE === 's3' || vars.S3_BUCKET_NAME ? s3Settings(vars) : null,
+    replication: replicationSettings(vars),
     logTimezone: vars.LOG_TIMEZONE,
     retentionDays: vars.LOG_RETENTION_DAYS,
     autoLogging: vars.ENABLE_AUTO_LOGGING,
@@ -353,6 +365,55 @@ export function isLoopbackHost(host: string): boolean {
 
 function archiveSettings(vars: EnvironmentVariables): AppConfig['archive'] {
   return vars.ARCHIVE_STORAGE === 's3' ? { storage: 's3', s3: s3Settings(vars) } : { storage: 'fs' };
+}
+
+/** Where the off-site copy goes; throws ConfigError when REPLICATE_CRON has no bucket or the bucket is the archive itself. */
+function replicationSettings(vars: EnvironmentVariables): AppConfig['replication'] {
+  let s3: S3Settings | null = null;
+  if (vars.REPLICATE_S3_BUCKET_NAME) {
+    const managed = vars.REPLICATE_S3_USE_AWS_MANAGED_IAM ?? vars.S3_USE_AWS_MANAGED_IAM;
+    const accessKey = vars.REPLICATE_S3_ACCESS_KEY ?? vars.S3_ACCESS_KEY;
+    const secretKey = vars.REPLICATE_S3_SECRET_KEY ?? vars.S3_SECRET_KEY;
+    if (!managed && (!accessKey || !secretKey)) {
+      throw new ConfigError(
+        'REPLICATE_S3_ACCESS_KEY and REPLICATE_S3_SECRET_KEY (or S3_ACCESS_KEY and S3_SECRET_KEY) are required with REPLICATE_S3_BUCKET_NAME, unless REPLICATE_S3_USE_AWS_MANAGED_IAM=true',
+      );
+    }
+    const prefix = vars.REPLICATE_S3_PREFIX ?? vars.S3_PREFIX ?? '';
+    if (prefix.split('/').some((part) => part === '.' || part === '..')) throw new ConfigError('REPLICATE_S3_PREFIX must not contain . or .. segments');
+    const endpointVar = vars.REPLICATE_S3_ENDPOINT ?? vars.S3_ENDPOINT;
+    const endpoint = endpointVar ? endpointVar.replace(/\/$/, '') : null;
+    const style = vars.REPLICATE_S3_ADDRESS_STYLE ?? vars.S3_ADDRESS_STYLE ?? 'auto';
+    s3 = {
+      endpoint,
+      region: vars.REPLICATE_S3_REGION ?? vars.S3_REGION ?? 'us-east-1',
+      bucket: vars.REPLICATE_S3_BUCKET_NAME,
+      accessKeyId: managed ? null : accessKey ?? null,
+      secretAccessKey: managed ? null : secretKey ?? null,
+      pathStyle: style === 'path' || (style === 'auto' && endpoint !== null),
+      useAwsManagedIam: managed,
+      prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
+      maxAttempts: 5,
+      requestTimeoutMs: 30_000,
+    };
+    if (vars.ARCHIVE_STORAGE === 's3') {
+      const archive = s3Settings(vars);
+      const overlaps = archive.prefix.startsWith(s3.prefix) || s3.prefix.startsWith(archive.prefix);
+      if (archive.endpoint === s3.endpoint && archive.bucket === s3.bucket && overlaps) {
+        throw new ConfigError('REPLICATE_S3_BUCKET_NAME with REPLICATE_S3_PREFIX must name another place than the archive (S3_BUCKET_NAME with S3_PREFIX)');
+      }
+    }
+  } else if (vars.ARCHIVE_STORAGE === 'fs' && vars.S3_BUCKET_NAME) {
+    s3 = s3Settings(vars);
+  }
+  if (vars.REPLICATE_CRON && !s3) {
+    throw new ConfigError(
+      vars.ARCHIVE_STORAGE === 's3'
+        ? 'REPLICATE_CRON needs REPLICATE_S3_BUCKET_NAME: with ARCHIVE_STORAGE=s3 the S3_* bucket is the archive itself'
+        : 'REPLICATE_CRON needs a bucket to copy to: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME)',
+    );
+  }
+  return { s3, cron: vars.REPLICATE_CRON ?? null, delete: vars.REPLICATE_DELETE, concurrency: vars.REPLICATE_CONCURRENCY };
 }
 
 function s3Settings(vars: EnvironmentVariables): S3Settings {

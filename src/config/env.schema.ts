@@ -148,6 +148,37 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1) @Max(600)
   S3_REQUEST_TIMEOUT_SECONDS = 30;
 
+  // The off-site copy (replicate): REPLICATE_S3_* name its bucket, each unset one falling back to its S3_* variable;
+  // without REPLICATE_S3_BUCKET_NAME the S3_* bucket is the copy's (with ARCHIVE_STORAGE=fs only)
+  @IsOptional() @Transform(emptyToUndefined) @Validate(IsCronConstraint)
+  REPLICATE_CRON?: string;
+  @Transform(toBool) @IsBoolean()
+  REPLICATE_DELETE = false;
+  @Transform(toInt) @IsInt() @Min(1) @Max(32)
+  REPLICATE_CONCURRENCY = 4;
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/[^\s/?#]+\/?$/i, {
+    message: 'REPLICATE_S3_ENDPOINT must be an http:// or https:// origin such as https://s3.eu-central-1.amazonaws.com (no path)',
+  })
+  REPLICATE_S3_ENDPOINT?: string;
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^[a-z0-9-]{1,40}$/, { message: 'REPLICATE_S3_REGION must be a region name such as us-east-1' })
+  REPLICATE_S3_REGION?: string;
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    message: 'REPLICATE_S3_BUCKET_NAME must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens',
+  })
+  REPLICATE_S3_BUCKET_NAME?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  REPLICATE_S3_ACCESS_KEY?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  REPLICATE_S3_SECRET_KEY?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsIn(['auto', 'path', 'virtual'], { message: 'REPLICATE_S3_ADDRESS_STYLE must be auto, path or virtual' })
+  REPLICATE_S3_ADDRESS_STYLE?: 'auto' | 'path' | 'virtual';
+  @IsOptional() @Transform(emptyToUndefined) @Transform(toBool) @IsBoolean()
+  REPLICATE_S3_USE_AWS_MANAGED_IAM?: boolean;
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/, {
+    message: 'REPLICATE_S3_PREFIX must be a key prefix such as offsite/ (letters, digits, dots, hyphens, underscores and slashes)',
+  })
+  REPLICATE_S3_PREFIX?: string;
+
   // With DATABASE_URL: a replica whose heartbeat is older than this is gone (its running jobs are interrupted)
   @Transform(toInt) @IsInt() @Min(4) @Max(3600)
   REPLICA_TIMEOUT_SECONDS = 30;

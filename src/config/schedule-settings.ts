@@ -8,6 +8,8 @@ export interface ScheduleSettings {
   backupCron: string;
   cleanupCron: string;
   compressCron: string;
+  /** REPLICATE_CRON; null: no scheduled off-site copy */
+  replicateCron: string | null;
   /** COMPRESS_AFTER_DAYS is set */
   compression: boolean;
   /** CRON_TIMEZONE, else LOG_TIMEZONE */
@@ -19,6 +21,7 @@ const SCHEDULE_VARIABLES = [
   'BACKUP_CRON',
   'CLEANUP_CRON',
   'COMPRESS_CRON',
+  'REPLICATE_CRON',
   'COMPRESS_AFTER_DAYS',
   'CRON_TIMEZONE',
   'LOG_TIMEZONE',
@@ -32,6 +35,7 @@ export function scheduleSettingsFrom(env: Record<string, string | undefined>): S
     backupCron: vars.BACKUP_CRON,
     cleanupCron: vars.CLEANUP_CRON,
     compressCron: vars.COMPRESS_CRON,
+    replicateCron: vars.REPLICATE_CRON ?? null,
     compression: vars.COMPRESS_AFTER_DAYS !== undefined,
     timezone: cronTimeZone(vars),
   };
@@ -40,6 +44,6 @@ export function scheduleSettingsFrom(env: Record<string, string | undefined>): S
 /**
  * Read once, at import, from `.env` under the real environment (as the config loader reads them): a
  * decorator's argument is fixed when its class is defined. Importing this with a bad BACKUP_CRON,
- * CLEANUP_CRON, COMPRESS_CRON or zone throws a ConfigError, which the entry points print as one line.
+ * CLEANUP_CRON, COMPRESS_CRON, REPLICATE_CRON or zone throws a ConfigError, which the entry points print as one line.
  */
 export const SCHEDULE: ScheduleSettings = scheduleSettingsFrom(readEnvironment());

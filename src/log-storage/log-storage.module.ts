@@ -65,6 +65,6 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
       inject: [AppConfig, POSTGRES_PRIVACY],
     },
   ],
-  exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog],
+  exports: [LogStorageService, AppConfigSnapshots, ErasureRegistry, AuditLog, ARCHIVE_STORE],
 })
 export class LogStorageModule {}

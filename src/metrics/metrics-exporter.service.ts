@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REPLICAS, Replicas } from '../backup/replicas';
+import { ReplicationService } from '../backup/replication.service';
 import { SourceFreshnessService } from '../health/source-freshness.service';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { MetricsService } from './metrics.service';
@@ -12,6 +13,7 @@ export class MetricsExporter {
     private readonly storage: LogStorageService,
     private readonly freshness: SourceFreshnessService,
     @Inject(REPLICAS) private readonly replicas: Replicas,
+    private readonly replication: ReplicationService,
   ) {}
 
   async scrape(): Promise<string> {
@@ -19,6 +21,7 @@ export class MetricsExporter {
     this.metrics.observeArchive({ files: summary.total_files, bytes: summary.total_size_bytes });
     this.metrics.observeSources(this.freshness.list(), this.freshness.staleHours);
     this.metrics.observeLeadership(this.replicas.isLeading());
+    this.metrics.observeReplication(await this.replication.status());
     return this.metrics.render();
   }
 }

@@ -41,6 +41,18 @@ export class MetricsService implements VaultEvents {
   private readonly lastRun = this.gauge('source_last_run_timestamp_seconds', 'Unix time of the last finished run per source (absent: never)', ['source']);
   private readonly stale = this.gauge('source_stale', '1 while a source has had no successful run for ALERT_STALE_HOURS', ['source']);
   private readonly leader = this.gauge('replica_leader', '1 while this replica leads (runs the schedule); always 1 without DATABASE_URL', []);
+  private readonly replicationLastSuccess = this.gauge(
+    'replication_last_success_timestamp_seconds',
+    'Unix time the last successful off-site copy finished (absent: none yet, or no replica bucket)',
+    ['target'],
+  );
+  private readonly replicationLastCopied = this.gauge('replication_last_copied_files', 'Files the last successful off-site copy wrote (absent: none yet)', ['target']);
+  private readonly replicationLastCopiedBytes = this.gauge('replication_last_copied_bytes', 'Bytes the last successful off-site copy wrote (absent: none yet)', ['target']);
+  private readonly replicationPending = this.gauge(
+    'replication_pending_files',
+    'Conversation files not yet in the off-site copy: saved since the last successful copy started (absent: no replica bucket)',
+    ['target'],
+  );
   private readonly staleThreshold = this.gauge('source_stale_threshold_hours', 'ALERT_STALE_HOURS, the staleness threshold', []);
 
   constructor() {
@@ -84,6 +96,23 @@ export class MetricsService implements VaultEvents {
   observeArchive(summary: { files: number; bytes: number }): void {
     this.archiveFiles.set(summary.files);
     this.archiveBytes.set(summary.bytes);
+  }
+
+  /** The off-site copy's gauges (label `target`: `s3://<bucket>/<prefix>`), from GET /api/replication's status; absent without a value. */
+  observeReplication(status: {
+    target: string | null;
+    last_success: { finished_at: string; copied: number; copied_bytes: number } | null;
+    pending_files: number | null;
+  }): void {
+    for (const gauge of [this.replicationLastSuccess, this.replicationLastCopied, this.replicationLastCopiedBytes, this.replicationPending]) gauge.reset();
+    const target = status.target;
+    if (target === null) return;
+    if (status.last_success) {
+      this.replicationLastSuccess.labels(target).set(Date.parse(status.last_success.finished_at) / 1000);
+      this.replicationLastCopied.labels(target).set(status.last_success.copied);
+      this.replicationLastCopiedBytes.labels(target).set(status.last_success.copied_bytes);
+    }
+    if (status.pending_files !== null) this.replicationPending.labels(target).set(status.pending_files);
   }
 
   /** Replaces the per-source gauges (a source removed from the config disappears) and starts its counters at 0. */

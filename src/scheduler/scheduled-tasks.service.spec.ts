@@ -9,6 +9,7 @@ import { SingleReplica, type Replicas } from '../backup/replicas';
 import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes/backup.fakes';
 import type { BackupJobRequest, Job } from '../backup/jobs.types';
 import type { StaleSourcesService } from '../backup/stale-sources.service';
+import type { ReplicationService } from '../backup/replication.service';
 
 /** The registry as the scheduler leaves it: the decorated jobs, active or disabled. */
 class FakeSchedulerRegistry implements Pick<SchedulerRegistry, 'getCronJobs'> {
@@ -31,7 +32,20 @@ const REGISTERED = [
   { name: 'backup', expression: '0 2 * * *', active: true },
   { name: 'retention', expression: '0 3 * * 0', active: true },
   { name: 'compression', expression: '30 3 * * *', active: true },
+  { name: 'replication', expression: '0 4 * * *', active: true },
 ];
+
+class FakeReplication implements Pick<ReplicationService, 'configured' | 'run'> {
+  configured = true;
+  runs = 0;
+  outcome: Partial<Job> = { id: 'copy-1', status: 'succeeded', message: 'Copied 2 of 5 files' };
+  release: () => void = () => undefined;
+  async run() {
+    this.runs++;
+    await new Promise<void>((resolve) => (this.release = resolve));
+    return this.outcome as Job;
+  }
+}
 
 class FakeJobs implements Pick<JobsService, 'runBackup' | 'refresh'> {
   requests: BackupJobRequest[] = [];
@@ -67,6 +81,7 @@ describe(ScheduledTasksService.name, () => {
     const cron = new FakeSchedulerRegistry(registered);
     const jobs = new FakeJobs();
     const storage = new FakeStorage();
+    const replication = new FakeReplication();
     const sut = new ScheduledTasksService(
       config,
       cron as unknown as SchedulerRegistry,
@@ -76,8 +91,9 @@ describe(ScheduledTasksService.name, () => {
       new FakeStale() as unknown as StaleSourcesService,
       new FakeClock(),
       replicas,
+      replication as unknown as ReplicationService,
     );
-    return { sut, cron, jobs, storage };
+    return { sut, cron, jobs, storage, replication };
   };
 
   it('describes the active jobs the scheduler registered, not the disabled ones', () => {
@@ -108,7 +124,7 @@ describe(ScheduledTasksService.name, () => {
     await sut.runCompression();
     expect(storage.cleaned).toEqual([14]);
     expect(storage.compressed).toEqual([3]);
-    expect(sut.describe().map((d) => d.last_outcome)).toEqual([null, 'deleted 3 files (30 bytes)', 'compressed 2 files (100 -> 40 bytes)']);
+    expect(sut.describe().map((d) => d.last_outcome)).toEqual([null, 'deleted 3 files (30 bytes)', 'compressed 2 files (100 -> 40 bytes)', null]);
   });
 
   it('does not start a job without sources', async () => {
@@ -128,5 +144,32 @@ describe(ScheduledTasksService.name, () => {
     expect(jobs.requests).toEqual([]);
     expect(storage.cleaned).toEqual([]);
     expect(sut.describe()[0]).toMatchObject({ running: false, last_started_at: null });
+  });
+
+  it('skips a replication tick while the previous copy still runs, and records a failed copy as the task failing', async () => {
+    const { sut, replication } = make(testConfig());
+    const first = sut.runReplication();
+    while (!replication.runs) await new Promise((r) => setImmediate(r));
+    await sut.runReplication();
+    expect(replication.runs).toBe(1);
+    expect(sut.describe()[3]).toMatchObject({ name: 'replication', running: true });
+    replication.release();
+    await first;
+    expect(sut.describe()[3]).toMatchObject({ running: false, last_outcome: 'job copy-1 succeeded: Copied 2 of 5 files' });
+
+    replication.outcome = { id: 'copy-2', status: 'failed', message: 'Copy failed', replication: { error: 'AccessDenied' } as Job['replication'] };
+    const second = sut.runReplication();
+    while (replication.runs < 2) await new Promise((r) => setImmediate(r));
+    replication.release();
+    await second;
+    expect(sut.describe()[3].last_outcome).toBe('failed: job copy-2 failed: AccessDenied');
+  });
+
+  it('does not copy without a replica bucket', async () => {
+    const { sut, replication } = make(testConfig());
+    replication.configured = false;
+    await sut.runReplication();
+    expect(replication.runs).toBe(0);
+    expect(sut.describe()[3].last_outcome).toBe('no replica bucket configured');
   });
 });

@@ -8,8 +8,9 @@ import { Clock } from '../common/clock';
 import { JobsService } from '../backup/jobs.service';
 import { REPLICAS, Replicas } from '../backup/replicas';
 import { StaleSourcesService } from '../backup/stale-sources.service';
+import { ReplicationService } from '../backup/replication.service';
 
-export type TaskName = 'backup' | 'retention' | 'compression';
+export type TaskName = 'backup' | 'retention' | 'compression' | 'replication';
 
 export interface TaskInfo {
   name: TaskName;
@@ -24,7 +25,7 @@ export interface TaskInfo {
 
 export const STALE_CHECK_INTERVAL_MS = 3_600_000;
 
-const TASKS: readonly TaskName[] = ['backup', 'retention', 'compression'];
+const TASKS: readonly TaskName[] = ['backup', 'retention', 'compression', 'replication'];
 
 /**
  * The cron tasks. Their expressions and zone are the validated settings read when this file is imported
@@ -47,6 +48,7 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     private readonly stale: StaleSourcesService,
     private readonly clock: Clock,
     @Inject(REPLICAS) private readonly replicas: Replicas,
+    private readonly replication: ReplicationService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -118,6 +120,24 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     return this.guarded('compression', async () => {
       const result = await this.storage.compressOldDays(this.config.compressAfterDays);
       return `compressed ${result.compressed_files} files (${result.bytes_before} -> ${result.bytes_after} bytes)`;
+    });
+  }
+
+  /**
+   * The off-site copy tick (REPLICATE_CRON): the archive's new and changed files to the replica bucket, as a
+   * replication job. A backup running here or in another process skips the tick (the next one copies).
+   */
+  @Cron(SCHEDULE.replicateCron ?? '0 4 * * *', {
+    name: 'replication',
+    timeZone: SCHEDULE.timezone,
+    disabled: !SCHEDULE.enabled || SCHEDULE.replicateCron === null,
+  })
+  runReplication(): Promise<void> {
+    return this.guarded('replication', async () => {
+      if (!this.replication.configured) return 'no replica bucket configured';
+      const job = await this.replication.run({ trigger: 'scheduled' });
+      if (job.status === 'failed') throw new Error(`job ${job.id} failed: ${job.replication?.error ?? job.message}`);
+      return `job ${job.id} ${job.status}: ${job.message}`;
     });
   }
 

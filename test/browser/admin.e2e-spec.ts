@@ -5,8 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
 import { messageRating } from '../../src/log-storage/catalog-entry';
-import { readArchive } from '../support/archive';
-import { createTestApp, TestApp } from '../support/test-app';
+import { readStoredArchive, STORE_KINDS, storeUnderTest, StoreUnderTest } from '../support/archive-stores';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 import { collectPageErrors, launchChromium } from './chromium';
 import { saveOverviewScreenshot } from './screenshot';
 
@@ -27,9 +27,12 @@ function numberIn(text: string | null): number {
   return Number((text ?? '').replace(/[^0-9]/g, ''));
 }
 
-describe('admin page in a real browser', () => {
+describe.each(STORE_KINDS)('admin page in a real browser, archive on %s', (kind) => {
   let sim: DifySimulator;
   let t: TestApp;
+  let logsDir: string;
+  let store: StoreUnderTest;
+  const readArchive = () => readStoredArchive(store);
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -41,7 +44,11 @@ describe('admin page in a real browser', () => {
     sim = await startSimulator({ seed: 11, conversationsPerApp: 40, days: 6 });
     const app = sim.apps.find((a) => a.mode === 'chat');
     if (!app) throw new Error('the simulator has no chat app');
+    logsDir = makeTempDir();
+    store = await storeUnderTest(kind, () => logsDir, 'admin-walk');
     t = await createTestApp({
+      ...store.env,
+      LOGS_DIR: logsDir,
       ADMIN_TOKEN: TOKEN,
       DIFY_CONSOLE_API_URL: sim.consoleApiUrl,
       DIFY_ADMIN_API_KEY: sim.adminApiKey ?? '',
@@ -64,6 +71,8 @@ describe('admin page in a real browser', () => {
     await browser?.close();
     await t?.close();
     await sim?.close();
+    await store?.close();
+    fs.rmSync(logsDir, { recursive: true, force: true });
   });
 
   it('asks for the token, then opens the overview', async () => {
@@ -85,7 +94,7 @@ describe('admin page in a real browser', () => {
     await source.locator('.job-progress[data-status="succeeded"]').waitFor({ timeout: 45_000 });
     await expect(progress.locator('[data-role="percent"]').textContent()).resolves.toBe('100 %');
     await expect(progress.locator('[role="progressbar"]').getAttribute('aria-valuenow')).resolves.toBe('100');
-    const files = readArchive(t.logsDir);
+    const files = await readArchive();
     expect(files.length).toBe(sim.conversations(sim.apps.find((a) => a.mode === 'chat')!.id).length);
     await expect(progress.locator('[data-role="message"]').textContent()).resolves.toMatch(/1 succeeded; \d+ conversations seen/);
     // the totals are refreshed in place once the job ends
@@ -94,7 +103,7 @@ describe('admin page in a real browser', () => {
 
   it('shows the totals, the source outcome and the charts', async () => {
     await page.reload();
-    const files = readArchive(t.logsDir);
+    const files = await readArchive();
     const messages = files.reduce((n, f) => n + f.json.messages.length, 0);
     expect(numberIn(await page.locator('[data-stat="conversations"]').textContent())).toBe(files.length);
     expect(numberIn(await page.locator('[data-stat="files"]').textContent())).toBe(files.length);
@@ -130,7 +139,7 @@ describe('admin page in a real browser', () => {
 
   it('stays within the screen on a phone: no table, badge or menu overflows at 390 px', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    const conversation = readArchive(t.logsDir)[0].json;
+    const conversation = (await readArchive())[0].json;
     const jobs = (await (await page.request.get(`${base}/api/jobs`)).json()).jobs as { id: string }[];
     const pages = [
       '/admin',
@@ -164,7 +173,7 @@ describe('admin page in a real browser', () => {
   });
 
   it('downloads a transcript as JSON', async () => {
-    const conversation = readArchive(t.logsDir)[0].json;
+    const conversation = (await readArchive())[0].json;
     await page.goto(`${base}/admin/conversations/${conversation.conversation_id}?organization_id=${ORG}`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download JSON' }).click()]);
     expect(download.suggestedFilename()).toBe(`conversation_${conversation.conversation_id}.json`);
@@ -172,7 +181,7 @@ describe('admin page in a real browser', () => {
   });
 
   it('exports a CSV of the range with one row per message', async () => {
-    const files = readArchive(t.logsDir);
+    const files = await readArchive();
     const days = files.map((f) => dayOfPath(f.path)).sort();
     await page.goto(`${base}/admin/export`);
     await page.getByLabel('From').fill(days[0]);
@@ -208,7 +217,7 @@ describe('admin page in a real browser', () => {
   });
 
   it('searches by keyword and opens a conversation as a transcript', async () => {
-    const files = readArchive(t.logsDir);
+    const files = await readArchive();
     const target = files.find((f) => f.json.messages.length >= 2) ?? files[0];
     const word = (String(target.json.messages[0].query).match(/[A-Za-z]{5,}/g) ?? ['the'])[0];
     await page.goto(`${base}/admin/search`);
@@ -238,7 +247,7 @@ describe('admin page in a real browser', () => {
   });
 
   it('shows likes and dislikes in the transcript', async () => {
-    const rated = readArchive(t.logsDir).find((f) => f.json.messages.some((m: Record<string, unknown>) => messageRating(m) === 'like'));
+    const rated = (await readArchive()).find((f) => f.json.messages.some((m: Record<string, unknown>) => messageRating(m) === 'like'));
     if (!rated) throw new Error('the simulated archive has no liked message');
     await page.goto(`${base}/admin/conversations/${rated.json.conversation_id}?organization_id=${ORG}`);
     const likes = rated.json.messages.filter((m: Record<string, unknown>) => messageRating(m) === 'like').length;
@@ -247,7 +256,7 @@ describe('admin page in a real browser', () => {
   });
 
   it('previews a clean, then deletes exactly what it previewed after confirmation', async () => {
-    const before = readArchive(t.logsDir);
+    const before = await readArchive();
     const days = [...new Set(before.map((f) => dayOfPath(f.path)))].sort();
     expect(days.length).toBeGreaterThan(2);
     const today = new Date().toISOString().slice(0, 10);
@@ -260,12 +269,12 @@ describe('admin page in a real browser', () => {
     await Promise.all([page.waitForURL(/days_to_keep=/), page.getByRole('button', { name: 'Preview' }).click()]);
     await expect(page.locator('#preview-title').textContent()).resolves.toBe('What would be deleted');
     expect(numberIn(await page.locator('[data-role="clean-files"]').textContent())).toBe(expected.length);
-    expect(readArchive(t.logsDir)).toHaveLength(before.length);
+    expect(await readArchive()).toHaveLength(before.length);
 
     await Promise.all([page.waitForURL(`${base}/admin/clean`), page.getByRole('button', { name: /^Delete \d+ files$/ }).click()]);
     await expect(page.locator('#preview-title').textContent()).resolves.toBe('Deleted');
     await expect(page.locator('.alert-ok').first().textContent()).resolves.toMatch(new RegExp(`^Deleted ${expected.length} files`));
-    const after = readArchive(t.logsDir);
+    const after = await readArchive();
     expect(after.map((f) => f.path)).toEqual(before.filter((f) => !expected.includes(f)).map((f) => f.path));
   });
 

@@ -1,8 +1,12 @@
+import * as fs from 'node:fs';
 import request from 'supertest';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp, SimulatedConversation } from '../../src/simulator/simulator.types';
-import { findSecrets, listAllFiles, readArchive } from '../support/archive';
-import { createTestApp, TestApp } from '../support/test-app';
+import { findSecrets } from '../support/archive';
+import { readStoredArchive, STORE_KINDS, StoreKind, storedTexts, storeUnderTest, StoreUnderTest } from '../support/archive-stores';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
+
+jest.setTimeout(120_000);
 
 type Mode = 'service' | 'console-admin' | 'console-login';
 
@@ -60,9 +64,13 @@ function addTraps(sim: DifySimulator, app: SimulatedApp): { longId: string } {
   return { longId: long.id };
 }
 
-describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/conversation-logs in %s mode', (mode) => {
+const MODES: Mode[] = ['console-admin', 'console-login', 'service'];
+
+describe.each<[Mode, StoreKind]>(MODES.flatMap((mode) => STORE_KINDS.map((kind): [Mode, StoreKind] => [mode, kind])))('POST /api/conversation-logs in %s mode, archive on %s', (mode, kind) => {
   let sim: DifySimulator;
   let t: TestApp;
+  let logsDir: string;
+  let store: StoreUnderTest;
   let app: SimulatedApp;
   let users: string[];
   let longId: string;
@@ -74,12 +82,18 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
     ({ longId } = addTraps(sim, app));
     const known = [...new Set(sim.conversations(app.id).map((c) => c.user).filter((u): u is string => !!u))];
     users = [TIE_USER, ...known.filter((u) => u !== TIE_USER).slice(0, 3)];
-    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_CONCURRENCY: '4' });
+    logsDir = makeTempDir();
+    store = await storeUnderTest(kind, () => logsDir, `backup-${mode}`);
+    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_CONCURRENCY: '4', ...store.env, LOGS_DIR: logsDir });
   });
   afterAll(async () => {
     await t?.close();
     await sim?.close();
+    await store?.close();
+    fs.rmSync(logsDir, { recursive: true, force: true });
   });
+  const readArchive = () => readStoredArchive(store);
+  const archivedCount = async () => (await store.keys('conversations/')).length;
 
   const post = async (payload: unknown) => {
     const res = await request(t.server).post('/api/conversation-logs').send(payload as object);
@@ -107,7 +121,7 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
     expect(res.body.coverage.complete).toBe(mode !== 'service');
     if (mode === 'service') expect(res.body.coverage.warnings.join(' ')).toMatch(/WebApp|console/i);
 
-    const files = readArchive(t.logsDir);
+    const files = await readArchive();
     expect(files.map((f) => f.path).sort()).toEqual([...res.body.file_paths].sort());
     const byId = new Map(files.map((f) => [f.json.conversation_id, f]));
     expect(byId.size).toBe(expected.length);
@@ -149,21 +163,21 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
   });
 
   it('reports everything unchanged on a second run and writes nothing', async () => {
-    const before = readArchive(t.logsDir).map((f) => f.text);
+    const before = (await readArchive()).map((f) => f.text);
     const res = await post(body(mode, sim, app, users));
     expect(res.body).toMatchObject({ success: true, saved_count: 0, failed_count: 0 });
     expect(res.body.unchanged_count).toBe(res.body.total_conversations);
     expect(res.body.file_paths).toEqual([]);
-    expect(readArchive(t.logsDir).map((f) => f.text)).toEqual(before);
+    expect((await readArchive()).map((f) => f.text)).toEqual(before);
   });
 
   it('rewrites, in place, a conversation that got a new message', async () => {
     const target = visible(mode, sim, app, users).find((c) => c.user === TIE_USER && c.id !== longId)!;
-    const pathBefore = readArchive(t.logsDir).find((f) => f.json.conversation_id === target.id)!.path;
+    const pathBefore = (await readArchive()).find((f) => f.json.conversation_id === target.id)!.path;
     sim.addMessage(target.id);
     const res = await post(body(mode, sim, app, users));
     expect(res.body).toMatchObject({ success: true, saved_count: 1, updated_count: 1, created_count: 0, file_paths: [pathBefore] });
-    const files = readArchive(t.logsDir).filter((f) => f.json.conversation_id === target.id);
+    const files = (await readArchive()).filter((f) => f.json.conversation_id === target.id);
     expect(files).toHaveLength(1);
     expect(files[0].json.messages).toHaveLength(sim.messages(target.id).length);
   });
@@ -179,7 +193,7 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
   });
 
   it('gives a clear error naming the field for bad credentials, and writes nothing', async () => {
-    const before = listAllFiles(t.logsDir).filter((f) => f.includes('conversations')).length;
+    const before = await archivedCount();
     const bad =
       mode === 'service'
         ? { ...body(mode, sim, app, users), api_key: 'app-wrong-key-000000000000' }
@@ -192,7 +206,7 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
     expect(res.body.field).toBe(field);
     expect(res.body.message).toMatch(/rejected|failed|invalid/i);
     expect(res.body.message).toMatch(/401|credential|key|password|login/i);
-    expect(listAllFiles(t.logsDir).filter((f) => f.includes('conversations')).length).toBe(before);
+    expect(await archivedCount()).toBe(before);
   });
 
   it('refuses bad input with a 400 naming the field', async () => {
@@ -213,9 +227,9 @@ describe.each<Mode>(['console-admin', 'console-login', 'service'])('POST /api/co
     }
   });
 
-  it('never writes or logs a secret', () => {
+  it('never writes or logs a secret', async () => {
     const secrets = [app.apiKey, sim.adminApiKey!, sim.account.password, 'app-wrong-key-000000000000', 'wrong-admin-key', 'wrong-password'];
-    expect(findSecrets(secrets, t.logsDir, [...t.logLines, ...responses])).toEqual([]);
+    expect(findSecrets(secrets, t.logsDir, [...t.logLines, ...responses, ...(kind === 's3' ? await storedTexts(store) : [])])).toEqual([]);
     expect(t.logLines.some((l) => l.includes('Started backup'))).toBe(true);
   });
 });

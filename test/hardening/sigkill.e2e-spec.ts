@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { STORE_KINDS, storeUnderTest, StoreUnderTest } from '../support/archive-stores';
 import { makeTempDir } from '../support/test-app';
-import { chatApp, expectCompleteArchive, inspectArchive, seedConversations, sourceEnv } from './hardening-kit';
+import { ArchiveCheck, chatApp, inspectArchive, seedConversations, sourceEnv } from './hardening-kit';
 import { buildService, runCliProcess, ServiceProcess, startService, waitFor } from './process';
 
-jest.setTimeout(120_000);
+jest.setTimeout(300_000);
 
 const COUNT = 400;
 
@@ -16,28 +17,71 @@ function someDayFolder(logsDir: string): string {
   return path.relative(logsDir, file.parentPath);
 }
 
-describe('Hardening: the service killed with SIGKILL in the middle of a large backup (real processes)', () => {
+/** The archive's conversation files as the store holds them (a bucket has no temp files: a PUT is atomic). */
+async function inspectStore(store: StoreUnderTest, logsDir: string): Promise<ArchiveCheck> {
+  if (store.kind === 'fs') return inspectArchive(logsDir);
+  const check: ArchiveCheck = { files: new Map(), broken: [], temps: [], messages: new Map() };
+  for (const key of await store.keys('conversations/')) {
+    if (key.endsWith('.tmp')) {
+      check.temps.push(key);
+      continue;
+    }
+    let json: { conversation_id?: string; messages?: unknown[] };
+    try {
+      json = JSON.parse((await store.read(key)).toString('utf8'));
+    } catch {
+      check.broken.push(key);
+      continue;
+    }
+    const id = String(json.conversation_id);
+    check.files.set(id, (check.files.get(id) ?? 0) + 1);
+    check.messages.set(id, Array.isArray(json.messages) ? json.messages.length : -1);
+  }
+  return check;
+}
+
+let build: ReturnType<typeof buildService>;
+beforeAll(() => {
+  build = buildService();
+});
+afterAll(() => build?.cleanup());
+
+describe.each(STORE_KINDS)('Hardening: the service killed with SIGKILL in the middle of a large backup (real processes, archive on %s)', (kind) => {
   let sim: DifySimulator;
   let app: SimulatedApp;
-  let build: ReturnType<typeof buildService>;
   let logsDir: string;
+  let store: StoreUnderTest;
   let env: Record<string, string>;
   const running: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    build = buildService();
     sim = await startSimulator({ generate: false });
     app = chatApp(sim);
     seedConversations(sim, app, COUNT, 3);
     logsDir = makeTempDir();
-    env = { ...sourceEnv(sim, app, 'console-admin', { DIFY_TIMEOUT_MS: '5000' }), LOGS_DIR: logsDir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production' };
+    store = await storeUnderTest(kind, () => logsDir, 'sigkill');
+    env = { ...sourceEnv(sim, app, 'console-admin', { DIFY_TIMEOUT_MS: '5000' }), ...store.env, LOGS_DIR: logsDir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production' };
   });
   afterAll(async () => {
     for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await sim?.close();
-    build?.cleanup();
+    await store?.close();
     fs.rmSync(logsDir, { recursive: true, force: true });
   });
+
+  const inspect = () => inspectStore(store, logsDir);
+  /** Every conversation of the app archived exactly once, with all its messages, and nothing else wrong. */
+  const expectCompleteArchive = async () => {
+    const check = await inspect();
+    expect(check.broken).toEqual([]);
+    expect(check.temps).toEqual([]);
+    const expected = sim.conversations(app.id).map((c) => c.id).sort();
+    expect([...check.files.keys()].sort()).toEqual(expected);
+    expect([...check.files.values()].every((n) => n === 1)).toBe(true);
+    for (const id of expected) expect(check.messages.get(id)).toBe(sim.messages(id).length);
+  };
+  const archivedCount = async () =>
+    kind === 'fs' ? inspectArchive(logsDir).files.size : (await store.keys('conversations/')).filter((k) => !k.endsWith('.tmp')).length;
 
   const start = async () => {
     const p = await startService(build.dir, env);
@@ -54,24 +98,27 @@ describe('Hardening: the service killed with SIGKILL in the middle of a large ba
     sim.setLatency(15);
     const started = await api(first, '/api/conversation-logs?async=true', { method: 'POST', body: JSON.stringify({ app_id: app.id }) });
     expect(started.status).toBe(202);
-    await waitFor(() => inspectArchive(logsDir).files.size >= COUNT / 4, 'a quarter of the conversations on disk');
+    await waitFor(async () => (await archivedCount()) >= COUNT / 4, 'a quarter of the conversations archived');
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
 
-    const afterKill = inspectArchive(logsDir);
+    const afterKill = await inspect();
     expect(afterKill.broken).toEqual([]);
     expect(afterKill.files.size).toBeLessThan(COUNT);
     expect([...afterKill.files.values()].every((n) => n === 1)).toBe(true);
     for (const [id, n] of afterKill.messages) expect(n).toBe(sim.messages(id).length);
     console.log(`SIGKILL after ${afterKill.files.size} of ${COUNT} conversations; ${afterKill.temps.length} temp files left by the killed process`);
 
-    // whatever the kill left half written, plus one planted for certain: a temp file of the dead pid
-    const day = someDayFolder(logsDir);
-    fs.writeFileSync(`${logsDir}/${day}/conversation_x_2020-01-01T00-00-00-000Z.json.${first.child.pid}.0badc0de.tmp`, '{"conversation_id":');
+    // whatever the kill left half written, plus one planted for certain: a temp file of the dead pid (a bucket has none)
+    if (kind === 'fs') {
+      const day = someDayFolder(logsDir);
+      fs.writeFileSync(`${logsDir}/${day}/conversation_x_2020-01-01T00-00-00-000Z.json.${first.child.pid}.0badc0de.tmp`, '{"conversation_id":');
+    }
     sim.setLatency(0);
     const second = await start();
     // what the killed process left is gone; a temp file of the live server (its start-up writes) is its own
     expect(inspectArchive(logsDir).temps.filter((t) => !t.includes(`.${second.child.pid}.`))).toEqual([]);
+    expect((await inspect()).temps.filter((t) => !t.includes(`.${second.child.pid}.`))).toEqual([]);
     const verify = await api(second, '/api/conversation-logs/verify');
     expect(verify.body).toMatchObject({ missing: [], changed: [], unindexed: [], corrupt: [] });
     expect(verify.body.checked).toBe(afterKill.files.size);
@@ -81,7 +128,7 @@ describe('Hardening: the service killed with SIGKILL in the middle of a large ba
 
     const again = await api(second, '/api/conversation-logs', { method: 'POST', body: JSON.stringify({ app_id: app.id }) });
     expect(again.body).toMatchObject({ success: true, failed_count: 0, created_count: COUNT - afterKill.files.size });
-    expectCompleteArchive(logsDir, sim, app);
+    await expectCompleteArchive();
     const summary = await api(second, '/api/conversation-logs?action=summary');
     expect(summary.body.total_files).toBe(COUNT);
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ReplicationRecordDto } from './replication.dto';
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { BackupResultDto } from './backup-result.dto';
@@ -58,7 +59,7 @@ export class JobResumePointDto {
 
 export class JobDto {
   @ApiProperty({ example: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' }) id: string;
-  @ApiProperty({ enum: ['backup'], example: 'backup' }) kind: string;
+  @ApiProperty({ enum: ['backup', 'replication'], example: 'backup', description: '`replication`: an off-site copy of the archive (no sources; its counts in `replication`)' }) kind: string;
   @ApiProperty({ enum: JOB_TRIGGERS, example: 'scheduled' }) trigger: string;
   @ApiProperty({ enum: STATUSES, example: 'succeeded' }) status: string;
   @ApiProperty({ type: IsoWindowDto, nullable: true, description: 'explicit window; null = catch-up from checkpoints' }) window: IsoWindowDto | null;
@@ -72,6 +73,7 @@ export class JobDto {
   resume?: JobResumePointDto | null;
   @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'the job that resumed this one' }) resumed_by?: string | null;
   @ApiPropertyOptional({ example: null, nullable: true, type: String, description: 'the interrupted job this one resumes' }) resumes?: string | null;
+  @ApiPropertyOptional({ type: ReplicationRecordDto, nullable: true, description: 'a replication job: what it copied' }) replication?: ReplicationRecordDto | null;
 }
 
 export class JobListDto {

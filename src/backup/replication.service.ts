@@ -1,0 +1,247 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../common/clock';
+import { ConflictError } from '../common/domain-errors';
+import { redactText } from '../common/redact';
+import { AppConfig, S3Settings } from '../config/app-config';
+import type { ArchiveStore } from '../log-storage/archive-store';
+import { LogStorageService } from '../log-storage/log-storage.service';
+import { replicate, ReplicationAbortedError, ReplicationResult } from '../log-storage/replication';
+import { AlertsService } from './alerts.service';
+import { BACKUP_LOCK, BackupLock } from './backup-lock';
+import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
+import { JobHistoryService } from './job-history.service';
+import { JobsService } from './jobs.service';
+import { clone, errorName, jobTotals } from './job-outcome';
+import type { Job, JobTrigger, ReplicationRecord } from './jobs.types';
+import { REPLICA_ID } from './replicas';
+
+/** The archive being copied (the app's ARCHIVE_STORE) and the bucket it is copied to; null without a replica bucket. */
+export const REPLICATION_STORES = Symbol('REPLICATION_STORES');
+
+export interface ReplicationStores {
+  source: ArchiveStore;
+  target: ArchiveStore;
+  settings: S3Settings;
+}
+
+/** What the overview, GET /api/replication and the metrics say about the off-site copy. */
+export interface ReplicationStatus {
+  /** a replica bucket is configured (REPLICATE_S3_*, or S3_* with ARCHIVE_STORAGE=fs) */
+  configured: boolean;
+  /** `s3://<bucket>/<prefix>`; null when not configured */
+  target: string | null;
+  /** REPLICATE_CRON; null: copied only on demand */
+  schedule: string | null;
+  /** the replication job of this process under way */
+  running_job_id: string | null;
+  last_success: { job_id: string; started_at: string; finished_at: string; checked: number; copied: number; copied_bytes: number; deleted: number } | null;
+  last_run: { job_id: string; status: Job['status']; started_at: string; finished_at: string | null; error: string | null } | null;
+  /**
+   * Conversation files not yet in the copy: those saved by backups that finished after the last successful
+   * copy started (every conversation file when there was none); null when not configured
+   */
+  pending_files: number | null;
+}
+
+export interface ReplicationRequest {
+  trigger: JobTrigger;
+  /** instead of REPLICATE_DELETE */
+  delete?: boolean;
+  onProgress?: (progress: ReplicationResult) => void;
+}
+
+export function replicaTarget(settings: S3Settings): string {
+  return `s3://${settings.bucket}/${settings.prefix}`;
+}
+
+const isReplication = (job: Job) => job.kind === 'replication';
+
+/**
+ * The off-site copy as a job, whatever started it (cron, the API, the CLI): the archive's new and changed
+ * files are copied to the replica bucket, verified, and the run is recorded in the job history (which is
+ * where the last successful copy is read from, so it survives restarts), with an alert when it fails.
+ * One copy at a time in this process; none starts while a backup runs (backups write each file atomically,
+ * so one starting during a copy is seen by the next copy).
+ */
+@Injectable()
+export class ReplicationService implements OnModuleDestroy {
+  private readonly logger = new Logger(ReplicationService.name);
+  private running: { job: Job; controller: AbortController; done: Promise<Job> } | null = null;
+
+  constructor(
+    private readonly config: AppConfig,
+    @Inject(REPLICATION_STORES) private readonly stores: ReplicationStores | null,
+    private readonly history: JobHistoryService,
+    private readonly alerts: AlertsService,
+    private readonly storage: LogStorageService,
+    @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
+    private readonly clock: Clock,
+    private readonly jobs: JobsService,
+    @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
+  ) {}
+
+  get configured(): boolean {
+    return this.stores !== null;
+  }
+
+  /**
+   * Starts a copy and resolves with its job once it has finished. Throws ConflictError when no replica
+   * bucket is configured, a copy is under way, or a backup is running (here, or in another process
+   * holding the backup lock).
+   */
+  async run(request: ReplicationRequest): Promise<Job> {
+    return (await this.start(request)).done;
+  }
+
+  /** Starts a copy in the background and returns its job at once (status `running`); refusals as `run`. */
+  async start(request: ReplicationRequest): Promise<{ job: Job; done: Promise<Job> }> {
+    const stores = this.stores;
+    if (!stores) {
+      throw new ConflictError('no replica bucket is configured: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME with ARCHIVE_STORAGE=fs)', 'REPLICATE_S3_BUCKET_NAME');
+    }
+    if (this.running) throw new ConflictError(`replication job ${this.running.job.id} is under way; try again when it has finished`, 'replication');
+    const backup = this.jobs.runningJobIds()[0];
+    if (backup) throw new ConflictError(`backup job ${backup} is running; try again when it has finished`, 'replication');
+    const holder = await this.lock.otherHolder();
+    if (holder) {
+      throw new ConflictError(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, 'replication');
+    }
+    await this.history.load(() => (this.running ? [this.running.job] : []));
+    const job: Job = {
+      id: randomUUID(),
+      kind: 'replication',
+      trigger: request.trigger,
+      status: 'running',
+      window: null,
+      started_at: this.clock.now().toISOString(),
+      finished_at: null,
+      message: `Copying the archive to ${replicaTarget(stores.settings)}`,
+      sources: [],
+      replica: REPLICA_ID,
+      replication: { target: replicaTarget(stores.settings), checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0, error: null },
+    };
+    const controller = new AbortController();
+    const run = { job, controller, done: Promise.resolve(job) };
+    this.running = run;
+    this.history.claim(job.id);
+    this.history.finish(job);
+    run.done = this.execute(stores, job, request, controller.signal).finally(() => {
+      this.running = null;
+    });
+    await this.history.persist(() => []);
+    return { job: clone(job), done: run.done };
+  }
+
+  /**
+   * Shutdown stops a copy under way (the objects being copied finish; the next run copies the rest), before
+   * the archive's store closes (this module is destroyed before the modules it imports).
+   */
+  async onModuleDestroy(): Promise<void> {
+    const run = this.running;
+    if (run) {
+      run.controller.abort();
+      await run.done.catch(() => undefined);
+    }
+    await this.stores?.target.close();
+  }
+
+  /** The last successful copy, the last run, and what is not yet copied. */
+  async status(): Promise<ReplicationStatus> {
+    const stores = this.stores;
+    if (!stores) {
+      return { configured: false, target: null, schedule: this.config.replication.cron, running_job_id: null, last_success: null, last_run: null, pending_files: null };
+    }
+    await this.history.load(() => (this.running ? [this.running.job] : []));
+    const jobs = this.history.list(this.running ? [this.running.job] : []);
+    const runs = jobs.filter(isReplication);
+    const lastRun = runs.find((j) => j.status !== 'running') ?? null;
+    const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
+    let pending: number;
+    if (success) {
+      pending = jobs
+        .filter((j) => j.kind === 'backup' && (j.finished_at === null || j.finished_at > success.started_at))
+        .reduce((n, j) => n + jobTotals(j).saved, 0);
+    } else {
+      pending = await this.storage.countConversations();
+    }
+    const counts = (j: Job) => j.replication ?? ({} as Partial<ReplicationRecord>);
+    return {
+      configured: true,
+      target: replicaTarget(stores.settings),
+      schedule: this.config.replication.cron,
+      running_job_id: this.running?.job.id ?? null,
+      last_success: success
+        ? {
+            job_id: success.id,
+            started_at: success.started_at,
+            finished_at: success.finished_at!,
+            checked: counts(success).checked ?? 0,
+            copied: counts(success).copied ?? 0,
+            copied_bytes: counts(success).copied_bytes ?? 0,
+            deleted: counts(success).deleted ?? 0,
+          }
+        : null,
+      last_run: lastRun
+        ? { job_id: lastRun.id, status: lastRun.status, started_at: lastRun.started_at, finished_at: lastRun.finished_at, error: counts(lastRun).error ?? null }
+        : null,
+      pending_files: pending,
+    };
+  }
+
+  private async execute(stores: ReplicationStores, job: Job, request: ReplicationRequest, signal: AbortSignal): Promise<Job> {
+    const target = replicaTarget(stores.settings);
+    this.logger.log(`Started replication job ${job.id} (${job.trigger}) to ${target}`);
+    const record = job.replication!;
+    const apply = (r: ReplicationResult) => Object.assign(record, r);
+    const remove = request.delete ?? this.config.replication.delete;
+    try {
+      await stores.target.checkAccess?.();
+      apply(
+        await replicate(stores.source, stores.target, {
+          delete: remove,
+          concurrency: this.config.replication.concurrency,
+          signal,
+          onProgress: (progress) => {
+            apply(progress);
+            request.onProgress?.(progress);
+          },
+        }),
+      );
+      job.status = 'succeeded';
+      job.message = `Copied ${record.copied} of ${record.checked} files (${record.copied_bytes} bytes) to ${target}, ${record.unchanged} unchanged, ` +
+        (remove ? `${record.deleted} deleted there` : `${record.extra} there only, kept`);
+    } catch (error) {
+      if (error instanceof ReplicationAbortedError) {
+        apply(error.progress);
+        job.status = 'interrupted';
+        job.message = `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
+      } else {
+        job.status = 'failed';
+        record.error = redactText(error instanceof Error && error.message ? error.message : errorName(error), secretsOf(stores.settings));
+        job.message = `Copy to ${target} failed after ${record.checked} files checked, ${record.copied} copied: ${record.error}`;
+      }
+    }
+    job.finished_at = this.clock.now().toISOString();
+    this.history.finish(job);
+    await this.history.persist(() => []);
+    this.bus.publish({ type: 'done', seq: 1, job_id: job.id, job: clone(job) });
+    const line = `replication job ${job.id} (${job.trigger}) ${job.status}: checked=${record.checked} copied=${record.copied} bytes=${record.copied_bytes} unchanged=${record.unchanged} deleted=${record.deleted} extra=${record.extra}`;
+    if (job.status === 'succeeded') this.logger.log(`Finished ${line}`);
+    else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}`);
+    else {
+      this.logger.error(`Failed ${line}: ${record.error}`);
+      this.alerts.notify({
+        event: 'replication_failed',
+        text: `Off-site copy to ${target} failed: ${record.error}`,
+        job_id: job.id,
+        details: { target, checked: record.checked, copied: record.copied, error: record.error },
+      }, secretsOf(stores.settings));
+    }
+    return clone(job);
+  }
+}
+
+function secretsOf(settings: S3Settings): string[] {
+  return [settings.accessKeyId, settings.secretAccessKey].filter((s): s is string => !!s);
+}

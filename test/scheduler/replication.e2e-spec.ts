@@ -1,0 +1,224 @@
+/** REPLICATE_CRON: the scheduled off-site copy into a real S3 bucket (Ceph RADOS Gateway on loopback), its status and its alert. */
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import request from 'supertest';
+import { startSimulator } from '../../src/simulator/simulator';
+import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import { listAllFiles } from '../support/archive';
+import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
+import { chatApp, consoleEnv, DAY, nowSeconds, startReceiver } from './scheduler-kit';
+
+jest.setTimeout(300_000);
+
+type Loaded = { createTestApp: typeof createTestApp; SchedulerRegistry: typeof SchedulerRegistry };
+
+/** The modules imported afresh with `env` in process.env: the `@Cron` decorators take their expressions at import. */
+function importWithEnvironment(env: Record<string, string>): Loaded {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    let loaded: Loaded | undefined;
+    jest.isolateModules(() => {
+      loaded = { createTestApp: require('../support/test-app').createTestApp, SchedulerRegistry: require('@nestjs/schedule').SchedulerRegistry };
+    });
+    return loaded!;
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
+  let s3: S3Instance;
+  let client: S3Client;
+  let bucket: string;
+  let sim: DifySimulator;
+  let app: SimulatedApp;
+  let t: TestApp | undefined;
+
+  const replicaEnv = (extra: Record<string, string> = {}) => ({
+    REPLICATE_S3_ENDPOINT: s3.endpoint,
+    REPLICATE_S3_REGION: s3.region,
+    REPLICATE_S3_BUCKET_NAME: bucket,
+    REPLICATE_S3_ACCESS_KEY: s3.accessKeyId,
+    REPLICATE_S3_SECRET_KEY: s3.secretAccessKey,
+    REPLICATE_S3_PREFIX: 'offsite',
+    ...extra,
+  });
+  const bucketKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'offsite/', ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+  };
+  const status = async (server = t!.server) => (await request(server).get('/api/replication').expect(200)).body;
+  const metric = (text: string, name: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
+
+  beforeAll(async () => {
+    s3 = await startS3();
+    client = s3Client(s3);
+    bucket = await createBucket(client, 'replicate-cron');
+  });
+  afterAll(async () => {
+    if (bucket) await deleteBucket(client, bucket);
+    client?.destroy();
+  });
+  beforeEach(async () => {
+    sim = await startSimulator({ generate: false });
+    app = chatApp(sim);
+    const now = nowSeconds();
+    for (let i = 0; i < 4; i++) sim.addConversation({ app_id: app.id, created_at: now - DAY + i * 600 });
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    await sim.close();
+  });
+
+  it('copies the archive on its schedule as a replication job; the status, the metrics and the overview say what is copied and what is not yet, across a restart', async () => {
+    const logsDir = makeTempDir('vault-replicate-cron-');
+    // no schedule first: back up, and see everything pending
+    t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv(), LOGS_DIR: logsDir });
+    expect(await status()).toEqual({
+      configured: true,
+      target: `s3://${bucket}/offsite/`,
+      schedule: null,
+      running_job_id: null,
+      last_success: null,
+      last_run: null,
+      pending_files: 0,
+    });
+    await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
+    expect((await status()).pending_files).toBe(4);
+    await t.close();
+
+    // every second: the next tick copies the four files
+    const env = { ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv({ REPLICATE_CRON: '* * * * * *' }), ENABLE_AUTO_LOGGING: 'true', BACKUP_CRON: '0 0 1 1 *', LOGS_DIR: logsDir };
+    const loaded = importWithEnvironment(env);
+    t = await loaded.createTestApp(env);
+    expect(t.app.get(loaded.SchedulerRegistry).getCronJob('replication').cronTime.source).toBe('* * * * * *');
+    await until('a successful copy', async () => (await status()).last_success);
+    const copies = (await request(t.server).get('/api/jobs').expect(200)).body.jobs.filter((j: { kind: string; status: string }) => j.kind === 'replication' && j.status === 'succeeded');
+    const first = copies[copies.length - 1];
+    expect(first).toMatchObject({
+      trigger: 'scheduled',
+      sources: [],
+      replication: { target: `s3://${bucket}/offsite/`, checked: 4, copied: 4, unchanged: 0, deleted: 0, extra: 0, error: null },
+    });
+    expect(first.replication.copied_bytes).toBeGreaterThan(0);
+    // later ticks copy nothing new
+    for (const later of copies.slice(0, -1)) expect(later.replication).toMatchObject({ checked: 4, copied: 0, unchanged: 4 });
+    const local = listAllFiles(path.join(logsDir, 'conversations')).map((f) => path.relative(logsDir, f)).sort();
+    expect(await bucketKeys()).toEqual(local.map((k) => `offsite/${k}`));
+    for (const key of local) {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `offsite/${key}` }));
+      expect(Buffer.from(await object.Body!.transformToByteArray())).toEqual(fs.readFileSync(path.join(logsDir, key)));
+    }
+    const copied = (await status()).last_success;
+    expect(await status()).toMatchObject({ schedule: '* * * * * *', pending_files: 0, last_run: { error: null } });
+
+    const schedule = (await request(t.server).get('/api/schedule').expect(200)).body;
+    expect(schedule.tasks.find((x: { name: string }) => x.name === 'replication')).toMatchObject({ expression: '* * * * * *' });
+
+    const metrics = (await request(t.server).get('/metrics').expect(200)).text;
+    expect(metric(metrics, 'dify_vault_replication_last_success_timestamp_seconds')).toBeGreaterThanOrEqual(Date.parse(copied.finished_at) / 1000 - 1);
+    expect(metric(metrics, 'dify_vault_replication_pending_files')).toBe(0);
+    expect(metric(metrics, 'dify_vault_replication_last_copied_files')).toBeDefined();
+
+    expect(metrics).toContain(`dify_vault_replication_pending_files{target="s3://${bucket}/offsite/"} 0`);
+    const overview = (await request(t.server).get('/admin').expect(200)).text;
+    expect(overview).toContain('Off-site copy');
+    expect(overview).toContain(`s3://${bucket}/offsite/`);
+    expect(overview).toMatch(/data-role="replication-pending" data-pending="0">0 conversation files</);
+    expect(overview).not.toContain(s3.secretAccessKey);
+    expect(t.logLines.join('\n')).not.toContain(s3.secretAccessKey);
+    await t.close();
+
+    // restarted without a schedule: the status is read back; a new backup is pending until copied on demand
+    sim.addConversation({ app_id: app.id, created_at: nowSeconds() - 60 });
+    t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv(), LOGS_DIR: logsDir });
+    const after = await status();
+    expect(after.last_success.finished_at >= copied.finished_at).toBe(true);
+    expect((await request(t.server).get(`/api/jobs/${after.last_success.job_id}`).expect(200)).body).toMatchObject({ kind: 'replication', status: 'succeeded' });
+    expect(after).toMatchObject({ schedule: null, pending_files: 0 });
+    await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
+    expect((await status()).pending_files).toBe(1);
+    const accepted = (await request(t.server).post('/api/replication').expect(202)).body;
+    expect(accepted).toMatchObject({ status: 'running', status_url: `/api/jobs/${accepted.job_id}` });
+    const done = await until('the copy on demand', async () => {
+      const s = await status();
+      return s.last_success?.job_id === accepted.job_id ? s : null;
+    });
+    expect(done).toMatchObject({ pending_files: 0, last_success: { copied: 1, checked: 5 } });
+    fs.rmSync(logsDir, { recursive: true, force: true });
+  });
+
+  it('records a failed copy as a failed job and alerts, naming no secret', async () => {
+    const receiver = await startReceiver();
+    try {
+      const env = {
+        ...replicaEnv({ REPLICATE_S3_BUCKET_NAME: 'no-such-bucket-for-the-vault', REPLICATE_CRON: '* * * * * *' }),
+        ENABLE_AUTO_LOGGING: 'true',
+        ALERT_WEBHOOK_URL: receiver.url,
+      };
+      const loaded = importWithEnvironment(env);
+      t = await loaded.createTestApp(env);
+      const alert = await receiver.waitFor((r) => r.body?.event === 'replication_failed');
+      expect(alert.body).toMatchObject({ event: 'replication_failed', job_id: expect.any(String), details: { target: 's3://no-such-bucket-for-the-vault/offsite/' } });
+      expect(alert.body.text).toMatch(/^Off-site copy to s3:\/\/no-such-bucket-for-the-vault\/offsite\/ failed: /);
+      const failed = await until('the failed job in the status', async () => (await status()).last_run);
+      expect(failed).toMatchObject({ status: 'failed', error: expect.any(String) });
+      expect((await status()).last_success).toBeNull();
+      const job = (await request(t.server).get(`/api/jobs/${alert.body.job_id}`).expect(200)).body;
+      expect(job).toMatchObject({ kind: 'replication', status: 'failed', trigger: 'scheduled' });
+      const overview = (await request(t.server).get('/admin').expect(200)).text;
+      expect(overview).toContain('data-role="replication-error"');
+      const metrics = (await request(t.server).get('/metrics').expect(200)).text;
+      expect(metric(metrics, 'dify_vault_replication_last_success_timestamp_seconds')).toBeUndefined();
+      for (const text of [alert.text, JSON.stringify(job), overview, t.logLines.join('\n')]) {
+        expect(text).not.toContain(s3.secretAccessKey);
+        expect(text).not.toContain(s3.accessKeyId);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('registers no copy with ENABLE_AUTO_LOGGING=false, and answers 409 to a copy without a bucket', async () => {
+    const env = { ...replicaEnv({ REPLICATE_CRON: '* * * * * *' }), ENABLE_AUTO_LOGGING: 'false' };
+    const loaded = importWithEnvironment(env);
+    t = await loaded.createTestApp(env);
+    expect([...t.app.get(loaded.SchedulerRegistry).getCronJobs().keys()]).toEqual([]);
+    await t.close();
+
+    t = await createTestApp({});
+    expect(await status()).toMatchObject({ configured: false, target: null, pending_files: null });
+    const refused = await request(t.server).post('/api/replication').expect(409);
+    expect(refused.body).toMatchObject({ field: 'REPLICATE_S3_BUCKET_NAME', message: 'no replica bucket is configured: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME with ARCHIVE_STORAGE=fs)' });
+    const metrics = (await request(t.server).get('/metrics').expect(200)).text;
+    expect(metric(metrics, 'dify_vault_replication_pending_files')).toBeUndefined();
+    expect((await request(t.server).get('/admin').expect(200)).text).not.toContain('Off-site copy');
+  });
+});
