@@ -92,6 +92,19 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * Runs a backup job and resolves with it when it has finished; throws BackupLockedError (409, with the
+   * running job's id) when another process backs up one of its sources (the job is recorded as skipped).
+   */
+  async runBackupWhenFree(request: BackupJobRequest): Promise<Job> {
+    await this.history.load(this.live);
+    const run = this.begin(request);
+    const refusal = await run.lockSettled;
+    const job = await run.done;
+    if (refusal) throw refusal;
+    return job;
+  }
+
+  /**
    * One source as a job, for callers that answer with a single BackupResult (POST /api/conversation-logs):
    * throws the original error (a DifyError, for the HTTP filter) when the source failed before backing
    * anything up; otherwise resolves with the job and that source's result.
