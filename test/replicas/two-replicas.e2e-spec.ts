@@ -36,6 +36,18 @@ function conversationIdOf(key: string): string {
   return match[1];
 }
 
+/**
+ * An answer as every replica must give it: a job still running shows its live progress only where it runs
+ * (elsewhere as last written, and live through its events), so of a running job only who, what and when.
+ */
+function comparable(body: any): unknown {
+  if (!Array.isArray(body?.jobs)) return body;
+  return {
+    ...body,
+    jobs: body.jobs.map((j: JobView) => (j.status === 'running' ? { id: j.id, trigger: j.trigger, status: j.status, replica: j.replica, started_at: j.started_at } : j)),
+  };
+}
+
 function counts(ids: string[]): Map<string, number> {
   const map = new Map<string, number>();
   for (const id of ids) map.set(id, (map.get(id) ?? 0) + 1);
@@ -205,14 +217,16 @@ describe('two replicas on one PostgreSQL and one S3 bucket (real processes)', ()
       '/api/sources',
     ];
     for (const route of routes) {
+      let last: unknown[] = [];
       await waitFor(
         async () => {
           const [a, b] = await Promise.all([set.api(follower, route), set.api(third, route)]);
-          return a.status === 200 && JSON.stringify(a.body) === JSON.stringify(b.body);
+          last = [comparable(a.body), comparable(b.body)];
+          return a.status === 200 && JSON.stringify(last[0]) === JSON.stringify(last[1]);
         },
         `both replicas to answer ${route} alike`,
         60_000,
-      );
+      ).catch(() => expect(last[1]).toEqual(last[0]));
     }
     expect((await set.api(third, '/api/conversation-logs?action=summary')).body.total_files).toBe(COUNT);
     expect((await set.api(third, `/api/conversation-logs/search?q=${WORD}&limit=100`)).body.results).toHaveLength(COUNT / 10);
