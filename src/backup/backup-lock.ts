@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write';
 import { ConflictError } from '../common/domain-errors';
 import { isProcessAlive, PROCESS_STARTED_AT } from '../common/process-liveness';
 import { AppConfig } from '../config/app-config';
@@ -16,9 +17,9 @@ export interface LockHolder {
   /** `cli` for `node dist/cli.js backup`, else `server` */
   owner: 'server' | 'cli';
   since: string;
-  /** the job holding it, when the lock is per source (PostgreSQL) */
+  /** the job holding it (the oldest of this process's jobs holding it, for the archive's file lock) */
   job_id?: string;
-  /** `<host name>:<pid>` */
+  /** `<host name>:<pid>`, when the lock is per source (PostgreSQL) */
   replica?: string;
 }
 
@@ -61,7 +62,7 @@ export class BackupLockedError extends ConflictError {
     where: string,
   ) {
     super(
-      holder.job_id
+      holder.replica
         ? `job ${holder.job_id} (${holder.owner === 'cli' ? 'a CLI backup' : 'a server'}, pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
             `is backing up ${where}; try again when it has finished`
         : `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
@@ -83,6 +84,8 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
   readonly file: string;
   private readonly instance = randomUUID();
   private holds = 0;
+  /** the jobs of this process holding the lock, oldest first: the file names the first, for the 409 answer */
+  private readonly jobs: string[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -94,17 +97,25 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
     return this.file;
   }
 
-  hold(owner: LockHolder['owner']): Promise<void> {
+  hold(owner: LockHolder['owner'], claim?: LockClaim): Promise<void> {
     return this.serial(async () => {
-      if (this.holds === 0) await this.acquire(owner);
+      if (this.holds === 0) await this.acquire(owner, claim?.jobId);
       this.holds++;
+      if (claim) this.jobs.push(claim.jobId);
     });
   }
 
-  release(): Promise<void> {
+  release(claim?: LockClaim): Promise<void> {
     return this.serial(async () => {
       if (this.holds === 0) return;
-      if (--this.holds > 0) return;
+      const index = claim ? this.jobs.indexOf(claim.jobId) : -1;
+      if (index >= 0) this.jobs.splice(index, 1);
+      if (--this.holds > 0) {
+        // the job the file names has finished: name one that still holds the lock
+        if (index === 0) await this.renameJob();
+        return;
+      }
+      this.jobs.length = 0;
       this.stopHeartbeat();
       const current = await this.read();
       if (current?.instance === this.instance) await fs.unlink(this.file).catch(() => undefined);
@@ -134,8 +145,15 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
     }
   }
 
-  private async acquire(owner: LockHolder['owner']): Promise<void> {
-    const mine: LockHolder = { pid: process.pid, hostname: os.hostname(), instance: this.instance, owner, since: new Date().toISOString() };
+  private async acquire(owner: LockHolder['owner'], jobId: string | undefined): Promise<void> {
+    const mine: LockHolder = {
+      pid: process.pid,
+      hostname: os.hostname(),
+      instance: this.instance,
+      owner,
+      since: new Date().toISOString(),
+      ...(jobId ? { job_id: jobId } : {}),
+    };
     await fs.mkdir(path.dirname(this.file), { recursive: true });
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -151,6 +169,20 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
       await fs.unlink(this.file).catch(() => undefined);
     }
     throw new Error(`the backup lock ${this.file} could not be taken`);
+  }
+
+  /** Rewrites this process's lock file (atomically) naming the oldest job still holding it. */
+  private async renameJob(): Promise<void> {
+    const current = await this.read();
+    if (current?.instance !== this.instance) return;
+    const next: LockHolder = { ...current };
+    delete next.job_id;
+    if (this.jobs.length) next.job_id = this.jobs[0];
+    try {
+      await writeFileAtomic(this.file, `${JSON.stringify(next)}\n`, { mode: 0o600 });
+    } catch (error) {
+      this.logger.warn(`Could not name the running job in the backup lock: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
   }
 
   private async isStale(holder: LockHolder): Promise<boolean> {

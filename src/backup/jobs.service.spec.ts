@@ -18,6 +18,7 @@ import {
   result,
   testConfig,
 } from '../../test/fakes/backup.fakes';
+import { filter, firstValueFrom, Subject, toArray } from 'rxjs';
 import type { Job, JobEvent } from './jobs.types';
 
 const alpha: DifySource = { app_id: 'alpha', organization_id: 'acme', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'sim-admin-key-123', workspace_id: 'ws' };
@@ -290,6 +291,53 @@ describe(JobsService.name, () => {
     expect(alerts.sent).toEqual([]);
     expect(stale.checks).toBe(0);
     expect(checkpoints.get(alpha).last_outcome).toBeNull();
+  });
+
+  it("ends the stream of another replica's job with done once the history says it ended, though no done was published (its replica was killed)", async () => {
+    const remote: Job = {
+      id: 'remote-1',
+      kind: 'backup',
+      trigger: 'scheduled',
+      status: 'running',
+      window: null,
+      started_at: '2025-10-15T09:59:00.000Z',
+      finished_at: null,
+      message: 'Backing up 1 source',
+      sources: [],
+      replica: 'other-host:7',
+    };
+    history.jobs = [remote];
+    let gone = false;
+    const lock = Object.assign(new FreeBackupLock(), {
+      // the other replica is alive at start-up; later its heartbeat stops
+      abandonedJobs: async (running: Job[], when: 'start-up' | 'refresh') => (when === 'refresh' && gone ? running : []),
+    });
+    const published = new Subject<JobEvent>();
+    const bus = { publish: () => undefined, watch: (id: string) => published.pipe(filter((e) => e.job_id === id)) };
+    const checkpoints = checkpointService(checkpointRepo, [alpha], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock, lock, bus });
+    await sut.onModuleInit();
+
+    const events = firstValueFrom(sut.events('remote-1').pipe(toArray()));
+    const progress: JobEvent = {
+      type: 'progress',
+      seq: 5,
+      job_id: 'remote-1',
+      app_id: 'alpha',
+      organization_id: 'acme',
+      status: 'running',
+      progress: { seen: 2, saved: 2, unchanged: 0, failed: 0 },
+      window: null,
+      current_window: null,
+    };
+    published.next(progress);
+    gone = true;
+    expect(await events).toEqual([
+      progress,
+      { type: 'done', seq: 6, job_id: 'remote-1', job: expect.objectContaining({ id: 'remote-1', status: 'interrupted', resume: expect.objectContaining({ reason: 'crash' }) }) },
+    ]);
+    expect(history.jobs[0]).toMatchObject({ id: 'remote-1', status: 'interrupted' });
   });
 
   it('marks jobs left running on disk as interrupted at start-up and keeps the history bounded', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { concat, concatMap, Observable, of, Subject } from 'rxjs';
+import { concat, concatMap, filter, interval, map, merge, Observable, of, Subject, takeWhile } from 'rxjs';
 import { Clock } from '../common/clock';
 import { ConflictError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
@@ -90,6 +90,19 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   async runBackup(request: BackupJobRequest): Promise<Job> {
     await this.history.load(this.live);
     return this.begin(request).done;
+  }
+
+  /**
+   * Runs a backup job and resolves with it when it has finished; throws BackupLockedError (409, with the
+   * running job's id) when another process backs up one of its sources (the job is recorded as skipped).
+   */
+  async runBackupWhenFree(request: BackupJobRequest): Promise<Job> {
+    await this.history.load(this.live);
+    const run = this.begin(request);
+    const refusal = await run.lockSettled;
+    const job = await run.done;
+    if (refusal) throw refusal;
+    return job;
   }
 
   /**
@@ -211,18 +224,36 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       const remote = job.status === 'running' ? this.bus.watch(id) : null;
       if (remote) {
         // a job of another replica: its events as they are published; `done` with the job as now stored
-        return remote.pipe(
+        let seq = 0;
+        const published = remote.pipe(
           concatMap(async (event): Promise<JobEvent> => {
+            seq = Math.max(seq, event.seq);
             if (event.type !== 'done') return event;
             await this.refresh();
             return { ...event, job: this.getOrThrow(id) };
           }),
         );
+        // a replica killed mid-run publishes no `done`: the history, read again every heartbeat, tells the
+        // end once the job is marked interrupted (or a missed notification)
+        const ended = interval(this.endCheckMs()).pipe(
+          concatMap(async () => {
+            await this.refresh();
+            return this.get(id);
+          }),
+          filter((now): now is Job => !!now && now.status !== 'running'),
+          map((now): JobEvent => ({ type: 'done', seq: seq + 1, job_id: id, job: now })),
+        );
+        return merge(published, ended).pipe(takeWhile((event) => event.type !== 'done', true));
       }
       return of<JobEvent>({ type: 'done', seq: 0, job_id: id, job });
     }
     const snapshot = run.job.sources.map((s) => this.progressEvent(run, s, false));
     return concat(of(...snapshot), run.events.asObservable());
+  }
+
+  /** How often a watcher of another replica's job checks the shared history: every heartbeat. */
+  private endCheckMs(): number {
+    return Math.max(1000, (this.config.catalog.replicaTimeoutSeconds * 1000) / 4);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConflictError, InvalidRequestError } from '../common/domain-errors';
+import { InvalidRequestError } from '../common/domain-errors';
 import { windowFromFilters } from '../backup/crawl-window';
 import { SourceRegistry } from '../backup/source-registry';
 import { AppConfig } from '../config/app-config';
@@ -36,10 +36,8 @@ export class ScheduledBackupService {
   ) {}
 
   async run(body: ScheduledBackupDto = {}): Promise<ScheduledBackupResponse> {
-    const job = await this.jobs.runBackup(this.request(body));
-    // another process holds the archive's backup lock: 409, the job is in the history as skipped
-    if (job.status === 'skipped') throw new ConflictError(job.sources[0]?.error ?? job.message);
-    return toResponse(job);
+    // another process backs up one of the sources: 409 with its job's id, this job is in the history as skipped
+    return toResponse(await this.jobs.runBackupWhenFree(this.request(body)));
   }
 
   start(body: ScheduledBackupDto = {}): Promise<Job> {

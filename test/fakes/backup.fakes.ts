@@ -6,7 +6,7 @@ import type { AppConfig } from '../../src/config/app-config';
 import type { DifyAppClient, DifySource } from '../../src/dify/dify.types';
 import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
 import type { BackupLock, LockHolder } from '../../src/backup/backup-lock';
-import { LocalJobEvents } from '../../src/backup/job-events';
+import { JobEventsBus, LocalJobEvents } from '../../src/backup/job-events';
 import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
 import { CheckpointService } from '../../src/backup/checkpoint.service';
 import { Clock } from '../../src/common/clock';
@@ -162,6 +162,7 @@ export function testConfig(over: { backfillFrom?: string; overlapSeconds?: numbe
     },
     dify: { timeoutMs: 1000, maxRetries: 0, retryBaseMs: 1, concurrency: 1, retentionDays: over.difyRetentionDays ?? 30 },
     alerts: { webhookUrl: null, staleHours: 36 },
+    catalog: { replicaTimeoutSeconds: 4 },
   } as AppConfig;
 }
 
@@ -185,6 +186,8 @@ export function jobsService(parts: {
   lock?: FreeBackupLock;
   /** the configured sources (resume looks them up) */
   sources?: DifySource[];
+  /** the events of other replicas' jobs (default: one process) */
+  bus?: JobEventsBus;
 }): JobsService {
   const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
   const alerts = parts.alerts as unknown as AlertsService;
@@ -207,6 +210,6 @@ export function jobsService(parts: {
     lock,
     parts.config,
     fakeRegistry(parts.sources ?? []),
-    new LocalJobEvents(),
+    parts.bus ?? new LocalJobEvents(),
   );
 }

@@ -118,6 +118,18 @@ describe(PostgresState.name, () => {
     expect([a.replicas.isLeading(), b.replicas.isLeading()]).toEqual([false, true]);
   });
 
+  it('asks the database to find a silent replica (a lost machine) within about REPLICA_TIMEOUT_SECONDS on the lock connections', async () => {
+    const state = new PostgresState(url, 12);
+    const probe = await state.db.dedicated('probe');
+    try {
+      const show = async (name: string) => (await probe.query(`SHOW ${name}`)).rows[0][name];
+      expect([await show('tcp_keepalives_idle'), await show('tcp_keepalives_interval'), await show('tcp_keepalives_count')]).toEqual(['6', '2', '3']);
+    } finally {
+      await probe.end();
+      await state.db.close();
+    }
+  });
+
   it('calls a running job abandoned when its replica has no live heartbeat', async () => {
     await admin.query(
       `INSERT INTO replicas (replica, hostname, pid, version, started_at, heartbeat_at) VALUES

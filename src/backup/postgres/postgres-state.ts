@@ -23,7 +23,7 @@ export class PostgresState implements OnModuleInit, OnApplicationShutdown {
   readonly events: PostgresJobEvents;
 
   constructor(url: string, replicaTimeoutSeconds: number) {
-    this.db = new StateDatabase(url);
+    this.db = new StateDatabase(url, replicaTimeoutSeconds);
     this.replicas = new PostgresReplicas(this.db, replicaTimeoutSeconds);
     this.lock = new PostgresBackupLock(this.db, this.replicas);
     this.jobs = new PostgresJobHistoryRepository(this.db);

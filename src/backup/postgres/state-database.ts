@@ -21,7 +21,16 @@ export class StateDatabase {
   private ready: Promise<void> | null = null;
   private closed = false;
 
-  constructor(readonly url: string) {
+  /**
+   * `deadPeerSeconds`: how soon the database should notice that a dedicated connection's replica is gone
+   * without closing it (a lost machine, a cut network), and release its locks and leadership. A killed
+   * process closes its connections at once; a silent peer is only found by TCP keepalives, whose server
+   * defaults take hours, so each dedicated session asks for its own.
+   */
+  constructor(
+    readonly url: string,
+    private readonly deadPeerSeconds?: number,
+  ) {
     this.pool = new Pool({ connectionString: url, max: 5, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'dify-log-vault-state' });
     this.pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
   }
@@ -52,7 +61,12 @@ export class StateDatabase {
   /** A connection of its own (not pooled), for advisory locks held by the session or for LISTEN. */
   async dedicated(name: string): Promise<Client> {
     await this.migrated();
-    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: `dify-log-vault-${name}` });
+    const client = new Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      application_name: `dify-log-vault-${name}`,
+      ...(this.deadPeerSeconds ? { options: deadPeerOptions(this.deadPeerSeconds) } : {}),
+    });
     client.on('error', (error) => this.logger.warn(`The ${name} connection to PostgreSQL failed: ${this.scrub(error)}`));
     try {
       await client.connect();
@@ -100,4 +114,18 @@ export class StateDatabase {
     );
     return this.ready;
   }
+}
+
+/**
+ * Server-side session settings that find a silent peer in about `seconds`: keepalive probes from half of
+ * it, then three probes a sixth of it apart (the locks' connections are idle between queries).
+ */
+export function deadPeerOptions(seconds: number): string {
+  const idle = Math.max(1, Math.floor(seconds / 2));
+  const interval = Math.max(1, Math.floor(seconds / 6));
+  return [
+    `-c tcp_keepalives_idle=${idle}`,
+    `-c tcp_keepalives_interval=${interval}`,
+    '-c tcp_keepalives_count=3',
+  ].join(' ');
 }
