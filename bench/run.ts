@@ -620,7 +620,6 @@ const s3Options = (opts: Options): S3BenchOptions => ({
   quick: opts.quick,
   dataDir: opts.dataDir,
   runs: opts.runs.slow,
-  baselineRuns: opts.runs.baseline,
   backup: opts.backup,
 });
 
