@@ -261,7 +261,8 @@ export async function replicaBackupScenario(services: BenchServices, opts: Repli
           if (saved !== expected) throw new Error(`the job saved ${String(saved)} conversations, expected ${expected}`);
           const took = Date.parse(ran[0].finished_at!) - t0;
           (width === 1 ? one : two).push(took);
-          if (width === 2) refusals = `${refused.length} refused with 409, ${jobs.length - 1} recorded as ${jobs.filter((j) => j !== ran[0]).map((j) => j.status).join(', ') || 'nothing else'}`;
+          const others = jobs.filter((j) => j !== ran[0]).map((j) => j.status);
+          if (width === 2) refusals = [`${refused.length} request refused with 409`, ...(others.length ? [`${others.length} job ${others.join(', ')}`] : [])].join(', ');
           log(`  run ${i + 1}, ${width} replica(s): ${took} ms${width === 2 ? ` (${refusals})` : ''}`);
         } finally {
           await stopReplicas(replicas);

@@ -29,7 +29,7 @@ const USAGE = [
   '  --data=DIR         where generated trees are cached (default bench/data)',
   '  --out=FILE         results file (default bench/results.md)',
   '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
-  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog), default 3',
+  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog, S3 export), default 3',
   '  --strict           exit 1 when a target is missed',
   '  --workspace=AxC    workspace scenario: A apps holding C conversations each (default 50x100; --quick 8x20)',
 ].join('\n');

@@ -209,7 +209,8 @@ export async function s3ArchiveScenarios(
   const s3 = await services.s3();
   if (typeof s3 === 'string') {
     log(`S3 scenarios skipped: ${s3}`);
-    return wanted.map((s) => skippedRow(s.replace('-', ' '), s3));
+    const names: Record<(typeof wanted)[number], string> = { 's3-reindex': 's3 reindex', 's3-export': 's3 export ndjson', 's3-retention': 's3 retention' };
+    return wanted.map((s) => skippedRow(names[s], s3));
   }
   const client = s3Client(s3);
   const loaded: LoadedBucket[] = [];
