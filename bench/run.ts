@@ -5,13 +5,18 @@ import { startSimulator } from '../src/simulator/simulator';
 import { ARCHIVE_FORMATS, ArchiveFormat, GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker, shell, timeShell, timeStartup } from './measure';
 import { CatalogFigures, markdown, plainTable, Report, Row, rowPasses } from './report';
+import { failoverScenario, pgQueryScenarios, REPLICA_SCENARIOS, replicaBackupScenario, ReplicaBenchOptions } from './replica-scenarios';
+import { S3_SCENARIOS, s3ArchiveScenarios, s3BackupScenario, S3BenchOptions } from './s3-scenarios';
+import { BenchServices } from './services';
 
 /**
  * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
  * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE below).
  */
 
-const SCENARIOS = ['backup', 'workspace', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild'] as const;
+const SCENARIOS = ['backup', 'workspace', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild', ...S3_SCENARIOS, ...REPLICA_SCENARIOS] as const;
+/** scenarios that need no generated archive */
+const WITHOUT_ARCHIVE: readonly Scenario[] = ['backup', 'workspace', 's3-backup', 'replica-backup', 'failover'];
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = [
@@ -24,7 +29,7 @@ const USAGE = [
   '  --data=DIR         where generated trees are cached (default bench/data)',
   '  --out=FILE         results file (default bench/results.md)',
   '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
-  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog), default 3',
+  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog, S3 export), default 3',
   '  --strict           exit 1 when a target is missed',
   '  --workspace=AxC    workspace scenario: A apps holding C conversations each (default 50x100; --quick 8x20)',
 ].join('\n');
@@ -573,9 +578,18 @@ async function main(): Promise<void> {
   const on = (scenario: Scenario) => opts.only.has(scenario);
   const rows: Row[] = [];
   const catalogs: CatalogFigures[] = [];
-  if (on('backup')) rows.push(await backupScenario(opts));
-  if (on('workspace')) rows.push(await workspaceScenario(opts));
-  if (SCENARIOS.some((x) => x !== 'backup' && x !== 'workspace' && on(x))) await archiveScenarios(opts, setup, rows, catalogs, on);
+  // Ceph and PostgreSQL, started on first use, stopped at the end (and on Ctrl-C or an error)
+  const services = new BenchServices(log);
+  try {
+    if (on('backup')) rows.push(await backupScenario(opts));
+    if (on('workspace')) rows.push(await workspaceScenario(opts));
+    if (on('s3-backup')) rows.push(await s3BackupScenario(services, s3Options(opts)));
+    if (on('replica-backup')) rows.push(await replicaBackupScenario(services, replicaOptions(opts)));
+    if (on('failover')) rows.push(await failoverScenario(services, replicaOptions(opts)));
+    if (SCENARIOS.some((x) => !WITHOUT_ARCHIVE.includes(x) && on(x))) await archiveScenarios(opts, setup, rows, catalogs, on, services);
+  } finally {
+    await services.stop();
+  }
   await writeReport(opts, started, setup, rows, catalogs);
 }
 
@@ -585,6 +599,7 @@ async function archiveScenarios(
   rows: Row[],
   catalogs: CatalogFigures[],
   on: (scenario: Scenario) => boolean,
+  services: BenchServices,
 ): Promise<void> {
   checkDisk(opts);
   const small = await ensureArchive(opts, opts.small, setup);
@@ -597,7 +612,24 @@ async function archiveScenarios(
   if (on('reindex')) rows.push(await reindexScenario(opts, large));
   if (on('start-up')) rows.push(await startupScenario(opts, large));
   if (on('start-up-rebuild')) rows.push(await startupRebuildScenario(opts, large));
+  if (on('pg-queries')) rows.push(...(await pgQueryScenarios(services, replicaOptions(opts), large, setup)));
+  rows.push(...(await s3ArchiveScenarios(services, s3Options(opts), small, large, on, setup)));
 }
+
+const s3Options = (opts: Options): S3BenchOptions => ({
+  quick: opts.quick,
+  dataDir: opts.dataDir,
+  runs: opts.runs.slow,
+  backup: opts.backup,
+});
+
+const replicaOptions = (opts: Options): ReplicaBenchOptions => ({
+  quick: opts.quick,
+  dataDir: opts.dataDir,
+  service: opts.service,
+  fastRuns: opts.runs.fast,
+  runs: opts.quick ? 1 : 3,
+});
 
 async function exportScenarios(opts: Options, small: Archive, large: Archive): Promise<Row[]> {
   const exportSmall = await exportScenario(opts, small);

@@ -17,9 +17,11 @@ import { LogStorageService } from '../src/log-storage/log-storage.service';
  * (JSON), prints one `BENCH_RESULT <json>` line on stdout.
  */
 
-export type WorkerTask =
+/** `env`: more service settings (an S3 bucket, a DATABASE_URL) for the kinds that boot the service */
+export type WorkerTask = (
   | { kind: 'catalog'; logsDir: string }
   | { kind: 'summary'; logsDir: string; runs: number }
+  | { kind: 'stats'; logsDir: string; runs: number }
   | { kind: 'search'; logsDir: string; runs: number; q: string }
   | { kind: 'export'; logsDir: string; format: 'ndjson' | 'json' | 'csv'; out: string }
   | { kind: 'retention'; logsDir: string; daysToKeep: number }
@@ -27,7 +29,8 @@ export type WorkerTask =
   | { kind: 'read-parse'; logsDir: string }
   | { kind: 'catalog-figures'; logsDir: string }
   | { kind: 'backup'; logsDir: string; env: Record<string, string> }
-  | { kind: 'workspace-backup'; logsDir: string; env: Record<string, string> };
+  | { kind: 'workspace-backup'; logsDir: string; env: Record<string, string> }
+) & { env?: Record<string, string> };
 
 export interface WorkerResult {
   /** milliseconds of each timed run */
@@ -112,7 +115,7 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
   const started = process.hrtime.bigint();
   const quiet: LogLevel[] = ['error', 'warn'];
   const app = await boot(
-    { LOGS_DIR: task.logsDir, ...(task.kind === 'backup' || task.kind === 'workspace-backup' ? task.env : {}) },
+    { LOGS_DIR: task.logsDir, ...task.env },
     task.kind === 'backup' || task.kind === 'workspace-backup',
     task.kind === 'catalog' ? ['log', ...quiet] : quiet,
   );
@@ -133,6 +136,11 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
       case 'summary': {
         details.files = (await storage.getSummary()).total_files;
         for (let i = 0; i < task.runs; i++) times.push((await timed(() => storage.getSummary())).ms);
+        break;
+      }
+      case 'stats': {
+        details.total = (await storage.stats()).totals;
+        for (let i = 0; i < task.runs; i++) times.push((await timed(() => storage.stats())).ms);
         break;
       }
       case 'search': {

@@ -2,13 +2,19 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { postgresBinDir } from '../support/postgres';
+import { MissingDependencyError, POSTGRES_REQUIREMENT, requireBinaries, S3_REQUIREMENT } from '../support/requires';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCENARIOS = ['backup', 'workspace backup', 'summary', 'export ndjson', 'retention', 'search', 'reindex', 'start-up', 'start-up without catalog'];
+/** rows of the bench's own Ceph RADOS Gateway and PostgreSQL (skipped rows, naming what to install, without them) */
+const S3_ROWS = ['s3 backup', 's3 reindex', 's3 export ndjson', 's3 retention'];
+const PG_ROWS = ['pg summary', 'pg search', 'pg stats', 'replica backup', 'failover'];
 
 /** The benchmark still compiles and runs end to end on a tiny data set; no timing is asserted. */
 describe('npm run bench (smoke)', () => {
   let dir: string;
+  let rows: string[] = [];
   // compiled inside the project: the service finds views/ by walking up from its own folder
   const out = path.join(ROOT, 'dist-bench', `smoke-${process.pid}`);
 
@@ -45,11 +51,12 @@ describe('npm run bench (smoke)', () => {
       const end = lines.findIndex((l, i) => i > start && !l.startsWith('|'));
       return lines.slice(start + 2, end);
     };
-    const rows = tableRows('scenario');
-    for (const scenario of SCENARIOS) {
+    rows = tableRows('scenario');
+    for (const scenario of [...SCENARIOS, ...S3_ROWS, ...PG_ROWS]) {
       expect(rows.some((r) => r.startsWith(`| ${scenario} |`))).toBe(true);
     }
-    expect(rows).toHaveLength(SCENARIOS.length + 1);
+    // both exports have a memory reference row
+    expect(rows).toHaveLength(SCENARIOS.length + S3_ROWS.length + PG_ROWS.length + 2);
     for (const row of rows) expect(row).toMatch(/\| (PASS|FAIL[^|]*|—) \|$/);
     expect(run.stdout).toContain('scenario');
 
@@ -57,5 +64,23 @@ describe('npm run bench (smoke)', () => {
     const catalogs = tableRows('conversations');
     expect(catalogs.map((r) => r.split(' | ')[0])).toEqual(['| 60', '| 120']);
     for (const row of catalogs) expect(row).toMatch(/^\| \d+ \| \d+ MiB \| [\d.]+ KiB \| \d+ MiB \(\d+%\) \| [\d.]+ m?s \|/);
-  }, 240_000);
+  }, 600_000);
+
+  it('measures the S3 and PostgreSQL scenarios against their baselines (not skipped)', () => {
+    requireBinaries(['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'monmaptool', 'ceph'], S3_REQUIREMENT);
+    if (!postgresBinDir()) throw new MissingDependencyError(POSTGRES_REQUIREMENT);
+    const row = (name: string) => rows.filter((r) => r.startsWith(`| ${name} |`));
+    for (const name of [...S3_ROWS, ...PG_ROWS]) {
+      for (const r of row(name)) {
+        expect(r).not.toMatch(/\| skipped \|/);
+        expect(r).toMatch(/^\| [^|]+ \| [^|]+ \| [\d.]+ m?s \|/);
+      }
+    }
+    // every row but the S3 reindex and the export's memory reference has a baseline and a verdict
+    for (const name of ['s3 backup', 's3 retention', 'pg summary', 'pg search', 'pg stats', 'replica backup', 'failover']) {
+      expect(row(name)[0]).toMatch(/\| [\d.]+ m?s \([^)]+\) \| [\d.]+.* \| (PASS|FAIL[^|]*) \|$/);
+    }
+    expect(row('s3 export ndjson')[1]).toMatch(/\| (PASS|FAIL[^|]*) \|$/);
+    expect(row('s3 reindex')[0]).toMatch(/\| (PASS|FAIL[^|]*) \|$/);
+  });
 });
