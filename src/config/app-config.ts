@@ -394,7 +394,8 @@ function replicationSettings(vars: EnvironmentVariables): AppConfig['replication
       useAwsManagedIam: managed,
       prefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
       maxAttempts: 5,
-      requestTimeoutMs: 30_000,
+      requestTimeoutMs: vars.S3_REQUEST_TIMEOUT_SECONDS * 1000,
+      readConcurrency: vars.S3_READ_CONCURRENCY,
     };
     if (vars.ARCHIVE_STORAGE === 's3') {
       const archive = s3Settings(vars);
