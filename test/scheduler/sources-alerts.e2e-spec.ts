@@ -59,8 +59,11 @@ describe('Sources and alerts', () => {
     expect(acme.checkpoint).not.toBeNull();
     expect(new Date(acme.next_run).getUTCHours()).toBe(2);
     expect(Object.keys(acme).sort()).toEqual(
-      ['access_mode', 'app_id', 'checkpoint', 'coverage', 'hosts', 'last_outcome', 'last_run_at', 'last_run_job_id', 'last_success_at', 'name', 'next_run', 'organization_id', 'running', 'workspace'].sort(),
+      ['access_mode', 'app_id', 'checkpoint', 'config_snapshot_at', 'config_snapshots', 'coverage', 'hosts', 'last_outcome', 'last_run_at', 'last_run_job_id', 'last_success_at', 'name', 'next_run', 'organization_id', 'running', 'workspace'].sort(),
     );
+    // the console source's app configuration was snapshotted by its run; the others never ran
+    expect(acme).toMatchObject({ config_snapshots: 1, config_snapshot_at: expect.any(String) });
+    expect(res.body.sources.slice(1).map((s: { config_snapshots: number }) => s.config_snapshots)).toEqual([0, 0, 0]);
 
     const ok = await request(t.server).post(`/api/sources/${app.id}/test?organization_id=login`).expect(200);
     expect(ok.body).toMatchObject({ ok: true, access_mode: 'console-login', app: { id: app.id, mode: 'chat' } });
