@@ -227,7 +227,7 @@ describe('DELETE /api/end-users/{end_user} with DATABASE_URL', () => {
     const file = (await request(t.server).get('/api/conversation-logs/conversation').query({ path: hits[0].path }).expect(200)).body;
     const endUserId: string = (file.conversation ?? file).from_end_user_id;
     const sessionId: string = (file.conversation ?? file).from_end_user_session_id ?? USER;
-    const needles = [USER, endUserId, sessionId, 'quokka', ...conversationIds];
+    const needles = [USER, endUserId, sessionId, 'quokka', 'zanzibar', ...conversationIds];
     expect(await tablesContaining(url, needles)).not.toEqual([]);
 
     const erased = await request(t.server).delete(`/api/end-users/${USER}`).expect(200);
