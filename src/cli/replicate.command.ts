@@ -4,7 +4,7 @@ import { loadConfigFromEnvironment } from '../config/load-environment';
 import type { ArchiveStore } from '../log-storage/archive-store';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
 import { REPLICATED_FOLDERS, replicate, type ReplicationResult } from '../log-storage/replication';
-import { ReplicationService } from '../backup/replication.service';
+import { ReplicationService, type ReplicationStatus } from '../backup/replication.service';
 import type { Job } from '../backup/jobs.types';
 import { ConflictError } from '../common/domain-errors';
 import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
@@ -30,13 +30,23 @@ export const replicateCommand: CliCommand = {
   name: 'replicate',
   summary: 'copy the archive between LOGS_DIR (fs) and the replica bucket (s3: REPLICATE_S3_*, else S3_*): new and changed files only, verified; nothing deleted without --delete',
   flags: {
-    to: { type: 'string', value: 'fs|s3', required: true, description: 'where to copy to' },
+    to: { type: 'string', value: 'fs|s3', description: 'where to copy to (required unless --status)' },
     from: { type: 'string', value: 'fs|s3', description: 'where to copy from (default: the other one)' },
     delete: { type: 'boolean', description: 'delete what the target holds and the source does not' },
+    status: { type: 'boolean', description: 'print the last successful copy to the replica bucket and what is not copied yet' },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
-  examples: ['npm run cli -- replicate --to s3', 'npm run cli -- replicate --from s3 --to fs'],
+  examples: ['npm run cli -- replicate --to s3', 'npm run cli -- replicate --from s3 --to fs', 'npm run cli -- replicate --status'],
   async run({ app, options, out }) {
+    if (options.status === true) {
+      if (stringOption(options, 'to') !== undefined || stringOption(options, 'from') !== undefined || options.delete === true) {
+        throw new UsageError('--status takes no --to, --from or --delete');
+      }
+      const status = await (await app()).get(ReplicationService).status();
+      if (options.json) out.line(JSON.stringify(status, null, 2));
+      else out.line(describeStatus(status));
+      return EXIT.done;
+    }
     if (stringOption(options, 'to') === undefined) throw new UsageError('--to is required');
     const to = storeName(stringOption(options, 'to'), 'to', 'fs');
     const from = storeName(stringOption(options, 'from'), 'from', to === 's3' ? 'fs' : 's3');
@@ -100,3 +110,12 @@ export const replicateCommand: CliCommand = {
     }
   },
 };
+
+function describeStatus(status: ReplicationStatus): string {
+  if (!status.configured) return 'no replica bucket is configured (REPLICATE_S3_BUCKET_NAME, or S3_BUCKET_NAME with ARCHIVE_STORAGE=fs)';
+  const last = status.last_success
+    ? `last copy ${status.last_success.finished_at}: ${status.last_success.copied} of ${status.last_success.checked} files copied (${status.last_success.copied_bytes} bytes)`
+    : 'no copy yet';
+  const failed = status.last_run?.status === 'failed' ? `; the last run failed: ${status.last_run.error ?? 'unknown error'}` : '';
+  return `${status.target}: ${last}; ${status.pending_files} conversation files not copied yet${failed}`;
+}

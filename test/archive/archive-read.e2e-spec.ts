@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { ArchiveFiles } from '../../src/log-storage/archive-files';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
-import { readArchive } from '../support/archive';
-import { createTestApp, TestApp } from '../support/test-app';
+import * as fs from 'node:fs';
+import { readStoredArchive, STORE_KINDS, storeUnderTest, StoreUnderTest } from '../support/archive-stores';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 import { conversation } from './archive-fixtures';
 
 const API = '/api/conversation-logs';
@@ -26,9 +27,14 @@ async function rawGet(t: TestApp, url: string, headers: Record<string, string>) 
   });
 }
 
-describe('Archive read endpoints (summary, export, search, stats, conversation)', () => {
+jest.setTimeout(120_000);
+
+describe.each(STORE_KINDS)('Archive read endpoints (summary, export, search, stats, conversation), archive on %s', (kind) => {
   let t: TestApp;
   let storage: LogStorageService;
+  let logsDir: string;
+  let store: StoreUnderTest;
+  const readArchive = () => readStoredArchive(store);
 
   const tricky = 'Yes, "quoted", with commas,\nand a second line\r\nand a third';
   const seeded = [
@@ -47,15 +53,21 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
   ];
 
   beforeAll(async () => {
-    t = await createTestApp();
+    logsDir = makeTempDir();
+    store = await storeUnderTest(kind, () => logsDir, 'archive-read');
+    t = await createTestApp({ ...store.env, LOGS_DIR: logsDir });
     storage = t.app.get(LogStorageService);
     for (const c of seeded) await storage.saveConversation(c);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t?.close();
+    await store?.close();
+    fs.rmSync(logsDir, { recursive: true, force: true });
+  });
 
   describe('summary', () => {
     it('counts files, bytes and day folders from the catalog', async () => {
-      const files = readArchive(t.logsDir);
+      const files = await readArchive();
       const res = await request(t.server).get(API).query({ action: 'summary' }).expect(200);
       expect(res.body).toEqual({
         success: true,
@@ -85,7 +97,7 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
         .query({ action: 'export', start_date: '2024-01-16', end_date: '2024-01-17', organization_id: 'acme' })
         .expect(200)
         .expect('Content-Type', /application\/json/);
-      const expected = readArchive(t.logsDir).filter((f) => /^conversations\/acme\/2024\/01\/1[67]\//.test(f.path));
+      const expected = (await readArchive()).filter((f) => /^conversations\/acme\/2024\/01\/1[67]\//.test(f.path));
       expect(res.body.success).toBe(true);
       expect(res.body.count).toBe(2);
       expect(res.body.conversations).toEqual(expected.map((f) => f.json));
@@ -260,7 +272,7 @@ describe('Archive read endpoints (summary, export, search, stats, conversation)'
 
   describe('one conversation', () => {
     it('reads a file by path and by conversation id', async () => {
-      const file = readArchive(t.logsDir).find((f) => f.json.conversation_id === 'conv-a2')!;
+      const file = (await readArchive()).find((f) => f.json.conversation_id === 'conv-a2')!;
       const byPath = await request(t.server).get(`${API}/conversation`).query({ path: file.path }).expect(200);
       expect(byPath.body).toEqual({ success: true, path: file.path, conversation: file.json });
       const byId = await request(t.server).get(`${API}/conversations/conv-a2`).query({ organization_id: 'acme' }).expect(200);

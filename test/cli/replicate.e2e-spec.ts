@@ -66,6 +66,21 @@ describe('CLI replicate (node dist/cli.js)', () => {
     expect(next).toMatchObject({ checked: 4, copied: 1, unchanged: 3, deleted: 0, extra: 1 });
     const pruned = JSON.parse((await run(primary, 'replicate', '--to', 's3', '--delete', '--json')).stdout);
     expect(pruned).toMatchObject({ checked: 4, copied: 0, unchanged: 4, deleted: 1, extra: 0 });
+
+    // each copy is a replication job of the history; the status names the last one
+    const status = await run(primary, 'replicate', '--status', '--json');
+    expect(status).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      configured: true,
+      target: `s3://${bucket}/offsite/`,
+      last_success: { checked: 4, copied: 0, deleted: 1 },
+      last_run: { status: 'succeeded', error: null },
+      pending_files: 0,
+    });
+    const jobs = JSON.parse(fs.readFileSync(path.join(primary, 'state', 'jobs.json'), 'utf8')).jobs as { kind: string; trigger: string; status: string }[];
+    expect(jobs.filter((j) => j.kind === 'replication').map((j) => [j.trigger, j.status])).toEqual(Array(4).fill(['cli', 'succeeded']));
+    const line = await run(primary, 'replicate', '--status');
+    expect(line.stdout).toMatch(new RegExp(`^s3://${bucket}/offsite/: last copy \\S+: 0 of 4 files copied \\(0 bytes\\); 0 conversation files not copied yet\\n$`));
   });
 
   it('restores the bucket into an empty LOGS_DIR byte for byte; the restored archive verifies and answers the same', async () => {
@@ -92,6 +107,10 @@ describe('CLI replicate (node dist/cli.js)', () => {
     expect(wrong).toMatchObject({ code: 2, stderr: expect.stringContaining('--to must be fs or s3') });
     const same = await run(primary, 'replicate', '--from', 's3', '--to', 's3');
     expect(same).toMatchObject({ code: 2, stderr: expect.stringContaining('--from and --to must be different stores') });
-    for (const r of [over, wrong, same]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
+    const none = await run(primary, 'replicate');
+    expect(none).toMatchObject({ code: 2, stderr: expect.stringContaining('--to is required') });
+    const mixed = await run(primary, 'replicate', '--status', '--to', 's3');
+    expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--status takes no --to, --from or --delete') });
+    for (const r of [over, wrong, same, none, mixed]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
   });
 });
