@@ -399,3 +399,45 @@ describe('configuration snapshots of sources of one app', () => {
     expect(verify.body.app_configs).toEqual({ checked: 3, missing: [], changed: [] });
   });
 });
+
+describe('apps of one workspace are backed up side by side, not one after another', () => {
+  let sim: DifySimulator;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ generate: false });
+    for (const name of ['Side A', 'Side B']) {
+      const app = sim.addApp({ name, mode: 'chat' });
+      sim.addConversation({ app_id: app.id, messages: 2 });
+    }
+    // a generous timeout: the other app has all of it to be answered while the first one's listing hangs
+    t = await createTestApp(consoleEnv('console-admin', sim, { DIFY_INCLUDE_APPS: 'Side *', WORKSPACE_APP_CONCURRENCY: '2', DIFY_TIMEOUT_MS: '10000', DIFY_MAX_RETRIES: '1' }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  it("answers the second app while the first app's listing hangs, and both complete", async () => {
+    const run = () => t.app.get(JobsService).runBackup({ sources: t.config.sources, trigger: 'manual' });
+    // the order the workspace hands its apps out in
+    const order = (await run()).sources[0].apps!.map((a) => a.app_id);
+    expect(order).toHaveLength(2);
+    const [first, second] = order;
+    const conversations = sim.addConversation({ app_id: first, messages: 2 });
+    sim.addConversation({ app_id: second, messages: 2 });
+    sim.clearRequests();
+    sim.injectFault({ path: new RegExp(`/apps/${first}/chat-conversations$`), times: 1, fault: { kind: 'timeout' } });
+
+    const job = await run();
+    expect(job.status).toBe('succeeded');
+    expect(archived(t.logsDir).some((c) => c.conversation_id === conversations.id)).toBe(true);
+    const listingOfFirst = (status: number) => sim.requests.findIndex((r) => r.path.endsWith(`/apps/${first}/chat-conversations`) && r.status === status);
+    const ofSecond = sim.requests.map((r, i) => (r.path.includes(`/apps/${second}/`) ? i : -1)).filter((i) => i >= 0);
+    // the first app's listing hung (recorded unanswered) before the second app's crawl began ...
+    expect(listingOfFirst(0)).toBeGreaterThanOrEqual(0);
+    expect(ofSecond.filter((i) => sim.requests[i].path.endsWith('/chat-conversations'))[0]).toBeGreaterThan(listingOfFirst(0));
+    // ... and the second app was done before the first one's listing was answered: one after another, it could not be
+    expect(Math.max(...ofSecond)).toBeLessThan(listingOfFirst(200));
+  });
+});
