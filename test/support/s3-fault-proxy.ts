@@ -13,7 +13,8 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type S3Fault = 'slowdown' | 'internal' | 'stall';
+/** `cut`: the request is forwarded, and its answer cut off half way through the body (the socket closed) */
+export type S3Fault = 'slowdown' | 'internal' | 'stall' | 'cut';
 
 export interface FaultRule {
   /** only requests of this method (GET, PUT, HEAD, POST for DeleteObjects...); any when absent */
@@ -45,7 +46,7 @@ export interface S3FaultProxy {
   close(): Promise<void>;
 }
 
-const ERRORS: Record<Exclude<S3Fault, 'stall'>, { status: number; code: string; message: string }> = {
+const ERRORS: Record<Exclude<S3Fault, 'stall' | 'cut'>, { status: number; code: string; message: string }> = {
   slowdown: { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
   internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
 };
@@ -65,7 +66,7 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       (r) => r.given < r.times && (!r.method || r.method === method) && path.includes(r.path) && (r.query === undefined || query.includes(r.query)),
     );
     requests.push({ method, path, fault: rule?.fault ?? null });
-    if (rule) {
+    if (rule && rule.fault !== 'cut') {
       rule.given++;
       // take the body, as a server does before it answers
       req.resume();
@@ -85,7 +86,17 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-        answer.pipe(res);
+        if (rule?.fault !== 'cut') {
+          answer.pipe(res);
+          return;
+        }
+        rule.given++;
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+        });
       },
     );
     forward.on('error', () => res.destroy());
