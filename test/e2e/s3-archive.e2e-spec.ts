@@ -1,5 +1,6 @@
 /** The service with ARCHIVE_STORAGE=s3 against a real S3 server on loopback: the archive lives in the bucket. */
 import { DeleteBucketPolicyCommand, ListObjectsV2Command, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import Database from 'better-sqlite3';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
@@ -122,6 +123,16 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     expect(hashed.body).toMatchObject({ method: 'sha256', checked: before.length, by_etag: 0, by_sha256: before.length, missing: [], changed: [], unindexed: [], corrupt: [] });
     const bad = await request(t.server).get('/api/conversation-logs/verify').query({ sha256: 'maybe' }).expect(400);
     expect(bad.body.message).toContain('sha256 must be true or false');
+    // rows catalogued before the catalog kept MD5s: those objects are downloaded and hashed, and the answer says so
+    const catalog = new Database(path.join(logsDir, 'catalog.sqlite'));
+    try {
+      catalog.pragma('busy_timeout = 5000');
+      catalog.exec("UPDATE files SET md5 = '' WHERE id IN (SELECT id FROM files ORDER BY id LIMIT 3)");
+    } finally {
+      catalog.close();
+    }
+    const fallback = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(fallback.body).toMatchObject({ method: 'etag', checked: before.length, by_etag: before.length - 3, by_sha256: 3, sha256_fallback: 3, missing: [], changed: [] });
     const exported = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
     expect(exported.text.trimEnd().split('\n')).toHaveLength(before.length);
   });
@@ -258,8 +269,12 @@ describe('the service with ARCHIVE_STORAGE=s3 through S3 faults', () => {
     expect(writes.map((given) => given())).toEqual([3, 2, 1]);
     expect(await objectCount()).toBe(total);
 
+    proxy.resetPeaks();
     const clean = await ndjson();
     expect(clean.trimEnd().split('\n')).toHaveLength(total);
+    // read ahead: several GETs at once, never more than S3_READ_CONCURRENCY
+    expect(proxy.peak('GET')).toBeGreaterThan(1);
+    expect(proxy.peak('GET')).toBeLessThanOrEqual(4);
     const reads = [
       proxy.inject({ method: 'GET', path: '/conversations/', fault: 'slowdown', times: 2 }),
       proxy.inject({ method: 'GET', path: '/conversations/', fault: 'internal', times: 2 }),

@@ -39,6 +39,9 @@ export interface S3FaultProxy {
   endpoint: string;
   /** every request seen, in order of arrival */
   requests: ProxiedRequest[];
+  /** the most requests of a method under a path forwarded at once (from arrival to the end of the answer) since `resetPeaks` */
+  peak(method: string): number;
+  resetPeaks(): void;
   /** adds a rule; returns how many faults it has given so far */
   inject(rule: FaultRule): () => number;
   /** removes every rule (stalled sockets are closed) */
@@ -57,6 +60,8 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
   const stalled = new Set<Socket>();
+  const inFlight = new Map<string, number>();
+  const peaks = new Map<string, number>();
 
   const server = http.createServer((req, res) => {
     const [rawPath, query = ''] = (req.url ?? '/').split('?');
@@ -82,6 +87,9 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       });
       return;
     }
+    inFlight.set(method, (inFlight.get(method) ?? 0) + 1);
+    peaks.set(method, Math.max(peaks.get(method) ?? 0, inFlight.get(method)!));
+    res.once('close', () => inFlight.set(method, inFlight.get(method)! - 1));
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
       (answer) => {
@@ -115,6 +123,8 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    peak: (method) => peaks.get(method) ?? 0,
+    resetPeaks: () => peaks.clear(),
     inject(rule) {
       const entry = { ...rule, given: 0 };
       rules.push(entry);
