@@ -157,7 +157,11 @@ describe(loadAppConfig.name, () => {
     it("reads Dify's S3_* variables: path style at a custom endpoint, a prefix ending in a slash", () => {
       expect(loadAppConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000/', S3_PREFIX: 'team/vault' }, dir).archive).toEqual({
         storage: 's3',
-        s3: expect.objectContaining({ endpoint: 'http://minio:9000', region: 'us-east-1', bucket: 'vault-archive', pathStyle: true, prefix: 'team/vault/' }),
+        s3: expect.objectContaining({ endpoint: 'http://minio:9000', region: 'us-east-1', bucket: 'vault-archive', pathStyle: true, prefix: 'team/vault/', readConcurrency: 16, requestTimeoutMs: 30_000 }),
+      });
+      expect(loadAppConfig({ ...s3, S3_READ_CONCURRENCY: '64', S3_REQUEST_TIMEOUT_SECONDS: '5' }, dir).archive).toEqual({
+        storage: 's3',
+        s3: expect.objectContaining({ readConcurrency: 64, requestTimeoutMs: 5_000 }),
       });
       const aws = loadAppConfig({ ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-archive', S3_USE_AWS_MANAGED_IAM: 'true', S3_REGION: 'eu-central-1' }, dir).archive;
       expect(aws).toEqual({
@@ -174,6 +178,9 @@ describe(loadAppConfig.name, () => {
       [{ ...s3, S3_ADDRESS_STYLE: 'dns' }, 'S3_ADDRESS_STYLE must be auto, path or virtual'],
       [{ ...s3, S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME must be a bucket name'],
       [{ ...s3, S3_PREFIX: 'a/../b/' }, 'S3_PREFIX must not contain . or .. segments'],
+      [{ ...s3, S3_READ_CONCURRENCY: '0' }, 'S3_READ_CONCURRENCY must not be less than 1'],
+      [{ ...s3, S3_READ_CONCURRENCY: '1000' }, 'S3_READ_CONCURRENCY must not be greater than 256'],
+      [{ ...s3, S3_REQUEST_TIMEOUT_SECONDS: 'soon' }, 'S3_REQUEST_TIMEOUT_SECONDS must be an integer number'],
     ])('refuses %j naming the variable, never the secret', (env, message) => {
       const error = (() => {
         try {

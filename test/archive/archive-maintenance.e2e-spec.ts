@@ -178,7 +178,20 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       expect(search.body.results[1].path).toMatch(/\.json\.gz$/);
 
       const verify = await request(t.server).get(`${API}/verify`).expect(200);
-      expect(verify.body).toEqual({ success: true, checked: 3, missing: [], changed: [], unindexed: [], corrupt: [], app_configs: { checked: 0, missing: [], changed: [] } });
+      // a disk has no ETags: every file is hashed
+      expect(verify.body).toEqual({
+        success: true,
+        method: 'etag',
+        checked: 3,
+        by_etag: 0,
+        by_sha256: 3,
+        sha256_fallback: 0,
+        missing: [],
+        changed: [],
+        unindexed: [],
+        corrupt: [],
+        app_configs: { checked: 0, missing: [], changed: [] },
+      });
 
       const old1 = after.find((f) => f.json.conversation_id === 'old-1')!;
       expect(await sut.saveConversation({ ...(old1.json as ArchivedConversation), logged_at: 'later' })).toEqual({ outcome: 'unchanged', path: old1.path });
@@ -235,7 +248,12 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       const verify = await request(t.server).get(`${API}/verify`).expect(200);
       expect(verify.body).toEqual({
         success: true,
+        method: 'etag',
         checked: 6,
+        // the two files both listed and catalogued; the missing one cannot be read, the others have no row
+        by_etag: 0,
+        by_sha256: 2,
+        sha256_fallback: 0,
         missing: [files['v-1']],
         changed: [files['v-2']],
         unindexed: [addedPath],

@@ -60,6 +60,7 @@ describe('CLI (node dist/cli.js)', () => {
       [['clean', '--dry-run=yes'], '--dry-run takes no value'],
       [['search', '--query'], '--query needs a value'],
       [['verify', 'now'], 'unexpected argument now'],
+      [['verify', '--sha256=yes'], '--sha256 takes no value'],
       [['export', '--start-date', '2024-13-01', '--end-date', '2024-01-02'], '--start-date must be a date in the form YYYY-MM-DD'],
       [['export', '--start-date', '2024-01-05', '--end-date', '2024-01-02'], '--end-date must not be before --start-date'],
       [['export', '--end-date', '2024-01-02'], '--start-date is required; run'],
@@ -180,6 +181,9 @@ describe('CLI (node dist/cli.js)', () => {
 
     it('verify exits 0 on an intact archive and 1 naming a tampered file', async () => {
       expect(await run('verify')).toMatchObject({ code: 0, stdout: 'checked 3: missing 0, changed 0, unindexed 0, corrupt 0\n' });
+      const hashed = await run('verify', '--sha256', '--json');
+      expect(hashed.code).toBe(0);
+      expect(JSON.parse(hashed.stdout)).toMatchObject({ method: 'sha256', checked: 3, by_sha256: 3, by_etag: 0 });
       const file = listAllFiles(logsDir).find((f) => f.includes(`conversation_${january[1].conversation_id}_`))!;
       const text = fs.readFileSync(file, 'utf8');
       fs.writeFileSync(file, text.replace('Ten euros', 'Nine euros'));

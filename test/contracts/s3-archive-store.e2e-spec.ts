@@ -160,6 +160,9 @@ describe(`${S3ArchiveStore.name} through transient and lasting faults`, () => {
     proxy.inject({ method: 'GET', path: key, fault: 'stall', times: 1 });
     expect((await sut.get(key))?.toString()).toBe('{"v":1}');
     expect(attempts('GET').map((r) => r.fault)).toEqual(['internal', 'stall', null]);
+    // an answer cut off in its body: read again
+    proxy.inject({ method: 'GET', path: key, fault: 'cut', times: 1 });
+    expect((await sut.get(key))?.toString()).toBe('{"v":1}');
 
     proxy.inject({ method: 'GET', path: `/${bucket}`, query: 'list-type=2', fault: 'slowdown', times: 1 });
     proxy.inject({ method: 'GET', path: `/${bucket}`, query: 'list-type=2', fault: 'internal', times: 1 });

@@ -1,14 +1,17 @@
 /** The service with ARCHIVE_STORAGE=s3 against a real S3 server on loopback: the archive lives in the bucket. */
 import { DeleteBucketPolicyCommand, ListObjectsV2Command, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import Database from 'better-sqlite3';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
+import { AlertsService } from '../../src/backup/alerts.service';
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { startS3FaultProxy, S3FaultProxy } from '../support/s3-fault-proxy';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 
 jest.setTimeout(180_000);
@@ -113,8 +116,23 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     const after = await conversationKeys();
     expect(after).toHaveLength(before.length);
     expect(after.filter((k) => k.endsWith('.json.gz'))).toHaveLength(res.body.compressed_files);
+    // by default nothing is downloaded: sizes and ETags from the listing against the catalog's sizes and MD5s
     const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
-    expect(verify.body).toMatchObject({ checked: before.length, missing: [], changed: [], unindexed: [], corrupt: [] });
+    expect(verify.body).toMatchObject({ method: 'etag', checked: before.length, by_etag: before.length, by_sha256: 0, missing: [], changed: [], unindexed: [], corrupt: [] });
+    const hashed = await request(t.server).get('/api/conversation-logs/verify').query({ sha256: 'true' }).expect(200);
+    expect(hashed.body).toMatchObject({ method: 'sha256', checked: before.length, by_etag: 0, by_sha256: before.length, missing: [], changed: [], unindexed: [], corrupt: [] });
+    const bad = await request(t.server).get('/api/conversation-logs/verify').query({ sha256: 'maybe' }).expect(400);
+    expect(bad.body.message).toContain('sha256 must be true or false');
+    // rows catalogued before the catalog kept MD5s: those objects are downloaded and hashed, and the answer says so
+    const catalog = new Database(path.join(logsDir, 'catalog.sqlite'));
+    try {
+      catalog.pragma('busy_timeout = 5000');
+      catalog.exec("UPDATE files SET md5 = '' WHERE id IN (SELECT id FROM files ORDER BY id LIMIT 3)");
+    } finally {
+      catalog.close();
+    }
+    const fallback = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(fallback.body).toMatchObject({ method: 'etag', checked: before.length, by_etag: before.length - 3, by_sha256: 3, sha256_fallback: 3, missing: [], changed: [] });
     const exported = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
     expect(exported.text.trimEnd().split('\n')).toHaveLength(before.length);
   });
@@ -126,6 +144,9 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     t = await createTestApp(env());
     await t.app.get(LogStorageService).whenCatalogReady();
     expect((await request(t.server).get('/api/conversation-logs').query({ action: 'summary' }).expect(200)).body).toEqual(summary);
+    // the rebuild took every MD5 from the objects: verify needs no download
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body).toMatchObject({ checked: summary.total_files, by_etag: summary.total_files, sha256_fallback: 0, missing: [], changed: [] });
   });
 
   it('cleans old days by prefix, dry run first', async () => {
@@ -180,5 +201,119 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     expect(wrong).toBeInstanceOf(Error);
     expect((wrong as Error).message).toContain('refused the credentials');
     expect((wrong as Error).message).not.toContain('not-the-secret-4711');
+  });
+});
+
+describe('the service with ARCHIVE_STORAGE=s3 through S3 faults', () => {
+  let s3: S3Instance;
+  let client: S3Client;
+  let bucket: string;
+  let proxy: S3FaultProxy;
+  let sim: DifySimulator;
+  let chat: SimulatedApp;
+  let t: TestApp;
+  const credentials = () => ({ console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId });
+  const backup = () => request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'acme', ...credentials() });
+  const ndjson = async () => (await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200)).text;
+  const objectCount = async () => {
+    let n = 0;
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}conversations/`, ContinuationToken: token }));
+      n += page.KeyCount ?? 0;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return n;
+  };
+
+  beforeAll(async () => {
+    s3 = await startS3();
+    client = s3Client(s3);
+    bucket = await createBucket(client, 'service-faults');
+    proxy = await startS3FaultProxy(s3.endpoint);
+    sim = await startSimulator({ seed: 31 });
+    chat = sim.apps.find((a) => a.mode === 'chat')!;
+    t = await createTestApp({
+      DIFY_ALLOWED_HOSTS: '127.0.0.1',
+      LOGS_DIR: makeTempDir('vault-s3-faults-'),
+      ARCHIVE_STORAGE: 's3',
+      S3_ENDPOINT: proxy.endpoint,
+      S3_REGION: s3.region,
+      S3_BUCKET_NAME: bucket,
+      S3_ACCESS_KEY: s3.accessKeyId,
+      S3_SECRET_KEY: s3.secretAccessKey,
+      S3_PREFIX: PREFIX,
+      // a stalled request is given up after 3 s and tried again
+      S3_REQUEST_TIMEOUT_SECONDS: '3',
+      S3_READ_CONCURRENCY: '4',
+    });
+  });
+  afterEach(() => proxy.clear());
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+    await proxy?.close();
+    if (bucket) await deleteBucket(client, bucket);
+    client?.destroy();
+  });
+
+  it('backs up and exports whole through 503 SlowDown, 500 and stalled requests, retried with backoff', async () => {
+    const writes = [
+      proxy.inject({ method: 'PUT', path: '/conversations/', fault: 'slowdown', times: 3 }),
+      proxy.inject({ method: 'PUT', path: '/conversations/', fault: 'internal', times: 2 }),
+      proxy.inject({ method: 'PUT', path: '/conversations/', fault: 'stall', times: 1 }),
+    ];
+    const total = sim.conversations(chat.id).length;
+    const saved = await backup().expect(200);
+    expect(saved.body).toMatchObject({ success: true, saved_count: total, failed_count: 0 });
+    expect(writes.map((given) => given())).toEqual([3, 2, 1]);
+    expect(await objectCount()).toBe(total);
+
+    proxy.resetPeaks();
+    const clean = await ndjson();
+    expect(clean.trimEnd().split('\n')).toHaveLength(total);
+    // read ahead: several GETs at once, never more than S3_READ_CONCURRENCY
+    expect(proxy.peak('GET')).toBeGreaterThan(1);
+    expect(proxy.peak('GET')).toBeLessThanOrEqual(4);
+    const reads = [
+      proxy.inject({ method: 'GET', path: '/conversations/', fault: 'slowdown', times: 2 }),
+      proxy.inject({ method: 'GET', path: '/conversations/', fault: 'internal', times: 2 }),
+      proxy.inject({ method: 'GET', path: '/conversations/', fault: 'stall', times: 1 }),
+      proxy.inject({ method: 'GET', path: '/conversations/', fault: 'cut', times: 1 }),
+    ];
+    expect(await ndjson()).toBe(clean);
+    expect(reads.map((given) => given())).toEqual([2, 2, 1, 1]);
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body).toMatchObject({ checked: total, by_etag: total, missing: [], changed: [], unindexed: [], corrupt: [] });
+  });
+
+  it('stops a backup that cannot write with one clear error and an alert; the next run completes it', async () => {
+    const before = new Set(sim.conversations(chat.id).map((c) => c.id));
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 6; i++) sim.addConversation({ app_id: chat.id, created_at: now - 3600 + i * 7, messages: 2 });
+    const added = sim.conversations(chat.id).filter((c) => !before.has(c.id)).map((c) => c.id);
+    expect(added).toHaveLength(6);
+    const victim = added[0];
+    const refused = proxy.inject({ method: 'PUT', path: `conversation_${victim}_`, fault: 'slowdown', times: Infinity });
+    const notify = jest.spyOn(t.app.get(AlertsService), 'notify');
+
+    const failed = await backup().expect(200);
+    expect(failed.body.success).toBe(false);
+    expect(failed.body.errors).toContainEqual({ conversation_id: '*', error: expect.stringContaining('the archive cannot be written (SlowDown)') });
+    expect(failed.body.errors).toContainEqual({
+      conversation_id: victim,
+      error: expect.stringMatching(new RegExp(`S3 put .*conversation_${victim}_.* failed after 5 attempts \\(SlowDown, HTTP 503\\)`)),
+    });
+    expect(refused()).toBe(5);
+    expect(JSON.stringify(failed.body)).not.toContain(s3.secretAccessKey);
+    expect(notify).toHaveBeenCalledWith(expect.objectContaining({ event: expect.stringMatching(/^backup_(failed|partial)$/), text: expect.stringContaining('SlowDown') }), expect.anything());
+
+    proxy.clear();
+    const next = await backup().expect(200);
+    expect(next.body).toMatchObject({ success: true, failed_count: 0 });
+    expect(next.body.created_count).toBeGreaterThanOrEqual(1);
+    expect(await objectCount()).toBe(sim.conversations(chat.id).length);
+    const verify = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(verify.body).toMatchObject({ checked: sim.conversations(chat.id).length, missing: [], changed: [], unindexed: [], corrupt: [] });
   });
 });

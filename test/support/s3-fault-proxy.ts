@@ -13,7 +13,8 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type S3Fault = 'slowdown' | 'internal' | 'stall';
+/** `cut`: the request is forwarded, and its answer cut off half way through the body (the socket closed) */
+export type S3Fault = 'slowdown' | 'internal' | 'stall' | 'cut';
 
 export interface FaultRule {
   /** only requests of this method (GET, PUT, HEAD, POST for DeleteObjects...); any when absent */
@@ -38,6 +39,9 @@ export interface S3FaultProxy {
   endpoint: string;
   /** every request seen, in order of arrival */
   requests: ProxiedRequest[];
+  /** the most requests of a method under a path forwarded at once (from arrival to the end of the answer) since `resetPeaks` */
+  peak(method: string): number;
+  resetPeaks(): void;
   /** adds a rule; returns how many faults it has given so far */
   inject(rule: FaultRule): () => number;
   /** removes every rule (stalled sockets are closed) */
@@ -45,7 +49,7 @@ export interface S3FaultProxy {
   close(): Promise<void>;
 }
 
-const ERRORS: Record<Exclude<S3Fault, 'stall'>, { status: number; code: string; message: string }> = {
+const ERRORS: Record<Exclude<S3Fault, 'stall' | 'cut'>, { status: number; code: string; message: string }> = {
   slowdown: { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
   internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
 };
@@ -56,6 +60,8 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
   const stalled = new Set<Socket>();
+  const inFlight = new Map<string, number>();
+  const peaks = new Map<string, number>();
 
   const server = http.createServer((req, res) => {
     const [rawPath, query = ''] = (req.url ?? '/').split('?');
@@ -65,7 +71,7 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       (r) => r.given < r.times && (!r.method || r.method === method) && path.includes(r.path) && (r.query === undefined || query.includes(r.query)),
     );
     requests.push({ method, path, fault: rule?.fault ?? null });
-    if (rule) {
+    if (rule && rule.fault !== 'cut') {
       rule.given++;
       // take the body, as a server does before it answers
       req.resume();
@@ -81,11 +87,24 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       });
       return;
     }
+    inFlight.set(method, (inFlight.get(method) ?? 0) + 1);
+    peaks.set(method, Math.max(peaks.get(method) ?? 0, inFlight.get(method)!));
+    res.once('close', () => inFlight.set(method, inFlight.get(method)! - 1));
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-        answer.pipe(res);
+        if (rule?.fault !== 'cut') {
+          answer.pipe(res);
+          return;
+        }
+        rule.given++;
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+        });
       },
     );
     forward.on('error', () => res.destroy());
@@ -104,6 +123,8 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    peak: (method) => peaks.get(method) ?? 0,
+    resetPeaks: () => peaks.clear(),
     inject(rule) {
       const entry = { ...rule, given: 0 };
       rules.push(entry);

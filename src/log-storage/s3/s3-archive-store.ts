@@ -155,7 +155,8 @@ export class S3ArchiveStore implements ArchiveStore {
           throw error;
         }
         try {
-          return Buffer.from(await res.Body!.transformToByteArray());
+          const bytes = await res.Body!.transformToByteArray();
+          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         } catch (error) {
           if (attempt >= this.settings.maxAttempts) throw error;
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20_000, 100 * 2 ** attempt)));
