@@ -172,6 +172,24 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
       return s.last_success?.job_id === accepted.job_id ? s : null;
     });
     expect(done).toMatchObject({ pending_files: 0, last_success: { copied: 1, checked: 5 } });
+
+    // never two copies at once, and none while a backup runs
+    const both = await Promise.all([request(t.server).post('/api/replication'), request(t.server).post('/api/replication')]);
+    expect(both.map((r) => r.status).sort()).toEqual([202, 409]);
+    const started = both.find((r) => r.status === 202)!.body.job_id;
+    expect(both.find((r) => r.status === 409)!.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: `replication job ${started} is under way; try again when it has finished`,
+      field: 'replication',
+    });
+    await until('the second copy', async () => (await status()).last_success?.job_id === started);
+    sim.setLatency(400);
+    const backup = await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: app.id }).expect(202);
+    const refused = await request(t.server).post('/api/replication').expect(409);
+    expect(refused.body.message).toBe(`backup job ${backup.body.job_id} is running; try again when it has finished`);
+    sim.setLatency(0);
+    await until('the backup to end', async () => (await request(t!.server).get(`/api/jobs/${backup.body.job_id}`)).body.status !== 'running');
     fs.rmSync(logsDir, { recursive: true, force: true });
   });
 
