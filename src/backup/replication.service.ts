@@ -158,8 +158,11 @@ export class ReplicationService implements OnModuleDestroy {
     if (!stores) {
       return { configured: false, target: null, schedule: this.config.replication.cron, running_job_id: null, last_success: null, last_run: null, pending_files: null };
     }
-    await this.history.load(() => (this.running ? [this.running.job] : []));
-    const jobs = this.history.list(this.running ? [this.running.job] : []);
+    const live = () => (this.running ? [this.running.job] : []);
+    await this.history.load(live);
+    // what other processes on this archive recorded since (a CLI copy, another replica's backups)
+    await this.history.refresh(live());
+    const jobs = this.history.list(live());
     // the copy of this process still under way (its job already says how it ended while that is being recorded) is not the last
     const runs = jobs.filter((j) => isReplication(j) && j.id !== this.running?.job.id);
     const lastRun = runs.find((j) => j.status !== 'running') ?? null;
