@@ -103,11 +103,6 @@ export class ReplicationService implements OnModuleDestroy {
     if (this.running) throw new ConflictError(`replication job ${this.running.job.id} is under way; try again when it has finished`, 'replication');
     const backup = this.jobs.runningJobIds()[0];
     if (backup) throw new ConflictError(`backup job ${backup} is running; try again when it has finished`, 'replication');
-    const holder = await this.lock.otherHolder();
-    if (holder) {
-      throw new ConflictError(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, 'replication');
-    }
-    await this.history.load(() => (this.running ? [this.running.job] : []));
     const job: Job = {
       id: randomUUID(),
       kind: 'replication',
@@ -122,8 +117,19 @@ export class ReplicationService implements OnModuleDestroy {
       replication: { target: replicaTarget(stores.settings), checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0, error: null },
     };
     const controller = new AbortController();
+    // claimed before the first await, so two requests at once never start two copies
     const run = { job, controller, done: Promise.resolve(job) };
     this.running = run;
+    try {
+      const holder = await this.lock.otherHolder();
+      if (holder) {
+        throw new ConflictError(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, 'replication');
+      }
+      await this.history.load(() => [job]);
+    } catch (error) {
+      this.running = null;
+      throw error;
+    }
     this.history.claim(job.id);
     this.history.finish(job);
     run.done = this.execute(stores, job, request, controller.signal).finally(() => {
@@ -152,9 +158,13 @@ export class ReplicationService implements OnModuleDestroy {
     if (!stores) {
       return { configured: false, target: null, schedule: this.config.replication.cron, running_job_id: null, last_success: null, last_run: null, pending_files: null };
     }
-    await this.history.load(() => (this.running ? [this.running.job] : []));
-    const jobs = this.history.list(this.running ? [this.running.job] : []);
-    const runs = jobs.filter(isReplication);
+    const live = () => (this.running ? [this.running.job] : []);
+    await this.history.load(live);
+    // what other processes on this archive recorded since (a CLI copy, another replica's backups)
+    await this.history.refresh(live());
+    const jobs = this.history.list(live());
+    // the copy of this process still under way (its job already says how it ended while that is being recorded) is not the last
+    const runs = jobs.filter((j) => isReplication(j) && j.id !== this.running?.job.id);
     const lastRun = runs.find((j) => j.status !== 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
     let pending: number;

@@ -13,7 +13,7 @@ export class ScheduleController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'The registered cron tasks (backup, retention, compression) and their next run' })
+  @ApiOperation({ summary: 'The registered cron tasks (backup, retention, compression, replication) and their next run' })
   @ApiOkResponse({ type: ScheduleDto })
   get(): { enabled: boolean; tasks: TaskInfo[] } {
     return { enabled: this.config.autoLogging, tasks: this.tasks.describe() };

@@ -5,6 +5,7 @@ import type { LogStorageService } from '../log-storage/log-storage.service';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { JobsService } from '../backup/jobs.service';
 import { ScheduledTasksService } from './scheduled-tasks.service';
+import { ConflictError } from '../common/domain-errors';
 import { SingleReplica, type Replicas } from '../backup/replicas';
 import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes/backup.fakes';
 import type { BackupJobRequest, Job } from '../backup/jobs.types';
@@ -40,7 +41,9 @@ class FakeReplication implements Pick<ReplicationService, 'configured' | 'run'> 
   runs = 0;
   outcome: Partial<Job> = { id: 'copy-1', status: 'succeeded', message: 'Copied 2 of 5 files' };
   release: () => void = () => undefined;
+  refusal: Error | null = null;
   async run() {
+    if (this.refusal) throw this.refusal;
     this.runs++;
     await new Promise<void>((resolve) => (this.release = resolve));
     return this.outcome as Job;
@@ -163,6 +166,13 @@ describe(ScheduledTasksService.name, () => {
     replication.release();
     await second;
     expect(sut.describe()[3].last_outcome).toBe('failed: job copy-2 failed: AccessDenied');
+  });
+
+  it('skips a replication tick while a copy or a backup is under way', async () => {
+    const { sut, replication } = make(testConfig());
+    replication.refusal = new ConflictError('backup job job-1 is running; try again when it has finished', 'replication');
+    await sut.runReplication();
+    expect(sut.describe()[3].last_outcome).toBe('skipped: backup job job-1 is running; try again when it has finished');
   });
 
   it('does not copy without a replica bucket', async () => {

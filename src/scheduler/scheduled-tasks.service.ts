@@ -9,6 +9,8 @@ import { JobsService } from '../backup/jobs.service';
 import { REPLICAS, Replicas } from '../backup/replicas';
 import { StaleSourcesService } from '../backup/stale-sources.service';
 import { ReplicationService } from '../backup/replication.service';
+import type { Job } from '../backup/jobs.types';
+import { ConflictError } from '../common/domain-errors';
 
 export type TaskName = 'backup' | 'retention' | 'compression' | 'replication';
 
@@ -135,7 +137,14 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
   runReplication(): Promise<void> {
     return this.guarded('replication', async () => {
       if (!this.replication.configured) return 'no replica bucket configured';
-      const job = await this.replication.run({ trigger: 'scheduled' });
+      let job: Job;
+      try {
+        job = await this.replication.run({ trigger: 'scheduled' });
+      } catch (error) {
+        // a copy or a backup under way: this tick is skipped, the next one copies
+        if (error instanceof ConflictError) return `skipped: ${error.message}`;
+        throw error;
+      }
       if (job.status === 'failed') throw new Error(`job ${job.id} failed: ${job.replication?.error ?? job.message}`);
       return `job ${job.id} ${job.status}: ${job.message}`;
     });

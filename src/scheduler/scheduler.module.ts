@@ -7,7 +7,7 @@ import { ScheduleController } from './schedule.controller';
 import { ScheduledTasksService } from './scheduled-tasks.service';
 
 /**
- * The cron tasks (backup, retention, compression, stale check) and GET /api/schedule; nothing else.
+ * The cron tasks (backup, retention, compression, replication, stale check) and GET /api/schedule; nothing else.
  * Switched off as a whole by ENABLE_AUTO_LOGGING=false: no cron job or interval is registered then.
  */
 @Module({

@@ -8,6 +8,7 @@ import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { listAllFiles } from '../support/archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { createDatabase, dropDatabase } from '../support/postgres';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 import { chatApp, consoleEnv, DAY, nowSeconds, startReceiver } from './scheduler-kit';
 
@@ -172,6 +173,24 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
       return s.last_success?.job_id === accepted.job_id ? s : null;
     });
     expect(done).toMatchObject({ pending_files: 0, last_success: { copied: 1, checked: 5 } });
+
+    // never two copies at once, and none while a backup runs
+    const both = await Promise.all([request(t.server).post('/api/replication'), request(t.server).post('/api/replication')]);
+    expect(both.map((r) => r.status).sort()).toEqual([202, 409]);
+    const started = both.find((r) => r.status === 202)!.body.job_id;
+    expect(both.find((r) => r.status === 409)!.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: `replication job ${started} is under way; try again when it has finished`,
+      field: 'replication',
+    });
+    await until('the second copy', async () => (await status()).last_success?.job_id === started);
+    sim.setLatency(400);
+    const backup = await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: app.id }).expect(202);
+    const refused = await request(t.server).post('/api/replication').expect(409);
+    expect(refused.body.message).toBe(`backup job ${backup.body.job_id} is running; try again when it has finished`);
+    sim.setLatency(0);
+    await until('the backup to end', async () => (await request(t!.server).get(`/api/jobs/${backup.body.job_id}`)).body.status !== 'running');
     fs.rmSync(logsDir, { recursive: true, force: true });
   });
 
@@ -220,5 +239,33 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     const metrics = (await request(t.server).get('/metrics').expect(200)).text;
     expect(metric(metrics, 'dify_vault_replication_pending_files')).toBeUndefined();
     expect((await request(t.server).get('/admin').expect(200)).text).not.toContain('Off-site copy');
+  });
+
+  it('keeps the status in PostgreSQL with DATABASE_URL: another replica on another LOGS_DIR reads it', async () => {
+    const url = await createDatabase('replication');
+    const first = makeTempDir('vault-replicate-pg-a-');
+    const second = makeTempDir('vault-replicate-pg-b-');
+    try {
+      t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv({ REPLICATE_S3_PREFIX: 'pg-offsite' }), DATABASE_URL: url, LOGS_DIR: first });
+      await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
+      expect((await status()).pending_files).toBe(4);
+      const accepted = (await request(t.server).post('/api/replication').expect(202)).body;
+      const done = await until('the copy', async () => {
+        const s = await status();
+        return s.last_success?.job_id === accepted.job_id ? s : null;
+      });
+      expect(done).toMatchObject({ target: `s3://${bucket}/pg-offsite/`, pending_files: 0, last_success: { copied: 4, checked: 4 } });
+      await t.close();
+
+      t = await createTestApp({ ...replicaEnv({ REPLICATE_S3_PREFIX: 'pg-offsite' }), DATABASE_URL: url, LOGS_DIR: second });
+      expect(await status()).toMatchObject({ last_success: done.last_success, last_run: { job_id: accepted.job_id, status: 'succeeded' }, pending_files: 0 });
+      expect(fs.existsSync(path.join(second, 'state', 'jobs.json'))).toBe(false);
+    } finally {
+      await t?.close();
+      t = undefined;
+      await dropDatabase(url);
+      fs.rmSync(first, { recursive: true, force: true });
+      fs.rmSync(second, { recursive: true, force: true });
+    }
   });
 });

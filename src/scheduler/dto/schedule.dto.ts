@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 
 export class TaskInfoDto {
-  @ApiProperty({ enum: ['backup', 'retention', 'compression'], example: 'backup' }) name: string;
+  @ApiProperty({ enum: ['backup', 'retention', 'compression', 'replication'], example: 'backup' }) name: string;
   @ApiProperty({ example: '0 2 * * *' }) expression: string;
   @ApiProperty({ example: 'UTC' }) timezone: string;
   @ApiProperty({ example: '2025-10-16T02:00:00.000Z', nullable: true, type: String }) next_run: string | null;
