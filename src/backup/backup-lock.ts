@@ -62,10 +62,12 @@ export class BackupLockedError extends ConflictError {
     where: string,
   ) {
     super(
-      holder.replica
+      holder.replica && holder.job_id
         ? `job ${holder.job_id} (${holder.owner === 'cli' ? 'a CLI backup' : 'a server'}, pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
             `is backing up ${where}; try again when it has finished`
-        : `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
+        : holder.replica
+          ? `another replica is backing up ${where}; try again when it has finished`
+          : `another ${holder.owner === 'cli' ? 'CLI backup' : 'server'} (pid ${holder.pid} on ${holder.hostname}, since ${holder.since}) ` +
             `holds the backup lock of this archive (${where}); try again when it has finished`,
     );
     this.name = 'BackupLockedError';

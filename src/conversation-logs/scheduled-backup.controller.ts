@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { JobAcceptedDto } from '../backup/dto/job.dto';
 import { jobAccepted, JobAccepted } from '../backup/jobs.types';
@@ -25,6 +25,17 @@ export class ScheduledBackupController {
   @ApiOkResponse({ type: ScheduledBackupResponseDto })
   @ApiAcceptedResponse({ type: JobAcceptedDto, description: 'with ?async=true' })
   @ApiBadRequestResponse({ schema: { example: { statusCode: 400, error: 'Bad Request', message: ['app_id unknown-bot is not a configured source; send its connection fields'], field: 'app_id' } } })
+  @ApiConflictResponse({
+    description: 'another process (a replica, a CLI backup) is backing up one of the sources: `job_id` is its running job; this run is recorded as skipped',
+    schema: {
+      example: {
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'job 5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20 (a server, pid 41 on vault-1, since 2025-10-15T02:00:00.012Z) is backing up source acme/support-bot; try again when it has finished',
+        job_id: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20',
+      },
+    },
+  })
   async run(
     @Body() body: ScheduledBackupDto,
     @Query() query: AsyncQueryDto,

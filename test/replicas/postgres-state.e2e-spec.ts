@@ -98,6 +98,25 @@ describe(PostgresState.name, () => {
     await expect(a.lock.hold('server', { jobId: 'job-f', sources: ['acme/alpha'] })).rejects.toThrow('job job-e');
   });
 
+  it("never names an ended job as a source lock's holder: a dead holder's row left behind is not the answer", async () => {
+    await a.jobs.save([job('dead-job', '2025-10-15T01:00:00.000Z', { status: 'interrupted' }), job('live-job', '2025-10-15T02:00:00.000Z')]);
+    // a replica died holding acme/gamma: its row stays; another session has just taken the lock and not written its row yet
+    await admin.query(`INSERT INTO backup_lock_holders (source_key, job_id, replica, owner, since) VALUES ('acme/gamma', 'dead-job', 'dead-host:9', 'server', '2025-10-15T01:00:00.000Z')`);
+    await admin.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x646c7673, 'acme/gamma']);
+    const claim = { jobId: 'job-z', sources: ['acme/gamma'] };
+
+    const unnamed = (await b.lock.hold('server', claim).catch((e: unknown) => e)) as BackupLockedError;
+    expect(unnamed).toBeInstanceOf(BackupLockedError);
+    expect(unnamed.jobId).toBeUndefined();
+    expect(unnamed.message).toBe('another replica is backing up source acme/gamma; try again when it has finished');
+
+    await admin.query(`UPDATE backup_lock_holders SET job_id = 'live-job', replica = 'alive-host:7' WHERE source_key = 'acme/gamma'`);
+    const named = (await b.lock.hold('server', claim).catch((e: unknown) => e)) as BackupLockedError;
+    expect(named.jobId).toBe('live-job');
+    expect(named.message).toMatch(/^job live-job \(a server, pid 7 on alive-host, since .+\) is backing up source acme\/gamma; try again/);
+    await admin.query('SELECT pg_advisory_unlock($1, hashtext($2))', [0x646c7673, 'acme/gamma']);
+  });
+
   it('elects one leader; when its connection dies another replica leads at its next try', async () => {
     expect(await a.replicas.tryLead()).toBe(true);
     expect(await b.replicas.tryLead()).toBe(false);

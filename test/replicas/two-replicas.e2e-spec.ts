@@ -250,7 +250,17 @@ describe('two replicas on one PostgreSQL and one S3 bucket (real processes)', ()
     expect(cookie).toMatch(/^vault_session=./);
     const page = await fetch(`${follower.url}/admin`, { redirect: 'manual', headers: { cookie } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain(app.id);
+    const html = await page.text();
+    expect(html).toContain(app.id);
+    // a form of one replica's page is accepted by the other (the CSRF token is the session's, not the process's)
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1];
+    const logout = await fetch(`${third.url}/admin/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect([logout.status, logout.headers.get('location')]).toEqual([303, '/admin/login']);
     const anonymous = await fetch(`${follower.url}/admin`, { redirect: 'manual' });
     expect(anonymous.status).toBe(303);
 

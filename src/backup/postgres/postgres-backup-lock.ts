@@ -8,6 +8,10 @@ import type { StateDatabase } from './state-database';
 /** The first key of every source lock ("dlvs" in ASCII); the second is hashtext(source key). */
 const SOURCE_LOCK_CLASS = 0x646c7673;
 
+/** Reads of a refused lock's holder row before answering without the job. */
+const HOLDER_READS = 10;
+const HOLDER_READ_PAUSE_MS = 30;
+
 interface HolderRow {
   source_key: string;
   job_id: string;
@@ -123,14 +127,24 @@ export class PostgresBackupLock implements BackupLock {
     });
   }
 
+  /**
+   * Who holds a source's lock, as `backup_lock_holders` names it. The holder writes its row just after taking
+   * the lock, so a row may be missing for a moment, or still name the job of a replica that died holding it
+   * (a job the history no longer calls running): read again a few times, and never name a job that has ended.
+   */
   private async holder(key: string): Promise<LockHolder> {
-    const rows = await this.db.query<HolderRow & Record<string, unknown>>(
-      'SELECT source_key, job_id, replica, owner, since FROM backup_lock_holders WHERE source_key = $1',
-      [key],
-    );
-    if (rows.length) return holderOf(rows[0]);
-    // taken a moment ago, its holder not yet written
-    return { pid: 0, hostname: 'another replica', instance: 'unknown', owner: 'server', since: new Date().toISOString() };
+    for (let attempt = 1; ; attempt++) {
+      const rows = await this.db.query<HolderRow & { ended: boolean } & Record<string, unknown>>(
+        `SELECT h.source_key, h.job_id, h.replica, h.owner, h.since, coalesce(j.status <> 'running', false) AS ended
+           FROM backup_lock_holders h LEFT JOIN jobs j ON j.id = h.job_id
+          WHERE h.source_key = $1`,
+        [key],
+      );
+      if (rows.length && !rows[0].ended) return holderOf(rows[0]);
+      if (attempt >= HOLDER_READS) break;
+      await new Promise((resolve) => setTimeout(resolve, HOLDER_READ_PAUSE_MS));
+    }
+    return { pid: 0, hostname: 'unknown', instance: 'unknown', owner: 'server', since: new Date().toISOString(), replica: 'unknown' };
   }
 
   private unlock(connection: Client, key: string): Promise<unknown> {
