@@ -8,6 +8,8 @@ import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { listAllFiles } from '../support/archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { LogStorageService } from '../../src/log-storage/log-storage.service';
+import { conversation } from '../archive/archive-fixtures';
 import { createDatabase, dropDatabase } from '../support/postgres';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 import { chatApp, consoleEnv, DAY, nowSeconds, startReceiver } from './scheduler-kit';
@@ -61,11 +63,11 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     REPLICATE_S3_PREFIX: 'offsite',
     ...extra,
   });
-  const bucketKeys = async (): Promise<string[]> => {
+  const bucketKeys = async (prefix = 'offsite/'): Promise<string[]> => {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'offsite/', ContinuationToken: token }));
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
       keys.push(...(page.Contents ?? []).map((o) => o.Key!));
       token = page.NextContinuationToken;
     } while (token);
@@ -266,6 +268,41 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
       await dropDatabase(url);
       fs.rmSync(first, { recursive: true, force: true });
       fs.rmSync(second, { recursive: true, force: true });
+    }
+  });
+
+  it('stops a copy under way at shutdown, recorded as interrupted; the next copy copies the rest', async () => {
+    const COUNT = 200;
+    const logsDir = makeTempDir('vault-replicate-stop-');
+    const env = { ...replicaEnv({ REPLICATE_S3_PREFIX: 'stopped' }), REPLICATE_CONCURRENCY: '1', LOGS_DIR: logsDir };
+    try {
+      t = await createTestApp(env);
+      const storage = t.app.get(LogStorageService);
+      for (let i = 0; i < COUNT; i++) {
+        await storage.saveConversation(conversation({ created_at: new Date(Date.UTC(2024, 0, 1 + (i % 28), 9, 0, i % 60)).toISOString() }));
+      }
+      const accepted = (await request(t.server).post('/api/replication').expect(202)).body;
+      await t.close();
+
+      t = await createTestApp(env);
+      const stopped = await status();
+      expect(stopped).toMatchObject({ last_success: null, last_run: { job_id: accepted.job_id, status: 'interrupted' }, pending_files: COUNT });
+      const job = (await request(t.server).get(`/api/jobs/${accepted.job_id}`).expect(200)).body;
+      expect(job).toMatchObject({ kind: 'replication', status: 'interrupted' });
+      expect(job.resume ?? null).toBeNull();
+      expect(job.replication.checked).toBeLessThan(COUNT);
+
+      const again = (await request(t.server).post('/api/replication').expect(202)).body;
+      const done = await until('the next copy', async () => {
+        const s = await status();
+        return s.last_success?.job_id === again.job_id ? s : null;
+      });
+      expect(done).toMatchObject({ pending_files: 0, last_success: { checked: COUNT, copied: COUNT - job.replication.copied } });
+      expect(await bucketKeys(`stopped/`)).toHaveLength(COUNT);
+    } finally {
+      await t?.close();
+      t = undefined;
+      fs.rmSync(logsDir, { recursive: true, force: true });
     }
   });
 });
