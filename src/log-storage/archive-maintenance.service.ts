@@ -6,7 +6,7 @@ import { ArchiveFiles, type FoundFile } from './archive-files';
 import { parseArchivePath, retentionCutoff } from './archive-paths';
 import { checkInteger, checkName } from './archive-validation';
 import { CATALOG, Catalog, CatalogRow } from './catalog';
-import type { CatalogEntry, CatalogExtract, CatalogMessage, CatalogSource } from './catalog-entry';
+import { MD5_ETAG, type CatalogEntry, type CatalogExtract, type CatalogMessage, type CatalogSource } from './catalog-entry';
 import type {
   CleanOptions,
   CleanResult,
@@ -26,8 +26,6 @@ const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
 const PURGE_BATCH = 250;
 const PURGE_PAUSE_MS = 2;
-/** an ETag that is the MD5 of the bytes (an object written in one PUT; a multipart upload's has a `-N`) */
-const MD5_ETAG = /^[0-9a-f]{32}$/;
 
 /** One step of a verification: a catalog row and the stored object of the same path, or either alone. */
 type VerifyCheck =
@@ -323,7 +321,8 @@ export class ArchiveMaintenance {
         done++;
         continue;
       }
-      pending.push({ path: file.path, info });
+      // the listing's ETag is the MD5 of the bytes about to be read: saves wait for the rebuild
+      pending.push({ path: file.path, info, etag: file.etag });
       if (pending.length >= READ_BATCH) {
         send();
         if (ahead.length >= READS_AHEAD) await take();
