@@ -32,8 +32,9 @@ describe(`${ArchiveFiles.name} over ${FsArchiveStore.name}`, () => {
     expect(written).toEqual({ size: 7, sha256: '015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862', md5: 'bb6cb5c68df4652941caf652a366f2d8' });
     expect(fs.readFileSync(path.join(root, file), 'utf8')).toBe('{"a":1}');
     expect(list('conversations/acme/2024/01/16')).toEqual([path.basename(file)]);
-    expect(await sut.read(file)).toEqual({ text: '{"a":1}', ...written });
-    expect(await sut.hash(file)).toEqual(written);
+    const { md5: _md5, ...hashed } = written;
+    expect(await sut.read(file)).toEqual({ text: '{"a":1}', ...hashed });
+    expect(await sut.hash(file)).toEqual(hashed);
   });
 
   it('stores .gz paths gzipped and reads them back as text', async () => {

@@ -32,6 +32,9 @@ export interface DirTally {
   bytes: number | null;
 }
 
+/** Size and sha256 of stored bytes read back (an MD5 is taken only where bytes are written: it costs twice a sha256). */
+export type HashedBytes = Omit<StoredBytes, 'md5'>;
+
 /** A conversation file read and checked; `reason` says why it cannot be used. */
 export type LoadedConversation =
   | { ok: true; conversation: ArchivedConversation; size: number; sha256: string; orgFromPath: boolean }
@@ -67,11 +70,11 @@ export class ArchiveFiles {
   }
 
   /** The file's text (gunzipped when the path ends in `.gz`) with the stored bytes' size and sha256; null when missing. */
-  async read(relative: string): Promise<(StoredBytes & { text: string }) | null> {
+  async read(relative: string): Promise<(HashedBytes & { text: string }) | null> {
     const raw = await this.store.get(relative);
     if (!raw) return null;
     const text = relative.endsWith('.gz') ? (await gunzip(raw)).toString('utf8') : raw.toString('utf8');
-    return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex'), md5: createHash('md5').update(raw).digest('hex') };
+    return { text, size: raw.length, sha256: createHash('sha256').update(raw).digest('hex') };
   }
 
   /**
@@ -120,19 +123,17 @@ export class ArchiveFiles {
     return { ok: true, conversation, size: read.size, sha256: read.sha256, orgFromPath };
   }
 
-  /** Size, sha256 and MD5 of the stored bytes, streamed; null when missing. */
-  async hash(relative: string): Promise<StoredBytes | null> {
+  /** sha256 and size of the stored bytes, streamed; null when missing. */
+  async hash(relative: string): Promise<HashedBytes | null> {
     const stream = await this.store.createReadStream(relative);
     if (!stream) return null;
-    const sha256 = createHash('sha256');
-    const md5 = createHash('md5');
+    const hash = createHash('sha256');
     let size = 0;
     for await (const chunk of stream) {
       size += (chunk as Buffer).length;
-      sha256.update(chunk as Buffer);
-      md5.update(chunk as Buffer);
+      hash.update(chunk as Buffer);
     }
-    return { size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
+    return { size, sha256: hash.digest('hex') };
   }
 
   async exists(relative: string): Promise<boolean> {
@@ -143,7 +144,7 @@ export class ArchiveFiles {
     await this.store.delete([relative]);
   }
 
-  /** Every file under conversations/, in key order, with the store's ETag when it has one. */
+  /** Every file under conversations/, in key order, with the store's ETag when its listing has one. */
   async *walk(): AsyncGenerator<FoundFile & { etag?: string }> {
     for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, size: object.size, etag: object.etag };
   }

@@ -2,12 +2,11 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfig } from '../config/app-config';
 import { ArchiveAccess } from './archive-access';
-import { ArchiveFiles } from './archive-files';
+import { ArchiveFiles, type FoundFile } from './archive-files';
 import { parseArchivePath, retentionCutoff } from './archive-paths';
 import { checkInteger, checkName } from './archive-validation';
-import type { FoundFile } from './archive-files';
 import { CATALOG, Catalog, CatalogRow } from './catalog';
-import type { CatalogEntry, CatalogExtract, CatalogMessage, CatalogSource } from './catalog-entry';
+import { MD5_ETAG, type CatalogEntry, type CatalogExtract, type CatalogMessage, type CatalogSource } from './catalog-entry';
 import type {
   CleanOptions,
   CleanResult,
@@ -20,8 +19,13 @@ import type {
 } from './log-storage.types';
 
 const PAGE = 200;
-/** an ETag that is the MD5 of the bytes (an object written in one PUT; a multipart upload's has a `-N`) */
-const MD5_ETAG = /^[0-9a-f]{32}$/;
+/** rebuild: rows per insert transaction, files per read request, read requests in flight */
+const INSERT_BATCH = 5000;
+const READ_BATCH = 256;
+const READS_AHEAD = 4;
+/** rows of removed day folders purged per step, and the pause between steps */
+const PURGE_BATCH = 250;
+const PURGE_PAUSE_MS = 2;
 
 /** One step of a verification: a catalog row and the stored object of the same path, or either alone. */
 type VerifyCheck =
@@ -30,14 +34,12 @@ type VerifyCheck =
   | { kind: 'unindexed'; file: FoundFile };
 
 /** What one step found: nothing wrong, or the list its path goes into; `by` says how the bytes were compared. */
-type VerifyFinding = { path: string; problem: 'missing' | 'changed' | 'unindexed' | 'corrupt' | null; by: 'etag' | 'sha256' | null; fallback: boolean };
-/** rebuild: rows per insert transaction, files per read request, read requests in flight */
-const INSERT_BATCH = 5000;
-const READ_BATCH = 256;
-const READS_AHEAD = 4;
-/** rows of removed day folders purged per step, and the pause between steps */
-const PURGE_BATCH = 250;
-const PURGE_PAUSE_MS = 2;
+interface VerifyFinding {
+  path: string;
+  problem: 'missing' | 'changed' | 'unindexed' | 'corrupt' | null;
+  by: 'etag' | 'sha256' | null;
+  fallback: boolean;
+}
 
 /** Keeping the archive in order: start-up recovery, retention, verification and rebuilding the catalog. */
 @Injectable()
@@ -319,7 +321,8 @@ export class ArchiveMaintenance {
         done++;
         continue;
       }
-      pending.push({ path: file.path, info });
+      // the listing's ETag is the MD5 of the bytes about to be read: saves wait for the rebuild
+      pending.push({ path: file.path, info, etag: file.etag });
       if (pending.length >= READ_BATCH) {
         send();
         if (ahead.length >= READS_AHEAD) await take();

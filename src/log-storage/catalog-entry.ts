@@ -16,7 +16,11 @@ export interface CatalogEntry {
   name: string;
   size: number;
   sha256: string;
-  /** hex MD5 of the stored bytes (an object's ETag); '' in rows catalogued before the catalog kept it */
+  /**
+   * hex MD5 of the stored bytes (an object's ETag), taken where they are written and, in a rebuild, from
+   * the store's listing; '' where unknown: rows catalogued before the catalog kept it, and rows rebuilt
+   * from a disk (whose listing has no ETags to compare it with)
+   */
   md5: string;
   /** see `contentHash`; '' when a rebuild left it to the first save of the conversation (saves compare it) */
   content_hash: string;
@@ -99,9 +103,6 @@ export function sha256Of(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export function md5Of(data: Buffer | string): string {
-  return createHash('md5').update(data).digest('hex');
-}
 
 /** Checks the fields the archive relies on; returns the reason it cannot be used, or null. */
 export function conversationProblem(value: unknown): string | null {
@@ -212,9 +213,14 @@ export function catalogEntryOf(
   };
 }
 
+/** an ETag that is the MD5 of the bytes (an object written in one PUT; a multipart upload's has a `-N`) */
+export const MD5_ETAG = /^[0-9a-f]{32}$/;
+
 /** A file to catalog: its key and what its path says. */
 export interface CatalogSource {
   path: string;
+  /** the store's ETag from its listing, when it has one */
+  etag?: string;
   info: Pick<ArchivePathInfo, 'organization_id' | 'conversation_id' | 'day' | 'dir' | 'compressed'>;
 }
 
@@ -238,5 +244,5 @@ export function extractCatalogEntry(source: CatalogSource, stored: Buffer, text:
   const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, source.info.organization_id);
   const mismatch = pathMismatch(conversation, source.info);
   if (mismatch) return { ok: false, reason: mismatch };
-  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: md5Of(stored), info: source.info, orgFromPath, withContentHash: false }) };
+  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: source.etag && MD5_ETAG.test(source.etag) ? source.etag : '', info: source.info, orgFromPath, withContentHash: false }) };
 }

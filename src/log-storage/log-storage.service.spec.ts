@@ -6,6 +6,7 @@ import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
 import { CatalogSource, contentHash, extractCatalogEntry } from './catalog-entry';
 import { encodeCursor } from './catalog-query';
+import { parseArchivePath } from './archive-paths';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
 import { ArchiveFiles, DayFolder, FoundFile } from './archive-files';
@@ -299,7 +300,7 @@ describe(LogStorageService.name, () => {
     it('stops reading files when the consumer goes away', async () => {
       const rows = Array.from({ length: 200 }, (_, i) => row({ id: i + 1, path: `p${String(i).padStart(4, '0')}` }));
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : rows));
-      files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's', md5: 'm' }));
+      files.read.mockImplementation(async () => ({ text: JSON.stringify({ ...conv, padding: 'x'.repeat(10_000) }), size: 1, sha256: 's' }));
       const stream = sut.exportStream({}, 'ndjson');
       await new Promise<void>((resolve) => {
         stream.once('data', () => {
@@ -313,7 +314,7 @@ describe(LogStorageService.name, () => {
 
     it('streams the seed shape and skips files that vanished', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
-      files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' } : null));
+      files.read.mockImplementation(async (p: string) => (p === 'a' ? { text: JSON.stringify(conv), size: 1, sha256: 's' } : null));
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv], count: 1 });
@@ -326,7 +327,7 @@ describe(LogStorageService.name, () => {
     it('frames JSON around stored runs and checked files, dropping only the first comma', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' }), row({ path: 'c' }), row({ path: 'd' })]));
       files.readStored.mockResolvedValue([bytes(',{"n":1},{"n":2}', 2), { kind: 'check', index: 2 }, bytes(',{"n":4}', 1)]);
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [{ n: 1 }, { n: 2 }, conv, { n: 4 }], count: 4 });
@@ -345,7 +346,7 @@ describe(LogStorageService.name, () => {
     it('starts JSON with a checked file as well', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' }), row({ path: 'b' })]));
       files.readStored.mockResolvedValue([{ kind: 'check', index: 0 }, bytes(',{"n":2}', 1)]);
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'json')) text += chunk;
       expect(JSON.parse(text)).toEqual({ success: true, conversations: [conv, { n: 2 }], count: 2 });
@@ -369,7 +370,7 @@ describe(LogStorageService.name, () => {
 
     it('keeps CSV on the parsing path', async () => {
       catalog.exportPage.mockImplementation(async (_f, after) => (after ? [] : [row({ path: 'a' })]));
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       let text = '';
       for await (const chunk of sut.exportStream({}, 'csv')) text += chunk;
       expect(text.startsWith('conversation_id,')).toBe(true);
@@ -431,7 +432,7 @@ describe(LogStorageService.name, () => {
           : [row({ path: 'a', size: 2 }), row({ path: 'b', size: 999 }), row({ path: 'gone', size: 2 }), { ...row({ path: 'd', size: 9, organization_id: null }), org_from_path: 1 }],
       );
       const reads = gatedReads({ a: '{}', b: JSON.stringify(conv), gone: null, d: '{"n":"d"}' });
-      files.read.mockImplementation(async (p: string) => (p === 'b' ? { text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' } : null));
+      files.read.mockImplementation(async (p: string) => (p === 'b' ? { text: JSON.stringify(conv), size: 1, sha256: 's' } : null));
       const text = (async () => {
         let out = '';
         for await (const chunk of sut.exportStream({}, 'ndjson')) out += chunk;
@@ -476,9 +477,9 @@ describe(LogStorageService.name, () => {
         yield listed(e, 5, 'e'.repeat(32));
         yield listed(f, 6, 'f'.repeat(32));
       });
-      files.hash.mockImplementation(async (p: string) => (p === c ? { size: 5, sha256: 'sha-c', md5: 'c'.repeat(32) } : null));
+      files.hash.mockImplementation(async (p: string) => (p === c ? { size: 5, sha256: 'sha-c' } : null));
       files.read.mockImplementation(async (p: string) =>
-        p === b ? { text: JSON.stringify({ ...conv, conversation_id: 'b' }), size: 5, sha256: 's', md5: 'm' } : p === e ? { text: JSON.stringify({ ...conv, conversation_id: 'e' }), size: 5, sha256: 's', md5: 'm' } : p === f ? { text: 'not json', size: 6, sha256: 's', md5: 'm' } : null,
+        p === b ? { text: JSON.stringify({ ...conv, conversation_id: 'b' }), size: 5, sha256: 's' } : p === e ? { text: JSON.stringify({ ...conv, conversation_id: 'e' }), size: 5, sha256: 's' } : p === f ? { text: 'not json', size: 6, sha256: 's' } : null,
       );
       const result = await sut.verify();
       expect(result).toMatchObject({
@@ -503,7 +504,7 @@ describe(LogStorageService.name, () => {
         yield listed('conversations/x/a.json', 10, 'a'.repeat(32));
         yield listed('conversations/x/b.json', 10);
       });
-      files.hash.mockImplementation(async (p: string) => ({ size: 10, sha256: p.endsWith('a.json') ? 'sha-a' : 'sha-b', md5: 'm' }));
+      files.hash.mockImplementation(async (p: string) => ({ size: 10, sha256: p.endsWith('a.json') ? 'sha-a' : 'sha-b' }));
       expect(await sut.verify({ sha256: true })).toMatchObject({ method: 'sha256', checked: 2, by_etag: 0, by_sha256: 2, sha256_fallback: 0, missing: [], changed: [] });
       expect(files.hash).toHaveBeenCalledTimes(2);
       files.hash.mockClear();
@@ -550,7 +551,7 @@ describe(LogStorageService.name, () => {
     it('writes the gzipped file, repoints the catalog, then removes the plain file', async () => {
       catalog.uncompressedBefore.mockResolvedValueOnce([row()]).mockResolvedValue([]);
       catalog.findByPath.mockResolvedValue(row());
-      files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain', md5: 'plainmd5' });
+      files.read.mockResolvedValue({ text: '{}', size: 100, sha256: 'plain' });
       files.writeAtomic.mockResolvedValue({ size: 30, sha256: 'gz', md5: 'gzmd5' });
       const result = await sut.compressOldDays(3);
       expect(catalog.uncompressedBefore).toHaveBeenCalledWith('2024-01-17', 0, 200);
@@ -566,11 +567,11 @@ describe(LogStorageService.name, () => {
       const good = PATH;
       const mismatched = 'conversations/other/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
       files.walk.mockImplementation(async function* () {
-        yield { path: good, size: 1 };
+        yield { path: good, size: 1, etag: 'e'.repeat(32) };
         yield { path: mismatched, size: 1 };
         yield { path: 'conversations/readme.md', size: 1 };
       });
-      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's', md5: 'm' });
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       const result = await sut.reindex();
       expect(result.indexed).toBe(1);
       expect(result.skipped).toEqual([
@@ -578,6 +579,12 @@ describe(LogStorageService.name, () => {
         { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
       ]);
       expect(catalog.insertMany.mock.calls[0][0].map((i) => i.entry.path)).toEqual([good]);
+      // the MD5 comes from the listing's ETag (a store without ETags, or a multipart ETag, leaves it empty)
+      expect(catalog.insertMany.mock.calls[0][0][0].entry.md5).toBe('e'.repeat(32));
+      expect(extractCatalogEntry({ path: good, etag: 'abc-2', info: parseArchivePath(good)! }, Buffer.from(JSON.stringify(conv)), JSON.stringify(conv))).toMatchObject({
+        ok: true,
+        entry: { md5: '' },
+      });
     });
   });
 });
