@@ -52,7 +52,13 @@ export class SourceBackupService {
     await this.runOne(run);
     if (run.signal.aborted || !run.client?.getAppConfig || !run.app) return;
     const snapshot = await saveConfigSnapshot(this.snapshots, await settleExport(run.client.getAppConfig(run.app)), run.source, run.entry, this.clock.now());
-    if (snapshot) await this.checkpoints.update(run.source, snapshot);
+    if (!snapshot) return;
+    try {
+      await this.checkpoints.update(run.source, snapshot);
+    } catch (e) {
+      // the snapshot is on disk; only its count on the source waits for the next run
+      this.logger.error(`Failed to record the configuration snapshot of ${orgAppLabel(run.source)}: ${errorName(e)}`);
+    }
   }
 
   /** One app: an explicit window, or a catch-up from its own checkpoint. */

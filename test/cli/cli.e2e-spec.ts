@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMMANDS } from '../../src/cli';
 import { conversation } from '../archive/archive-fixtures';
 import { listAllFiles } from '../support/archive';
+import { requireBinaries } from '../support/requires';
 import { makeTempDir } from '../support/test-app';
 import { builtCli, CliRun, runCli, seedArchive } from './cli-kit';
 
@@ -198,6 +200,23 @@ describe('CLI (node dist/cli.js)', () => {
       expect(sut.code).toBe(0);
       expect(sut.stderr).toBe('');
       expect(sut.stdout).toMatch(/^indexed 3 files, skipped 0, in \d+ ms\n$/);
+    });
+
+    it('reindex on a terminal draws one progress line (bar, count, rate; redrawn at most every 100 ms), clears it, then prints the result', async () => {
+      // script(1) gives the CLI a pseudo-terminal: what a person at a shell sees
+      requireBinaries(['script'], "The terminal test needs script(1) from Debian's bsdutils: apt-get install bsdutils");
+      const command = [process.execPath, cli, 'reindex'].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+      const sut = spawnSync('script', ['-qec', command, '/dev/null'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOGS_DIR: logsDir, TERM: 'xterm' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(sut.status).toBe(0);
+      const screen = sut.stdout;
+      expect(screen).toMatch(/\r\x1b\[2K\[[#-]{24}\] +\d{1,3}% [0-3]\/3 files \(\d+\/s\)/);
+      // the line is cleared before the result, which stands on its own
+      expect(screen).toMatch(/\r\x1b\[2Kindexed 3 files, skipped 0, in \d+ ms\r?\n$/);
     });
   });
 });
