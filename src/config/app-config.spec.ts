@@ -61,6 +61,7 @@ describe(loadAppConfig.name, () => {
     [{ REDACT_PATTERNS: '[{"name":"phone","pattern":"x"}]' }, 'REDACT_PATTERNS[0].name "phone" clashes'],
     [{ DATABASE_URL: 'mysql://vault:pw@db/vault' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
     [{ CATALOG_FTS_LANGUAGE: 'simple; drop' }, 'CATALOG_FTS_LANGUAGE'],
+    [{ STALE_AFTER_HOURS: '0' }, 'STALE_AFTER_HOURS'],
   ])('fails fast on %j naming %s', (env, name) => {
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(ConfigError);
     expect(() => loadAppConfig(env as Record<string, string>, dir)).toThrow(name);
@@ -110,6 +111,12 @@ describe(loadAppConfig.name, () => {
     expect(() => loadAppConfig({ DIFY_APPS_FILE: 'apps.json' }, dir)).toThrow(
       /^DIFY_APPS_FILE\[0\] \(no app_id\): a source without app_id backs up a whole workspace and needs the console fields/,
     );
+  });
+
+  it('takes the staleness threshold from STALE_AFTER_HOURS, else ALERT_STALE_HOURS', () => {
+    expect(loadAppConfig({}, dir).alerts.staleHours).toBe(36);
+    expect(loadAppConfig({ ALERT_STALE_HOURS: '12' }, dir).alerts.staleHours).toBe(12);
+    expect(loadAppConfig({ ALERT_STALE_HOURS: '12', STALE_AFTER_HOURS: '48' }, dir).alerts.staleHours).toBe(48);
   });
 
   it('reads DATABASE_URL and CATALOG_FTS_LANGUAGE, and never echoes a rejected URL', () => {

@@ -340,7 +340,7 @@ export function loadAppConfig(env: Record<string, string | undefined>, cwd = pro
       backfillFrom: parseBackfill(vars.BACKFILL_FROM),
       overlapSeconds: vars.BACKUP_OVERLAP_SECONDS,
     },
-    alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.ALERT_STALE_HOURS },
+    alerts: { webhookUrl: vars.ALERT_WEBHOOK_URL ?? null, staleHours: vars.STALE_AFTER_HOURS ?? vars.ALERT_STALE_HOURS },
     redaction: parseRedaction(vars),
     observability: { minFreeDiskMb: vars.MIN_FREE_DISK_MB, metricsToken: vars.METRICS_TOKEN ?? null },
     nodeEnv: vars.NODE_ENV,

@@ -288,6 +288,9 @@ export class EnvironmentVariables {
   ALERT_WEBHOOK_URL?: string;
   @Transform(toInt) @IsInt() @Min(1) @Max(8760)
   ALERT_STALE_HOURS = 36;
+  /** the same threshold under the name readiness speaks of; wins over ALERT_STALE_HOURS when set */
+  @IsOptional() @Transform(emptyToUndefined) @Transform(toInt) @IsInt() @Min(1) @Max(8760)
+  STALE_AFTER_HOURS?: number;
 
   // Redaction (checked further in loadAppConfig)
   @IsOptional() @Transform(emptyToUndefined) @IsString()
