@@ -35,19 +35,23 @@ describe(withFileLock.name, () => {
     let inFlight = 0;
     let most = 0;
     let done = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, () =>
+    const callers: Promise<void>[] = [];
+    // the callers come one disk round trip apart, so each sees the left-over lock at another moment
+    for (let i = 0; i < 12; i++) {
+      callers.push(
         withFileLock(lock, async () => {
           inFlight++;
           most = Math.max(most, inFlight);
-          await fs.promises.readFile(lock);
+          expect(JSON.parse(await fs.promises.readFile(lock, 'utf8'))).toMatchObject({ pid: process.pid });
           await turns(20);
           inFlight--;
           done++;
         }),
-      ),
-    );
-    expect({ most, done }).toEqual({ most: 1, done: 8 });
+      );
+      await fs.promises.stat(dir);
+    }
+    await Promise.all(callers);
+    expect({ most, done }).toEqual({ most: 1, done: 12 });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 

@@ -28,8 +28,8 @@ const held = new Set<string>();
  * a read-change-write. The file, created exclusively, names its holder ({pid, hostname, id}); the holder
  * touches it while it works. A lock is left over from a kill when its holder's pid is gone (judged only on the
  * holder's own host: containers sharing LOGS_DIR see each other's pids as strangers) or when it was not touched
- * for `staleMs`. A left-over lock is renamed to a name of the waiter's own and checked there before it is
- * removed, so two waiters that saw the same left-over lock never remove the lock one of them has just taken.
+ * for `staleMs`. A left-over lock is read again and removed under a second exclusive file, so two waiters that
+ * saw the same left-over lock never remove the lock one of them has just taken.
  */
 export async function withFileLock<R>(lockFile: string, work: () => Promise<R>, options: FileLockOptions = {}): Promise<R> {
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
@@ -106,25 +106,31 @@ function isLeftOver(seen: SeenLock, staleMs: number): boolean {
   return !isProcessAlive(holder.pid);
 }
 
-/** Moves the left-over lock aside under a name of our own, and removes it only if it is still the one judged left over. */
+/**
+ * Removes a left-over lock under `<lock>.break`, a second exclusive file held only for the few steps of the
+ * removal: the lock is read again there and removed only if it is still the one judged left over. Only a
+ * holder of `.break` removes a lock, so no other waiter can replace it in between (moving it aside and putting
+ * it back when it was not the left-over one would leave a moment without a lock for a third waiter to take).
+ */
 async function removeLeftOver(lockFile: string, seen: SeenLock, staleMs: number): Promise<void> {
-  const aside = `${lockFile}.${randomUUID()}.stale`;
+  const breaker = `${lockFile}.break`;
+  const mine: LockContent = { pid: process.pid, hostname: os.hostname(), id: randomUUID() };
   try {
-    await fs.rename(lockFile, aside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  const moved = await readLock(aside);
-  if (!moved || (moved.text === seen.text && isLeftOver(moved, staleMs))) {
-    await fs.unlink(aside).catch(() => undefined);
-    return;
-  }
-  // another waiter removed the left-over lock first and took the lock: give it back, unless a third took it since
-  try {
-    await fs.link(aside, lockFile);
+    await fs.writeFile(breaker, JSON.stringify(mine), { flag: 'wx', mode: 0o600 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // another waiter is removing it; a removal cut short by a kill is itself left over
+    const other = await readLock(breaker);
+    if (other && isLeftOver(other, staleMs)) await fs.unlink(breaker).catch(() => undefined);
+    else await new Promise((resolve) => setTimeout(resolve, 5));
+    return;
   }
-  await fs.unlink(aside).catch(() => undefined);
+  held.add(mine.id);
+  try {
+    const now = await readLock(lockFile);
+    if (now && now.text === seen.text && isLeftOver(now, staleMs)) await fs.unlink(lockFile).catch(() => undefined);
+  } finally {
+    held.delete(mine.id);
+    await fs.unlink(breaker).catch(() => undefined);
+  }
 }
