@@ -1,10 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write';
-import { isAbandonedTemp, isProcessAlive } from '../common/process-liveness';
-
-const LOCK_WAIT_MS = 10_000;
-const LOCK_STALE_MS = 10_000;
+import { withFileLock } from '../common/file-lock';
+import { isAbandonedTemp } from '../common/process-liveness';
 
 /**
  * One JSON document on disk, replaced atomically (writeFileAtomic: temp file, fsync, rename) so a crash never
@@ -51,7 +49,7 @@ export class JsonStateFile<T> {
    */
   update(change: (current: T | null) => T): Promise<T> {
     const next = this.queue.catch(() => undefined).then(() =>
-      this.withFileLock(async () => {
+      withFileLock(`${this.file}.lock`, async () => {
         const value = change(await this.read());
         await this.writeNow(`${JSON.stringify(value, null, 2)}\n`);
         return value;
@@ -59,37 +57,6 @@ export class JsonStateFile<T> {
     );
     this.queue = next;
     return next;
-  }
-
-  private async withFileLock<R>(work: () => Promise<R>): Promise<R> {
-    const lock = `${this.file}.lock`;
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    const until = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await fs.writeFile(lock, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const [pidText, mtime] = await Promise.all([
-        fs.readFile(lock, 'utf8').catch(() => ''),
-        fs.stat(lock).then((st) => st.mtimeMs, () => 0),
-      ]);
-      const pid = Number(pidText);
-      // held only for one read and one write: a lock that old, or of a dead process, is left over from a kill
-      if ((pidText && !isProcessAlive(pid)) || Date.now() - mtime > LOCK_STALE_MS) {
-        await fs.unlink(lock).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > until) throw new Error(`${lock} is held by pid ${pidText || '?'}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    try {
-      return await work();
-    } finally {
-      await fs.unlink(lock).catch(() => undefined);
-    }
   }
 
   write(value: T): Promise<void> {

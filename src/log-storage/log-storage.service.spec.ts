@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { AppConfigSnapshots } from './app-config-snapshots';
-import type { AuditLog } from './privacy/audit-log';
+import type { AuditActor, AuditLog } from './privacy/audit-log';
 import type { ErasureRegistry } from './privacy/erasure-registry';
 import type { ArchivedConversation } from '../common/conversation-log';
 import type { AppConfig } from '../config/app-config';
@@ -88,6 +88,7 @@ function fakeCatalog(): Fake<Catalog> {
     uncompressedBefore: jest.fn().mockReturnValue([]),
     search: jest.fn().mockReturnValue([]),
     stats: jest.fn(),
+    erase: jest.fn(async (paths: string[]) => paths.length),
   } as unknown as Fake<Catalog>;
 }
 
@@ -123,6 +124,9 @@ function row(overrides: Partial<CatalogRow> = {}): CatalogRow & { org_from_path:
 describe(LogStorageService.name, () => {
   let files: FakeFiles;
   let catalog: Fake<Catalog>;
+  let store: Fake<Pick<ArchiveStore, 'close' | 'delete'>>;
+  let erasures: Fake<ErasureRegistry>;
+  let audit: Fake<Pick<AuditLog, 'record'>>;
   let sut: LogStorageService;
 
   beforeEach(() => {
@@ -132,18 +136,26 @@ describe(LogStorageService.name, () => {
     const f = files as unknown as ArchiveFiles;
     const c = catalog as unknown as Catalog;
     const access = new ArchiveAccess();
-    const store = { close: jest.fn() } as unknown as ArchiveStore;
+    store = { close: jest.fn(), delete: jest.fn(async (keys: string[]) => keys.length) };
+    erasures = {
+      hashOf: jest.fn().mockResolvedValue('hash'),
+      remember: jest.fn().mockResolvedValue(undefined),
+      forget: jest.fn().mockResolvedValue(0),
+      count: jest.fn().mockResolvedValue(0),
+      matcher: jest.fn(),
+    };
+    audit = { record: jest.fn().mockResolvedValue(undefined) };
     sut = new LogStorageService(
       access,
       new ArchiveReader(f, c),
       new ArchiveExporter(f, c),
       new ArchiveWriter(config, access, f, c),
       new ArchiveMaintenance(config, access, f, c),
-      store,
+      store as unknown as ArchiveStore,
       c,
       { verify: jest.fn().mockResolvedValue({ checked: 0, missing: [], changed: [] }) } as unknown as AppConfigSnapshots,
-      {} as ErasureRegistry,
-      { record: jest.fn().mockResolvedValue(undefined) } as unknown as AuditLog,
+      erasures as unknown as ErasureRegistry,
+      audit as unknown as AuditLog,
     );
     sut.now = () => new Date('2024-01-20T10:00:00.000Z');
   });
@@ -208,6 +220,44 @@ describe(LogStorageService.name, () => {
     it('refuses a document without the fields the archive needs', async () => {
       await expect(sut.saveConversation({ ...conv, created_at: 'soon' })).rejects.toThrow('created_at is not a date');
       expect(files.writeAtomic).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('eraseEndUser', () => {
+    const actor: AuditActor = { route: 'cli' };
+
+    beforeEach(() => {
+      catalog.exportPage.mockResolvedValue([row({ end_user_id: 'u1' })]);
+    });
+
+    it('remembers the end user before deleting anything, then records the audit entry', async () => {
+      const forgetPaths = jest.fn().mockResolvedValue(undefined);
+      await expect(sut.eraseEndUser('u1', { actor, forgetPaths })).resolves.toMatchObject({ conversations: 1, remembered: true });
+      expect(erasures.remember).toHaveBeenCalledWith('u1', { organizationId: null, appId: null });
+      const rememberedAt = erasures.remember.mock.invocationCallOrder[0];
+      expect(rememberedAt).toBeLessThan(store.delete.mock.invocationCallOrder[0]);
+      expect(rememberedAt).toBeLessThan(catalog.erase.mock.invocationCallOrder[0]);
+      expect(rememberedAt).toBeLessThan(forgetPaths.mock.invocationCallOrder[0]);
+      expect(store.delete).toHaveBeenCalledWith([PATH]);
+      expect(audit.record).toHaveBeenCalledWith(expect.objectContaining({ action: 'erase-end-user', counts: { conversations: 1, days: 1 } }));
+    });
+
+    it('deletes nothing and records no audit entry when the erasure cannot be remembered', async () => {
+      erasures.remember.mockRejectedValue(new Error('connection terminated unexpectedly'));
+      const forgetPaths = jest.fn().mockResolvedValue(undefined);
+      const failure = sut.eraseEndUser('u1', { actor, forgetPaths });
+      await expect(failure).rejects.toThrow('The erasure could not be recorded, so nothing was deleted');
+      await expect(failure.catch((e: Error) => (e.cause as Error).message)).resolves.toBe('connection terminated unexpectedly');
+      expect(store.delete).not.toHaveBeenCalled();
+      expect(catalog.erase).not.toHaveBeenCalled();
+      expect(forgetPaths).not.toHaveBeenCalled();
+      expect(audit.record).not.toHaveBeenCalled();
+    });
+
+    it('neither remembers nor deletes on a dry run', async () => {
+      await expect(sut.eraseEndUser('u1', { actor, dryRun: true })).resolves.toMatchObject({ conversations: 1, remembered: false });
+      expect(erasures.remember).not.toHaveBeenCalled();
+      expect(store.delete).not.toHaveBeenCalled();
     });
   });
 

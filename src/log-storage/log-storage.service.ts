@@ -191,11 +191,17 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
         result.message = `Would erase ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user`;
         return result;
       }
-      // the files first: a failure leaves catalog rows that verify reports, never text without a row
+      // remembered first (idempotent): should that fail, nothing is deleted and a later backup cannot
+      // archive again what was erased without a record
+      try {
+        await this.erasures.remember(endUser, { organizationId: organizationId ?? null, appId: appId ?? null });
+      } catch (error) {
+        throw new Error('The erasure could not be recorded, so nothing was deleted; try again when the erasure registry is reachable', { cause: error });
+      }
+      // the files before the rows: a failure leaves catalog rows that verify reports, never text without a row
       await this.store.delete(paths);
       await this.catalog.erase(paths);
       await forgetPaths?.(paths);
-      await this.erasures.remember(endUser, { organizationId: organizationId ?? null, appId: appId ?? null });
       result.message = `Erased ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user; later backups skip them`;
       await this.audit.record({
         action: 'erase-end-user',

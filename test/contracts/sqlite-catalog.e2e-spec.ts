@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { CATALOG_FILE, CATALOG_SCHEMA_VERSION } from '../../src/log-storage/sqlite/catalog-schema';
+import { CATALOG_FILE, CATALOG_SCHEMA_VERSION, SQLITE_MIGRATIONS } from '../../src/log-storage/sqlite/catalog-schema';
 import { catalogEntry } from '../support/catalog-entry.fixture';
 import { SqliteCatalog } from '../../src/log-storage/sqlite/sqlite-catalog';
 import { describeCatalogContract } from './catalog.contract';
@@ -36,18 +37,22 @@ describe(`${SqliteCatalog.name} migrations`, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('migrates a finished catalog of schema 3 in place: rows kept, their MD5 empty until saved again', async () => {
-    const file = path.join(dir, CATALOG_FILE);
+  /** A finished catalog with one row, as schema 3 left it: no md5 column. */
+  async function schema3Catalog(file: string): Promise<void> {
     const current = new SqliteCatalog(file);
     await current.open();
     await current.startRebuild();
     await current.insertMany([{ entry: catalogEntry('c1'), messages: [] }]);
     await current.finishRebuild();
     await current.close();
-    // the file as schema 3 left it: no md5 column
     const db = new Database(file);
     db.exec("ALTER TABLE files DROP COLUMN md5; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     db.close();
+  }
+
+  it('migrates a finished catalog of schema 3 in place: rows kept, their MD5 empty until saved again', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    await schema3Catalog(file);
 
     const sut = new SqliteCatalog(file);
     expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
@@ -72,6 +77,74 @@ describe(`${SqliteCatalog.name} migrations`, () => {
     db.close();
     const sut = new SqliteCatalog(file);
     expect(await sut.open()).toEqual({ needsRebuild: true, reason: `catalog schema version 2 is not ${CATALOG_SCHEMA_VERSION}` });
+    await sut.close();
+  });
+
+  it('opens a schema 3 catalog that another process is migrating at that moment: the step is not applied twice, nothing deleted', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    await schema3Catalog(file);
+    // the other process: takes the write lock, applies the step, holds it a while (our open waits for it), commits
+    const other = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const db = new Database(${JSON.stringify(file)});
+         db.pragma('busy_timeout = 5000');
+         db.exec('BEGIN IMMEDIATE');
+         db.exec(${JSON.stringify(SQLITE_MIGRATIONS[0].sql)});
+         db.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+         process.stdout.write('holding\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+         db.exec('COMMIT');
+         process.stdout.write('committed\\n');
+         setInterval(() => undefined, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    other.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      while (!output.includes('holding')) await new Promise((resolve) => setTimeout(resolve, 10));
+      const sut = new SqliteCatalog(file);
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      while (!output.includes('committed')) await new Promise((resolve) => setTimeout(resolve, 10));
+      // the other process still has the file open: it was not deleted under it
+      expect(await sut.findByConversationId('c1')).toMatchObject({ path: catalogEntry('c1').path, md5: '' });
+      await sut.close();
+    } finally {
+      other.kill();
+    }
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(CATALOG_SCHEMA_VERSION) });
+    expect(check.prepare('SELECT count(*) AS n FROM files').get()).toEqual({ n: 1 });
+    check.close();
+  });
+
+  it('leaves a catalog it cannot open for another reason alone, and says why', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    await schema3Catalog(file);
+    // another process holds the write lock for longer than the busy timeout
+    const holder = new Database(file);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const sut = new SqliteCatalog(file);
+      await expect(sut.open()).rejects.toThrow(`The catalog ${file} could not be opened: database is locked`);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    const sut = new SqliteCatalog(file);
+    expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+    expect(await sut.findByConversationId('c1')).toMatchObject({ path: catalogEntry('c1').path });
+    await sut.close();
+  });
+
+  it('starts afresh a file that is not a database', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    fs.writeFileSync(file, 'not a database at all, not even close '.repeat(200));
+    const sut = new SqliteCatalog(file);
+    expect(await sut.open()).toEqual({ needsRebuild: true, reason: 'catalog was unreadable' });
     await sut.close();
   });
 });

@@ -143,9 +143,45 @@ describe(PostgresState.name, () => {
     try {
       const show = async (name: string) => (await probe.query(`SHOW ${name}`)).rows[0][name];
       expect([await show('tcp_keepalives_idle'), await show('tcp_keepalives_interval'), await show('tcp_keepalives_count')]).toEqual(['6', '2', '3']);
+      // a session whose data goes unacknowledged (keepalives do not cover it) is dropped in the same time
+      expect(await show('tcp_user_timeout')).toBe('12000');
     } finally {
       await probe.end();
       await state.db.close();
+    }
+  });
+
+  it("keeps DATABASE_URL's own session options beside its own on the lock connections", async () => {
+    const withOptions = new URL(url);
+    withOptions.searchParams.set('options', '-c search_path=vault_elsewhere,public -c lock_timeout=7s');
+    const state = new PostgresState(withOptions.toString(), 12);
+    const probe = await state.db.dedicated('probe');
+    try {
+      const show = async (name: string) => (await probe.query(`SHOW ${name}`)).rows[0][name];
+      expect([await show('search_path'), await show('lock_timeout')]).toEqual(['vault_elsewhere,public', '7s']);
+      expect([await show('tcp_keepalives_idle'), await show('tcp_user_timeout')]).toEqual(['6', '12000']);
+    } finally {
+      await probe.end();
+      await state.db.close();
+    }
+  });
+
+  it('gives up the leadership when PostgreSQL stops answering the leader connection, instead of waiting forever', async () => {
+    expect(await a.replicas.tryLead()).toBe(true);
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = x'646c76'::int::oid AND objsubid = 1`,
+    );
+    expect(rows).toHaveLength(1);
+    // the leader's server process hangs (stopped): its SELECT 1 gets no answer
+    process.kill(rows[0].pid, 'SIGSTOP');
+    // never left stopped: without a timeout on the leader's statements the try would end only here, leading
+    const resume = setTimeout(() => process.kill(rows[0].pid, 'SIGCONT'), 90_000);
+    try {
+      await expect(a.replicas.tryLead()).resolves.toBe(false);
+      expect(a.replicas.isLeading()).toBe(false);
+    } finally {
+      clearTimeout(resume);
+      process.kill(rows[0].pid, 'SIGCONT');
     }
   });
 

@@ -8,6 +8,8 @@ import { CATALOG_MIGRATIONS } from '../../log-storage/postgres/migrations';
 export const STATE_DATABASE = Symbol('STATE_DATABASE');
 
 const CONNECT_TIMEOUT_MS = 5_000;
+/** the answer time of a dedicated session's statement when no REPLICA_TIMEOUT_SECONDS is given */
+const DEDICATED_QUERY_TIMEOUT_S = 30;
 
 /**
  * A pool on DATABASE_URL for job history, checkpoints, lock holders and replicas, with the schema brought
@@ -62,10 +64,12 @@ export class StateDatabase {
   async dedicated(name: string): Promise<Client> {
     await this.migrated();
     const client = new Client({
-      connectionString: this.url,
+      connectionString: this.deadPeerSeconds ? withSessionOptions(this.url, deadPeerOptions(this.deadPeerSeconds)) : this.url,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // these sessions run only short statements (try a lock, SELECT 1, LISTEN): one that does not answer
+      // in time is a hung server or a cut network, and must not hold up the leader's tick forever
+      query_timeout: (this.deadPeerSeconds ?? DEDICATED_QUERY_TIMEOUT_S) * 1000,
       application_name: `dify-log-vault-${name}`,
-      ...(this.deadPeerSeconds ? { options: deadPeerOptions(this.deadPeerSeconds) } : {}),
     });
     client.on('error', (error) => this.logger.warn(`The ${name} connection to PostgreSQL failed: ${this.scrub(error)}`));
     try {
@@ -118,7 +122,8 @@ export class StateDatabase {
 
 /**
  * Server-side session settings that find a silent peer in about `seconds`: keepalive probes from half of
- * it, then three probes a sixth of it apart (the locks' connections are idle between queries).
+ * it, then three probes a sixth of it apart (the locks' connections are idle between queries); and, for a
+ * session whose data the peer stopped acknowledging (which keepalives do not cover), `tcp_user_timeout`.
  */
 export function deadPeerOptions(seconds: number): string {
   const idle = Math.max(1, Math.floor(seconds / 2));
@@ -127,5 +132,18 @@ export function deadPeerOptions(seconds: number): string {
     `-c tcp_keepalives_idle=${idle}`,
     `-c tcp_keepalives_interval=${interval}`,
     '-c tcp_keepalives_count=3',
+    `-c tcp_user_timeout=${Math.max(1, Math.round(seconds * 1000))}`,
   ].join(' ');
+}
+
+/**
+ * DATABASE_URL with `options` added to the session options it already has (`?options=...`): pg lays the
+ * URL's parameters over a client's own settings, so options given beside the URL would be dropped. The
+ * URL's own settings come last and win over ours for the same name.
+ */
+export function withSessionOptions(url: string, options: string): string {
+  const parsed = new URL(url);
+  const own = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', own ? `${options} ${own}` : options);
+  return parsed.toString();
 }

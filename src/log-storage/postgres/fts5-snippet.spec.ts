@@ -59,4 +59,14 @@ describe(fts5Snippet.name, () => {
     }
     expect(compared).toBeGreaterThan(500);
   });
+
+  // SQLite's own snippet scores every hit's window over every hit, so only the small size is compared with it
+  it.each([2_000, 100_000])('finds the one best window among %i hits of a one-letter prefix', (hits) => {
+    const refundAt = Math.floor(hits / 2);
+    const words = Array.from({ length: hits }, (_, i) => (i === refundAt ? 'refund' : i % 3 ? 'a' : 'about'));
+    const columns = ['Order help', 'where is my order', `${words.join(' ')}.`];
+    const expected = `…${words.slice(refundAt - 15, refundAt).map((w) => `«${w}»`).join(' ')} «refund»…`;
+    expect(fts5Snippet(columns, 'refund a')).toBe(expected);
+    if (hits <= 2_000) expect(sqlite(columns, 'refund a')).toBe(expected);
+  });
 });

@@ -79,13 +79,30 @@ function sentenceStarts(text: string, tokens: Token[]): number[] {
   return starts;
 }
 
-function score(all: Instance[], phrases: string[][], column: number, from: number, size: number, columnSize: number): { score: number; start: number } {
+/** The index of the first hit at `offset` or after it, in hits sorted by offset. */
+function firstAtOrAfter(hits: Instance[], offset: number): number {
+  let low = 0;
+  let high = hits.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (hits[mid].offset < offset) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * The score of the window [from, from + size) over the hits of one column (sorted by offset, then phrase):
+ * only the hits inside the window are visited, found by a binary search, so scoring every hit's window
+ * stays near linear however many hits a prefix such as `a` finds in a long answer.
+ */
+function score(hits: Instance[], phrases: string[][], from: number, size: number, columnSize: number): { score: number; start: number } {
   const seen = new Set<number>();
   let total = 0;
   let first = -1;
   let last = 0;
-  for (const inst of all) {
-    if (inst.column !== column || inst.offset < from || inst.offset >= from + size) continue;
+  for (let i = firstAtOrAfter(hits, from); i < hits.length && hits[i].offset < from + size; i++) {
+    const inst = hits[i];
     total += seen.has(inst.phrase) ? 1 : 1000;
     seen.add(inst.phrase);
     if (first < 0) first = inst.offset;
@@ -109,19 +126,20 @@ export function fts5Snippet(columns: string[], text: string, size = 16): string 
   columns.forEach((columnText, column) => {
     const columnSize = tokens[column].length;
     const starts = sentenceStarts(columnText, tokens[column]);
-    for (const inst of all) {
-      if (inst.column !== column) continue;
-      const around = score(all, phrases, column, inst.offset, size, columnSize);
+    const hits = all.filter((inst) => inst.column === column);
+    // the hits come by offset, so the sentence each one is in only moves forward
+    let jj = 0;
+    for (const inst of hits) {
+      const around = score(hits, phrases, inst.offset, size, columnSize);
       if (around.score > bestScore) {
         bestScore = around.score;
         bestColumn = column;
         bestStart = around.start;
       }
       if (starts.length && columnSize > size) {
-        let jj = 0;
         while (jj < starts.length - 1 && starts[jj + 1] <= inst.offset) jj++;
         if (starts[jj] < inst.offset) {
-          const sentence = score(all, phrases, column, starts[jj], size, columnSize).score + (starts[jj] === 0 ? 120 : 100);
+          const sentence = score(hits, phrases, starts[jj], size, columnSize).score + (starts[jj] === 0 ? 120 : 100);
           if (sentence > bestScore) {
             bestScore = sentence;
             bestColumn = column;

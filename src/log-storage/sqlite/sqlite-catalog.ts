@@ -57,6 +57,12 @@ export class SqliteCatalog implements Catalog {
       this.loadRemoved();
       return { needsRebuild: false, reason: null };
     } catch (error) {
+      // only a file that is not a database, or a damaged one, is started afresh: any other failure (a busy
+      // catalog, a failed migration) leaves the file alone, as another process may have it open
+      if (!isUnreadableCatalog(error)) {
+        this.disconnect();
+        throw new Error(`The catalog ${this.file} could not be opened: ${(error as Error).message}`, { cause: error });
+      }
       this.logger.warn(`Catalog cannot be read (${(error as Error).message}); starting a new one`);
       this.disconnect();
       for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
@@ -71,8 +77,9 @@ export class SqliteCatalog implements Catalog {
 
   /**
    * Takes a finished catalog from its version to the current one through the migrations in between, each
-   * in a transaction with its new version number, keeping its rows. Returns the version it ends at (the
-   * one given when no chain of migrations leads from it).
+   * in an immediate transaction (the write lock taken first) that reads the version again and skips a step
+   * another process has applied meanwhile, keeping its rows. Returns the version it ends at (the one given
+   * when no chain of migrations leads from it).
    */
   private migrate(version: string | null): string | null {
     const from = Number(version);
@@ -81,13 +88,17 @@ export class SqliteCatalog implements Catalog {
     if (steps.length !== CATALOG_SCHEMA_VERSION - from || steps.some((m, i) => m.to !== from + i + 1)) return version;
     const db = this.conn();
     for (const step of steps) {
-      db.transaction(() => {
-        db.exec(step.sql);
-        this.setMeta('schema_version', String(step.to));
-      })();
-      this.logger.log(`Migrated the catalog to schema version ${step.to}: ${step.name}`);
+      const applied = db
+        .transaction(() => {
+          if (Number(this.meta('schema_version')) >= step.to) return false;
+          db.exec(step.sql);
+          this.setMeta('schema_version', String(step.to));
+          return true;
+        })
+        .immediate();
+      if (applied) this.logger.log(`Migrated the catalog to schema version ${step.to}: ${step.name}`);
     }
-    return String(CATALOG_SCHEMA_VERSION);
+    return this.meta('schema_version');
   }
 
   private disconnect(): void {
@@ -550,4 +561,10 @@ export class SqliteCatalog implements Catalog {
     if (!this.db) throw new Error('catalog is not open');
     return this.db;
   }
+}
+
+/** A file SQLite cannot read as a database, or a damaged one: the only failures that start a new catalog. */
+function isUnreadableCatalog(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'));
 }
