@@ -6,7 +6,7 @@ import { redactText } from '../common/redact';
 import { AppConfig, S3Settings } from '../config/app-config';
 import type { ArchiveStore } from '../log-storage/archive-store';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import { replicate, ReplicationAbortedError, ReplicationResult } from '../log-storage/replication';
+import { replicate, ReplicationAbortedError, ReplicationDeleteRefusedError, ReplicationResult } from '../log-storage/replication';
 import { AlertsService } from './alerts.service';
 import { BACKUP_LOCK, BackupLock } from './backup-lock';
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
@@ -46,8 +46,10 @@ export interface ReplicationStatus {
 
 export interface ReplicationRequest {
   trigger: JobTrigger;
-  /** instead of REPLICATE_DELETE */
+  /** instead of REPLICATE_DELETE (which applies to every copy of the server: scheduled and POST /api/replication) */
   delete?: boolean;
+  /** with delete: deletions above half of the replica are applied too (`replicate --force-delete`) */
+  forceDelete?: boolean;
   onProgress?: (progress: ReplicationResult) => void;
 }
 
@@ -210,6 +212,7 @@ export class ReplicationService implements OnModuleDestroy {
       apply(
         await replicate(stores.source, stores.target, {
           delete: remove,
+          forceDelete: request.forceDelete === true,
           concurrency: this.config.replication.concurrency,
           signal,
           onProgress: (progress) => {
@@ -227,8 +230,9 @@ export class ReplicationService implements OnModuleDestroy {
         job.status = 'interrupted';
         job.message = `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
       } else {
+        if (error instanceof ReplicationDeleteRefusedError) apply(error.progress);
         job.status = 'failed';
-        record.error = redactText(error instanceof Error && error.message ? error.message : errorName(error), secretsOf(stores.settings));
+        record.error = redactText(error instanceof Error && error.message ? error.message : errorName(error), this.secrets(stores));
         job.message = `Copy to ${target} failed after ${record.checked} files checked, ${record.copied} copied: ${record.error}`;
       }
     }
@@ -246,12 +250,14 @@ export class ReplicationService implements OnModuleDestroy {
         text: `Off-site copy to ${target} failed: ${record.error}`,
         job_id: job.id,
         details: { target, checked: record.checked, copied: record.copied, error: record.error },
-      }, secretsOf(stores.settings));
+      }, this.secrets(stores));
     }
     return clone(job);
   }
-}
 
-function secretsOf(settings: S3Settings): string[] {
-  return [settings.accessKeyId, settings.secretAccessKey].filter((s): s is string => !!s);
+  /** The replica's keys, and the archive bucket's when the archive is one (an error may come from either side). */
+  private secrets(stores: ReplicationStores): string[] {
+    const archive = this.config.archive.storage === 's3' ? [this.config.archive.s3] : [];
+    return [stores.settings, ...archive].flatMap((s) => [s.accessKeyId, s.secretAccessKey]).filter((s): s is string => !!s);
+  }
 }
