@@ -51,6 +51,13 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
   let sim: DifySimulator;
   let app: SimulatedApp;
   let t: TestApp | undefined;
+  /** LOGS_DIRs of the test under way, removed after it whatever its outcome */
+  let dirs: string[] = [];
+  const tempDir = (prefix: string) => {
+    const dir = makeTempDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
 
   const replicaEnv = (extra: Record<string, string> = {}) => ({
     REPLICATE_S3_ENDPOINT: s3.endpoint,
@@ -96,10 +103,12 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     await t?.close();
     t = undefined;
     await sim.close();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    dirs = [];
   });
 
   it('copies the archive on its schedule as a replication job; the status, the metrics and the overview say what is copied and what is not yet, across a restart', async () => {
-    const logsDir = makeTempDir('vault-replicate-cron-');
+    const logsDir = tempDir('vault-replicate-cron-');
     // no schedule first: back up, and see everything pending
     t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv(), LOGS_DIR: logsDir });
     expect(await status()).toEqual({
@@ -191,7 +200,6 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     expect(refused.body.message).toBe(`backup job ${backup.body.job_id} is running; try again when it has finished`);
     sim.setLatency(0);
     await until('the backup to end', async () => (await request(t!.server).get(`/api/jobs/${backup.body.job_id}`)).body.status !== 'running');
-    fs.rmSync(logsDir, { recursive: true, force: true });
   });
 
   it('records a failed copy as a failed job and alerts, naming no secret', async () => {
@@ -243,8 +251,8 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
 
   it('keeps the status in PostgreSQL with DATABASE_URL: another replica on another LOGS_DIR reads it', async () => {
     const url = await createDatabase('replication');
-    const first = makeTempDir('vault-replicate-pg-a-');
-    const second = makeTempDir('vault-replicate-pg-b-');
+    const first = tempDir('vault-replicate-pg-a-');
+    const second = tempDir('vault-replicate-pg-b-');
     try {
       t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv({ REPLICATE_S3_PREFIX: 'pg-offsite' }), DATABASE_URL: url, LOGS_DIR: first });
       await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
@@ -264,8 +272,6 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
       await t?.close();
       t = undefined;
       await dropDatabase(url);
-      fs.rmSync(first, { recursive: true, force: true });
-      fs.rmSync(second, { recursive: true, force: true });
     }
   });
 });
