@@ -1,0 +1,86 @@
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeAlerts, FakeClock, FreeBackupLock, MemoryJobHistoryRepository, testConfig } from '../../test/fakes/backup.fakes';
+import type { AppConfig, S3Settings } from '../config/app-config';
+import type { ArchiveStore } from '../log-storage/archive-store';
+import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
+import type { LogStorageService } from '../log-storage/log-storage.service';
+import type { AlertsService } from './alerts.service';
+import type { BackupLock } from './backup-lock';
+import { LocalJobEvents } from './job-events';
+import type { JobHistoryRepository } from './job-history.repository';
+import { JobHistoryService } from './job-history.service';
+import type { JobsService } from './jobs.service';
+import { ReplicationService } from './replication.service';
+
+const bucket = (name: string, accessKeyId: string, secretAccessKey: string): S3Settings => ({
+  endpoint: 'http://127.0.0.1:9',
+  region: 'us-east-1',
+  bucket: name,
+  accessKeyId,
+  secretAccessKey,
+  pathStyle: true,
+  useAwsManagedIam: false,
+  prefix: '',
+  maxAttempts: 1,
+  requestTimeoutMs: 1000,
+  readConcurrency: 1,
+});
+
+/** The archive's store as a real filesystem store whose reads fail with an error naming its keys. */
+function failingReads(store: FsArchiveStore, message: string): ArchiveStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'get' || prop === 'createReadStream') return async () => Promise.reject(new Error(message));
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe(ReplicationService.name, () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  let dirs: string[];
+  beforeEach(() => (dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'vault-repl-svc-src-')), fs.mkdtempSync(path.join(os.tmpdir(), 'vault-repl-svc-dst-'))]));
+  afterEach(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it('scrubs the archive bucket\'s keys as well as the replica\'s from a failed copy\'s error and alert', async () => {
+    const archive = bucket('vault-archive', 'ARCHIVEACCESSKEY77', 'archive-secret-key-5521');
+    const replica = bucket('vault-replica', 'REPLICAACCESSKEY88', 'replica-secret-key-9931');
+    const config: AppConfig = { ...testConfig(), archive: { storage: 's3', s3: archive }, replication: { s3: replica, cron: null, delete: false, concurrency: 1 } };
+    const source = new FsArchiveStore(dirs[0]);
+    await source.put('conversations/acme/2024/01/15/conversation_c1_20240115T090000Z.json', Buffer.from('{}'));
+    const target = new FsArchiveStore(dirs[1]);
+    const clock = new FakeClock();
+    const lock = new FreeBackupLock() as unknown as BackupLock;
+    const alerts = new FakeAlerts();
+    const sut = new ReplicationService(
+      config,
+      {
+        source: failingReads(source, `AccessDenied for ${archive.accessKeyId} (${archive.secretAccessKey}), replica ${replica.accessKeyId} (${replica.secretAccessKey})`),
+        target,
+        settings: replica,
+      },
+      new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, clock),
+      alerts as unknown as AlertsService,
+      {} as LogStorageService,
+      lock,
+      clock,
+      { runningJobIds: () => [] } as unknown as JobsService,
+      new LocalJobEvents(),
+    );
+
+    const job = await sut.run({ trigger: 'api' });
+    await sut.onModuleDestroy();
+    await source.close();
+
+    expect(job).toMatchObject({ status: 'failed', replication: { error: 'AccessDenied for [redacted] ([redacted]), replica [redacted] ([redacted])' } });
+    expect(job.message).not.toMatch(/ARCHIVEACCESSKEY77|archive-secret-key-5521|REPLICAACCESSKEY88|replica-secret-key-9931/);
+    expect(alerts.sent).toHaveLength(1);
+    expect(alerts.sent[0].secrets.sort()).toEqual(['ARCHIVEACCESSKEY77', 'REPLICAACCESSKEY88', 'archive-secret-key-5521', 'replica-secret-key-9931']);
+  });
+});
