@@ -1,4 +1,5 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
+import { firstValueFrom, toArray } from 'rxjs';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import { LocalJobEvents } from './job-events';
 import type { JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
 import type { JobsService } from './jobs.service';
+import type { JobEvent } from './jobs.types';
 import { ReplicationService } from './replication.service';
 
 const bucket = (name: string, accessKeyId: string, secretAccessKey: string): S3Settings => ({
@@ -82,5 +84,48 @@ describe(ReplicationService.name, () => {
     expect(job.message).not.toMatch(/ARCHIVEACCESSKEY77|archive-secret-key-5521|REPLICAACCESSKEY88|replica-secret-key-9931/);
     expect(alerts.sent).toHaveLength(1);
     expect(alerts.sent[0].secrets.sort()).toEqual(['ARCHIVEACCESSKEY77', 'REPLICAACCESSKEY88', 'archive-secret-key-5521', 'replica-secret-key-9931']);
+  });
+
+  it('publishes a copy\'s counts as it goes, in its events and in the job history, and ends its events with the finished job', async () => {
+    const replica = bucket('vault-replica', 'REPLICAACCESSKEY88', 'replica-secret-key-9931');
+    const config: AppConfig = { ...testConfig(), archive: { storage: 'fs' }, replication: { s3: replica, cron: null, delete: false, concurrency: 1 } };
+    const source = new FsArchiveStore(dirs[0]);
+    for (let day = 10; day < 16; day++) await source.put(`conversations/acme/2024/01/${day}/conversation_c${day}_202401${day}T090000Z.json`, Buffer.from(`{"day":${day}}`));
+    const target = new FsArchiveStore(dirs[1]);
+    // a second passes at every reading of the clock, so each object's counts are recorded
+    const clock = new FakeClock();
+    clock.now = () => new Date((clock.current = new Date(clock.current.getTime() + 1000)));
+    const lock = new FreeBackupLock() as unknown as BackupLock;
+    const history = new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, clock);
+    const sut = new ReplicationService(
+      config,
+      { source, target, settings: replica },
+      history,
+      new FakeAlerts() as unknown as AlertsService,
+      {} as LogStorageService,
+      lock,
+      clock,
+      { runningJobIds: () => [] } as unknown as JobsService,
+      new LocalJobEvents(),
+    );
+    const recorded: number[] = [];
+    let id = '';
+
+    const started = await sut.start({ trigger: 'api', onProgress: () => recorded.push(history.find(id)?.replication?.checked ?? -1) });
+    id = started.job.id;
+    const events = firstValueFrom(sut.events(id)!.pipe(toArray()));
+    const job = await started.done;
+    await sut.onModuleDestroy();
+    await source.close();
+
+    const seen: JobEvent[] = await events;
+    const counts = seen.flatMap((e) => (e.type === 'replication' ? [e.replication.checked] : []));
+    expect(counts.slice(-6)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(seen.map((e) => e.seq)).toEqual([...seen.keys()].map((i) => i + seen[0].seq));
+    const last = seen[seen.length - 1];
+    expect(last).toMatchObject({ type: 'done', job_id: id, job: { status: 'succeeded', replication: { checked: 6, copied: 6 } } });
+    expect(recorded).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(job.status).toBe('succeeded');
+    expect(sut.events(id)).toBeNull();
   });
 });
