@@ -3,7 +3,18 @@ import { firstValueFrom, toArray } from 'rxjs';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FakeAlerts, FakeClock, FreeBackupLock, MemoryJobHistoryRepository, testConfig } from '../../test/fakes/backup.fakes';
+import {
+  checkpointService,
+  FakeAlerts,
+  FakeBackups,
+  FakeClock,
+  FakeStale,
+  FreeBackupLock,
+  jobsService,
+  MemoryCheckpointRepository,
+  MemoryJobHistoryRepository,
+  testConfig,
+} from '../../test/fakes/backup.fakes';
 import type { AppConfig, S3Settings } from '../config/app-config';
 import type { ArchiveStore } from '../log-storage/archive-store';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
@@ -14,7 +25,7 @@ import { LocalJobEvents } from './job-events';
 import type { JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
 import type { JobsService } from './jobs.service';
-import type { JobEvent } from './jobs.types';
+import type { Job, JobEvent } from './jobs.types';
 import { ReplicationService } from './replication.service';
 
 const bucket = (name: string, accessKeyId: string, secretAccessKey: string): S3Settings => ({
@@ -127,5 +138,37 @@ describe(ReplicationService.name, () => {
     expect(recorded).toEqual([1, 2, 3, 4, 5, 6]);
     expect(job.status).toBe('succeeded');
     expect(sut.events(id)).toBeNull();
+  });
+
+  it('leaves a copy a crash cut off interrupted without a resume point, and answers its resume with a 409 saying a copy is run again', async () => {
+    const crashed: Job = {
+      id: 'copy-1',
+      kind: 'replication',
+      trigger: 'cli',
+      status: 'running',
+      window: null,
+      started_at: '2025-10-15T09:59:00.000Z',
+      finished_at: null,
+      message: 'Copying the archive to s3://vault-replica/',
+      sources: [],
+      replication: { target: 's3://vault-replica/', checked: 3, copied: 3, copied_bytes: 30, unchanged: 0, deleted: 0, extra: 0, error: null },
+    };
+    const history = new MemoryJobHistoryRepository();
+    history.jobs = [crashed];
+    const clock = new FakeClock();
+    const checkpoints = checkpointService(new MemoryCheckpointRepository(), [], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({ config: testConfig(), backups: new FakeBackups(), checkpoints, history, alerts: new FakeAlerts(), stale: new FakeStale(), clock });
+    await sut.onModuleInit();
+
+    const after = sut.getOrThrow('copy-1');
+
+    expect(after).toMatchObject({ status: 'interrupted' });
+    expect(after.resume ?? null).toBeNull();
+    await expect(sut.resume('copy-1')).rejects.toMatchObject({
+      message: 'job copy-1 is a replication job: a copy is not resumed but run again (POST /api/replication), and the new copy copies only what is not copied yet',
+      field: 'id',
+    });
+    expect(await sut.resumeInterrupted()).toEqual([]);
   });
 });
