@@ -104,7 +104,7 @@ export class JobHistoryService {
     await this.persist(() => live);
   }
 
-  /** A job cut off by a crash or kill: interrupted, resumable from where it stopped, written by this process. */
+  /** A job cut off by a crash or kill: interrupted, a backup resumable from where it stopped (a copy is run again), written by this process. */
   private interrupt(job: Job, now: string, why: string): void {
     this.ownIds.add(job.id);
     job.status = 'interrupted';
@@ -116,7 +116,7 @@ export class JobHistoryService {
         s.finished_at = now;
       }
     }
-    job.resume = resumePoint(job, 'crash', now);
+    if (job.kind !== 'replication') job.resume = resumePoint(job, 'crash', now);
   }
 
   /**

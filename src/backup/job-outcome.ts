@@ -111,7 +111,7 @@ export function resumePoint(job: Job, reason: JobResumePoint['reason'], at: stri
   };
 }
 
-/** An interrupted job nobody has resumed yet. */
+/** An interrupted backup job nobody has resumed yet (a copy is not resumed: the next one copies what is missing). */
 export function isResumable(job: Job): boolean {
-  return job.status === 'interrupted' && !!job.resume && !job.resumed_by;
+  return job.kind !== 'replication' && job.status === 'interrupted' && !!job.resume && !job.resumed_by;
 }

@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkRes
 import { map, Observable } from 'rxjs';
 import { JobAcceptedDto, JobDto, JobListDto, ListJobsQueryDto } from './dto/job.dto';
 import { JobsService } from './jobs.service';
+import { ReplicationService } from './replication.service';
 import { jobAccepted, type Job, type JobAccepted } from './jobs.types';
 
 const JOB_ID_EXAMPLE = '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20';
@@ -12,7 +13,10 @@ const notFound = { schema: { example: { statusCode: 404, error: 'Not Found', mes
 @ApiTags('jobs')
 @Controller('api/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly replication: ReplicationService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Backup jobs, newest first (running ones included); the history survives restarts' })
@@ -49,7 +53,7 @@ export class JobsController {
 
   @Sse(':id/events')
   @ApiOperation({
-    summary: 'Server-sent events of a job: `progress` events in order, `source` when a source ends, then `done` with the final job',
+    summary: 'Server-sent events of a job: `progress` events in order, `source` when a source ends (a replication job: `replication` with its counts so far), then `done` with the final job',
     description: 'A finished job answers one `done` event at once. Each event\'s `id` is its sequence number. With several replicas, a job running on another replica is followed through the database.',
   })
   @ApiParam({ name: 'id', example: JOB_ID_EXAMPLE })
@@ -64,8 +68,9 @@ export class JobsController {
   })
   @ApiNotFoundResponse(notFound)
   async events(@Param('id') id: string): Promise<Observable<MessageEvent>> {
-    // a job started on another replica is known once the shared history is read again
-    if (!this.jobs.isRunning(id)) await this.jobs.refresh();
-    return this.jobs.events(id).pipe(map((event) => ({ id: String(event.seq), type: event.type, data: event })));
+    // a copy under way here has its own events; a job started on another replica is known once the shared history is read again
+    const copy = this.replication.events(id);
+    if (!copy && !this.jobs.isRunning(id)) await this.jobs.refresh();
+    return (copy ?? this.jobs.events(id)).pipe(map((event) => ({ id: String(event.seq), type: event.type, data: event })));
   }
 }

@@ -142,6 +142,9 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   async resume(id: string): Promise<Job> {
     await this.refresh();
     const job = this.getOrThrow(id);
+    if (job.kind === 'replication') {
+      throw new ConflictError(`job ${id} is a replication job: a copy is not resumed but run again (POST /api/replication), and the new copy copies only what is not copied yet`, 'id');
+    }
     if (job.status !== 'interrupted') throw new ConflictError(`job ${id} is ${job.status}; only an interrupted job can be resumed`, 'id');
     if (job.resumed_by) throw new ConflictError(`job ${id} was already resumed by job ${job.resumed_by}`, 'id');
     const configured = this.registry.list();

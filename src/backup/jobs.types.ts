@@ -115,6 +115,8 @@ export type JobEvent =
       current_window: IsoWindow | null;
     }
   | { type: 'source'; seq: number; job_id: string; source: JobSource }
+  /** a replication job's counts so far */
+  | { type: 'replication'; seq: number; job_id: string; replication: ReplicationRecord }
   | { type: 'done'; seq: number; job_id: string; job: Job };
 
 /** Durable per-source state: the checkpoint and what the last run said. */

@@ -25,7 +25,7 @@ export class ReplicationController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'Copies the archive\'s new and changed files to the replica bucket now, as a job (kind `replication`)',
-    description: 'Each written file is read back and compared; nothing is deleted in the bucket unless REPLICATE_DELETE=true. 409 when no replica bucket is configured, a copy is under way, or a backup is running.',
+    description: 'Each written file is read back and compared; nothing is deleted in the bucket unless REPLICATE_DELETE=true, and then only after the whole archive was walked, never when the archive is empty, nor more than half of the bucket (the copy fails naming why, nothing deleted). 409 when no replica bucket is configured, a copy is under way, or a backup is running.',
   })
   @ApiAcceptedResponse({ type: JobAcceptedDto })
   @ApiConflictResponse({ schema: { example: { statusCode: 409, error: 'Conflict', message: 'backup job 5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20 is running; try again when it has finished', field: 'replication' } } })

@@ -1,19 +1,20 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { concat, Observable, of, Subject } from 'rxjs';
 import { Clock } from '../common/clock';
 import { ConflictError } from '../common/domain-errors';
 import { redactText } from '../common/redact';
 import { AppConfig, S3Settings } from '../config/app-config';
 import type { ArchiveStore } from '../log-storage/archive-store';
 import { LogStorageService } from '../log-storage/log-storage.service';
-import { replicate, ReplicationAbortedError, ReplicationResult } from '../log-storage/replication';
+import { replicate, ReplicationAbortedError, ReplicationDeleteRefusedError, ReplicationResult } from '../log-storage/replication';
 import { AlertsService } from './alerts.service';
 import { BACKUP_LOCK, BackupLock } from './backup-lock';
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
 import { JobsService } from './jobs.service';
 import { clone, errorName, jobTotals } from './job-outcome';
-import type { Job, JobTrigger, ReplicationRecord } from './jobs.types';
+import type { Job, JobEvent, JobTrigger, ReplicationRecord } from './jobs.types';
 import { REPLICA_ID } from './replicas';
 
 /** The archive being copied (the app's ARCHIVE_STORE) and the bucket it is copied to; null without a replica bucket. */
@@ -46,8 +47,10 @@ export interface ReplicationStatus {
 
 export interface ReplicationRequest {
   trigger: JobTrigger;
-  /** instead of REPLICATE_DELETE */
+  /** instead of REPLICATE_DELETE (which applies to every copy of the server: scheduled and POST /api/replication) */
   delete?: boolean;
+  /** with delete: deletions above half of the replica are applied too (`replicate --force-delete`) */
+  forceDelete?: boolean;
   onProgress?: (progress: ReplicationResult) => void;
 }
 
@@ -56,6 +59,18 @@ export function replicaTarget(settings: S3Settings): string {
 }
 
 const isReplication = (job: Job) => job.kind === 'replication';
+
+/** How often a copy under way writes its counts to the job history (in memory, and the shared history). */
+const PROGRESS_RECORD_MS = 500;
+const PROGRESS_PERSIST_MS = 2000;
+
+interface RunningCopy {
+  job: Job;
+  controller: AbortController;
+  done: Promise<Job>;
+  events: Subject<JobEvent>;
+  seq: number;
+}
 
 /**
  * The off-site copy as a job, whatever started it (cron, the API, the CLI): the archive's new and changed
@@ -67,7 +82,7 @@ const isReplication = (job: Job) => job.kind === 'replication';
 @Injectable()
 export class ReplicationService implements OnModuleDestroy {
   private readonly logger = new Logger(ReplicationService.name);
-  private running: { job: Job; controller: AbortController; done: Promise<Job> } | null = null;
+  private running: RunningCopy | null = null;
 
   constructor(
     private readonly config: AppConfig,
@@ -118,7 +133,7 @@ export class ReplicationService implements OnModuleDestroy {
     };
     const controller = new AbortController();
     // claimed before the first await, so two requests at once never start two copies
-    const run = { job, controller, done: Promise.resolve(job) };
+    const run: RunningCopy = { job, controller, done: Promise.resolve(job), events: new Subject<JobEvent>(), seq: 0 };
     this.running = run;
     try {
       const holder = await this.lock.otherHolder();
@@ -132,7 +147,8 @@ export class ReplicationService implements OnModuleDestroy {
     }
     this.history.claim(job.id);
     this.history.finish(job);
-    run.done = this.execute(stores, job, request, controller.signal).finally(() => {
+    run.events.subscribe((event) => this.bus.publish(event));
+    run.done = this.execute(stores, run, request).finally(() => {
       this.running = null;
     });
     await this.history.persist(() => []);
@@ -150,6 +166,17 @@ export class ReplicationService implements OnModuleDestroy {
       await run.done.catch(() => undefined);
     }
     await this.stores?.target.close();
+  }
+
+  /**
+   * The events of this process's copy under way: its counts now, then as they change, ending with `done`;
+   * null when it is not running here (GET /api/jobs/{id}/events then answers from the job history).
+   */
+  events(id: string): Observable<JobEvent> | null {
+    const run = this.running;
+    if (!run || run.job.id !== id || run.events.closed) return null;
+    const now: JobEvent = { type: 'replication', seq: run.seq, job_id: id, replication: { ...run.job.replication! } };
+    return concat(of(now), run.events.asObservable());
   }
 
   /** The last successful copy, the last run, and what is not yet copied. */
@@ -199,21 +226,40 @@ export class ReplicationService implements OnModuleDestroy {
     };
   }
 
-  private async execute(stores: ReplicationStores, job: Job, request: ReplicationRequest, signal: AbortSignal): Promise<Job> {
+  private async execute(stores: ReplicationStores, run: RunningCopy, request: ReplicationRequest): Promise<Job> {
+    const { job } = run;
+    const signal = run.controller.signal;
     const target = replicaTarget(stores.settings);
     this.logger.log(`Started replication job ${job.id} (${job.trigger}) to ${target}`);
     const record = job.replication!;
     const apply = (r: ReplicationResult) => Object.assign(record, r);
     const remove = request.delete ?? this.config.replication.delete;
+    // the counts so far, in the job history (GET /api/jobs/{id}, and other processes through the shared history) and as events
+    let recordedAt = 0;
+    let persistedAt = 0;
+    let persisting: Promise<void> = Promise.resolve();
+    const publish = (progress: ReplicationResult) => {
+      apply(progress);
+      const now = this.clock.now().getTime();
+      if (now - recordedAt < PROGRESS_RECORD_MS) return;
+      recordedAt = now;
+      this.history.finish(job);
+      run.events.next({ type: 'replication', seq: ++run.seq, job_id: job.id, replication: { ...record } });
+      if (now - persistedAt >= PROGRESS_PERSIST_MS) {
+        persistedAt = now;
+        persisting = persisting.then(() => this.history.persist(() => [])).catch((error) => this.logger.warn(`Could not record the progress of replication job ${job.id}: ${errorName(error)}`));
+      }
+    };
     try {
       await stores.target.checkAccess?.();
       apply(
         await replicate(stores.source, stores.target, {
           delete: remove,
+          forceDelete: request.forceDelete === true,
           concurrency: this.config.replication.concurrency,
           signal,
           onProgress: (progress) => {
-            apply(progress);
+            publish(progress);
             request.onProgress?.(progress);
           },
         }),
@@ -227,15 +273,18 @@ export class ReplicationService implements OnModuleDestroy {
         job.status = 'interrupted';
         job.message = `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
       } else {
+        if (error instanceof ReplicationDeleteRefusedError) apply(error.progress);
         job.status = 'failed';
-        record.error = redactText(error instanceof Error && error.message ? error.message : errorName(error), secretsOf(stores.settings));
+        record.error = redactText(error instanceof Error && error.message ? error.message : errorName(error), this.secrets(stores));
         job.message = `Copy to ${target} failed after ${record.checked} files checked, ${record.copied} copied: ${record.error}`;
       }
     }
     job.finished_at = this.clock.now().toISOString();
+    await persisting;
     this.history.finish(job);
     await this.history.persist(() => []);
-    this.bus.publish({ type: 'done', seq: 1, job_id: job.id, job: clone(job) });
+    run.events.next({ type: 'done', seq: ++run.seq, job_id: job.id, job: clone(job) });
+    run.events.complete();
     const line = `replication job ${job.id} (${job.trigger}) ${job.status}: checked=${record.checked} copied=${record.copied} bytes=${record.copied_bytes} unchanged=${record.unchanged} deleted=${record.deleted} extra=${record.extra}`;
     if (job.status === 'succeeded') this.logger.log(`Finished ${line}`);
     else if (job.status === 'interrupted') this.logger.warn(`Stopped ${line}`);
@@ -246,12 +295,14 @@ export class ReplicationService implements OnModuleDestroy {
         text: `Off-site copy to ${target} failed: ${record.error}`,
         job_id: job.id,
         details: { target, checked: record.checked, copied: record.copied, error: record.error },
-      }, secretsOf(stores.settings));
+      }, this.secrets(stores));
     }
     return clone(job);
   }
-}
 
-function secretsOf(settings: S3Settings): string[] {
-  return [settings.accessKeyId, settings.secretAccessKey].filter((s): s is string => !!s);
+  /** The replica's keys, and the archive bucket's when the archive is one (an error may come from either side). */
+  private secrets(stores: ReplicationStores): string[] {
+    const archive = this.config.archive.storage === 's3' ? [this.config.archive.s3] : [];
+    return [stores.settings, ...archive].flatMap((s) => [s.accessKeyId, s.secretAccessKey]).filter((s): s is string => !!s);
+  }
 }

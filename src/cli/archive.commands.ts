@@ -50,7 +50,7 @@ export const verifyCommand: CliCommand = {
         for (const p of paths) out.line(`${kind} ${p}`);
       }
       out.line(`checked ${r.checked}: missing ${r.missing.length}, changed ${r.changed.length}, unindexed ${r.unindexed.length}, corrupt ${r.corrupt.length}`);
-      if (r.sha256_fallback) out.line(`${r.sha256_fallback} files catalogued before the catalog kept MD5s were checked by sha256 instead of their ETag`);
+      if (r.sha256_fallback) out.line(`${r.sha256_fallback} files were checked by sha256 instead of their ETag (catalogued before the catalog kept MD5s, or an ETag that is not the MD5)`);
     }
     return problems === 0 ? EXIT.done : EXIT.failed;
   },

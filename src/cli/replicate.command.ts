@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigFromEnvironment } from '../config/load-environment';
-import type { ArchiveStore } from '../log-storage/archive-store';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
 import { REPLICATED_FOLDERS, replicate, type ReplicationResult } from '../log-storage/replication';
 import { ReplicationService, type ReplicationStatus } from '../backup/replication.service';
@@ -21,10 +20,12 @@ function storeName(value: string | undefined, flag: string, fallback: StoreName)
 }
 
 /**
- * `replicate --to s3` copies LOGS_DIR's archive into the replica bucket (REPLICATE_S3_*, else S3_*) as a
- * replication job, recorded like the scheduled ones; `replicate --from s3 --to fs` restores a bucket into an
- * empty LOGS_DIR. New and changed objects only, each read back and compared; nothing is deleted in the
- * target without `--delete`.
+ * `replicate --to s3` copies the archive (ARCHIVE_STORE: LOGS_DIR, or with ARCHIVE_STORAGE=s3 the S3_*
+ * bucket) into the replica bucket (REPLICATE_S3_*, else with ARCHIVE_STORAGE=fs the S3_* bucket) as a
+ * replication job, recorded like the scheduled ones; `replicate --from s3 --to fs` restores the replica
+ * bucket into an empty LOGS_DIR (ARCHIVE_STORAGE=fs). New and changed objects only, each read back and
+ * compared; nothing is deleted in the target without `--delete`, and not more than half of it without
+ * `--force-delete`.
  */
 export const replicateCommand: CliCommand = {
   name: 'replicate',
@@ -32,15 +33,16 @@ export const replicateCommand: CliCommand = {
   flags: {
     to: { type: 'string', value: 'fs|s3', description: 'where to copy to (required unless --status)' },
     from: { type: 'string', value: 'fs|s3', description: 'where to copy from (default: the other one)' },
-    delete: { type: 'boolean', description: 'delete what the target holds and the source does not' },
+    delete: { type: 'boolean', description: 'delete what the target holds and the source does not (refused when the source is empty, or for more than half of the target)' },
+    'force-delete': { type: 'boolean', description: 'with --delete: delete even more than half of the target (never when the source is empty)' },
     status: { type: 'boolean', description: 'print the last successful copy to the replica bucket and what is not copied yet' },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
   examples: ['npm run cli -- replicate --to s3', 'npm run cli -- replicate --from s3 --to fs', 'npm run cli -- replicate --status'],
   async run({ app, options, out }) {
     if (options.status === true) {
-      if (stringOption(options, 'to') !== undefined || stringOption(options, 'from') !== undefined || options.delete === true) {
-        throw new UsageError('--status takes no --to, --from or --delete');
+      if (stringOption(options, 'to') !== undefined || stringOption(options, 'from') !== undefined || options.delete === true || options['force-delete'] === true) {
+        throw new UsageError('--status takes no --to, --from, --delete or --force-delete');
       }
       const status = await (await app()).get(ReplicationService).status();
       if (options.json) out.line(JSON.stringify(status, null, 2));
@@ -51,28 +53,42 @@ export const replicateCommand: CliCommand = {
     const to = storeName(stringOption(options, 'to'), 'to', 'fs');
     const from = storeName(stringOption(options, 'from'), 'from', to === 's3' ? 'fs' : 's3');
     if (from === to) throw new UsageError('--from and --to must be different stores');
+    if (options['force-delete'] === true && options.delete !== true) throw new UsageError('--force-delete goes with --delete');
     const config = loadConfigFromEnvironment();
-    const settings = config.replication.s3 ?? config.s3;
-    if (!settings) {
-      throw new UsageError('REPLICATE_S3_BUCKET_NAME or S3_BUCKET_NAME (with the access keys, or S3_USE_AWS_MANAGED_IAM) must name the bucket');
+    const archiveInBucket = config.archive.storage === 's3';
+    if (archiveInBucket && to === 'fs') {
+      throw new UsageError('with ARCHIVE_STORAGE=s3 the archive is not in LOGS_DIR: restore the replica bucket with ARCHIVE_STORAGE=fs (S3_* or REPLICATE_S3_* naming the replica)');
     }
+    if (archiveInBucket && stringOption(options, 'from') === 'fs') {
+      throw new UsageError('with ARCHIVE_STORAGE=s3 the archive is in S3_BUCKET_NAME, not LOGS_DIR: `replicate --to s3` copies it to the replica bucket');
+    }
+    const settings = config.replication.s3;
+    if (!settings) {
+      throw new UsageError(
+        archiveInBucket
+          ? 'with ARCHIVE_STORAGE=s3, REPLICATE_S3_BUCKET_NAME must name the replica bucket (S3_BUCKET_NAME is the archive itself)'
+          : 'REPLICATE_S3_BUCKET_NAME or S3_BUCKET_NAME (with the access keys, or S3_USE_AWS_MANAGED_IAM) must name the bucket',
+      );
+    }
+    // what the output names as the source: with --to s3 the archive's store
+    const source: StoreName = to === 's3' ? config.archive.storage : from;
     const remove = options.delete === true;
     const progress = new TerminalProgress(out.terminal);
     const onProgress = (p: ReplicationResult) => progress.update(null, `${p.checked} checked, ${p.copied} copied (${Math.round(progress.perSecond(p.checked))}/s)`);
     const report = (result: ReplicationResult) => {
       progress.clear();
-      if (options.json) out.line(JSON.stringify({ success: true, from, to, ...result }, null, 2));
+      if (options.json) out.line(JSON.stringify({ success: true, from: source, to, ...result }, null, 2));
       else {
-        out.line(`${from} -> ${to}: ${result.checked} checked, ${result.copied} copied (${result.copied_bytes} bytes), ${result.unchanged} unchanged`);
+        out.line(`${source} -> ${to}: ${result.checked} checked, ${result.copied} copied (${result.copied_bytes} bytes), ${result.unchanged} unchanged`);
         out.line(remove ? `${result.deleted} deleted in ${to}` : `${result.extra} in ${to} only, kept (--delete removes them)`);
       }
     };
-    if (from === 'fs' && config.archive.storage === 'fs' && config.replication.s3) {
-      // the archive to its off-site copy: a replication job, in the job history and the replication status
+    if (to === 's3') {
+      // the archive (whichever store holds it) to its off-site copy: a replication job, in the job history and the replication status
       const service = (await app()).get(ReplicationService);
       let job: Job;
       try {
-        job = await service.run({ trigger: 'cli', delete: remove, onProgress });
+        job = await service.run({ trigger: 'cli', delete: remove, forceDelete: options['force-delete'] === true, onProgress });
       } catch (e) {
         progress.clear();
         if (e instanceof ConflictError) {
@@ -90,19 +106,17 @@ export const replicateCommand: CliCommand = {
       report(result);
       return EXIT.done;
     }
-    if (to === 'fs') {
-      const held = REPLICATED_FOLDERS.filter((f) => fs.existsSync(path.join(config.logsDir, f)) && fs.readdirSync(path.join(config.logsDir, f)).length);
-      if (held.length) {
-        out.error(`LOGS_DIR already holds an archive (${held.join(', ')} in ${config.logsDir}): restore into an empty LOGS_DIR`);
-        return EXIT.failed;
-      }
+    // the replica bucket into an empty LOGS_DIR
+    const held = REPLICATED_FOLDERS.filter((f) => fs.existsSync(path.join(config.logsDir, f)) && fs.readdirSync(path.join(config.logsDir, f)).length);
+    if (held.length) {
+      out.error(`LOGS_DIR already holds an archive (${held.join(', ')} in ${config.logsDir}): restore into an empty LOGS_DIR`);
+      return EXIT.failed;
     }
     const bucket = new S3ArchiveStore(settings);
     const local = new FsArchiveStore(config.logsDir);
-    const stores: Record<StoreName, ArchiveStore> = { fs: local, s3: bucket };
     try {
       await bucket.checkAccess();
-      report(await replicate(stores[from], stores[to], { delete: remove, concurrency: config.replication.concurrency, onProgress }));
+      report(await replicate(bucket, local, { delete: remove, forceDelete: options['force-delete'] === true, concurrency: config.replication.concurrency, onProgress }));
       return EXIT.done;
     } finally {
       await bucket.close();

@@ -54,7 +54,7 @@ export class AppConfig {
     s3: S3Settings | null;
     /** REPLICATE_CRON; null: no scheduled copy */
     cron: string | null;
-    /** REPLICATE_DELETE: a scheduled copy deletes what the bucket holds and the archive does not */
+    /** REPLICATE_DELETE: the server's copies (scheduled and POST /api/replication) delete what the bucket holds and the archive does not; the CLI deletes with --delete only */
     delete: boolean;
     /** REPLICATE_CONCURRENCY: objects copied at the same time */
     concurrency: number;

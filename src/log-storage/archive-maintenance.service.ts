@@ -158,7 +158,7 @@ export class ArchiveMaintenance {
    * corrupt), a row without an object missing. Where both are there, the listing's size and ETag are
    * compared with the row's size and MD5, with nothing downloaded; the bytes are read and their sha256
    * compared instead with `sha256`, on a store whose listing has no ETags (a disk), and for rows catalogued
-   * before the catalog kept MD5s (counted in `sha256_fallback`). A mismatch is read to tell a changed
+   * before the catalog kept MD5s or whose ETag differs at the same size (an ETag that is not an MD5, as with SSE-KMS), counted in `sha256_fallback`. A mismatch is read to tell a changed
    * conversation from a corrupt file. Reads run `readsInFlight` at a time.
    */
   async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
@@ -234,10 +234,11 @@ export class ArchiveMaintenance {
     const etag = file.etag && MD5_ETAG.test(file.etag) ? file.etag : null;
     if (!sha256 && etag && row.md5) {
       if (file.size === row.size && etag === row.md5) return { path: row.path, problem: null, by: 'etag', fallback: false };
-      return { path: row.path, problem: await this.mismatch(row.path), by: 'etag', fallback: false };
+      if (file.size !== row.size) return { path: row.path, problem: await this.mismatch(row.path), by: 'etag', fallback: false };
+      // same size, another ETag: changed bytes, or an ETag that is not the MD5 (SSE-KMS): sha256 decides
     }
-    // an object store whose listing has the MD5 but a row that has none: the row predates the MD5 column
-    const fallback = !sha256 && etag !== null && !row.md5;
+    // an ETag that could not settle it: the row predates the MD5 column, or the ETag is not the bytes' MD5
+    const fallback = !sha256 && etag !== null;
     const hash = await this.files.hash(row.path);
     if (!hash) return { path: row.path, problem: 'missing', by: 'sha256', fallback };
     if (hash.sha256 === row.sha256) return { path: row.path, problem: null, by: 'sha256', fallback };

@@ -167,7 +167,7 @@ export interface VerifyResult {
   by_etag: number;
   /** objects read and compared by sha256 */
   by_sha256: number;
-  /** of those, objects checked by sha256 although `etag` was asked: their rows were catalogued before the catalog kept MD5s */
+  /** of those, objects checked by sha256 although `etag` was asked: their rows were catalogued before the catalog kept MD5s, or their ETag is not the bytes' MD5 (SSE-KMS) */
   sha256_fallback: number;
   /** in the catalog, gone from disk */
   missing: string[];

@@ -9,9 +9,19 @@ export const REPLICATED_FOLDERS = ['conversations/', 'apps/'] as const;
 /** Objects compared or copied at the same time, unless told otherwise. */
 export const DEFAULT_REPLICATION_CONCURRENCY = 4;
 
+/** With `delete`, more deletions than this share of the target's objects are refused unless `forceDelete`. */
+export const SAFE_DELETE_SHARE = 0.5;
+
 export interface ReplicationOptions {
-  /** delete what the target holds and the source does not (default: never delete) */
+  /**
+   * delete what the target holds and the source does not (default: never delete). Deletions are applied
+   * only after the whole source has been walked and copied, and refused (ReplicationDeleteRefusedError,
+   * nothing deleted) when the source is empty while the target is not, or when they would remove more than
+   * half of the target's objects, unless `forceDelete`.
+   */
   delete?: boolean;
+  /** with `delete`: apply deletions even above the safe share (never when the source holds nothing) */
+  forceDelete?: boolean;
   /** objects compared or copied at the same time (each copy holds one object in memory) */
   concurrency?: number;
   /** stops the walk: the objects under way finish, the rest is left for the next run, and `replicate` throws ReplicationAbortedError */
@@ -26,7 +36,11 @@ export interface ReplicationResult {
   copied: number;
   copied_bytes: number;
   unchanged: number;
-  /** objects of the target missing from the source, deleted with `delete` */
+  /**
+   * objects the target listed and the source lacks, deleted with `delete` after the walk (the store confirmed
+   * each deletion; one removed from the target by something else meanwhile is counted too: an object store
+   * cannot tell the two apart)
+   */
   deleted: number;
   /** objects of the target missing from the source, kept (without `delete`) */
   extra: number;
@@ -39,12 +53,27 @@ export class ReplicationAbortedError extends Error {
   }
 }
 
+/** `delete` refused: nothing was deleted (the copy itself is done); the message says why and how to force it. */
+export class ReplicationDeleteRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly progress: ReplicationResult,
+  ) {
+    super(message);
+    this.name = 'ReplicationDeleteRefusedError';
+  }
+}
+
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 
-async function md5Of(stream: Readable): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+async function digestsOf(stream: Readable): Promise<{ md5: string; sha256: string }> {
+  const m = createHash('md5');
+  const s = createHash('sha256');
+  for await (const chunk of stream) {
+    m.update(chunk as Buffer);
+    s.update(chunk as Buffer);
+  }
+  return { md5: m.digest('hex'), sha256: s.digest('hex') };
 }
 
 interface Pair {
@@ -62,15 +91,22 @@ export async function replicate(source: ArchiveStore, target: ArchiveStore, opti
   const result: ReplicationResult = { checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0 };
   const concurrency = options.concurrency ?? DEFAULT_REPLICATION_CONCURRENCY;
   const stop = () => options.signal?.aborted === true;
+  // the target's objects the source lacks, deleted only once the whole source has been walked
+  const doomed: string[] = [];
+  let targetObjects = 0;
   for (const folder of REPLICATED_FOLDERS) {
-    const doomed: string[] = [];
+    const counted = async function* (): AsyncGenerator<ArchiveObject> {
+      for await (const object of target.list(folder)) {
+        targetObjects++;
+        yield object;
+      }
+    };
     const dropExtra = async (key: string) => {
       if (options.delete) doomed.push(key);
       else result.extra++;
-      if (doomed.length >= 1000) result.deleted += await target.delete(doomed.splice(0));
     };
     await mapConcurrent(
-      pairs(source, target, folder, dropExtra),
+      pairs(source, counted(), folder, dropExtra),
       concurrency,
       async ({ ours, existing }) => {
         await copyOne(source, target, ours, existing, result);
@@ -80,14 +116,37 @@ export async function replicate(source: ArchiveStore, target: ArchiveStore, opti
       { stop },
     );
     if (stop()) throw new ReplicationAbortedError({ ...result });
-    if (doomed.length) result.deleted += await target.delete(doomed);
+  }
+  if (doomed.length) {
+    const refusal = deleteRefusal(result.checked, targetObjects, doomed.length, options.forceDelete === true);
+    if (refusal) {
+      result.extra = doomed.length;
+      throw new ReplicationDeleteRefusedError(refusal, { ...result });
+    }
+    for (let i = 0; i < doomed.length; i += DELETE_BATCH) {
+      result.deleted += await target.delete(doomed.slice(i, i + DELETE_BATCH));
+      options.onProgress?.({ ...result });
+    }
   }
   return result;
 }
 
+const DELETE_BATCH = 1000;
+
+/** Why the deletions are not applied (a source that is empty or not the archive must not empty the copy); null: apply them. */
+function deleteRefusal(sourceObjects: number, targetObjects: number, deletions: number, force: boolean): string | null {
+  if (sourceObjects === 0) {
+    return `refused to delete: the source holds no objects while the target holds ${targetObjects}, so deleting would empty the copy (is the archive mounted, is the prefix right?); nothing was deleted`;
+  }
+  if (!force && deletions > targetObjects * SAFE_DELETE_SHARE) {
+    return `refused to delete ${deletions} of the target's ${targetObjects} objects: more than half of it (is the source the right archive?); nothing was deleted, --force-delete deletes them`;
+  }
+  return null;
+}
+
 /** The source's objects, each with the target's object of the same key; the target's others go to `extra` (in key order). */
-async function* pairs(source: ArchiveStore, target: ArchiveStore, folder: string, extra: (key: string) => Promise<void>): AsyncGenerator<Pair> {
-  const theirs = target.list(folder)[Symbol.asyncIterator]();
+async function* pairs(source: ArchiveStore, targetListing: AsyncIterable<ArchiveObject>, folder: string, extra: (key: string) => Promise<void>): AsyncGenerator<Pair> {
+  const theirs = targetListing[Symbol.asyncIterator]();
   try {
     let next = await theirs.next();
     for await (const ours of source.list(folder)) {
@@ -106,27 +165,30 @@ async function* pairs(source: ArchiveStore, target: ArchiveStore, folder: string
 }
 
 async function copyOne(source: ArchiveStore, target: ArchiveStore, object: ArchiveObject, existing: ArchiveObject | null, result: ReplicationResult): Promise<void> {
-  if (existing && existing.size === object.size) {
-    const theirs = await digestOf(target, existing);
-    const stream = theirs ? await source.createReadStream(object.key) : null;
-    if (theirs && stream && (await md5Of(stream)) === theirs) {
-      result.unchanged++;
-      return;
-    }
+  if (existing && existing.size === object.size && (await sameBytes(source, target, object, existing))) {
+    result.unchanged++;
+    return;
   }
   const bytes = await source.get(object.key);
   if (!bytes) return; // removed since it was listed
   const digest = md5(bytes);
   await target.put(object.key, bytes);
   const written = await target.createReadStream(object.key);
-  if (!written || (await md5Of(written)) !== digest) throw new Error(`replica of ${object.key} does not match its source after writing`);
+  if (!written || (await digestsOf(written)).md5 !== digest) throw new Error(`replica of ${object.key} does not match its source after writing`);
   result.copied++;
   result.copied_bytes += bytes.length;
 }
 
-/** The MD5 of an object: its ETag when the store gives one written in a single PUT, else its bytes' (streamed). */
-async function digestOf(store: ArchiveStore, object: ArchiveObject): Promise<string | null> {
-  if (object.etag && /^[0-9a-f]{32}$/.test(object.etag)) return object.etag;
-  const stream = await store.createReadStream(object.key);
-  return stream ? md5Of(stream) : null;
+/**
+ * The target already holds the source's bytes: its ETag is their MD5 (an object written in a single PUT,
+ * without SSE-KMS), else the target's bytes have the same sha256 (an ETag that is not an MD5, e.g. SSE-KMS,
+ * or multipart, or a store without ETags): a matching ETag saves reading the target.
+ */
+async function sameBytes(source: ArchiveStore, target: ArchiveStore, object: ArchiveObject, existing: ArchiveObject): Promise<boolean> {
+  const stream = await source.createReadStream(object.key);
+  if (!stream) return false;
+  const ours = await digestsOf(stream);
+  if (existing.etag && /^[0-9a-f]{32}$/.test(existing.etag) && existing.etag === ours.md5) return true;
+  const theirs = await target.createReadStream(existing.key);
+  return theirs !== null && (await digestsOf(theirs)).sha256 === ours.sha256;
 }

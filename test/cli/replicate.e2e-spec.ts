@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { conversation } from '../archive/archive-fixtures';
 import { listAllFiles } from '../support/archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { makeTempDir } from '../support/test-app';
 import { builtCli, CliRun, runCli, seedArchive } from './cli-kit';
 
@@ -18,6 +19,7 @@ describe('CLI replicate (node dist/cli.js)', () => {
   let primary: string;
   let restored: string;
   let cwd: string;
+  const buckets: string[] = [];
   const env = (logsDir: string) => ({
     LOGS_DIR: logsDir,
     S3_ENDPOINT: s3.endpoint,
@@ -49,6 +51,7 @@ describe('CLI replicate (node dist/cli.js)', () => {
   });
   afterAll(async () => {
     if (bucket) await deleteBucket(client, bucket);
+    for (const b of buckets) await deleteBucket(client, b);
     client?.destroy();
   });
 
@@ -110,7 +113,60 @@ describe('CLI replicate (node dist/cli.js)', () => {
     const none = await run(primary, 'replicate');
     expect(none).toMatchObject({ code: 2, stderr: expect.stringContaining('--to is required') });
     const mixed = await run(primary, 'replicate', '--status', '--to', 's3');
-    expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--status takes no --to, --from or --delete') });
-    for (const r of [over, wrong, same, none, mixed]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
+    expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--status takes no --to, --from, --delete or --force-delete') });
+    const force = await run(primary, 'replicate', '--to', 's3', '--force-delete');
+    expect(force).toMatchObject({ code: 2, stderr: expect.stringContaining('--force-delete goes with --delete') });
+    for (const r of [over, wrong, same, none, mixed, force]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
+  });
+
+  it('never empties the copy from an empty LOGS_DIR, and deletes more than half of it only with --force-delete', async () => {
+    const keys = async () => ((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'offsite/conversations/' }))).Contents ?? []).map((o) => o.Key!);
+    const held = await keys();
+    expect(held).toHaveLength(4);
+
+    const empty = await run(makeTempDir('vault-unmounted-'), 'replicate', '--to', 's3', '--delete', '--force-delete');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('refused to delete: the source holds no objects while the target holds 4');
+    expect(await keys()).toEqual(held);
+
+    const few = makeTempDir('vault-few-');
+    await seedArchive(few, [conversation({ created_at: '2024-01-15T09:00:00.000Z', name: 'Refund for order 1042' })]);
+    const half = await run(few, 'replicate', '--to', 's3', '--delete');
+    expect(half.code).toBe(1);
+    expect(half.stderr).toContain("objects: more than half of it (is the source the right archive?); nothing was deleted, --force-delete deletes them");
+    // the copy itself is done; only the deletions are refused
+    expect(await keys()).toEqual(expect.arrayContaining(held));
+    for (const r of [empty, half]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
+  });
+
+  it('with ARCHIVE_STORAGE=s3, --to s3 copies the archive bucket (not LOGS_DIR) to the replica bucket; what makes no sense is refused', async () => {
+    const archive = await createBucket(client, 'archive');
+    const replica = await createBucket(client, 'replica');
+    buckets.push(archive, replica);
+    // the archive bucket filled from the fs archive
+    const seeded = await runCli(cli, ['replicate', '--to', 's3', '--json'], { ...env(primary), S3_BUCKET_NAME: archive, S3_PREFIX: 'vault/' }, cwd);
+    expect(JSON.parse(seeded.stdout)).toMatchObject({ checked: 4, copied: 4 });
+    const local = makeTempDir('vault-s3-state-');
+    const inBucket = { ...env(local), ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: archive, S3_PREFIX: 'vault/' };
+    const replicaEnv = { ...inBucket, REPLICATE_S3_BUCKET_NAME: replica, REPLICATE_S3_PREFIX: 'copy/' };
+
+    const sut = await runCli(cli, ['replicate', '--to', 's3', '--json'], replicaEnv, cwd);
+
+    expect(sut).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(sut.stdout)).toMatchObject({ success: true, from: 's3', to: 's3', checked: 4, copied: 4, deleted: 0 });
+    const copied = ((await client.send(new ListObjectsV2Command({ Bucket: replica, Prefix: 'copy/conversations/' }))).Contents ?? []).map((o) => o.Key!.slice('copy/'.length));
+    expect(copied.sort()).toEqual(tree(primary));
+    await client.send(new PutObjectCommand({ Bucket: replica, Key: 'copy/conversations/acme/2023/12/31/stray.json', Body: '{}' }));
+    const pruned = await runCli(cli, ['replicate', '--to', 's3', '--delete', '--json'], replicaEnv, cwd);
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ checked: 4, copied: 0, unchanged: 4, deleted: 1 });
+
+    const noReplica = await runCli(cli, ['replicate', '--to', 's3', '--delete'], inBucket, cwd);
+    expect(noReplica).toMatchObject({ code: 2, stderr: expect.stringContaining('with ARCHIVE_STORAGE=s3, REPLICATE_S3_BUCKET_NAME must name the replica bucket (S3_BUCKET_NAME is the archive itself)') });
+    const fromFs = await runCli(cli, ['replicate', '--from', 'fs', '--to', 's3'], replicaEnv, cwd);
+    expect(fromFs).toMatchObject({ code: 2, stderr: expect.stringContaining('with ARCHIVE_STORAGE=s3 the archive is in S3_BUCKET_NAME, not LOGS_DIR') });
+    const restore = await runCli(cli, ['replicate', '--from', 's3', '--to', 'fs'], replicaEnv, cwd);
+    expect(restore).toMatchObject({ code: 2, stderr: expect.stringContaining('with ARCHIVE_STORAGE=s3 the archive is not in LOGS_DIR') });
+    expect(((await client.send(new ListObjectsV2Command({ Bucket: archive, Prefix: 'vault/conversations/' }))).Contents ?? []).length).toBe(4);
+    for (const r of [sut, pruned, noReplica, fromFs, restore]) expect(r.stdout + r.stderr).not.toContain(s3.secretAccessKey);
   });
 });

@@ -133,6 +133,16 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
     }
     const fallback = await request(t.server).get('/api/conversation-logs/verify').expect(200);
     expect(fallback.body).toMatchObject({ method: 'etag', checked: before.length, by_etag: before.length - 3, by_sha256: 3, sha256_fallback: 3, missing: [], changed: [] });
+    // an ETag other than the row's MD5 at the same size (as on a bucket with SSE-KMS, whose ETags are not MD5s) is settled by sha256, not reported changed
+    const kms = new Database(path.join(logsDir, 'catalog.sqlite'));
+    try {
+      kms.pragma('busy_timeout = 5000');
+      kms.exec("UPDATE files SET md5 = '0123456789abcdef0123456789abcdef' WHERE id IN (SELECT id FROM files WHERE md5 <> '' ORDER BY id LIMIT 2)");
+    } finally {
+      kms.close();
+    }
+    const foreign = await request(t.server).get('/api/conversation-logs/verify').expect(200);
+    expect(foreign.body).toMatchObject({ method: 'etag', checked: before.length, by_etag: before.length - 5, by_sha256: 5, sha256_fallback: 5, missing: [], changed: [], corrupt: [] });
     const exported = await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200);
     expect(exported.text.trimEnd().split('\n')).toHaveLength(before.length);
   });

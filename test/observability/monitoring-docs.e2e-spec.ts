@@ -61,6 +61,29 @@ describe('docs/grafana-dashboard.json and docs/prometheus-alerts.yml', () => {
     expect(rules.find((r) => r.alert === 'DifyVaultBackupRunFailed')!.expr).toContain('dify_vault_source_runs_total{outcome=~"failed|partial"}');
   });
 
+  it('alerts on an off-site copy that is old, and on one that never succeeded (its timestamp absent, its pending gauge there)', async () => {
+    const rules = readAlertRules(fs.readFileSync(path.join(DOCS, 'prometheus-alerts.yml'), 'utf8')).filter((r) => r.alert === 'DifyVaultOffsiteCopyOld');
+    expect(rules.map((r) => r.expr)).toEqual([
+      'time() - max by (instance, target) (dify_vault_replication_last_success_timestamp_seconds) > 48 * 3600',
+      'max by (instance, target) (dify_vault_replication_pending_files) unless on (instance, target) max by (instance, target) (dify_vault_replication_last_success_timestamp_seconds)',
+    ]);
+    expect(rules[1].keys).toContain('for');
+    // a replica bucket never copied to (nothing contacts it to answer /metrics): the pending gauge has a sample, the timestamp none
+    const replica = await createTestApp({
+      REPLICATE_S3_ENDPOINT: 'http://127.0.0.1:9',
+      REPLICATE_S3_BUCKET_NAME: 'offsite',
+      REPLICATE_S3_ACCESS_KEY: 'replica-access',
+      REPLICATE_S3_SECRET_KEY: 'replica-secret',
+    });
+    try {
+      const text = (await request(replica.server).get('/metrics').expect(200)).text;
+      const samples = text.split('\n').filter((l) => l.startsWith('dify_vault_replication_'));
+      expect(samples).toEqual(['dify_vault_replication_pending_files{target="s3://offsite/"} 0']);
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('has a Grafana dashboard whose every panel queries metrics the service exports, covering all of them', () => {
     const dashboard = JSON.parse(fs.readFileSync(path.join(DOCS, 'grafana-dashboard.json'), 'utf8'));
     expect(dashboard).toMatchObject({ title: 'Dify Log Vault', uid: 'dify-log-vault' });

@@ -100,7 +100,7 @@ export class ArchiveVerifyResponseDto {
   @ApiProperty({ example: 1520 }) checked: number;
   @ApiProperty({ example: 1500, description: 'Files compared by size and ETag' }) by_etag: number;
   @ApiProperty({ example: 20, description: 'Files read and compared by SHA-256' }) by_sha256: number;
-  @ApiProperty({ example: 20, description: 'Of those, files checked by SHA-256 because their catalog rows predate the MD5 column' })
+  @ApiProperty({ example: 20, description: 'Of those, files checked by SHA-256 because their catalog rows predate the MD5 column, or their ETag differs from the MD5 at the same size (an ETag that is not an MD5, as with SSE-KMS)' })
   sha256_fallback: number;
   @ApiProperty({ example: [FILE], description: 'In the catalog, gone from disk' }) missing: string[];
   @ApiProperty({ example: [], description: 'Bytes differ from what the catalog recorded' }) changed: string[];
