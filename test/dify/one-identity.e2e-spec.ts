@@ -104,6 +104,27 @@ describe('one app, one identity: the same app id under two organizations', () =>
     });
   });
 
+  it('answers 404 naming organization_id on every route when no source of that app is in the organization asked for, and backs nothing up', async () => {
+    sim.clearRequests();
+    const jobsBefore = (await request(t.server).get('/api/jobs').expect(200)).body.jobs.length;
+    const message = `no configured source has app_id ${chat.id} in organization_id gamma (it is configured under: acme, beta)`;
+    const answers = {
+      backup: await request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'gamma' }),
+      async: await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: chat.id, organization_id: 'gamma' }),
+      scheduled: await request(t.server).post('/api/conversation-logs/scheduled').send({ apps: [{ app_id: chat.id, organization_id: 'gamma' }] }),
+      test: await request(t.server).post(`/api/sources/${chat.id}/test?organization_id=gamma`),
+    };
+    for (const [route, res] of Object.entries(answers)) {
+      expect({ route, status: res.status, body: res.body }).toEqual({ route, status: 404, body: { statusCode: 404, error: 'Not Found', field: 'organization_id', message } });
+    }
+    const page = await backUpNow('gamma');
+    expect(page.status).toBe(404);
+    expect(page.body).toMatchObject({ statusCode: 404, message: `N${message.slice(1)}.` });
+    expect(archivedByOrganization(t.logsDir)).toEqual({});
+    expect((await request(t.server).get('/api/jobs').expect(200)).body.jobs).toHaveLength(jobsBefore);
+    expect(sim.requests).toEqual([]);
+  });
+
   it('"Back up now" backs up the one source named by (organization, app id), never its namesake', async () => {
     sim.clearRequests();
     const beta = await backUpNow('beta');
