@@ -340,6 +340,91 @@ describe(JobsService.name, () => {
     expect(history.jobs[0]).toMatchObject({ id: 'remote-1', status: 'interrupted' });
   });
 
+  it("shares one poll of the history among every watcher of another replica's job", async () => {
+    const remote: Job = {
+      id: 'remote-2',
+      kind: 'backup',
+      trigger: 'scheduled',
+      status: 'running',
+      window: null,
+      started_at: '2025-10-15T09:59:00.000Z',
+      finished_at: null,
+      message: 'Backing up 1 source',
+      sources: [],
+      replica: 'other-host:8',
+    };
+    history.jobs = [remote];
+    let gone = false;
+    const lock = Object.assign(new FreeBackupLock(), {
+      abandonedJobs: async (running: Job[], when: 'start-up' | 'refresh') => (when === 'refresh' && gone ? running : []),
+    });
+    const bus = { publish: () => undefined, watch: () => new Subject<JobEvent>() };
+    const checkpoints = checkpointService(checkpointRepo, [alpha], clock);
+    await checkpoints.onModuleInit();
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock, lock, bus });
+    await sut.onModuleInit();
+
+    // every read of the history is a poll; the second one finds the replica gone
+    let reads = 0;
+    const load = history.load.bind(history);
+    history.load = async () => {
+      reads++;
+      if (reads === 2) gone = true;
+      return load();
+    };
+    const first = firstValueFrom(sut.events('remote-2').pipe(toArray()));
+    const second = firstValueFrom(sut.events('remote-2').pipe(toArray()));
+    while (reads < 1) await new Promise((r) => setTimeout(r, 20));
+    // a client that comes later joins the poll under way
+    const third = firstValueFrom(sut.events('remote-2').pipe(toArray()));
+    const streams = await Promise.all([first, second, third]);
+    for (const events of streams) {
+      expect(events).toEqual([{ type: 'done', seq: 1, job_id: 'remote-2', job: expect.objectContaining({ id: 'remote-2', status: 'interrupted' }) }]);
+    }
+    // one watcher or three: one read per heartbeat, and none once the end is known
+    expect(reads).toBe(2);
+    expect(await firstValueFrom(sut.events('remote-2').pipe(toArray()))).toEqual([expect.objectContaining({ type: 'done', seq: 0 })]);
+    expect(reads).toBe(2);
+  });
+
+  it('writes the progress of a running job to the shared history at most once a heartbeat, without waiting for the write', async () => {
+    const stored = () => history.jobs.find((j) => j.status === 'running')?.sources[0].progress.seen;
+    const writes: (number | undefined)[] = [];
+    const update = history.update.bind(history);
+    history.update = async (change) => {
+      const written = await update(change);
+      writes.push(stored());
+      return written;
+    };
+    backups.handler = async (request) => {
+      const at = (ms: number) => (clock.current = new Date(Date.parse('2025-10-15T10:00:00Z') + ms));
+      const progress = (seen: number) => request.onProgress?.({ seen, saved: seen, unchanged: 0, failed: 0 });
+      progress(1);
+      at(500);
+      progress(2);
+      at(999);
+      progress(3);
+      // a heartbeat (REPLICA_TIMEOUT_SECONDS / 4 = 1 s) after the job was written at its start
+      at(1000);
+      progress(4);
+      // a write is queued: the next progress joins it rather than queueing another
+      progress(5);
+      while (stored() !== 5) await new Promise((r) => setImmediate(r));
+      at(1500);
+      progress(6);
+      at(2000);
+      progress(7);
+      while (stored() !== 7) await new Promise((r) => setImmediate(r));
+      return result(request, 0, { total_conversations: 7, saved_count: 7, created_count: 7 });
+    };
+    const { sut } = await build();
+    const job = await sut.runBackup({ sources: [alpha], window: {}, trigger: 'manual' });
+    expect(job).toMatchObject({ status: 'succeeded', sources: [{ progress: { seen: 7, saved: 7 } }] });
+    // the job at its start, twice its progress while running, at the end of its source, then finished
+    expect(writes).toEqual([0, 5, 7, 7, undefined]);
+    expect(history.jobs[0]).toMatchObject({ id: job.id, status: 'succeeded' });
+  });
+
   it('marks jobs left running on disk as interrupted at start-up and keeps the history bounded', async () => {
     const old = (i: number, status: Job['status']): Job => ({
       id: `job-${i}`,

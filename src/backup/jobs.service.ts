@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { concat, concatMap, filter, interval, map, merge, Observable, of, Subject, takeWhile } from 'rxjs';
+import { concat, concatMap, filter, finalize, interval, map, merge, Observable, of, share, Subject, take, takeWhile } from 'rxjs';
 import { Clock } from '../common/clock';
 import { ConflictError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
@@ -68,6 +68,13 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   private readonly live = () => [...this.running.values()].map((r) => r.job);
   /** set when shutdown drains the running jobs: what they leave undone gets a resume point */
   private stopping = false;
+  /** one poll of the shared history per watched job of another replica, however many clients watch it */
+  private readonly remoteEnds = new Map<string, Observable<Job>>();
+  /** writes of the history, one after the other, so the last one written is the newest state */
+  private writes: Promise<void> = Promise.resolve();
+  /** when this process last started writing the history (ms), and whether a progress write is queued */
+  private lastWriteMs = 0;
+  private progressWriteQueued = false;
 
   constructor(
     private readonly history: JobHistoryService,
@@ -238,14 +245,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
         );
         // a replica killed mid-run publishes no `done`: the history, read again every heartbeat, tells the
         // end once the job is marked interrupted (or a missed notification)
-        const ended = interval(this.endCheckMs()).pipe(
-          concatMap(async () => {
-            await this.refresh();
-            return this.get(id);
-          }),
-          filter((now): now is Job => !!now && now.status !== 'running'),
-          map((now): JobEvent => ({ type: 'done', seq: seq + 1, job_id: id, job: now })),
-        );
+        const ended = this.remoteEnd(id).pipe(map((now): JobEvent => ({ type: 'done', seq: seq + 1, job_id: id, job: now })));
         return merge(published, ended).pipe(takeWhile((event) => event.type !== 'done', true));
       }
       return of<JobEvent>({ type: 'done', seq: 0, job_id: id, job });
@@ -254,8 +254,33 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     return concat(of(...snapshot), run.events.asObservable());
   }
 
-  /** How often a watcher of another replica's job checks the shared history: every heartbeat. */
-  private endCheckMs(): number {
+  /**
+   * The job of another replica as the shared history tells it once it is no longer running. Every watcher
+   * of that job shares one poll (every heartbeat); it stops with the last watcher and with the answer.
+   */
+  private remoteEnd(id: string): Observable<Job> {
+    let shared = this.remoteEnds.get(id);
+    if (!shared) {
+      shared = interval(this.heartbeatMs()).pipe(
+        concatMap(async () => {
+          await this.refresh();
+          return this.get(id);
+        }),
+        filter((now): now is Job => !!now && now.status !== 'running'),
+        take(1),
+        finalize(() => this.remoteEnds.delete(id)),
+        share(),
+      );
+      this.remoteEnds.set(id, shared);
+    }
+    return shared;
+  }
+
+  /**
+   * The heartbeat of the shared history: how often a watcher of another replica's job reads it, and at
+   * most how often a running job's progress is written to it.
+   */
+  private heartbeatMs(): number {
     return Math.max(1000, (this.config.catalog.replicaTimeoutSeconds * 1000) / 4);
   }
 
@@ -284,7 +309,22 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private persist(): Promise<void> {
-    return this.history.persist(this.live);
+    const write = this.writes.then(() => {
+      this.lastWriteMs = this.clock.now().getTime();
+      return this.history.persist(this.live);
+    });
+    this.writes = write;
+    return write;
+  }
+
+  /**
+   * Progress of the running jobs into the shared history, so every replica's job list shows it: at most
+   * once a heartbeat, never waited for by the backup, never two queued.
+   */
+  private persistProgress(): void {
+    if (this.progressWriteQueued || this.clock.now().getTime() - this.lastWriteMs < this.heartbeatMs()) return;
+    this.progressWriteQueued = true;
+    void this.persist().finally(() => (this.progressWriteQueued = false));
   }
 
   private begin(request: BackupJobRequest): RunningJob {
@@ -441,7 +481,10 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
           source,
           ...(window ? { window } : {}),
           signal,
-          onProgress: () => this.emitProgress(run, entry),
+          onProgress: () => {
+            this.emitProgress(run, entry);
+            this.persistProgress();
+          },
           onSlice: () => this.persist(),
         });
         interrupted = !!entry.result?.interrupted || (signal.aborted && !entry.result?.success);

@@ -48,11 +48,25 @@ export class SourceRegistry {
 
   get(appId: string, organizationId?: string): DifySource {
     const found = this.find(appId, organizationId);
-    if (!found) {
-      const where = organizationId !== undefined ? ` in organization ${organizationId}` : '';
-      throw new NotFoundError(`no configured source has app_id ${appId}${where}`, 'app_id');
-    }
+    if (!found) throw this.notFound(appId, organizationId);
     return found;
+  }
+
+  /**
+   * 404 for an (app id, organization) no source has. When the app id is known under other organizations
+   * (`alsoUnder`: organizations of apps found in configured workspaces) the organization is what is wrong,
+   * and the error names organization_id: a source is never borrowed into another organization's folder.
+   */
+  notFound(appId: string, organizationId?: string, alsoUnder: (string | null | undefined)[] = []): NotFoundError {
+    if (organizationId !== undefined) {
+      const under = [...this.config.sources.filter((s) => s.app_id === appId).map((s) => s.organization_id), ...alsoUnder];
+      if (under.length) {
+        const organizations = [...new Set(under.map((o) => o ?? '(none)'))].join(', ');
+        return new NotFoundError(`no configured source has app_id ${appId} in organization_id ${organizationId} (it is configured under: ${organizations})`, 'organization_id');
+      }
+    }
+    const where = organizationId !== undefined ? ` in organization ${organizationId}` : '';
+    return new NotFoundError(`no configured source has app_id ${appId}${where}`, 'app_id');
   }
 
   /** The configured whole-workspace source of that key, if any. */
@@ -82,18 +96,16 @@ export class SourceRegistry {
       source.workspace = true;
     } else if (!bringsConnection) {
       const appId = fields.app_id;
-      const configured = this.find(appId, fields.organization_id) ?? this.find(appId);
+      const configured = this.find(appId, fields.organization_id);
       if (!configured) {
+        // configured, but not under the organization asked for: never back it up into that organization
+        if (fields.organization_id !== undefined && this.config.sources.some((s) => s.app_id === appId)) throw this.notFound(appId, fields.organization_id);
         throw new InvalidRequestError(
           [`app_id ${appId} is not a configured source; send its connection fields (${ACCESS_MODE_RULE})`],
           'app_id',
         );
       }
-      source = {
-        ...configured,
-        ...(fields.organization_id !== undefined ? { organization_id: fields.organization_id } : {}),
-        ...(fields.users !== undefined ? { users: fields.users } : {}),
-      };
+      source = { ...configured, ...(fields.users !== undefined ? { users: fields.users } : {}) };
     } else {
       source = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as unknown as DifySource;
       if (!accessModeOf(source)) {

@@ -163,7 +163,10 @@ export class SourcesService {
     if (configured) return configured;
     const app = this.workspaceAppState(appId, organizationId);
     const workspace = app?.workspace_key ? this.registry.workspace(app.workspace_key) : undefined;
-    if (!app || !workspace) return this.registry.get(appId, organizationId);
+    if (!app || !workspace) {
+      const inWorkspaces = this.checkpoints.list().filter((s) => s.workspace_key !== undefined && s.app_id === appId).map((s) => s.organization_id);
+      throw this.registry.notFound(appId, organizationId, inWorkspaces);
+    }
     return { ...workspace, only_app_ids: [app.app_id] };
   }
 

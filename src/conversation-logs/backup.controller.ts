@@ -4,6 +4,7 @@ import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -41,6 +42,17 @@ export class BackupController {
         statusCode: 400,
         error: 'Bad Request',
         message: ['organization_id must be 1 to 64 characters of letters, digits, ".", "_" or "-", and not "." or ".."'],
+      },
+    },
+  })
+  @ApiNotFoundResponse({
+    description: 'Only `app_id` was sent, and `organization_id` names an organization no configured source of that app is in',
+    schema: {
+      example: {
+        statusCode: 404,
+        error: 'Not Found',
+        message: 'no configured source has app_id support-bot in organization_id gamma (it is configured under: acme)',
+        field: 'organization_id',
       },
     },
   })

@@ -104,6 +104,27 @@ describe('one app, one identity: the same app id under two organizations', () =>
     });
   });
 
+  it('answers 404 naming organization_id on every route when no source of that app is in the organization asked for, and backs nothing up', async () => {
+    sim.clearRequests();
+    const jobsBefore = (await request(t.server).get('/api/jobs').expect(200)).body.jobs.length;
+    const message = `no configured source has app_id ${chat.id} in organization_id gamma (it is configured under: acme, beta)`;
+    const answers = {
+      backup: await request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'gamma' }),
+      async: await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: chat.id, organization_id: 'gamma' }),
+      scheduled: await request(t.server).post('/api/conversation-logs/scheduled').send({ apps: [{ app_id: chat.id, organization_id: 'gamma' }] }),
+      test: await request(t.server).post(`/api/sources/${chat.id}/test?organization_id=gamma`),
+    };
+    for (const [route, res] of Object.entries(answers)) {
+      expect({ route, status: res.status, body: res.body }).toEqual({ route, status: 404, body: { statusCode: 404, error: 'Not Found', field: 'organization_id', message } });
+    }
+    const page = await backUpNow('gamma');
+    expect(page.status).toBe(404);
+    expect(page.body).toMatchObject({ statusCode: 404, message: `N${message.slice(1)}.` });
+    expect(archivedByOrganization(t.logsDir)).toEqual({});
+    expect((await request(t.server).get('/api/jobs').expect(200)).body.jobs).toHaveLength(jobsBefore);
+    expect(sim.requests).toEqual([]);
+  });
+
   it('"Back up now" backs up the one source named by (organization, app id), never its namesake', async () => {
     sim.clearRequests();
     const beta = await backUpNow('beta');
@@ -163,5 +184,58 @@ describe('one app, one identity: the same app id under two organizations', () =>
     const filtered = (await request(t.server).get('/admin/search').query({ organization_id: 'beta', app_id: chat.id }).expect(200)).text;
     expect(filtered).toContain(`beta / ${chat.name}`);
     expect(filtered).not.toContain(`acme / ${ACME}`);
+  });
+});
+
+describe('one app, one identity: an organization the only source of the app is not in', () => {
+  let sim: DifySimulator;
+  let chat: SimulatedApp;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ generate: false });
+    chat = sim.apps.find((a) => a.mode === 'chat')!;
+    sim.addConversation({ app_id: chat.id, from_source: 'console', queries: ['Where is the invoice for March?'] });
+    const file = path.join(makeTempDir('vault-identity-'), 'apps.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify([{ app_id: chat.id, organization_id: 'acme', console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId }]),
+    );
+    t = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', DIFY_APPS_FILE: file, BACKFILL_FROM: '10d', DIFY_MAX_RETRIES: '0' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sim?.close();
+  });
+
+  it("never backs up acme's source into another organization's folder: 404 naming organization_id, as the source test answers", async () => {
+    sim.clearRequests();
+    const jobsBefore = (await request(t.server).get('/api/jobs').expect(200)).body.jobs.length;
+    const message = `no configured source has app_id ${chat.id} in organization_id gamma (it is configured under: acme)`;
+    const notFound = { statusCode: 404, error: 'Not Found', field: 'organization_id', message };
+    const answers = {
+      backup: await request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'gamma' }),
+      async: await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: chat.id, organization_id: 'gamma' }),
+      scheduled: await request(t.server).post('/api/conversation-logs/scheduled').send({ apps: [{ app_id: chat.id, organization_id: 'gamma' }] }),
+      test: await request(t.server).post(`/api/sources/${chat.id}/test?organization_id=gamma`),
+    };
+    for (const [route, res] of Object.entries(answers)) expect({ route, status: res.status, body: res.body }).toEqual({ route, status: 404, body: notFound });
+    const page = await request(t.server).get('/admin').expect(200);
+    const backUpNow = await request(t.server)
+      .post('/admin/backup')
+      .set('Cookie', cookieOf(page))
+      .set('Accept', 'application/json')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text), app_id: chat.id, organization_id: 'gamma' });
+    expect(backUpNow.status).toBe(404);
+    expect(backUpNow.body).toMatchObject({ statusCode: 404, message: `N${message.slice(1)}.` });
+    expect(archivedByOrganization(t.logsDir)).toEqual({});
+    expect((await request(t.server).get('/api/jobs').expect(200)).body.jobs).toHaveLength(jobsBefore);
+    expect(sim.requests).toEqual([]);
+
+    // its own organization still backs it up
+    const saved = await request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'acme' }).expect(200);
+    expect(saved.body).toMatchObject({ success: true, organization_id: 'acme', created_count: 1 });
+    expect(Object.keys(archivedByOrganization(t.logsDir))).toEqual(['acme']);
   });
 });

@@ -99,7 +99,9 @@ describe('Logging of the service process (node dist/main.js)', () => {
     });
     await stop(p);
     const text = lines(p.stdout);
-    const startUp = text.slice(0, text.findIndex((l) => l.includes('Listening on')) + 1);
+    const listening = text.findIndex((l) => l.includes('Listening on'));
+    expect(listening).toBeGreaterThanOrEqual(0);
+    const startUp = text.slice(0, listening + 1);
     const tasks = text.filter((l) => l.includes('[ScheduledTasksService] Registered'));
     expect(tasks).toEqual([
       expect.stringMatching(/Registered backup task "15 1 \* \* \*" \(Europe\/Paris\), next run \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/),

@@ -10,6 +10,7 @@
  *   await set.close();
  */
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { Client } from 'pg';
@@ -43,6 +44,7 @@ export interface ReplicaSetOptions {
 }
 
 export interface ReplicaSet {
+  /** the shared database's URL, with a password in it (never to be logged) */
   databaseUrl: string;
   s3: S3Instance;
   bucket: string;
@@ -82,7 +84,11 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
   const s3 = await startS3();
   const client = s3Client(s3);
   const bucket = await createBucket(client, 'replicas');
-  const databaseUrl = await createDatabase('replicas');
+  // a password in the URL, as in production: the test server trusts loopback, so it is never asked for, but
+  // the replicas hold it and must never print it
+  const plainUrl = new URL(await createDatabase('replicas'));
+  plainUrl.password = `pg-${randomBytes(12).toString('hex')}`;
+  const databaseUrl = plainUrl.toString();
   const replicas: Replica[] = [];
   const auth: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
 
@@ -124,10 +130,12 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
         S3_PREFIX,
         ...extra,
       });
-      const self = (await listReplicas({ ...p, id: '', logsDir })).replicas.find((r) => r.self);
-      if (!self) throw new Error(`the replica on ${p.url} does not list itself in GET /api/replicas`);
-      const replica: Replica = { ...p, id: self.replica, logsDir };
+      // kept from the moment it runs, so close() stops it even when the checks below throw
+      const replica: Replica = { ...p, id: '', logsDir };
       replicas.push(replica);
+      const self = (await listReplicas(replica)).replicas.find((r) => r.self);
+      if (!self) throw new Error(`the replica on ${p.url} does not list itself in GET /api/replicas`);
+      replica.id = self.replica;
       return replica;
     },
     async stop(replica) {
