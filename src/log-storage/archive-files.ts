@@ -111,6 +111,15 @@ export class ArchiveFiles {
     for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, size: object.size };
   }
 
+  /** The path of every file under conversations/, in key order, without sizes (when the store can, unsized). */
+  async *walkPaths(): AsyncGenerator<string> {
+    if (this.store.listKeys) {
+      yield* this.store.listKeys(`${CONVERSATIONS_DIR}/`);
+      return;
+    }
+    for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield object.key;
+  }
+
   /**
    * The stored bytes of many files, framed for a JSON array or NDJSON. A file is passed through only when it
    * still has the given size and holds one JSON object; any other file, and one that is gone, comes back as

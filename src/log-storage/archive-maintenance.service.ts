@@ -11,7 +11,7 @@ import type { CleanOptions, CleanResult, RebuildProgress, ReindexOptions, Reinde
 
 const PAGE = 200;
 /** rebuild: rows per insert transaction, files per read request, read requests in flight */
-const INSERT_BATCH = 5000;
+const INSERT_BATCH = 1024;
 const READ_BATCH = 256;
 const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
@@ -189,6 +189,16 @@ export class ArchiveMaintenance {
     const started = Date.now();
     this.logger.log('Started catalog rebuild');
     await this.catalog.startRebuild();
+    try {
+      return await this.load(started);
+    } catch (error) {
+      await this.catalog.abortRebuild?.();
+      throw error;
+    }
+  }
+
+  /** The rows of every file, between `startRebuild` and `finishRebuild` (see `rebuild`). */
+  private async load(started: number): Promise<ReindexResult> {
     const skipped: SkippedFile[] = [];
     let indexed = 0;
     let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
@@ -223,15 +233,15 @@ export class ArchiveMaintenance {
       if (batch.length >= INSERT_BATCH) await flush();
       this.report(done, total);
     };
-    for await (const file of this.files.walk()) {
+    for await (const file of this.files.walkPaths()) {
       listed++;
-      const info = parseArchivePath(file.path);
+      const info = parseArchivePath(file);
       if (!info) {
-        skipped.push({ path: file.path, reason: 'not an archive file name' });
+        skipped.push({ path: file, reason: 'not an archive file name' });
         done++;
         continue;
       }
-      pending.push({ path: file.path, info });
+      pending.push({ path: file, info });
       if (pending.length >= READ_BATCH) {
         send();
         if (ahead.length >= READS_AHEAD) await take();

@@ -26,6 +26,7 @@ function fakeFiles(): Fake<ArchiveFiles> {
     exists: jest.fn().mockResolvedValue(false),
     remove: jest.fn().mockResolvedValue(undefined),
     walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
+    walkPaths: jest.fn(async function* (): AsyncGenerator<string> {}),
     dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
     tallyDirs: jest.fn(async (dirs: { dir: string; expected: number }[]) => dirs.map((d) => ({ files: d.expected, bytes: null }))),
     // every file the slow way unless a test says otherwise
@@ -54,6 +55,7 @@ function fakeCatalog(): Fake<Catalog> {
     close: jest.fn(),
     startRebuild: jest.fn(),
     finishRebuild: jest.fn(),
+    abortRebuild: jest.fn(),
     upsert: jest.fn().mockReturnValue(1),
     insertMany: jest.fn().mockReturnValue([]),
     findConversation: jest.fn().mockReturnValue(undefined),
@@ -416,10 +418,10 @@ describe(LogStorageService.name, () => {
     it('indexes good files and reports every skipped one with its reason', async () => {
       const good = PATH;
       const mismatched = 'conversations/other/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
-      files.walk.mockImplementation(async function* () {
-        yield { path: good, size: 1 };
-        yield { path: mismatched, size: 1 };
-        yield { path: 'conversations/readme.md', size: 1 };
+      files.walkPaths.mockImplementation(async function* () {
+        yield good;
+        yield mismatched;
+        yield 'conversations/readme.md';
       });
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       const result = await sut.reindex();
@@ -429,6 +431,18 @@ describe(LogStorageService.name, () => {
         { path: mismatched, reason: 'its conversation_id or organization_id does not match the path' },
       ]);
       expect(catalog.insertMany.mock.calls[0][0].map((i) => i.entry.path)).toEqual([good]);
+      expect(catalog.finishRebuild).toHaveBeenCalled();
+      expect(catalog.abortRebuild).not.toHaveBeenCalled();
+    });
+
+    it('ends the bulk load when reading the files fails, and fails the rebuild', async () => {
+      files.walkPaths.mockImplementation(async function* () {
+        yield PATH;
+      });
+      files.catalogEntries.mockRejectedValue(new Error('the store failed'));
+      await expect(sut.reindex()).rejects.toThrow('the store failed');
+      expect(catalog.abortRebuild).toHaveBeenCalled();
+      expect(catalog.finishRebuild).not.toHaveBeenCalled();
     });
   });
 });
