@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { mapConcurrent } from '../common/concurrency';
+import { mapConcurrent, readAhead } from '../common/concurrency';
 import { orgAppLabel } from '../common/org-app-label';
 import { DifyClientFactory } from '../dify/dify-client.factory';
+import { PAGE_LIMIT } from '../dify/paging';
 import type { ConversationRef, CrawlWindow, DifyApp, DifyAppClient, DifySource } from '../dify/dify.types';
 import { toArchivedConversation } from '../dify/normalise';
 import { isStorageFailure } from '../log-storage/log-storage.errors';
@@ -65,13 +66,35 @@ export class BackupService {
     let storageFailure: NodeJS.ErrnoException | undefined;
     const report = () => onProgress?.({ ...progress });
 
-    const saveOne = async (ref: ConversationRef) => {
+    const failed = (ref: ConversationRef, error: unknown) => {
+      progress.failed++;
+      errors.push({ conversation_id: ref.id, error: errorText(error) });
+      // a full or read-only disk fails every later write too: stop listing instead of fetching in vain
+      if (isStorageFailure(error)) storageFailure ??= error;
+      report();
+    };
+
+    /** The conversation with every message, or null when fetching it failed (counted). */
+    const fetchOne = async (ref: ConversationRef) => {
       try {
         const messages = await client.getMessages(app, ref);
-        const archived = toArchivedConversation(
+        return toArchivedConversation(
           { app, accessMode: client.accessMode, conversation: ref.raw, messages, ...(ref.user ? { user: ref.user } : {}) },
           { appId: source.app_id, organizationId: source.organization_id ?? null, loggedAt: new Date() },
         );
+      } catch (error) {
+        failed(ref, error);
+        return null;
+      }
+    };
+
+    const saveOne = async (ref: ConversationRef, archived: ReturnType<typeof toArchivedConversation>) => {
+      // after a full or read-only disk, a conversation fetched meanwhile fails the same way without a write
+      if (storageFailure) {
+        failed(ref, storageFailure);
+        return;
+      }
+      try {
         if (isErased(archived)) {
           // an erased end user: never written again, only counted
           counts.erased++;
@@ -90,13 +113,22 @@ export class BackupService {
           filePaths.push(saved.path);
         }
         done?.add(ref.id);
+        report();
       } catch (error) {
-        progress.failed++;
-        errors.push({ conversation_id: ref.id, error: errorText(error) });
-        // a full or read-only disk fails every later write too: stop listing instead of fetching in vain
-        if (isStorageFailure(error)) storageFailure ??= error;
+        failed(ref, error);
       }
-      report();
+    };
+
+    // Saving (a synced file and a catalog row) is off the fetching calls: the next request to Dify starts
+    // while the last conversation is being written, so the requests in flight stay at `concurrency`. At most
+    // `concurrency` saves wait or run at once (memory stays bounded; a slow disk slows the fetching down).
+    const saving = new Set<Promise<void>>();
+    const fetchAndSave = async (ref: ConversationRef) => {
+      const archived = await fetchOne(ref);
+      if (!archived) return;
+      while (saving.size >= this.config.dify.concurrency) await Promise.race(saving);
+      const save: Promise<void> = saveOne(ref, archived).finally(() => saving.delete(save));
+      saving.add(save);
     };
 
     const stop = (): boolean => {
@@ -105,20 +137,23 @@ export class BackupService {
     };
     // the pool lets every save under way finish before it returns or throws: the counts include them all
     try {
+      // the next page of the listing is fetched while the current one is being worked on
       await mapConcurrent(
-        client.listConversations(app, window),
+        readAhead(client.listConversations(app, window), PAGE_LIMIT),
         this.config.dify.concurrency,
         async (ref) => {
           // its messages were all fetched by an earlier day of this run, before the run's end: nothing new to see
           if (done?.has(ref.id)) return;
           progress.seen++;
-          await saveOne(ref);
+          await fetchAndSave(ref);
         },
         { stop },
       );
     } catch (error) {
       // listing itself failed part way: what was saved stays saved, the run is reported as failed
       errors.push({ conversation_id: '*', error: `listing conversations failed: ${errorText(error)}` });
+    } finally {
+      while (saving.size) await Promise.all(saving);
     }
     if (storageFailure) errors.push(archiveStopError(storageFailure.code));
     for (const w of client.takeWarnings?.() ?? []) if (!warnings.includes(w)) warnings.push(w);

@@ -55,3 +55,44 @@ export async function mapConcurrent<T, R>(
   if (failed) throw (failed as { error: unknown }).error;
   return results;
 }
+
+/**
+ * The items of an async listing, pulled up to `size` ahead of the consumer: a paged listing fetches its
+ * next page while the items of the current one are still being worked on, instead of when they are all
+ * done. A consumer that stops early closes the listing (once the pulls under way have settled); a
+ * failure of the listing reaches the consumer at the item where it happened.
+ */
+export async function* readAhead<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T> {
+  const iterator = items[Symbol.asyncIterator]();
+  const ahead: Promise<IteratorResult<T>>[] = [];
+  let ended = false;
+  const fill = () => {
+    while (!ended && ahead.length < Math.max(1, size)) {
+      const next = iterator.next();
+      next.then(
+        (r) => {
+          if (r.done) ended = true;
+        },
+        () => (ended = true),
+      );
+      ahead.push(next);
+    }
+  };
+  let finished = false;
+  try {
+    for (;;) {
+      fill();
+      const next = await ahead.shift()!;
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!finished) {
+      await Promise.allSettled(ahead);
+      await iterator.return?.();
+    }
+  }
+}

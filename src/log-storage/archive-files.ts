@@ -150,6 +150,18 @@ export class ArchiveFiles {
   }
 
   /**
+   * The path of every file under conversations/, in key order, without sizes when the store can list keys
+   * alone (no stat per file); with the ETag when the store's listing has one.
+   */
+  async *walkPaths(): AsyncGenerator<{ path: string; etag?: string }> {
+    if (this.store.listKeys) {
+      for await (const key of this.store.listKeys(`${CONVERSATIONS_DIR}/`)) yield { path: key };
+      return;
+    }
+    for await (const object of this.store.list(`${CONVERSATIONS_DIR}/`)) yield { path: object.key, etag: object.etag };
+  }
+
+  /**
    * The stored bytes of many files, framed for a JSON array or NDJSON. A file is passed through only when it
    * still has the given size and holds one JSON object; any other file, and one that is gone, comes back as
    * `check`. A file's `insert` (see `organizationMember`) is added right after its `{`. `reuse`: see

@@ -20,7 +20,7 @@ import type {
 
 const PAGE = 200;
 /** rebuild: rows per insert transaction, files per read request, read requests in flight */
-const INSERT_BATCH = 5000;
+const INSERT_BATCH = 1024;
 const READ_BATCH = 256;
 const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
@@ -280,6 +280,16 @@ export class ArchiveMaintenance {
     const started = Date.now();
     this.logger.log('Started catalog rebuild');
     await this.catalog.startRebuild();
+    try {
+      return await this.load(started);
+    } catch (error) {
+      await this.catalog.abortRebuild?.();
+      throw error;
+    }
+  }
+
+  /** The rows of every file, between `startRebuild` and `finishRebuild` (see `rebuild`). */
+  private async load(started: number): Promise<ReindexResult> {
     const skipped: SkippedFile[] = [];
     let indexed = 0;
     let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
@@ -314,7 +324,7 @@ export class ArchiveMaintenance {
       if (batch.length >= INSERT_BATCH) await flush();
       this.report(done, total);
     };
-    for await (const file of this.files.walk()) {
+    for await (const file of this.files.walkPaths()) {
       listed++;
       const info = parseArchivePath(file.path);
       if (!info) {
@@ -323,7 +333,7 @@ export class ArchiveMaintenance {
         continue;
       }
       // the listing's ETag is the MD5 of the bytes about to be read: saves wait for the rebuild
-      pending.push({ path: file.path, info, etag: file.etag });
+      pending.push({ path: file.path, info, ...(file.etag ? { etag: file.etag } : {}) });
       if (pending.length >= READ_BATCH) {
         send();
         if (ahead.length >= READS_AHEAD) await take();

@@ -20,6 +20,11 @@ export interface ArchiveStore {
   /** Every object whose key starts with `prefix`, in key order, fetched a page at a time (memory stays flat). */
   list(prefix: string, options?: ListOptions): AsyncIterable<ArchiveObject>;
   /**
+   * Optional: the keys of every object under the folder, in key order, without sizes: cheaper than `list`
+   * where sizing an object costs a call of its own (a file's stat). A rebuild reads every object anyway.
+   */
+  listKeys?(folder: string): AsyncIterable<string>;
+  /**
    * Optional: how many objects there are under the folder, cheaper than listing them (no sizes). A rebuild
    * uses it to say "N of M" from its start.
    */

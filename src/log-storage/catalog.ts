@@ -20,6 +20,11 @@ export interface Catalog {
   startRebuild(): Promise<void>;
   finishRebuild(): Promise<void>;
   /**
+   * Optional: after a rebuild that failed between `startRebuild` and `finishRebuild`, ends the bulk load
+   * (the catalog stays unfinished, so it is rebuilt at the next start) and lets ordinary writes go on.
+   */
+  abortRebuild?(): Promise<void>;
+  /**
    * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
    * returned with the path that holds it.
    */

@@ -31,6 +31,7 @@ function fakeFiles(): FakeFiles {
     exists: jest.fn().mockResolvedValue(false),
     remove: jest.fn().mockResolvedValue(undefined),
     walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
+    walkPaths: jest.fn(async function* (): AsyncGenerator<{ path: string; etag?: string }> {}),
     dayFolders: jest.fn(async function* (): AsyncGenerator<DayFolder> {}),
     tallyDirs: jest.fn(async (dirs: { dir: string; expected: number }[]) => dirs.map((d) => ({ files: d.expected, bytes: null }))),
     // every file the slow way unless a test says otherwise
@@ -67,6 +68,7 @@ function fakeCatalog(): Fake<Catalog> {
     close: jest.fn(),
     startRebuild: jest.fn(),
     finishRebuild: jest.fn(),
+    abortRebuild: jest.fn(),
     upsert: jest.fn().mockReturnValue(1),
     insertMany: jest.fn().mockReturnValue([]),
     findConversation: jest.fn().mockReturnValue(undefined),
@@ -616,10 +618,10 @@ describe(LogStorageService.name, () => {
     it('indexes good files and reports every skipped one with its reason', async () => {
       const good = PATH;
       const mismatched = 'conversations/other/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json';
-      files.walk.mockImplementation(async function* () {
-        yield { path: good, size: 1, etag: 'e'.repeat(32) };
-        yield { path: mismatched, size: 1 };
-        yield { path: 'conversations/readme.md', size: 1 };
+      files.walkPaths.mockImplementation(async function* () {
+        yield { path: good, etag: 'e'.repeat(32) };
+        yield { path: mismatched };
+        yield { path: 'conversations/readme.md' };
       });
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 1, sha256: 's' });
       const result = await sut.reindex();
@@ -635,6 +637,18 @@ describe(LogStorageService.name, () => {
         ok: true,
         entry: { md5: '' },
       });
+      expect(catalog.finishRebuild).toHaveBeenCalled();
+      expect(catalog.abortRebuild).not.toHaveBeenCalled();
+    });
+
+    it('ends the bulk load when reading the files fails, and fails the rebuild', async () => {
+      files.walkPaths.mockImplementation(async function* () {
+        yield { path: PATH };
+      });
+      files.catalogEntries.mockRejectedValue(new Error('the store failed'));
+      await expect(sut.reindex()).rejects.toThrow('the store failed');
+      expect(catalog.abortRebuild).toHaveBeenCalled();
+      expect(catalog.finishRebuild).not.toHaveBeenCalled();
     });
   });
 });

@@ -51,6 +51,23 @@ describe(`${FsArchiveStore.name} on disk`, () => {
     expect(fs.existsSync(live)).toBe(true);
   });
 
+  it('lists keys without sizes in the order of the sized listing, temp files hidden', async () => {
+    for (const key of [`${day}/b.json`, `${day}/a.json`, 'conversations/acme/2024/01/2/c.json', 'conversations/2023/12/31/d.json', 'conversations/acme-x/e.json']) {
+      await sut.put(key, Buffer.from('{}'));
+    }
+    fs.writeFileSync(path.join(root, day, 'a.json.999999999.abcd1234.tmp'), 'half');
+    const sized: string[] = [];
+    for await (const o of sut.list('conversations/')) sized.push(o.key);
+    const keys: string[] = [];
+    for await (const key of sut.listKeys('conversations/')) keys.push(key);
+    expect(keys).toEqual(sized);
+    expect(keys).toHaveLength(5);
+    const under: string[] = [];
+    for await (const key of sut.listKeys(`${day}/`)) under.push(key);
+    expect(under).toEqual([`${day}/a.json`, `${day}/b.json`]);
+    await expect(sut.listKeys('../').next()).rejects.toThrow();
+  });
+
   it('removes folders left empty by a folder deletion, keeping the first segment', async () => {
     await sut.put(`${day}/a.json`, Buffer.from('{}'));
     await sut.put('conversations/acme/2023/12/31/b.json', Buffer.from('{}'));

@@ -118,6 +118,32 @@ export class FsArchiveStore implements ArchiveStore {
     }
   }
 
+  /** Directory reads only, in the order of `list`: no file is stat'ed. */
+  async *listKeys(folder: string): AsyncGenerator<string> {
+    checkFolder(folder);
+    yield* this.walkKeys(folder);
+  }
+
+  private async *walkKeys(dirKey: string): AsyncGenerator<string> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(dirKey ? this.absolute(dirKey.slice(0, -1)) : this.root, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    const keys: string[] = [];
+    for (const e of entries) {
+      if (e.isDirectory()) keys.push(`${dirKey}${e.name}/`);
+      else if (e.isFile() && !e.name.endsWith(TMP_SUFFIX)) keys.push(`${dirKey}${e.name}`);
+    }
+    keys.sort();
+    for (const key of keys) {
+      if (key.endsWith('/')) yield* this.walkKeys(key);
+      else yield key;
+    }
+  }
+
   /** Directory reads only: no file is stat'ed. */
   async countObjects(folder: string): Promise<number> {
     checkFolder(folder);

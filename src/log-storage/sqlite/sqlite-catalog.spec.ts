@@ -43,6 +43,40 @@ describe(SqliteCatalog.name, () => {
     expect((await sut.open()).reason).toBe(`catalog schema version 0 is not ${CATALOG_SCHEMA_VERSION}`);
   });
 
+  it('loads the rows of many bulk calls, readable once the rebuild is finished, from another connection too', async () => {
+    await sut.open();
+    await sut.startRebuild();
+    for (let batch = 0; batch < 3; batch++) {
+      await sut.insertMany(Array.from({ length: 4 }, (_, i) => ({ entry: entry(`c${batch}-${i}`, { queries: `word${batch}` }), messages: messages([batch]) })));
+    }
+    await sut.finishRebuild();
+    expect(await sut.count()).toBe(12);
+    expect((await sut.search({}, 'word2', null, 10)).map((r) => r.conversation_id).sort()).toEqual(['c2-0', 'c2-1', 'c2-2', 'c2-3']);
+    const other = new Database(path.join(dir, CATALOG_FILE), { readonly: true });
+    try {
+      expect(other.prepare('SELECT COUNT(*) AS n FROM messages').get()).toEqual({ n: 12 });
+      expect(other.prepare("SELECT value FROM meta WHERE key = 'complete'").get()).toEqual({ value: '1' });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('after an aborted rebuild keeps it unfinished and commits ordinary writes again', async () => {
+    await sut.open();
+    await sut.startRebuild();
+    await sut.insertMany([{ entry: entry('half'), messages: [] }]);
+    await sut.abortRebuild();
+    await sut.upsert(entry('later'), []);
+    const other = new Database(path.join(dir, CATALOG_FILE), { readonly: true });
+    try {
+      expect(other.prepare('SELECT conversation_id FROM files').all()).toEqual([{ conversation_id: 'later' }]);
+    } finally {
+      other.close();
+    }
+    await sut.close();
+    expect(await sut.open()).toEqual({ needsRebuild: true, reason: 'the last rebuild did not finish' });
+  });
+
   describe('with a fresh catalog', () => {
     beforeEach(async () => {
       await sut.open();

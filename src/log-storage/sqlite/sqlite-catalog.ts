@@ -17,6 +17,12 @@ const ENTRY_COLUMNS = [
 
 const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at' && c !== 'org_from_path').map((c) => `f.${c}`).join(', ')}`;
 
+/** the full-text index's in-memory buffer: SQLite's default, and during a rebuild's bulk load */
+const FTS_HASH_BYTES = 1024 * 1024;
+const BULK_FTS_HASH_BYTES = 16 * 1024 * 1024;
+/** a rebuild's rows per transaction */
+const BULK_COMMIT_ROWS = 8192;
+
 type Statement = Database.Statement<unknown[], unknown>;
 
 const removedKey = (orgKey: string, day: string) => `${orgKey}/${day}`;
@@ -38,6 +44,8 @@ export class SqliteCatalog implements Catalog {
   private readonly removed = new Set<string>();
   /** between startRebuild and finishRebuild: rows are loaded in bulk, indexes and totals come at the end */
   private bulk = false;
+  /** rows loaded in the bulk load's open transaction */
+  private bulkRows = 0;
 
   constructor(readonly file: string) {}
 
@@ -115,28 +123,49 @@ export class SqliteCatalog implements Catalog {
    */
   async startRebuild(): Promise<void> {
     const db = this.conn();
+    // a rebuild that failed half-way left its last batch open
+    if (db.inTransaction) db.exec('ROLLBACK');
     this.statements.clear();
     this.removed.clear();
-    db.exec(DROP_ALL);
+    // out of the write-ahead log first: the drop frees every page of the old catalog, which the log would
+    // otherwise hold once more and copy back
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.pragma('journal_mode = MEMORY');
     db.pragma('synchronous = OFF');
+    db.exec(DROP_ALL);
     // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
     db.pragma('cache_size = -32768');
     db.exec(TABLES);
+    // the full-text index takes rows into memory up to this size before writing them as a segment: bigger
+    // segments, fewer merges of them (the default, 1 MiB, is back at the end)
+    db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${BULK_FTS_HASH_BYTES})`);
     this.setMeta('schema_version', String(CATALOG_SCHEMA_VERSION));
     this.setMeta('complete', '0');
     this.bulk = true;
+    this.bulkRows = 0;
   }
 
   /** Creates the indexes, the per-folder totals and their triggers, and marks the catalog complete. */
   async finishRebuild(): Promise<void> {
     const db = this.conn();
+    if (db.inTransaction) db.exec('COMMIT');
     this.statements.clear();
     db.transaction(() => {
       db.exec(INDEXES_AND_TRIGGERS);
+      db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${FTS_HASH_BYTES})`);
       this.setMeta('complete', '1');
     })();
+    this.bulk = false;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('cache_size = -2000');
+  }
+
+  /** Rolls back the bulk load's open transaction and leaves bulk mode; the catalog stays marked unfinished. */
+  async abortRebuild(): Promise<void> {
+    const db = this.conn();
+    if (db.inTransaction) db.exec('ROLLBACK');
+    this.statements.clear();
     this.bulk = false;
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -168,7 +197,12 @@ export class SqliteCatalog implements Catalog {
     return duplicates;
   }
 
-  /** A rebuild's rows, positional and without look-ups: the unique (org_key, conversation_id) refuses a second file. */
+  /**
+   * A rebuild's rows, positional and without look-ups: the unique (org_key, conversation_id) refuses a second
+   * file. The rows of many calls share one transaction, committed every BULK_COMMIT_ROWS rows (and by
+   * `finishRebuild`): callers hand over small batches, whose objects are garbage soon, while the full-text
+   * index still gets big segments.
+   */
   private loadMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): { path: string; duplicateOf: string }[] {
     const duplicates: { path: string; duplicateOf: string }[] = [];
     const columns = ENTRY_COLUMNS.join(', ');
@@ -181,7 +215,13 @@ export class SqliteCatalog implements Catalog {
     );
     const insertText = this.stmt('INSERT INTO fts (rowid, name, queries, answers) VALUES (?, ?, ?, ?)');
     const indexedAt = new Date().toISOString();
-    this.conn().transaction(() => {
+    const db = this.conn();
+    if (!db.inTransaction) {
+      db.exec('BEGIN');
+      this.bulkRows = 0;
+    }
+    // a savepoint: a failure leaves the rows of earlier calls in place, as separate transactions would
+    db.transaction(() => {
       for (const { entry: e, messages } of items) {
         const done = insertFile.run(
           e.path, e.org_key, e.organization_id, e.app_id, e.conversation_id, e.day, e.dir, e.name, e.size, e.sha256, e.md5,
@@ -199,6 +239,8 @@ export class SqliteCatalog implements Catalog {
         insertText.run(id, e.name, e.queries, e.answers);
       }
     })();
+    this.bulkRows += items.length;
+    if (this.bulkRows >= BULK_COMMIT_ROWS) db.exec('COMMIT');
     return duplicates;
   }
 
