@@ -529,7 +529,7 @@ describe(LogStorageService.name, () => {
         yield listed(e, 5, 'e'.repeat(32));
         yield listed(f, 6, 'f'.repeat(32));
       });
-      files.hash.mockImplementation(async (p: string) => (p === c ? { size: 5, sha256: 'sha-c' } : null));
+      files.hash.mockImplementation(async (p: string) => (p === c ? { size: 5, sha256: 'sha-c' } : p === b ? { size: 5, sha256: 'sha-b-now' } : null));
       files.read.mockImplementation(async (p: string) =>
         p === b ? { text: JSON.stringify({ ...conv, conversation_id: 'b' }), size: 5, sha256: 's' } : p === e ? { text: JSON.stringify({ ...conv, conversation_id: 'e' }), size: 5, sha256: 's' } : p === f ? { text: 'not json', size: 6, sha256: 's' } : null,
       );
@@ -537,21 +537,21 @@ describe(LogStorageService.name, () => {
       expect(result).toMatchObject({
         method: 'etag',
         checked: 6,
-        by_etag: 3,
-        by_sha256: 1,
-        sha256_fallback: 1,
+        by_etag: 2,
+        by_sha256: 2,
+        sha256_fallback: 2,
         missing: [d],
         changed: [b],
         unindexed: [e],
         corrupt: [f],
       });
-      // a, and d (gone), were never read
-      expect(files.hash.mock.calls.map((call) => call[0])).toEqual([c]);
+      // a, and d (gone), were never read; b (same size, another ETag) was hashed before being called changed
+      expect(files.hash.mock.calls.map((call) => call[0]).sort()).toEqual([b, c]);
       expect(files.read.mock.calls.map((call) => call[0]).sort()).toEqual([b, e, f].sort());
     });
 
     it('downloads and hashes every object with sha256, and on a store whose listing has no ETags', async () => {
-      catalog.pageByPath.mockImplementation(async (after: string | null) => (after ? [] : [row({ path: 'conversations/x/a.json', sha256: 'sha-a' }), row({ id: 2, path: 'conversations/x/b.json', sha256: 'sha-b' })]));
+      catalog.pageByPath.mockImplementation(async (after: string | null) => (after ? [] : [row({ path: 'conversations/x/a.json', sha256: 'sha-a', md5: 'a'.repeat(32) }), row({ id: 2, path: 'conversations/x/b.json', sha256: 'sha-b' })]));
       files.walk.mockImplementation(async function* () {
         yield listed('conversations/x/a.json', 10, 'a'.repeat(32));
         yield listed('conversations/x/b.json', 10);
