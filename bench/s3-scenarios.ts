@@ -1,8 +1,9 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startSimulator } from '../src/simulator/simulator';
 import { createBucket, deleteBucket, S3Instance, s3Client } from '../test/support/ceph-rgw';
+import { countKeys, s3ArchiveEnv } from '../test/support/s3-bucket';
 import type { GeneratedArchive } from './archive-generator';
 import { median, runWorker } from './measure';
 import type { Row } from './report';
@@ -52,15 +53,7 @@ export function skippedRow(scenario: string, reason: string): Row {
 }
 
 function serviceEnv(s3: S3Instance, bucket: string): Record<string, string> {
-  return {
-    ARCHIVE_STORAGE: 's3',
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_BUCKET_NAME: bucket,
-    S3_ACCESS_KEY: s3.accessKeyId,
-    S3_SECRET_KEY: s3.secretAccessKey,
-    S3_ADDRESS_STYLE: 'path',
-  };
+  return s3ArchiveEnv(s3, bucket, { S3_ADDRESS_STYLE: 'path' });
 }
 
 function tmpDir(opts: S3BenchOptions, name: string): string {
@@ -97,17 +90,6 @@ async function upload(client: S3Client, bucket: string, a: BenchArchive, keys: s
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.readFileSync(path.join(a.dir, key)), ContentType: 'application/json' }));
   });
   return Date.now() - started;
-}
-
-async function countObjects(client: S3Client, bucket: string): Promise<number> {
-  let n = 0;
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000, ContinuationToken: token }));
-    n += page.KeyCount ?? 0;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return n;
 }
 
 const elapsed = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
@@ -157,7 +139,7 @@ export async function s3BackupScenario(services: BenchServices, opts: S3BenchOpt
       const bucket = await createBucket(client, 'bench-backup');
       try {
         const inBucket = await runBackup(serviceEnv(s3, bucket));
-        const objects = await countObjects(client, bucket);
+        const objects = await countKeys(client, bucket);
         if (objects < b.conversations) throw new Error(`the bucket holds ${objects} objects after the backup, expected at least ${b.conversations}`);
         toS3.push(inBucket.times[0]);
         rss = Math.max(rss, inBucket.maxRssKb);
@@ -339,7 +321,7 @@ async function retentionScenario(client: S3Client, s3: S3Instance, b: LoadedBuck
   log(`s3 retention: deleting ${count(older)} of ${count(a.meta.files)} objects (days before ${cut})`);
   const result = await runWorker({ kind: 'retention', logsDir: b.logsDir, daysToKeep, env: serviceEnv(s3, b.bucket) });
   if (result.details.deleted_files !== older) throw new Error(`retention deleted ${String(result.details.deleted_files)} objects, expected ${older}`);
-  const left = await countObjects(client, b.bucket);
+  const left = await countKeys(client, b.bucket);
   if (left !== a.meta.files - older) throw new Error(`${left} objects left after the retention, expected ${a.meta.files - older}`);
   log(`  ${result.times[0].toFixed(0)} ms, peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
 
@@ -354,7 +336,7 @@ async function retentionScenario(client: S3Client, s3: S3Instance, b: LoadedBuck
     if (res.Errors?.length) throw new Error(`DeleteObjects failed for ${res.Errors.length} keys (${res.Errors[0].Code})`);
   }
   const base = elapsed(start);
-  const leftAfterLoop = await countObjects(client, b.bucket);
+  const leftAfterLoop = await countKeys(client, b.bucket);
   if (leftAfterLoop !== a.meta.files - older) throw new Error(`${leftAfterLoop} objects left after the DeleteObjects loop, expected ${a.meta.files - older}`);
   log(`  DeleteObjects loop: ${base.toFixed(0)} ms`);
   const m = result.times[0];

@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { conversationPath } from '../../src/log-storage/archive-paths';
-import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
 import { conversation } from '../archive/archive-fixtures';
-import { createDatabase, dropDatabase } from '../support/postgres';
+import { createDatabase } from '../support/postgres';
+import { closeTwins, sqliteTwin } from '../support/catalog-twins';
 import { createTestApp, TestApp } from '../support/test-app';
 
 jest.setTimeout(300_000);
@@ -100,15 +100,9 @@ describe('catalog parity: SQLite and PostgreSQL', () => {
     writeSeedFiles(onPostgres.logsDir);
     // row ids break ties: both catalogs number the files as a rebuild walks them
     await request(onPostgres.server).post('/api/conversation-logs/reindex').expect(200);
-    onSqlite = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', LOGS_DIR: onPostgres.logsDir });
-    await onSqlite.app.get(LogStorageService).whenCatalogReady();
+    onSqlite = await sqliteTwin(onPostgres);
   });
-  afterAll(async () => {
-    await onSqlite?.close();
-    await onPostgres?.close();
-    await sim?.close();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => closeTwins({ onSqlite, onPostgres, sim, url }));
 
   it('answers the summary and the statistics alike', async () => {
     const { pg: all } = await both('/api/conversation-logs', { action: 'summary' });

@@ -2,12 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
-import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { CATALOG_FILE } from '../../src/log-storage/sqlite/catalog-schema';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator } from '../../src/simulator/simulator.types';
 import { readArchive } from '../support/archive';
-import { createDatabase, dropDatabase } from '../support/postgres';
+import { createDatabase } from '../support/postgres';
+import { closeTwins, sqliteTwin } from '../support/catalog-twins';
 import { createTestApp, TestApp } from '../support/test-app';
 
 jest.setTimeout(180_000);
@@ -36,16 +36,10 @@ describe('the service with DATABASE_URL', () => {
     // row ids break ties in search order: both catalogs number the files as a rebuild walks them
     expect((await request(onPostgres.server).post('/api/conversation-logs/reindex')).status).toBe(200);
     sqliteFileBefore = fs.existsSync(path.join(onPostgres.logsDir, CATALOG_FILE));
-    onSqlite = await createTestApp({ DIFY_ALLOWED_HOSTS: '127.0.0.1', LOGS_DIR: onPostgres.logsDir });
     // no SQLite catalog yet: it is rebuilt from the files in the background
-    await onSqlite.app.get(LogStorageService).whenCatalogReady();
+    onSqlite = await sqliteTwin(onPostgres);
   });
-  afterAll(async () => {
-    await onSqlite?.close();
-    await onPostgres?.close();
-    await sim?.close();
-    if (url) await dropDatabase(url);
-  });
+  afterAll(() => closeTwins({ onSqlite, onPostgres, sim, url }));
 
   const both = async (path: string) => {
     const [pg, lite] = await Promise.all([request(onPostgres.server).get(path), request(onSqlite.server).get(path)]);

@@ -1,5 +1,5 @@
 /** The service with ARCHIVE_STORAGE=s3 against a real S3 server on loopback: the archive lives in the bucket. */
-import { DeleteBucketPolicyCommand, ListObjectsV2Command, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { countKeys, listKeys, s3ArchiveEnv } from '../support/s3-bucket';
 import { startS3FaultProxy, S3FaultProxy } from '../support/s3-fault-proxy';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 
@@ -30,25 +31,10 @@ describe('the service with ARCHIVE_STORAGE=s3', () => {
   const env = (overrides: Record<string, string> = {}) => ({
     DIFY_ALLOWED_HOSTS: '127.0.0.1',
     LOGS_DIR: logsDir,
-    ARCHIVE_STORAGE: 's3',
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_BUCKET_NAME: bucket,
-    S3_ACCESS_KEY: s3.accessKeyId,
-    S3_SECRET_KEY: s3.secretAccessKey,
-    S3_PREFIX: PREFIX,
+    ...s3ArchiveEnv(s3, bucket, { S3_PREFIX: PREFIX }),
     ...overrides,
   });
-  const objectKeys = async (): Promise<string[]> => {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: PREFIX, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return keys.sort();
-  };
+  const objectKeys = (): Promise<string[]> => listKeys(client, bucket, PREFIX);
   const conversationKeys = async () => (await objectKeys()).filter((k) => k.startsWith(`${PREFIX}conversations/`));
   const backup = (app: SimulatedApp, body: Record<string, unknown>) => request(t.server).post('/api/conversation-logs').send({ app_id: app.id, organization_id: 'acme', ...body });
 
@@ -225,16 +211,7 @@ describe('the service with ARCHIVE_STORAGE=s3 through S3 faults', () => {
   const credentials = () => ({ console_api_url: sim.consoleApiUrl, admin_api_key: sim.adminApiKey, workspace_id: sim.workspaceId });
   const backup = () => request(t.server).post('/api/conversation-logs').send({ app_id: chat.id, organization_id: 'acme', ...credentials() });
   const ndjson = async () => (await request(t.server).get('/api/conversation-logs').query({ action: 'export', format: 'ndjson', ...ALL_DAYS }).expect(200)).text;
-  const objectCount = async () => {
-    let n = 0;
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}conversations/`, ContinuationToken: token }));
-      n += page.KeyCount ?? 0;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return n;
-  };
+  const objectCount = () => countKeys(client, bucket, `${PREFIX}conversations/`);
 
   beforeAll(async () => {
     s3 = await startS3();
@@ -246,13 +223,7 @@ describe('the service with ARCHIVE_STORAGE=s3 through S3 faults', () => {
     t = await createTestApp({
       DIFY_ALLOWED_HOSTS: '127.0.0.1',
       LOGS_DIR: makeTempDir('vault-s3-faults-'),
-      ARCHIVE_STORAGE: 's3',
-      S3_ENDPOINT: proxy.endpoint,
-      S3_REGION: s3.region,
-      S3_BUCKET_NAME: bucket,
-      S3_ACCESS_KEY: s3.accessKeyId,
-      S3_SECRET_KEY: s3.secretAccessKey,
-      S3_PREFIX: PREFIX,
+      ...s3ArchiveEnv(s3, bucket, { S3_ENDPOINT: proxy.endpoint, S3_PREFIX: PREFIX }),
       // a stalled request is given up after 3 s and tried again
       S3_REQUEST_TIMEOUT_SECONDS: '3',
       S3_READ_CONCURRENCY: '4',

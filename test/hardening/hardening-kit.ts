@@ -58,23 +58,37 @@ export function inspectArchive(logsDir: string): ArchiveCheck {
       continue;
     }
     if (!rel.startsWith('conversations/')) continue;
-    let json: { conversation_id?: string; messages?: unknown[] };
+    let json: ConversationFile | undefined;
     try {
       json = JSON.parse(fs.readFileSync(file, 'utf8'));
     } catch {
-      check.broken.push(rel);
-      continue;
+      json = undefined;
     }
-    const id = String(json.conversation_id);
-    check.files.set(id, (check.files.get(id) ?? 0) + 1);
-    check.messages.set(id, Array.isArray(json.messages) ? json.messages.length : -1);
+    recordConversationFile(check, rel, json);
   }
   return check;
 }
 
+export type ConversationFile = { conversation_id?: string; messages?: unknown[] };
+
+/** Counts one conversation file into `check`; `undefined` (unreadable or not complete JSON) lists it as broken. */
+export function recordConversationFile(check: ArchiveCheck, key: string, json: ConversationFile | undefined): void {
+  if (json === undefined) {
+    check.broken.push(key);
+    return;
+  }
+  const id = String(json.conversation_id);
+  check.files.set(id, (check.files.get(id) ?? 0) + 1);
+  check.messages.set(id, Array.isArray(json.messages) ? json.messages.length : -1);
+}
+
 /** Every conversation of the app archived exactly once, with all its messages, and nothing else wrong. */
 export function expectCompleteArchive(logsDir: string, sim: DifySimulator, app: SimulatedApp): void {
-  const check = inspectArchive(logsDir);
+  expectComplete(inspectArchive(logsDir), sim, app);
+}
+
+/** `check` holds every conversation of the app exactly once, with all its messages, and nothing else wrong. */
+export function expectComplete(check: ArchiveCheck, sim: DifySimulator, app: SimulatedApp): void {
   expect(check.broken).toEqual([]);
   expect(check.temps).toEqual([]);
   const expected = sim.conversations(app.id).map((c) => c.id).sort();

@@ -4,7 +4,7 @@ import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
 import { STORE_KINDS, storeUnderTest, StoreUnderTest } from '../support/archive-stores';
 import { makeTempDir } from '../support/test-app';
-import { ArchiveCheck, chatApp, inspectArchive, seedConversations, sourceEnv } from './hardening-kit';
+import { ArchiveCheck, chatApp, ConversationFile, expectComplete, inspectArchive, recordConversationFile, seedConversations, sourceEnv } from './hardening-kit';
 import { buildService, runCliProcess, ServiceProcess, startService, waitFor } from './process';
 
 jest.setTimeout(300_000);
@@ -26,16 +26,13 @@ async function inspectStore(store: StoreUnderTest, logsDir: string): Promise<Arc
       check.temps.push(key);
       continue;
     }
-    let json: { conversation_id?: string; messages?: unknown[] };
+    let json: ConversationFile | undefined;
     try {
       json = JSON.parse((await store.read(key)).toString('utf8'));
     } catch {
-      check.broken.push(key);
-      continue;
+      json = undefined;
     }
-    const id = String(json.conversation_id);
-    check.files.set(id, (check.files.get(id) ?? 0) + 1);
-    check.messages.set(id, Array.isArray(json.messages) ? json.messages.length : -1);
+    recordConversationFile(check, key, json);
   }
   return check;
 }
@@ -71,15 +68,7 @@ describe.each(STORE_KINDS)('Hardening: the service killed with SIGKILL in the mi
 
   const inspect = () => inspectStore(store, logsDir);
   /** Every conversation of the app archived exactly once, with all its messages, and nothing else wrong. */
-  const expectCompleteArchive = async () => {
-    const check = await inspect();
-    expect(check.broken).toEqual([]);
-    expect(check.temps).toEqual([]);
-    const expected = sim.conversations(app.id).map((c) => c.id).sort();
-    expect([...check.files.keys()].sort()).toEqual(expected);
-    expect([...check.files.values()].every((n) => n === 1)).toBe(true);
-    for (const id of expected) expect(check.messages.get(id)).toBe(sim.messages(id).length);
-  };
+  const expectCompleteArchive = async () => expectComplete(await inspect(), sim, app);
   const archivedCount = async () =>
     kind === 'fs' ? inspectArchive(logsDir).files.size : (await store.keys('conversations/')).filter((k) => !k.endsWith('.tmp')).length;
 

@@ -9,13 +9,14 @@
  *   await set.kill(leader);        // SIGKILL: the database releases its locks
  *   await set.close();
  */
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { Client } from 'pg';
 import { buildService, ServiceProcess, startService, waitFor } from '../hardening/process';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
+import { listKeys, s3ArchiveEnv } from '../support/s3-bucket';
 import { createDatabase, dropDatabase } from '../support/postgres';
 import { makeTempDir } from '../support/test-app';
 
@@ -120,14 +121,7 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
         ...options.env,
         DATABASE_URL: databaseUrl,
         LOGS_DIR: logsDir,
-        ARCHIVE_STORAGE: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_REGION: s3.region,
-        S3_BUCKET_NAME: bucket,
-        S3_ACCESS_KEY: s3.accessKeyId,
-        S3_SECRET_KEY: s3.secretAccessKey,
-        S3_ADDRESS_STYLE: 'path',
-        S3_PREFIX,
+        ...s3ArchiveEnv(s3, bucket, { S3_ADDRESS_STYLE: 'path', S3_PREFIX }),
         ...extra,
       });
       // kept from the moment it runs, so close() stops it even when the checks below throw
@@ -164,16 +158,7 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
     },
     api,
     raw,
-    async objectKeys() {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: S3_PREFIX, ContinuationToken: token }));
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys.sort();
-    },
+    objectKeys: () => listKeys(client, bucket, S3_PREFIX),
     async database() {
       const db = new Client({ connectionString: databaseUrl });
       await db.connect();

@@ -7,7 +7,7 @@
 import type { Client } from 'pg';
 import { startSimulator } from '../../src/simulator/simulator';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
-import { chatApp, nowSeconds } from '../hardening/hardening-kit';
+import { chatApp, nowSeconds, sourceEnv } from '../hardening/hardening-kit';
 import { waitFor } from '../hardening/process';
 import { openSse, Replica, ReplicaSet, S3_PREFIX, startReplicaSet } from './replica-kit';
 
@@ -72,22 +72,14 @@ describe('two replicas on one PostgreSQL and one S3 bucket (real processes)', ()
     app = chatApp(sim);
     set = await startReplicaSet({
       token: ADMIN_TOKEN,
-      env: {
-        DIFY_ALLOWED_HOSTS: '127.0.0.1',
-        DIFY_CONSOLE_API_URL: sim.consoleApiUrl,
-        DIFY_ADMIN_API_KEY: sim.adminApiKey!,
-        DIFY_WORKSPACE_ID: sim.workspaceId,
-        DIFY_APP_ID: app.id,
-        DIFY_ORGANIZATION_ID: 'acme',
-        DIFY_MAX_RETRIES: '2',
-        DIFY_RETRY_BASE_MS: '5',
+      env: sourceEnv(sim, app, 'console-admin', {
         DIFY_TIMEOUT_MS: '10000',
         DIFY_CONCURRENCY: String(SAVES_IN_FLIGHT),
         ENABLE_AUTO_LOGGING: 'true',
         BACKUP_CRON: '*/2 * * * * *',
         REPLICA_TIMEOUT_SECONDS: '4',
         ADMIN_TOKEN,
-      },
+      }),
     });
     db = await set.database();
   });

@@ -1,29 +1,7 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../support/test-app';
-
-type Loaded = { createTestApp: typeof createTestApp; SchedulerRegistry: typeof SchedulerRegistry };
-
-/**
- * The service's modules imported afresh with `env` in process.env, as an entry point imports them once
- * `.env` is read: the `@Cron` decorators take their expressions and zone at import.
- */
-function importWithEnvironment(env: Record<string, string>): Loaded {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    let loaded: Loaded | undefined;
-    jest.isolateModules(() => {
-      loaded = { createTestApp: require('../support/test-app').createTestApp, SchedulerRegistry: require('@nestjs/schedule').SchedulerRegistry };
-    });
-    return loaded!;
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+import { importWithEnvironment } from './scheduler-kit';
 
 /** An app whose configuration and cron settings both come from `env`. */
 async function startWithEnvironment(env: Record<string, string>): Promise<{ t: TestApp; registry: SchedulerRegistry }> {

@@ -1,5 +1,5 @@
 /** REPLICATE_CRON: the scheduled off-site copy into a real S3 bucket (Ceph RADOS Gateway on loopback), its status and its alert. */
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,30 +11,11 @@ import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../su
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { conversation } from '../archive/archive-fixtures';
 import { createDatabase, dropDatabase } from '../support/postgres';
+import { listKeys } from '../support/s3-bucket';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
-import { chatApp, consoleEnv, DAY, nowSeconds, startReceiver } from './scheduler-kit';
+import { chatApp, consoleEnv, DAY, importWithEnvironment, nowSeconds, startReceiver } from './scheduler-kit';
 
 jest.setTimeout(300_000);
-
-type Loaded = { createTestApp: typeof createTestApp; SchedulerRegistry: typeof SchedulerRegistry };
-
-/** The modules imported afresh with `env` in process.env: the `@Cron` decorators take their expressions at import. */
-function importWithEnvironment(env: Record<string, string>): Loaded {
-  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    let loaded: Loaded | undefined;
-    jest.isolateModules(() => {
-      loaded = { createTestApp: require('../support/test-app').createTestApp, SchedulerRegistry: require('@nestjs/schedule').SchedulerRegistry };
-    });
-    return loaded!;
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -70,16 +51,7 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     REPLICATE_S3_PREFIX: 'offsite',
     ...extra,
   });
-  const bucketKeys = async (prefix = 'offsite/'): Promise<string[]> => {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-      token = page.NextContinuationToken;
-    } while (token);
-    return keys.sort();
-  };
+  const bucketKeys = (prefix = 'offsite/'): Promise<string[]> => listKeys(client, bucket, prefix);
   /** What a copy holds: the conversation files and the app configuration snapshots, as keys relative to LOGS_DIR. */
   const archived = (logsDir: string) =>
     ['conversations', 'apps']

@@ -3,7 +3,31 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { DifySimulator, SimulatedApp } from '../../src/simulator/simulator.types';
+import type { SchedulerRegistry } from '@nestjs/schedule';
 import { createTestApp, TestApp } from '../support/test-app';
+
+export type Loaded = { createTestApp: typeof createTestApp; SchedulerRegistry: typeof SchedulerRegistry };
+
+/**
+ * The service's modules imported afresh with `env` in process.env, as an entry point imports them once
+ * `.env` is read: the `@Cron` decorators take their expressions and zone at import.
+ */
+export function importWithEnvironment(env: Record<string, string>): Loaded {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    let loaded: Loaded | undefined;
+    jest.isolateModules(() => {
+      loaded = { createTestApp: require('../support/test-app').createTestApp, SchedulerRegistry: require('@nestjs/schedule').SchedulerRegistry };
+    });
+    return loaded!;
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 
 export const DAY = 86_400;
 

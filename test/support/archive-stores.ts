@@ -1,10 +1,11 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { mapConcurrent } from '../../src/common/concurrency';
 import { ArchiveFile, listAllFiles } from './archive';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from './ceph-rgw';
+import { listKeys, s3ArchiveEnv } from './s3-bucket';
 
 /** Where a suite's archive lives: LOGS_DIR, or a bucket of the loopback Ceph RADOS Gateway. */
 export type StoreKind = 'fs' | 's3';
@@ -49,25 +50,8 @@ export async function storeUnderTest(kind: StoreKind, logsDir: () => string, lab
   const bucket = await createBucket(client, label);
   return {
     kind,
-    env: {
-      ARCHIVE_STORAGE: 's3',
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      S3_BUCKET_NAME: bucket,
-      S3_ACCESS_KEY: s3.accessKeyId,
-      S3_SECRET_KEY: s3.secretAccessKey,
-      S3_PREFIX: PREFIX,
-    },
-    keys: async (folder) => {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}${folder}`, ContinuationToken: token }));
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length)));
-        token = page.NextContinuationToken;
-      } while (token);
-      return keys.sort();
-    },
+    env: s3ArchiveEnv(s3, bucket, { S3_PREFIX: PREFIX }),
+    keys: async (folder) => (await listKeys(client, bucket, `${PREFIX}${folder}`)).map((key) => key.slice(PREFIX.length)),
     read: async (key) => {
       const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${PREFIX}${key}` }));
       return Buffer.from(await object.Body!.transformToByteArray());

@@ -1,13 +1,10 @@
-import { Logger } from '@nestjs/common';
-import { Client, Pool, PoolClient } from 'pg';
-import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
-import { runMigrations } from '../../log-storage/postgres/migration-runner';
-import { CATALOG_MIGRATIONS } from '../../log-storage/postgres/migrations';
+import { Client } from 'pg';
+import { redactDatabaseUrl } from '../../common/database-url';
+import { CONNECT_TIMEOUT_MS, MigratedPool } from '../../log-storage/postgres/migrated-pool';
 
 /** The connection to DATABASE_URL that the state every replica shares goes through (the catalog has its own). */
 export const STATE_DATABASE = Symbol('STATE_DATABASE');
 
-const CONNECT_TIMEOUT_MS = 5_000;
 /** the answer time of a dedicated session's statement when no REPLICA_TIMEOUT_SECONDS is given */
 const DEDICATED_QUERY_TIMEOUT_S = 30;
 
@@ -17,12 +14,7 @@ const DEDICATED_QUERY_TIMEOUT_S = 30;
  * advisory locks and LISTEN — are plain clients: when the process dies they close, and the database
  * releases what they held.
  */
-export class StateDatabase {
-  private readonly logger = new Logger(StateDatabase.name);
-  private readonly pool: Pool;
-  private ready: Promise<void> | null = null;
-  private closed = false;
-
+export class StateDatabase extends MigratedPool {
   /**
    * `deadPeerSeconds`: how soon the database should notice that a dedicated connection's replica is gone
    * without closing it (a lost machine, a cut network), and release its locks and leadership. A killed
@@ -30,34 +22,10 @@ export class StateDatabase {
    * defaults take hours, so each dedicated session asks for its own.
    */
   constructor(
-    readonly url: string,
+    url: string,
     private readonly deadPeerSeconds?: number,
   ) {
-    this.pool = new Pool({ connectionString: url, max: 5, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'dify-log-vault-state' });
-    this.pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
-  }
-
-  /** Runs a query once the schema is up to date. */
-  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-    await this.migrated();
-    return (await this.pool.query<R>(sql, params)).rows;
-  }
-
-  /** One transaction on one pooled connection; rolled back when `work` throws. */
-  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    await this.migrated();
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(error as Error);
-      throw error;
-    }
+    super(url, { context: StateDatabase.name, max: 5, applicationName: 'dify-log-vault-state' });
   }
 
   /** A connection of its own (not pooled), for advisory locks held by the session or for LISTEN. */
@@ -92,31 +60,6 @@ export class StateDatabase {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** The message of an error with DATABASE_URL's secret taken out. */
-  scrub(error: unknown): string {
-    return scrubSecret(error instanceof Error ? error.message : String(error), this.url);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end().catch(() => undefined);
-  }
-
-  private migrated(): Promise<void> {
-    this.ready ??= runMigrations(this.pool, CATALOG_MIGRATIONS).then(
-      (applied) => {
-        if (applied.length) this.logger.log(`Applied migrations ${applied.join(', ')} to ${redactDatabaseUrl(this.url)}`);
-      },
-      (error: unknown) => {
-        // tried again by the next query
-        this.ready = null;
-        throw new Error(`PostgreSQL at ${redactDatabaseUrl(this.url)} cannot be used: ${this.scrub(error)}`);
-      },
-    );
-    return this.ready;
   }
 }
 
