@@ -171,7 +171,7 @@ interface JobView {
   started_at: string;
   finished_at: string | null;
   replica?: string | null;
-  sources: { result: { saved_count: number } | null }[];
+  sources: { result: { saved_count: number } | null; error?: string | null }[];
 }
 
 /** Polls `check` every `everyMs` until it gives a value; throws `what` after `limitMs`. */
@@ -256,7 +256,10 @@ export async function replicaBackupScenario(services: BenchServices, opts: Repli
             50,
           );
           const ran = jobs.filter((j) => j.status === 'succeeded');
-          if (ran.length !== 1) throw new Error(`expected one job to back the workspace up, got ${JSON.stringify(jobs.map((j) => [j.status, j.replica]))}`);
+          if (ran.length !== 1) {
+            const why = jobs.map((j) => ({ status: j.status, replica: j.replica, errors: j.sources.map((s) => s.error).filter(Boolean) }));
+            throw new Error(`expected one job to back the workspace up, got ${JSON.stringify(why)}`);
+          }
           const saved = ran[0].sources[0].result?.saved_count;
           if (saved !== expected) throw new Error(`the job saved ${String(saved)} conversations, expected ${expected}`);
           const took = Date.parse(ran[0].finished_at!) - t0;
