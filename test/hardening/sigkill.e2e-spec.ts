@@ -10,6 +10,8 @@ import { buildService, runCliProcess, ServiceProcess, startService, waitFor } fr
 jest.setTimeout(300_000);
 
 const COUNT = 400;
+/** conversations fetched or saved at once (DIFY_CONCURRENCY) */
+const SAVES_IN_FLIGHT = 4;
 
 /** The folder of some archived file, relative to LOGS_DIR. */
 function someDayFolder(logsDir: string): string {
@@ -57,7 +59,7 @@ describe.each(STORE_KINDS)('Hardening: the service killed with SIGKILL in the mi
     seedConversations(sim, app, COUNT, 3);
     logsDir = makeTempDir();
     store = await storeUnderTest(kind, () => logsDir, 'sigkill');
-    env = { ...sourceEnv(sim, app, 'console-admin', { DIFY_TIMEOUT_MS: '5000' }), ...store.env, LOGS_DIR: logsDir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production' };
+    env = { ...sourceEnv(sim, app, 'console-admin', { DIFY_TIMEOUT_MS: '5000', DIFY_CONCURRENCY: String(SAVES_IN_FLIGHT) }), ...store.env, LOGS_DIR: logsDir, ENABLE_AUTO_LOGGING: 'false', NODE_ENV: 'production' };
   });
   afterAll(async () => {
     for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -109,15 +111,22 @@ describe.each(STORE_KINDS)('Hardening: the service killed with SIGKILL in the mi
     expect(inspectArchive(logsDir).temps.filter((t) => !t.includes(`.${second.child.pid}.`))).toEqual([]);
     expect((await inspect()).temps.filter((t) => !t.includes(`.${second.child.pid}.`))).toEqual([]);
     const verify = await api(second, '/api/conversation-logs/verify');
-    expect(verify.body).toMatchObject({ missing: [], changed: [], unindexed: [], corrupt: [] });
+    // On a disk a file is renamed into place just before its catalog row is written. A PUT lasts a round trip:
+    // an object the bucket took while the killed process waited for the answer has no row yet. The restart
+    // leaves it (whole, see afterKill above) for the next run, which indexes it; at most the saves in flight.
+    const unindexed: string[] = verify.body.unindexed;
+    if (kind === 'fs') expect(unindexed).toEqual([]);
+    else expect(unindexed.length).toBeLessThanOrEqual(SAVES_IN_FLIGHT);
+    expect(verify.body).toMatchObject({ missing: [], changed: [], corrupt: [] });
     expect(verify.body.checked).toBe(afterKill.files.size);
     const jobs = await api(second, '/api/jobs');
     const killed = (jobs.body.jobs ?? jobs.body).find((j: { id: string }) => j.id === started.body.job_id);
     expect(killed).toMatchObject({ status: 'interrupted' });
 
     const again = await api(second, '/api/conversation-logs', { method: 'POST', body: JSON.stringify({ app_id: app.id }) });
-    expect(again.body).toMatchObject({ success: true, failed_count: 0, created_count: COUNT - afterKill.files.size });
+    expect(again.body).toMatchObject({ success: true, failed_count: 0, created_count: COUNT - afterKill.files.size + unindexed.length });
     await expectCompleteArchive();
+    expect((await api(second, '/api/conversation-logs/verify')).body).toMatchObject({ checked: COUNT, missing: [], changed: [], unindexed: [], corrupt: [] });
     const summary = await api(second, '/api/conversation-logs?action=summary');
     expect(summary.body.total_files).toBe(COUNT);
 
