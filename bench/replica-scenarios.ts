@@ -171,7 +171,7 @@ interface JobView {
   started_at: string;
   finished_at: string | null;
   replica?: string | null;
-  sources: { result: { saved_count: number } | null; error?: string | null }[];
+  sources: { result: { saved_count: number; errors?: { conversation_id: string; error: string }[] } | null; error?: string | null }[];
 }
 
 /** Polls `check` every `everyMs` until it gives a value; throws `what` after `limitMs`. */
@@ -257,7 +257,7 @@ export async function replicaBackupScenario(services: BenchServices, opts: Repli
           );
           const ran = jobs.filter((j) => j.status === 'succeeded');
           if (ran.length !== 1) {
-            const why = jobs.map((j) => ({ status: j.status, replica: j.replica, errors: j.sources.map((s) => s.error).filter(Boolean) }));
+            const why = jobs.map((j) => ({ status: j.status, replica: j.replica, errors: j.sources.flatMap((s) => [s.error, ...(s.result?.errors ?? []).slice(0, 5).map((e) => `${e.conversation_id}: ${e.error}`)]).filter(Boolean) }));
             throw new Error(`expected one job to back the workspace up, got ${JSON.stringify(why)}`);
           }
           const saved = ran[0].sources[0].result?.saved_count;

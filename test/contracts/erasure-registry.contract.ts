@@ -110,6 +110,15 @@ export function describeErasureRegistryContract(name: string, create: () => Prom
       expect(await sut.hashOf('user-1')).toBe(a);
     });
 
+    it('gives every backup starting at once on empty storage its matcher (one per app of a workspace, on several instances)', async () => {
+      const instances = [sut, ...(await Promise.all([subject.another(), subject.another(), subject.another()]))];
+      const other = instances[1];
+      const matchers = await Promise.all(Array.from({ length: 40 }, (_, i) => instances[i % instances.length].matcher()));
+      expect(matchers.map((isErased) => isErased(conversation('anyone')))).toEqual(matchers.map(() => false));
+      await sut.remember('user-1', {});
+      expect((await other.matcher())(conversation('user-1'))).toBe(true);
+    });
+
     it('loses no write of two instances writing at once', async () => {
       const other = await subject.another();
       const users = Array.from({ length: 24 }, (_, i) => `user-${i}`);

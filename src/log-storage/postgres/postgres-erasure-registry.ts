@@ -71,10 +71,14 @@ export class PostgresErasureRegistry extends ErasureRegistry {
   }
 
   /** The salt and every record, read in one snapshot. */
-  snapshot(): Promise<ErasureState> {
+  async snapshot(): Promise<ErasureState> {
+    // the salt is made outside the snapshot: in REPEATABLE READ, an insert racing another replica's (or another
+    // app's backup starting at the same moment) fails with "could not serialize access due to concurrent update"
+    await this.db.query('INSERT INTO erasure_salt (id, salt) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [newSalt()]);
     return this.db.transaction(async (c) => {
       await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-      const salt = await this.salt(c);
+      const { rows: salts } = await c.query<{ salt: string }>('SELECT salt FROM erasure_salt WHERE id = 1');
+      const salt = salts[0].salt;
       const { rows } = await c.query<ErasureRecord>(
         'SELECT hash, organization_id, app_id, erased_at FROM erasures ORDER BY erased_at, hash, organization_id NULLS FIRST, app_id NULLS FIRST',
       );
