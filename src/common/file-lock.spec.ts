@@ -55,6 +55,25 @@ describe(withFileLock.name, () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('never takes the lock a caller of this process has just made for a left-over one (a read-change-write loses nothing)', async () => {
+    const counter = path.join(dir, 'counter');
+    fs.writeFileSync(counter, '0');
+    let inFlight = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        withFileLock(lock, async () => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          const n = Number(await fs.promises.readFile(counter, 'utf8'));
+          await fs.promises.writeFile(counter, String(n + 1));
+          inFlight--;
+        }),
+      ),
+    );
+    expect({ most, count: fs.readFileSync(counter, 'utf8') }).toEqual({ most: 1, count: '40' });
+  });
+
   it("respects a fresh lock of another host even though its pid means nothing here", async () => {
     const pid = deadPid();
     leave({ pid, hostname: 'other-container', id: 'theirs' });

@@ -37,25 +37,32 @@ export async function withFileLock<R>(lockFile: string, work: () => Promise<R>, 
   const mine: LockContent = { pid: process.pid, hostname: os.hostname(), id: randomUUID() };
   const text = JSON.stringify(mine);
   const until = Date.now() + (options.waitMs ?? LOCK_WAIT_MS);
-  for (;;) {
-    try {
-      await fs.writeFile(lockFile, text, { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const seen = await readLock(lockFile);
-    if (seen && isLeftOver(seen, staleMs)) {
-      await removeLeftOver(lockFile, seen, staleMs);
-      continue;
-    }
-    if (Date.now() > until) {
-      const holder = seen?.content ? `pid ${seen.content.pid} on ${seen.content.hostname}` : 'another process';
-      throw new Error(`${lockFile} is held by ${holder}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  // held from before the file exists: the file is on disk before the write's promise settles, and another
+  // caller of this process reading it in between must not take it for an earlier process's lock
   held.add(mine.id);
+  try {
+    for (;;) {
+      try {
+        await fs.writeFile(lockFile, text, { flag: 'wx', mode: 0o600 });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const seen = await readLock(lockFile);
+      if (seen && isLeftOver(seen, staleMs)) {
+        await removeLeftOver(lockFile, seen, staleMs);
+        continue;
+      }
+      if (Date.now() > until) {
+        const holder = seen?.content ? `pid ${seen.content.pid} on ${seen.content.hostname}` : 'another process';
+        throw new Error(`${lockFile} is held by ${holder}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } catch (error) {
+    held.delete(mine.id);
+    throw error;
+  }
   const refresh = setInterval(() => {
     const now = new Date();
     void fs.utimes(lockFile, now, now).catch(() => undefined);
@@ -65,9 +72,10 @@ export async function withFileLock<R>(lockFile: string, work: () => Promise<R>, 
     return await work();
   } finally {
     clearInterval(refresh);
-    held.delete(mine.id);
-    const current = await readLock(lockFile);
+    // still held until the file is gone: a caller reading it meanwhile must not take it for a left-over lock
+    const current = await readLock(lockFile).catch(() => null);
     if (current?.content?.id === mine.id) await fs.unlink(lockFile).catch(() => undefined);
+    held.delete(mine.id);
   }
 }
 
@@ -115,9 +123,11 @@ function isLeftOver(seen: SeenLock, staleMs: number): boolean {
 async function removeLeftOver(lockFile: string, seen: SeenLock, staleMs: number): Promise<void> {
   const breaker = `${lockFile}.break`;
   const mine: LockContent = { pid: process.pid, hostname: os.hostname(), id: randomUUID() };
+  held.add(mine.id);
   try {
     await fs.writeFile(breaker, JSON.stringify(mine), { flag: 'wx', mode: 0o600 });
   } catch (error) {
+    held.delete(mine.id);
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // another waiter is removing it; a removal cut short by a kill is itself left over
     const other = await readLock(breaker);
@@ -125,12 +135,11 @@ async function removeLeftOver(lockFile: string, seen: SeenLock, staleMs: number)
     else await new Promise((resolve) => setTimeout(resolve, 5));
     return;
   }
-  held.add(mine.id);
   try {
     const now = await readLock(lockFile);
     if (now && now.text === seen.text && isLeftOver(now, staleMs)) await fs.unlink(lockFile).catch(() => undefined);
   } finally {
-    held.delete(mine.id);
     await fs.unlink(breaker).catch(() => undefined);
+    held.delete(mine.id);
   }
 }
