@@ -51,6 +51,8 @@ export class ArchiveMaintenance {
   private running: Promise<ReindexResult> | null = null;
   private progress: RebuildProgress | null = null;
   private readonly listeners = new Set<(done: number, total: number | null) => void>();
+  /** the start-up removal of temp files left by interrupted writes, running in the background */
+  private tempsRemoved: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: AppConfig,
@@ -61,14 +63,22 @@ export class ArchiveMaintenance {
   ) {}
 
   /**
-   * Removes what interrupted writes left, opens the catalog and resumes purging. A catalog that has to be
-   * rebuilt is rebuilt in the background (catalog-backed answers say so meanwhile: `rebuildProgress`),
-   * except for an archive without any file, whose rebuild is done at once.
+   * Removes what interrupted writes left (in the background: `whenTempsRemoved`), opens the catalog and
+   * resumes purging. A catalog that has to be rebuilt is rebuilt in the background (catalog-backed answers
+   * say so meanwhile: `rebuildProgress`), except for an archive without any file, whose rebuild is done at once.
    */
   async start(): Promise<void> {
     this.stopped = false;
-    const abandoned = await this.files.removeAbandonedTemps();
-    if (abandoned.length) this.logger.warn(`Removed ${abandoned.length} temp files left by an interrupted write`);
+    // temp files are invisible to listings and reads: finding them (a walk over every folder, a second at a
+    // million files) need not hold up start-up
+    this.tempsRemoved = this.files.removeAbandonedTemps().then(
+      (abandoned) => {
+        if (abandoned.length) this.logger.warn(`Removed ${abandoned.length} temp files left by an interrupted write`);
+      },
+      (error: unknown) => {
+        if (!this.stopped) this.logger.warn(`Removing temp files left by an interrupted write failed: ${(error as Error).message}`);
+      },
+    );
     const state = await this.catalog.open();
     if (state.needsRebuild) {
       this.logger.log(`Rebuilding the catalog from the files: ${state.reason}`);
@@ -82,6 +92,11 @@ export class ArchiveMaintenance {
   /** While the catalog is being rebuilt: files done and the total (null while unknown). */
   rebuildProgress(): RebuildProgress | null {
     return this.progress ? { ...this.progress } : null;
+  }
+
+  /** Resolves once the temp files that interrupted writes left (found at start-up) are removed. */
+  async whenTempsRemoved(): Promise<void> {
+    await this.tempsRemoved;
   }
 
   /** Resolves once no rebuild is running (at once when none is). */

@@ -171,6 +171,14 @@ describe(LogStorageService.name, () => {
       expect(catalog.startRebuild).toHaveBeenCalledTimes(1);
       expect(catalog.finishRebuild).toHaveBeenCalledTimes(1);
     });
+
+    it('does not wait for the removal of temp files left by interrupted writes', async () => {
+      let removed!: (paths: string[]) => void;
+      files.removeAbandonedTemps.mockReturnValue(new Promise<string[]>((resolve) => (removed = resolve)));
+      await sut.onModuleInit();
+      expect(catalog.open).toHaveBeenCalled();
+      removed(['conversations/acme/2024/01/16/a.json.1.abcd1234.tmp']);
+    });
   });
 
   describe('saveConversation', () => {
