@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { startSimulator } from '../src/simulator/simulator';
 import type { DifySimulator } from '../src/simulator/simulator.types';
-import type { PostgresInstance } from '../test/support/postgres';
+import { createDatabaseOn as createDatabase, dropDatabaseOn as dropDatabase, PostgresInstance } from '../test/support/postgres';
 import { Daemon, freePort, killPids, run, spawnDaemon } from '../test/support/processes';
 import { SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker } from './measure';
@@ -43,18 +43,6 @@ async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): P
   } finally {
     await client.end();
   }
-}
-
-/** A fresh database on the bench's server; returns its URL (no password: the server trusts loopback). */
-async function createDatabase(pg: PostgresInstance, prefix: string): Promise<string> {
-  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
-  await withClient(pg.adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
-  return `postgres://${pg.user}@${pg.host}:${pg.port}/${name}`;
-}
-
-async function dropDatabase(pg: PostgresInstance, url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  await withClient(pg.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
 function tmpDir(opts: ReplicaBenchOptions, name: string): string {

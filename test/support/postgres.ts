@@ -132,7 +132,11 @@ export async function startPostgresServer(pidsDir: string): Promise<PostgresInst
  * `prefix` is a hint for its name, which gets a random suffix.
  */
 export async function createDatabase(prefix = 'suite'): Promise<string> {
-  const pg = await startPostgres();
+  return createDatabaseOn(await startPostgres(), prefix);
+}
+
+/** A fresh, empty database on the given server (the bench's own, say); returns its postgres:// URL. */
+export async function createDatabaseOn(pg: PostgresInstance, prefix: string): Promise<string> {
   const safe = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40) || 'suite';
   const name = `${safe}_${randomBytes(5).toString('hex')}`;
   await withClient(pg.adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
@@ -141,7 +145,11 @@ export async function createDatabase(prefix = 'suite'): Promise<string> {
 
 /** Drops a database made by createDatabase(), closing its leftover connections. */
 export async function dropDatabase(url: string): Promise<void> {
-  const pg = await startPostgres();
+  return dropDatabaseOn(await startPostgres(), url);
+}
+
+/** Drops a database of the given server, closing its leftover connections. */
+export async function dropDatabaseOn(pg: PostgresInstance, url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a test database: ${name}`);
   await withClient(pg.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
