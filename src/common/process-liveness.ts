@@ -42,3 +42,10 @@ export function isLocalProcessGone(processId: string, sinceMs: number): boolean 
   if (pid === process.pid) return sinceMs < PROCESS_STARTED_AT;
   return !isProcessAlive(pid);
 }
+
+/** Whether `<host name>:<pid>` is a process of this host that is running now (this one included). */
+export function isLocalProcessRunning(processId: string): boolean {
+  const colon = processId.lastIndexOf(':');
+  if (colon < 0 || processId.slice(0, colon) !== os.hostname()) return false;
+  return isProcessAlive(Number(processId.slice(colon + 1)));
+}
