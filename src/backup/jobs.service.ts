@@ -9,6 +9,7 @@ import { mapConcurrent } from '../common/concurrency';
 import { redactText, secretsOf } from '../common/redact';
 import { withRetryAdvice } from '../dify/dify-error-text';
 import { DifyAuthError, DifyError } from '../dify/dify.errors';
+import { LogStorageService } from '../log-storage/log-storage.service';
 import type { CrawlWindow, DifySource } from '../dify/dify.types';
 import { AlertsService } from './alerts.service';
 import { BACKUP_LOCK, BackupLock, BackupLockedError, LockClaim } from './backup-lock';
@@ -18,6 +19,7 @@ import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
+import { writesOfSources } from './journal-scope';
 import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
@@ -87,6 +89,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly registry: SourceRegistry,
     @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
+    private readonly storage: LogStorageService,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -417,6 +420,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     if (locked) {
       run.settleLock(null);
       try {
+        await this.replayWrites(run);
         await this.checkpoints.reload();
         await mapConcurrent(run.sources.keys(), SOURCE_PARALLELISM, (index) => this.backupSource(run, index, window));
       } finally {
@@ -450,6 +454,19 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
       await this.stale.check().catch((e) => this.logger.error(`Failed stale-source check: ${errorName(e)}`));
     }
     return final;
+  }
+
+  /**
+   * With the sources' locks held: the writes to them that a killed process (this one before a restart, or a
+   * replica that died) left unindexed are settled first, so the run finds those conversations archived
+   * instead of storing them again. A failure only costs that: it is logged and the run goes on.
+   */
+  private async replayWrites(run: RunningJob): Promise<void> {
+    try {
+      await this.storage.replayWrites(writesOfSources(run.sources), `backup lock of job ${run.job.id}`);
+    } catch (error) {
+      this.logger.warn(`Failed write journal replay for job ${run.job.id}: ${errorName(error)}`);
+    }
   }
 
   private async backupSource(run: RunningJob, index: number, window: CrawlWindow | undefined): Promise<void> {

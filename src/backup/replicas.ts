@@ -1,9 +1,9 @@
 import * as os from 'node:os';
 import { APP_VERSION } from '../common/app-version';
-import { PROCESS_STARTED_AT } from '../common/process-liveness';
+import { PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
 
 /** This process among the replicas: `<host name>:<pid>`, recorded on every job it runs. */
-export const REPLICA_ID = `${os.hostname()}:${process.pid}`;
+export const REPLICA_ID = PROCESS_ID;
 
 export interface ReplicaInfo {
   replica: string;

@@ -136,6 +136,12 @@ export class ArchiveFiles {
     return { size, sha256: hash.digest('hex') };
   }
 
+  /** Size and (on an object store) ETag of the stored bytes; null when missing. */
+  async stat(relative: string): Promise<{ size: number; etag?: string } | null> {
+    const object = await this.store.stat(relative);
+    return object ? { size: object.size, ...(object.etag ? { etag: object.etag } : {}) } : null;
+  }
+
   async exists(relative: string): Promise<boolean> {
     return (await this.store.stat(relative)) !== null;
   }

@@ -9,6 +9,7 @@ import { checkInteger } from './archive-validation';
 import { CATALOG, Catalog, CatalogRow } from './catalog';
 import { catalogEntryOf, contentHash, conversationProblem } from './catalog-entry';
 import type { CompressResult, SaveResult } from './log-storage.types';
+import { WriteJournal } from './write-journal';
 
 const PAGE = 200;
 
@@ -22,6 +23,7 @@ export class ArchiveWriter {
     private readonly access: ArchiveAccess,
     private readonly files: ArchiveFiles,
     @Inject(CATALOG) private readonly catalog: Catalog,
+    private readonly journal: WriteJournal,
   ) {}
 
   /**
@@ -76,9 +78,15 @@ export class ArchiveWriter {
     }
     const target = existing && onDisk && parseArchivePath(existing.path) ? existing.path : freshPath;
     const info = parseArchivePath(target)!;
-    const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
-    const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info });
-    await this.catalog.upsert(entry, messages);
+    // journaled before it is stored, the entry leaving with the row: a kill in between is replayed (WriteJournal)
+    await this.journal.record(target, { org_key: conv.organization_id || '', app_id: conv.app_id });
+    try {
+      const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
+      const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info });
+      await this.catalog.upsert(entry, messages);
+    } finally {
+      this.journal.settle(target);
+    }
     return { outcome: existing && onDisk ? 'updated' : 'created', path: target };
   }
 

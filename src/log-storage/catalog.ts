@@ -30,8 +30,23 @@ export interface Catalog {
    */
   insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]>;
 
-  /** Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. */
+  /**
+   * Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. The
+   * journal entry of its path goes in the same transaction (see `journalWrites`).
+   */
   upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number>;
+
+  /**
+   * The write journal: a key is recorded here before its object is stored and leaves with the catalog row
+   * that indexes it (`upsert`), so an object stored by a process killed before its row was written is found
+   * again (see `WriteJournal`). Kept apart from the catalog's rows: a rebuild leaves it alone. Recording a
+   * path again replaces its entry.
+   */
+  journalWrites(writes: JournaledWrite[]): Promise<void>;
+  /** Every journal entry, in path order (there are few: the writes in flight, and those a crash cut short). */
+  journaledWrites(): Promise<JournaledWrite[]>;
+  /** Removes these entries; an entry recorded again since (another writer, another time) stays. */
+  dropJournaled(writes: JournaledWrite[]): Promise<void>;
   /** Points a row at another file (compression), keeping everything else. */
   moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void>;
   deleteByPath(path: string): Promise<number>;
@@ -82,6 +97,18 @@ export interface Catalog {
 }
 
 export const CATALOG = Symbol('Catalog');
+
+/** A write in the journal: the key about to be stored, whose source it belongs to, and who writes it when. */
+export interface JournaledWrite {
+  path: string;
+  /** the conversation's organization ('' for none) and app: the source whose backup wrote it */
+  org_key: string;
+  app_id: string;
+  /** the writing process, `<host name>:<pid>` */
+  writer: string;
+  /** when it was recorded, epoch ms */
+  since: number;
+}
 
 /** A catalog row (without the full-text fields). */
 export type CatalogRow = Omit<CatalogEntry, 'compressed' | 'org_from_path' | 'queries' | 'answers'> & {

@@ -19,6 +19,7 @@ import { PostgresCatalog } from './postgres/postgres-catalog';
 import { POSTGRES_PRIVACY, PostgresPrivacy } from './postgres/postgres-privacy';
 import { CATALOG_FILE } from './sqlite/catalog-schema';
 import { SqliteCatalog } from './sqlite/sqlite-catalog';
+import { WriteJournal } from './write-journal';
 
 /**
  * The archive: conversation files, their catalog, and everything read from them. The store, the catalog, the
@@ -46,6 +47,7 @@ import { SqliteCatalog } from './sqlite/sqlite-catalog';
     ArchiveReader,
     ArchiveExporter,
     ArchiveWriter,
+    WriteJournal,
     ArchiveMaintenance,
     LogStorageService,
     AppConfigSnapshots,

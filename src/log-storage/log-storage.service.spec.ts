@@ -18,6 +18,8 @@ import type { Catalog, CatalogRow, SearchRow } from './catalog';
 import { ArchiveNotFoundError, ArchiveQueryError } from './log-storage.errors';
 import { LogStorageService } from './log-storage.service';
 import { readAhead } from './read-ahead';
+import { WriteJournal } from './write-journal';
+import { isProcessAlive, PROCESS_ID } from '../common/process-liveness';
 
 type Fake<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<R, A> : T[K] };
 
@@ -29,6 +31,7 @@ function fakeFiles(): FakeFiles {
     read: jest.fn().mockResolvedValue(null),
     hash: jest.fn().mockResolvedValue(null),
     exists: jest.fn().mockResolvedValue(false),
+    stat: jest.fn(async (p: string) => ((await fake.read(p)) ? { size: 10 } : null)),
     remove: jest.fn().mockResolvedValue(undefined),
     walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
     walkPaths: jest.fn(async function* (): AsyncGenerator<{ path: string; etag?: string }> {}),
@@ -91,6 +94,9 @@ function fakeCatalog(): Fake<Catalog> {
     search: jest.fn().mockReturnValue([]),
     stats: jest.fn(),
     erase: jest.fn(async (paths: string[]) => paths.length),
+    journalWrites: jest.fn(),
+    journaledWrites: jest.fn().mockReturnValue([]),
+    dropJournaled: jest.fn(),
   } as unknown as Fake<Catalog>;
 }
 
@@ -138,6 +144,7 @@ describe(LogStorageService.name, () => {
     const f = files as unknown as ArchiveFiles;
     const c = catalog as unknown as Catalog;
     const access = new ArchiveAccess();
+    const journal = new WriteJournal(c, f, access);
     store = { close: jest.fn(), delete: jest.fn(async (keys: string[]) => keys.length) };
     erasures = {
       hashOf: jest.fn().mockResolvedValue('hash'),
@@ -151,8 +158,9 @@ describe(LogStorageService.name, () => {
       access,
       new ArchiveReader(f, c),
       new ArchiveExporter(f, c),
-      new ArchiveWriter(config, access, f, c),
+      new ArchiveWriter(config, access, f, c, journal),
       new ArchiveMaintenance(config, access, f, c),
+      journal,
       store as unknown as ArchiveStore,
       c,
       { verify: jest.fn().mockResolvedValue({ checked: 0, missing: [], changed: [] }) } as unknown as AppConfigSnapshots,
@@ -181,7 +189,56 @@ describe(LogStorageService.name, () => {
     });
   });
 
+  describe('onModuleInit: the write journal', () => {
+    /** a pid of this host that no process has now */
+    const deadPid = () => {
+      let pid = 4_000_000;
+      while (isProcessAlive(pid)) pid++;
+      return pid;
+    };
+    const host = PROCESS_ID.slice(0, PROCESS_ID.lastIndexOf(':'));
+    const journaled = (path: string, writer: string, since = Date.now()) => ({ path, org_key: 'acme', app_id: 'bot', writer, since });
+
+    it('indexes the stored object of a dead writer of this host and drops the entry of one never stored', async () => {
+      const gone = `${host}:${deadPid()}`;
+      const other = 'conversations/acme/2024/01/16/conversation_c2_2024-01-16T12-30-29-000Z.json';
+      catalog.journaledWrites.mockResolvedValue([journaled(PATH, gone, 1000), journaled(other, gone, 1000)]);
+      files.read.mockImplementation(async (p: string) => (p === PATH ? { text: JSON.stringify(conv), size: 10, sha256: 'sha' } : null));
+      await sut.onModuleInit();
+      expect(catalog.upsert).toHaveBeenCalledTimes(1);
+      expect(catalog.upsert.mock.calls[0][0]).toMatchObject({ path: PATH, conversation_id: 'c1', org_key: 'acme' });
+      expect(catalog.dropJournaled).toHaveBeenCalledWith([journaled(other, gone, 1000)]);
+    });
+
+    it('leaves the entries of running processes and of other hosts alone', async () => {
+      catalog.journaledWrites.mockResolvedValue([journaled(PATH, PROCESS_ID), journaled(PATH, `${host}:${process.ppid}`), journaled(PATH, 'elsewhere.example:1')]);
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 10, sha256: 'sha' });
+      await sut.onModuleInit();
+      expect(catalog.upsert).not.toHaveBeenCalled();
+      expect(catalog.dropJournaled).not.toHaveBeenCalled();
+    });
+  });
+
   describe('saveConversation', () => {
+    it('journals the key before the object is stored', async () => {
+      const order: string[] = [];
+      catalog.journalWrites.mockImplementation(async () => void order.push('journal'));
+      files.writeAtomic.mockImplementation(async () => {
+        order.push('store');
+        return { size: 10, sha256: 'sha', md5: 'md5' };
+      });
+      catalog.upsert.mockImplementation(async () => (order.push('row'), 1));
+      await sut.saveConversation(conv);
+      expect(order).toEqual(['journal', 'store', 'row']);
+      expect(catalog.journalWrites).toHaveBeenCalledWith([{ path: PATH, org_key: 'acme', app_id: 'bot', writer: PROCESS_ID, since: expect.any(Number) }]);
+    });
+
+    it('does not store the object when the journal cannot be written', async () => {
+      catalog.journalWrites.mockRejectedValue(new Error('SQLITE_FULL: database or disk is full'));
+      await expect(sut.saveConversation(conv)).rejects.toThrow('SQLITE_FULL');
+      expect(files.writeAtomic).not.toHaveBeenCalled();
+    });
+
     it('creates a new file and records it', async () => {
       await expect(sut.saveConversation(conv)).resolves.toEqual({ outcome: 'created', path: PATH });
       expect(files.writeAtomic).toHaveBeenCalledWith(PATH, JSON.stringify(conv, null, 2));

@@ -1,7 +1,8 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { Readable, Writable } from 'node:stream';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { ConfigError } from '../config/app-config';
+import { isLocalProcessGone } from '../common/process-liveness';
 import { NO_VAULT_EVENTS, VAULT_EVENTS, VaultEvents } from '../common/vault-events';
 import { AppConfigSnapshots } from './app-config-snapshots';
 import { ArchiveAccess } from './archive-access';
@@ -10,7 +11,7 @@ import { ArchiveMaintenance } from './archive-maintenance.service';
 import { ArchiveReader, ConversationRef } from './archive-reader.service';
 import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
-import { CATALOG, Catalog } from './catalog';
+import { CATALOG, Catalog, JournaledWrite } from './catalog';
 import { CatalogRebuildingError } from './log-storage.errors';
 import { AuditActor, AuditLog } from './privacy/audit-log';
 import { ErasureRegistry } from './privacy/erasure-registry';
@@ -35,6 +36,7 @@ import type {
   VerifyOptions,
   VerifyResult,
 } from './log-storage.types';
+import { JournalReplay, WriteJournal } from './write-journal';
 
 export type { ConversationRef } from './archive-reader.service';
 
@@ -46,12 +48,15 @@ export type { ConversationRef } from './archive-reader.service';
  */
 @Injectable()
 export class LogStorageService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(LogStorageService.name);
+
   constructor(
     private readonly access: ArchiveAccess,
     private readonly reader: ArchiveReader,
     private readonly exporter: ArchiveExporter,
     private readonly writer: ArchiveWriter,
     private readonly maintenance: ArchiveMaintenance,
+    private readonly journal: WriteJournal,
     @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore,
     @Inject(CATALOG) private readonly catalog: Catalog,
     private readonly appConfigs: AppConfigSnapshots,
@@ -77,6 +82,21 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       throw new ConfigError((error as Error).message);
     }
     await this.maintenance.start();
+    // the writes a killed process of this host left unindexed, settled before any backup runs (after the
+    // rebuild, in the background, when there is one); other hosts' are settled by the backup side
+    const replay = this.maintenance
+      .whenCatalogReady()
+      .then(() => this.journal.replay((w) => isLocalProcessGone(w.writer, w.since), 'start-up'))
+      .catch((error: unknown) => this.logger.warn(`Failed write journal replay at start-up: ${(error as Error).message}`));
+    if (!this.maintenance.rebuildProgress()) await replay;
+  }
+
+  /**
+   * Settles the write journal's entries `which` selects (see `WriteJournal`): their objects indexed when
+   * stored, the entries dropped when not. `which` must leave out the writes of processes still running.
+   */
+  replayWrites(which: (write: JournaledWrite) => boolean, why: string): Promise<JournalReplay> {
+    return this.journal.replay(which, why);
   }
 
   /** Throws when the archive's store cannot be used (readiness). */

@@ -11,6 +11,8 @@ import { FakeClock, fakeRegistry, FakeStale, testConfig } from '../../test/fakes
 import type { BackupJobRequest, Job } from '../backup/jobs.types';
 import type { StaleSourcesService } from '../backup/stale-sources.service';
 import type { ReplicationService } from '../backup/replication.service';
+import type { JournaledWrite } from '../log-storage/catalog';
+import { PROCESS_ID } from '../common/process-liveness';
 
 /** The registry as the scheduler leaves it: the decorated jobs, active or disabled. */
 class FakeSchedulerRegistry implements Pick<SchedulerRegistry, 'getCronJobs'> {
@@ -61,7 +63,14 @@ class FakeJobs implements Pick<JobsService, 'runBackup' | 'refresh'> {
   }
 }
 
-class FakeStorage implements Pick<LogStorageService, 'cleanOldLogs' | 'compressOldDays'> {
+class FakeStorage implements Pick<LogStorageService, 'cleanOldLogs' | 'compressOldDays' | 'replayWrites'> {
+  /** the journal entries each replay would settle, of `journal` */
+  replayed: string[][] = [];
+  journal: JournaledWrite[] = [];
+  async replayWrites(which: (write: JournaledWrite) => boolean) {
+    this.replayed.push(this.journal.filter(which).map((w) => w.writer));
+    return { indexed: 0, dropped: 0 };
+  }
   cleaned: number[] = [];
   compressed: (number | null)[] = [];
   async cleanOldLogs(o: { daysToKeep: number }) {
@@ -128,6 +137,18 @@ describe(ScheduledTasksService.name, () => {
     expect(storage.cleaned).toEqual([14]);
     expect(storage.compressed).toEqual([3]);
     expect(sut.describe().map((d) => d.last_outcome)).toEqual([null, 'deleted 3 files (30 bytes)', 'compressed 2 files (100 -> 40 bytes)', null]);
+  });
+
+  it("settles the write journal entries of replicas that are gone before a backup tick's run, and only those", async () => {
+    const live: Replicas = Object.assign(new SingleReplica(), { liveIds: async () => new Set([PROCESS_ID, 'other-host:7']) });
+    const { sut, jobs, storage } = make(testConfig(), [source], REGISTERED, live);
+    const write = (writer: string) => ({ path: 'conversations/a.json', org_key: '', app_id: 'alpha', writer, since: Date.now() });
+    storage.journal = [write(PROCESS_ID), write('other-host:7'), write('gone-host:9')];
+    const tick = sut.runBackup();
+    while (!jobs.requests.length) await new Promise((r) => setImmediate(r));
+    expect(storage.replayed).toEqual([['gone-host:9']]);
+    jobs.release();
+    await tick;
   });
 
   it('does not start a job without sources', async () => {

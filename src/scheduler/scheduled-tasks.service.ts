@@ -8,6 +8,7 @@ import { Clock } from '../common/clock';
 import { JobsService } from '../backup/jobs.service';
 import { REPLICAS, Replicas } from '../backup/replicas';
 import { StaleSourcesService } from '../backup/stale-sources.service';
+import { writesOfGoneReplicas } from '../backup/journal-scope';
 import { ReplicationService } from '../backup/replication.service';
 import type { Job } from '../backup/jobs.types';
 import { ConflictError } from '../common/domain-errors';
@@ -96,11 +97,22 @@ export class ScheduledTasksService implements OnApplicationBootstrap {
     return this.guarded('backup', async () => {
       const sources = this.registry.list();
       if (!sources.length) return 'no sources configured';
-      // marks interrupted the jobs of replicas that died, before catching up where they stopped
+      // marks interrupted the jobs of replicas that died, and indexes what they stored without a catalog row,
+      // before catching up where they stopped
       await this.jobs.refresh();
+      await this.replayWritesOfGoneReplicas();
       const job = await this.jobs.runBackup({ sources, trigger: 'scheduled' });
       return `job ${job.id} ${job.status}`;
     });
+  }
+
+  /** The write journal's entries of replicas that died (see WriteJournal); a failure is logged, the tick goes on. */
+  private async replayWritesOfGoneReplicas(): Promise<void> {
+    try {
+      await this.storage.replayWrites(writesOfGoneReplicas(await this.replicas.liveIds()), 'replicas gone');
+    } catch (error) {
+      this.logger.warn(`Failed write journal replay for replicas gone: ${(error as Error).message}`);
+    }
   }
 
   /** The retention tick: removes archive days older than LOG_RETENTION_DAYS. */

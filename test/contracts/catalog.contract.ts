@@ -102,6 +102,23 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.summary()).toEqual({ files: 1, bytes: 20, directories: ['conversations/acme/2024/01/16'] });
     });
 
+    it('keeps a write journal: an entry recorded again replaces it, the row of its path removes it, a rebuild and a restart keep it', async () => {
+      const journaled = (id: string, writer: string, since: number) => ({ path: entry(id).path, org_key: 'acme', app_id: 'app', writer, since });
+      await sut.journalWrites([journaled('c1', 'host-a:1', 1000), journaled('c2', 'host-a:1', 1000), journaled('c3', 'host-b:2', 2000)]);
+      await sut.journalWrites([journaled('c2', 'host-b:2', 3000)]);
+      expect(await sut.journaledWrites()).toEqual([journaled('c1', 'host-a:1', 1000), journaled('c2', 'host-b:2', 3000), journaled('c3', 'host-b:2', 2000)]);
+      // the row of c1 takes its entry along; dropping c2 as it was first recorded leaves the entry recorded since
+      await sut.upsert(entry('c1'), messages([1]));
+      await sut.dropJournaled([journaled('c2', 'host-a:1', 1000), journaled('c3', 'host-b:2', 2000)]);
+      expect(await sut.journaledWrites()).toEqual([journaled('c2', 'host-b:2', 3000)]);
+      await sut.startRebuild();
+      await sut.finishRebuild();
+      await sut.close();
+      sut = await subject.reopen();
+      await sut.open();
+      expect(await sut.journaledWrites()).toEqual([journaled('c2', 'host-b:2', 3000)]);
+    });
+
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1', { size: 100 }), []);
       await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });

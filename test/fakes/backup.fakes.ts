@@ -17,6 +17,7 @@ import { SourceBackupService } from '../../src/backup/source-backup.service';
 import type { Job, SourceState } from '../../src/backup/jobs.types';
 import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
 import type { AppConfigSnapshots } from '../../src/log-storage/app-config-snapshots';
+import type { LogStorageService } from '../../src/log-storage/log-storage.service';
 
 /** Typed fakes shared by the backup and scheduler unit tests. */
 export class FakeClock extends Clock {
@@ -211,5 +212,7 @@ export function jobsService(parts: {
     parts.config,
     fakeRegistry(parts.sources ?? []),
     parts.bus ?? new LocalJobEvents(),
+    // an archive whose write journal is empty
+    { replayWrites: async () => ({ indexed: 0, dropped: 0 }) } as unknown as LogStorageService,
   );
 }

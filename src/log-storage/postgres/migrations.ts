@@ -190,4 +190,20 @@ CREATE INDEX IF NOT EXISTS audit_log_newest ON audit_log (at DESC, id DESC);
     name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
     sql: `ALTER TABLE files ADD COLUMN md5 text NOT NULL DEFAULT '';`,
   },
+  {
+    version: 8,
+    name: 'the write journal: keys recorded before their objects are stored, replayed after a crash by any replica',
+    sql: `
+-- one row per key being stored; it leaves in the transaction of the catalog row that indexes the object
+CREATE TABLE IF NOT EXISTS write_journal (
+  path text COLLATE "C" PRIMARY KEY,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  -- the writing replica, <host name>:<pid>
+  writer text NOT NULL,
+  -- epoch ms
+  since bigint NOT NULL
+);
+`,
+  },
 ];

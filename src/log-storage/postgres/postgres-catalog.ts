@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Pool, PoolClient, types as pgTypes } from 'pg';
-import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, SearchRow } from '../catalog';
+import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, JournaledWrite, SearchRow } from '../catalog';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import type { SearchCursor } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
@@ -174,6 +174,30 @@ export class PostgresCatalog implements Catalog {
 
   async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
     return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c)));
+  }
+
+  async journalWrites(writes: JournaledWrite[]): Promise<void> {
+    if (!writes.length) return;
+    await this.conn().query(
+      `INSERT INTO write_journal (path, org_key, app_id, writer, since)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+       ON CONFLICT (path) DO UPDATE SET org_key = excluded.org_key, app_id = excluded.app_id, writer = excluded.writer, since = excluded.since`,
+      [writes.map((w) => w.path), writes.map((w) => w.org_key), writes.map((w) => w.app_id), writes.map((w) => w.writer), writes.map((w) => w.since)],
+    );
+  }
+
+  async journaledWrites(): Promise<JournaledWrite[]> {
+    const { rows } = await this.conn().query<JournaledWrite>('SELECT path, org_key, app_id, writer, since FROM write_journal ORDER BY path');
+    return rows.map((r) => ({ ...r, since: Number(r.since) }));
+  }
+
+  async dropJournaled(writes: JournaledWrite[]): Promise<void> {
+    if (!writes.length) return;
+    await this.conn().query(
+      `DELETE FROM write_journal j USING unnest($1::text[], $2::text[], $3::bigint[]) AS d (path, writer, since)
+        WHERE j.path = d.path AND j.writer = d.writer AND j.since = d.since`,
+      [writes.map((w) => w.path), writes.map((w) => w.writer), writes.map((w) => w.since)],
+    );
   }
 
   async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
@@ -453,11 +477,13 @@ export class PostgresCatalog implements Catalog {
       );
     }
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
+    // the path's journal entry goes with the same statement (no round trip of its own)
     await c.query(
-      `INSERT INTO file_texts (file_id, queries, answers, document)
+      `WITH journaled AS (DELETE FROM write_journal WHERE path = $8)
+       INSERT INTO file_texts (file_id, queries, answers, document)
        VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'))
        ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document`,
-      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers],
+      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.path],
     );
     return id;
   }

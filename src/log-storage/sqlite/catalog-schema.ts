@@ -29,6 +29,20 @@ export const CATALOG_FILE = 'catalog.sqlite';
 export const DROP_ALL =
   'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;';
 
+/**
+ * The write journal (see `Catalog.journalWrites`): made when missing, outside the schema version, and never
+ * dropped by a rebuild (its entries name objects a rebuild may not have listed yet).
+ */
+export const WRITE_JOURNAL_TABLE = `
+CREATE TABLE IF NOT EXISTS write_journal (
+  path TEXT PRIMARY KEY,
+  org_key TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  writer TEXT NOT NULL,
+  since INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** The tables, with the constraints a bulk load relies on (a second file of a conversation is refused). */
 export const TABLES = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

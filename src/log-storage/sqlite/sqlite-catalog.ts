@@ -2,11 +2,11 @@ import { Logger } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, SearchRow } from '../catalog';
+import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, JournaledWrite, SearchRow } from '../catalog';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
-import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES } from './catalog-schema';
+import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES, WRITE_JOURNAL_TABLE } from './catalog-schema';
 import { catalogStats } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
@@ -174,7 +174,32 @@ export class SqliteCatalog implements Catalog {
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
   async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
-    return this.conn().transaction(() => this.upsertOne(entry, messages))();
+    return this.conn().transaction(() => {
+      const id = this.upsertOne(entry, messages);
+      this.stmt('DELETE FROM write_journal WHERE path = ?').run(entry.path);
+      return id;
+    })();
+  }
+
+  async journalWrites(writes: JournaledWrite[]): Promise<void> {
+    const insert = this.stmt(
+      `INSERT INTO write_journal (path, org_key, app_id, writer, since) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET org_key = excluded.org_key, app_id = excluded.app_id, writer = excluded.writer, since = excluded.since`,
+    );
+    this.conn().transaction(() => {
+      for (const w of writes) insert.run(w.path, w.org_key, w.app_id, w.writer, w.since);
+    })();
+  }
+
+  async journaledWrites(): Promise<JournaledWrite[]> {
+    return this.stmt('SELECT path, org_key, app_id, writer, since FROM write_journal ORDER BY path').all() as JournaledWrite[];
+  }
+
+  async dropJournaled(writes: JournaledWrite[]): Promise<void> {
+    const remove = this.stmt('DELETE FROM write_journal WHERE path = ? AND writer = ? AND since = ?');
+    this.conn().transaction(() => {
+      for (const w of writes) remove.run(w.path, w.writer, w.since);
+    })();
   }
 
   /**
@@ -579,6 +604,7 @@ export class SqliteCatalog implements Catalog {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    db.exec(WRITE_JOURNAL_TABLE);
   }
 
   private meta(key: string): string | null {

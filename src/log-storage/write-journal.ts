@@ -1,0 +1,122 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { mapConcurrent } from '../common/concurrency';
+import { PROCESS_ID } from '../common/process-liveness';
+import { ArchiveAccess } from './archive-access';
+import { ArchiveFiles } from './archive-files';
+import { parseArchivePath } from './archive-paths';
+import { CATALOG, Catalog, JournaledWrite } from './catalog';
+
+/** What a replay did: objects indexed, and entries dropped (no object, or not a usable conversation). */
+export interface JournalReplay {
+  indexed: number;
+  dropped: number;
+}
+
+interface Queued {
+  write: JournaledWrite;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The in-flight write journal. A save records its key in the catalog's journal before the object is stored,
+ * and the catalog row that indexes the object removes the entry in its own transaction. A process killed in
+ * between (a PUT takes a round trip: the bucket may hold the object before the answer comes) leaves the entry
+ * behind, and a replay settles it: the object is indexed when it is there and holds its conversation, the
+ * entry dropped otherwise. So the catalog never misses an object a backup stored, and the next run finds
+ * the conversation unchanged instead of storing it again.
+ *
+ * Entries recorded while one statement is being written go together in the next (a group commit): however
+ * many saves are in flight, the journal costs at most one catalog write at a time.
+ */
+@Injectable()
+export class WriteJournal {
+  private readonly logger = new Logger(WriteJournal.name);
+  /** paths this process is storing now, and how many times: a replay never settles them under its feet */
+  private readonly inFlight = new Map<string, number>();
+  private queue: Queued[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    private readonly files: ArchiveFiles,
+    private readonly access: ArchiveAccess,
+  ) {}
+
+  /** Records the path (of a conversation of that organization and app) before its object is stored. */
+  async record(path: string, source: { org_key: string; app_id: string }): Promise<void> {
+    this.inFlight.set(path, (this.inFlight.get(path) ?? 0) + 1);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.queue.push({ write: { path, org_key: source.org_key, app_id: source.app_id, writer: PROCESS_ID, since: Date.now() }, resolve, reject });
+        this.flushing ??= this.flush();
+      });
+    } catch (error) {
+      this.settle(path);
+      throw error;
+    }
+  }
+
+  /**
+   * This process is done with the path: indexed (the entry went with the row), or failed (the entry stays,
+   * for a replay to settle: a PUT whose answer was lost may have stored the object).
+   */
+  settle(path: string): void {
+    const n = this.inFlight.get(path) ?? 0;
+    if (n > 1) this.inFlight.set(path, n - 1);
+    else this.inFlight.delete(path);
+  }
+
+  /**
+   * Settles the entries `which` selects, except the writes this process has in flight: each under its
+   * conversation's lock, the store's reads in flight at a time. `which` must leave out the writes of other
+   * processes still running (their objects may not be stored yet).
+   */
+  async replay(which: (write: JournaledWrite) => boolean, why: string): Promise<JournalReplay> {
+    const writes = (await this.catalog.journaledWrites()).filter((w) => !this.inFlight.has(w.path) && which(w));
+    const result: JournalReplay = { indexed: 0, dropped: 0 };
+    if (!writes.length) return result;
+    const outcomes = await mapConcurrent(writes, this.files.readsInFlight, (write) => this.replayOne(write));
+    for (const outcome of outcomes) result[outcome]++;
+    this.logger.log(`Finished write journal replay (${why}): indexed=${result.indexed} dropped=${result.dropped}`);
+    return result;
+  }
+
+  private async replayOne(write: JournaledWrite): Promise<keyof JournalReplay> {
+    const info = parseArchivePath(write.path);
+    if (!info) {
+      await this.catalog.dropJournaled([write]);
+      return 'dropped';
+    }
+    return this.access.forConversation(info.conversation_id, async () => {
+      // the ETag of the HEAD is the MD5 of the bytes the GET reads (an object is written whole by one PUT)
+      const object = await this.files.stat(write.path);
+      const [extract] = object ? await this.files.catalogEntries([{ path: write.path, info, ...(object.etag ? { etag: object.etag } : {}) }]) : [null];
+      if (!extract?.ok) {
+        if (extract) this.logger.warn(`Journaled write ${write.path} is not indexed: ${extract.reason}`);
+        await this.catalog.dropJournaled([write]);
+        return 'dropped';
+      }
+      // removes the entry in the same transaction
+      await this.catalog.upsert(extract.entry, extract.messages);
+      return 'indexed';
+    });
+  }
+
+  /** Writes the queued entries, those queued meanwhile in the next statement, until none is left. */
+  private async flush(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      // one entry per path in a statement (the same path twice would be refused by PostgreSQL)
+      const writes = [...new Map(batch.map((q) => [q.write.path, q.write])).values()];
+      try {
+        await this.catalog.journalWrites(writes);
+        for (const q of batch) q.resolve();
+      } catch (error) {
+        for (const q of batch) q.reject(error);
+      }
+    }
+    this.flushing = null;
+  }
+}
