@@ -43,7 +43,7 @@ export const USAGE = [
   'the tables of bench/results.md:',
   '  filesystem and SQLite, 100,000 and 1,000,000 files   npm run bench -- --size 1000000 --slow 1',
   '  the same at 10,000 and 100,000 files (about 9 min)   npm run bench',
-  '  S3 and PostgreSQL, 10,000 and 100,000 (about 75 min) npm run bench -- --only=s3,pg --slow 1',
+  '  S3 and PostgreSQL, 10,000 and 100,000 (over an hour) npm run bench -- --only=s3,pg --slow 1',
   '  one S3 row again                                     npm run bench -- --only=s3-backup (or s3-export, s3-reindex, s3-retention) --slow 1',
 ].join('\n');
 

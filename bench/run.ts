@@ -649,7 +649,7 @@ if (process.argv.includes('--help')) {
 } else {
   main().catch((error: unknown) => {
     if (error instanceof BenchUsageError) {
-      console.error(`${error.message}\n${USAGE}`);
+      console.error(`${error.message} (npm run bench -- --help lists the options)`);
       process.exit(2);
     }
     console.error(error instanceof Error ? error.stack : String(error));
