@@ -613,6 +613,9 @@ async function exportScenarios(opts: Options, small: Archive, large: Archive): P
   return [exportSmall, exportLarge];
 }
 
+/** whether `--only` named a group, whose scenarios the report then lists */
+const expanded = (opts: Options) => opts.selection.replace(/ .*/, '') !== [...opts.only].join(',');
+
 function writeReport(opts: Options, started: number, setup: string[], rows: Row[], catalogs: CatalogFigures[], final = true): void {
   const cpu = os.cpus();
   const report: Report = {
@@ -621,7 +624,7 @@ function writeReport(opts: Options, started: number, setup: string[], rows: Row[
       `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
       `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations in the ${opts.format} format (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
       `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.workspace.runs} (workspace backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
-      `scenarios: ${opts.selection}${opts.only.size < SCENARIOS.length ? ` (${[...opts.only].join(', ')})` : ''}`,
+      `scenarios: ${opts.selection}${expanded(opts) ? ` (${[...opts.only].join(', ')})` : ''}`,
       `${final ? 'whole run' : 'so far'} ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) at the end`,
     ],
     rows,
