@@ -49,12 +49,26 @@ export function formatMs(ms: number | null): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** median / baseline, with the speed-up spelled out when the service is faster */
+/**
+ * median / baseline, with the speed-up spelled out when the service is faster. The speed-up gets the digits
+ * that keep it from reading "1x": two just above 1, one up to 10, none beyond; a speed-up that still rounds
+ * to 1.00 is no speed-up worth a word.
+ */
 export function formatRatio(median: number, baseline: number | null): string {
   if (baseline === null || !baseline) return '—';
   const r = median / baseline;
-  const digits = r < 0.01 ? 4 : r < 1 ? 3 : 2;
-  return r < 1 ? `${r.toFixed(digits)} (${(1 / r).toFixed(0)}x faster)` : `${r.toFixed(digits)}`;
+  if (r >= 1) return r.toFixed(2);
+  // below 0.01 three decimals would read 0.000: two significant digits instead
+  const ratio = r < 0.01 ? r.toPrecision(2) : r.toFixed(3);
+  const faster = formatSpeedUp(1 / r);
+  return faster ? `${ratio} (${faster} faster)` : ratio;
+}
+
+/** "1.4x", "1.04x", "2130x"; null for a speed-up that rounds to 1.00x */
+export function formatSpeedUp(s: number): string | null {
+  const digits = s < 1.1 ? 2 : s < 10 ? 1 : 0;
+  const text = s.toFixed(digits);
+  return Number(text) <= 1 ? null : `${text}x`;
 }
 
 export const rowPasses = (row: Row) => row.checks.every((c) => c.pass);

@@ -2,120 +2,25 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSimulator } from '../src/simulator/simulator';
-import { ARCHIVE_FORMATS, ArchiveFormat, GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
+import { GENERATOR_VERSION, GeneratedArchive, generateArchive, SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker, shell, timeShell, timeStartup } from './measure';
 import { CatalogFigures, Check, markdown, plainTable, Report, Row, rowPasses } from './report';
-import { failoverScenario, pgQueryScenarios, REPLICA_SCENARIOS, replicaBackupScenario, ReplicaBenchOptions } from './replica-scenarios';
-import { S3_SCENARIOS, s3ArchiveScenarios, s3BackupScenario, S3BenchOptions } from './s3-scenarios';
+import { BenchUsageError, Options, parseOptions, Scenario, SCENARIOS, USAGE } from './options';
+import { failoverScenario, pgQueryScenarios, replicaBackupScenario, ReplicaBenchOptions } from './replica-scenarios';
+import { s3ArchiveScenarios, s3BackupScenario, S3BenchOptions } from './s3-scenarios';
 import { BenchServices } from './services';
 
 /**
  * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
- * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE below).
+ * and against the ideal of a backup, in one run, and writes bench/results.md (options: USAGE in options.ts).
  */
 
-const SCENARIOS = ['backup', 'workspace', 'summary', 'export', 'retention', 'search', 'reindex', 'start-up', 'start-up-rebuild', ...S3_SCENARIOS, ...REPLICA_SCENARIOS] as const;
 /** scenarios that need no generated archive */
 const WITHOUT_ARCHIVE: readonly Scenario[] = ['backup', 'workspace', 's3-backup', 'replica-backup', 'failover'];
-type Scenario = (typeof SCENARIOS)[number];
-
-const USAGE = [
-  'usage: npm run bench -- [options]',
-  '  --quick            tiny data set (200 / 100 conversations, short backup), for the smoke test',
-  '  --sizes=S,L        archive sizes (also env BENCH_SIZES), default 10000,100000',
-  '  --size=N           --sizes=N/10,N, with every archive scenario measured at both sizes (peak RSS at N within 50 MB of N/10)',
-  '  --format=F         file format of the generated archives: seed (the seed tool\'s, default) or vault',
-  `  --only=A,B         run only these scenarios (${SCENARIOS.join(', ')})`,
-  '  --data=DIR         where generated trees are cached (default bench/data)',
-  '  --out=FILE         results file (default bench/results.md)',
-  '  --service=FILE     the built service entry for the start-up scenario (default dist/main.js)',
-  '  --slow=N           runs of the slow scenarios (export, retention, reindex, start-up without catalog, S3 export), default 3',
-  '  --strict           exit 1 when a target is missed',
-  '  --workspace=AxC    workspace scenario: A apps holding C conversations each (default 50x100; --quick 8x20)',
-].join('\n');
-
 
 const PROJECT = path.resolve(__dirname, '..', '..');
 const SEED = 20250630;
 const MB = 1024;
-
-interface Options {
-  quick: boolean;
-  /** every archive scenario at both sizes, the smaller one the reference of the larger (`--size`) */
-  both: boolean;
-  small: number;
-  large: number;
-  dataDir: string;
-  out: string;
-  service: string;
-  strict: boolean;
-  format: ArchiveFormat;
-  only: Set<Scenario>;
-  backup: { conversations: number; messages: number; latencyMs: number; concurrency: number; runs: number };
-  workspace: { apps: number; conversations: number; latencyMs: number; appConcurrency: number; concurrency: number; runs: number };
-  runs: { fast: number; slow: number; baseline: number; startup: number };
-}
-
-const KNOWN = ['quick', 'sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'strict', 'workspace', 'slow'];
-const WITH_VALUE = ['sizes', 'size', 'format', 'only', 'data', 'out', 'service', 'workspace', 'slow'];
-
-export class BenchUsageError extends Error {}
-
-/** `--name value` read as `--name=value` for the options that take one. */
-function joinValues(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = /^--([a-z]+)$/.exec(args[i])?.[1];
-    if (name && WITH_VALUE.includes(name) && i + 1 < args.length && !args[i + 1].startsWith('--')) out.push(`${args[i]}=${args[++i]}`);
-    else out.push(args[i]);
-  }
-  return out;
-}
-
-function parseOptions(args: string[]): Options {
-  const argv = joinValues(args);
-  for (const arg of argv) {
-    const name = /^--([a-z]+)(=|$)/.exec(arg)?.[1];
-    if (!name || !KNOWN.includes(name)) throw new BenchUsageError(`unknown option ${arg}`);
-  }
-  const flag = (name: string) => argv.includes(`--${name}`);
-  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const quick = flag('quick');
-  const single = value('size');
-  if (single !== undefined && !/^[1-9]\d*$/.test(single)) throw new BenchUsageError(`--size must be a positive integer: ${single}`);
-  const format = (value('format') ?? 'seed') as ArchiveFormat;
-  if (!ARCHIVE_FORMATS.includes(format)) throw new BenchUsageError(`--format must be one of: ${ARCHIVE_FORMATS.join(', ')}`);
-  const only = new Set((value('only') ?? SCENARIOS.join(',')).split(',').map((x) => x.trim()) as Scenario[]);
-  for (const o of only) if (!SCENARIOS.includes(o)) throw new BenchUsageError(`--only: unknown scenario ${o}`);
-  const sizeList = single !== undefined ? `${Math.max(1, Math.round(Number(single) / 10))},${single}` : undefined;
-  const sizes = (sizeList ?? value('sizes') ?? process.env.BENCH_SIZES ?? (quick ? '100,200' : '10000,100000'))
-    .split(',')
-    .map((s) => Number(s.trim()))
-    .filter((n) => Number.isInteger(n) && n > 0)
-    .sort((a, b) => a - b);
-  if (sizes.length !== 2) throw new Error('--sizes (or BENCH_SIZES) must be two positive integers, e.g. 10000,100000');
-  const slow = value('slow');
-  if (slow !== undefined && !/^[1-9]\d*$/.test(slow)) throw new BenchUsageError(`--slow must be a positive integer: ${slow}`);
-  const shape = /^(\d+)x(\d+)$/.exec(value('workspace') ?? (quick ? '8x20' : '50x100'));
-  if (!shape) throw new BenchUsageError('--workspace must look like 50x100 (apps x conversations)');
-  return {
-    quick,
-    both: single !== undefined,
-    small: sizes[0],
-    large: sizes[1],
-    dataDir: path.resolve(value('data') ?? path.join(PROJECT, 'bench', 'data')),
-    out: path.resolve(value('out') ?? path.join(PROJECT, 'bench', 'results.md')),
-    service: path.resolve(value('service') ?? path.join(PROJECT, 'dist', 'main.js')),
-    strict: flag('strict'),
-    format,
-    only,
-    backup: quick
-      ? { conversations: 40, messages: 10, latencyMs: 5, concurrency: 8, runs: 1 }
-      : { conversations: 2000, messages: 10, latencyMs: 50, concurrency: 8, runs: 3 },
-    workspace: { apps: Number(shape[1]), conversations: Number(shape[2]), latencyMs: quick ? 50 : 200, appConcurrency: 4, concurrency: 4, runs: quick ? 1 : 3 },
-    runs: quick ? { fast: 3, slow: Number(slow ?? 1), baseline: 1, startup: 1 } : { fast: 11, slow: Number(slow ?? 3), baseline: 3, startup: 3 },
-  };
-}
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 /** A set-up line for the report, in the log at once as well. */
@@ -583,7 +488,7 @@ async function startupRebuildScenario(opts: Options, a: Archive): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+  const opts = parseOptions(process.argv.slice(2), PROJECT);
   const started = Date.now();
   const setup: string[] = [];
   fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -708,6 +613,9 @@ async function exportScenarios(opts: Options, small: Archive, large: Archive): P
   return [exportSmall, exportLarge];
 }
 
+/** whether `--only` named a group, whose scenarios the report then lists */
+const expanded = (opts: Options) => opts.selection.replace(/ .*/, '') !== [...opts.only].join(',');
+
 function writeReport(opts: Options, started: number, setup: string[], rows: Row[], catalogs: CatalogFigures[], final = true): void {
   const cpu = os.cpus();
   const report: Report = {
@@ -716,7 +624,7 @@ function writeReport(opts: Options, started: number, setup: string[], rows: Row[
       `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
       `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations in the ${opts.format} format (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
       `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.workspace.runs} (workspace backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
-      ...(opts.only.size < SCENARIOS.length ? [`only: ${[...opts.only].join(', ')}`] : []),
+      `scenarios: ${opts.selection}${expanded(opts) ? ` (${[...opts.only].join(', ')})` : ''}`,
       `${final ? 'whole run' : 'so far'} ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) at the end`,
     ],
     rows,
@@ -744,7 +652,7 @@ if (process.argv.includes('--help')) {
 } else {
   main().catch((error: unknown) => {
     if (error instanceof BenchUsageError) {
-      console.error(`${error.message}\n${USAGE}`);
+      console.error(`${error.message} (npm run bench -- --help lists the options)`);
       process.exit(2);
     }
     console.error(error instanceof Error ? error.stack : String(error));

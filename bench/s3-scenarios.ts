@@ -8,6 +8,7 @@ import type { GeneratedArchive } from './archive-generator';
 import { median, runWorker } from './measure';
 import type { Row } from './report';
 import type { BenchServices } from './services';
+import { serviceConfig } from './worker';
 
 /**
  * The archive in an S3 bucket (a real Ceph RADOS Gateway on loopback, memstore), each scenario against a
@@ -17,12 +18,6 @@ import type { BenchServices } from './services';
 export const S3_SCENARIOS = ['s3-backup', 's3-export', 's3-retention', 's3-reindex'] as const;
 export type S3Scenario = (typeof S3_SCENARIOS)[number];
 
-/**
- * GETs in flight in the export baseline: the most the service's export has in flight from a store without a
- * batch read, 3 batches read ahead (EXPORT_READS_IN_FLIGHT in src/log-storage/archive-export.service.ts) of 8
- * GETs each (READS_IN_FLIGHT in src/log-storage/archive-files.ts). The baseline keeps this width whatever the store does.
- */
-export const EXPORT_GETS_IN_FLIGHT = 3 * 8;
 /** keys per DeleteObjects request, the most S3 takes; the baseline sends them one request after another */
 const DELETE_BATCH = 1000;
 /** PUTs in flight while loading a generated tree into the bucket (set-up, not measured against anything) */
@@ -54,6 +49,16 @@ export function skippedRow(scenario: string, reason: string): Row {
 
 function serviceEnv(s3: S3Instance, bucket: string): Record<string, string> {
   return s3ArchiveEnv(s3, bucket, { S3_ADDRESS_STYLE: 'path' });
+}
+
+/**
+ * GETs the service's export keeps in flight from the bucket: S3_READ_CONCURRENCY as the export worker's
+ * configuration resolves it (the product's default unless the bench sets it), so the baseline runs as wide.
+ */
+function exportReadsInFlight(s3: S3Instance, b: LoadedBucket): number {
+  const { archive } = serviceConfig({ LOGS_DIR: b.logsDir, ...serviceEnv(s3, b.bucket) });
+  if (archive.storage !== 's3') throw new Error('the S3 export scenario boots the service without ARCHIVE_STORAGE=s3');
+  return archive.s3.readConcurrency;
 }
 
 function tmpDir(opts: S3BenchOptions, name: string): string {
@@ -275,11 +280,12 @@ async function exportScenario(opts: S3BenchOptions, client: S3Client, s3: S3Inst
     log(`  run ${i + 1}: ${result.times[0].toFixed(0)} ms, peak RSS ${mb(result.maxRssKb).toFixed(0)} MB`);
   }
   if (bytes < a.meta.bytes / 2) throw new Error(`the S3 export wrote ${bytes} bytes for ${a.meta.bytes} bytes of objects`);
+  const width = exportReadsInFlight(s3, b);
   const baseline: number[] = [];
   for (let i = 0; i < opts.runs; i++) {
     let got = 0;
     const start = process.hrtime.bigint();
-    await pool(b.keys, EXPORT_GETS_IN_FLIGHT, async (key) => {
+    await pool(b.keys, width, async (key) => {
       const res = await client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
       const body = await res.Body!.transformToByteArray();
       got += body.length;
@@ -293,7 +299,7 @@ async function exportScenario(opts: S3BenchOptions, client: S3Client, s3: S3Inst
     size: `${count(a.meta.files)} conversations`,
     median: median(times),
     baseline: median(baseline),
-    baselineLabel: `SDK loop: GetObject of every key, ${EXPORT_GETS_IN_FLIGHT} in flight (the export's most)`,
+    baselineLabel: `SDK loop: GetObject of every key, ${width} in flight (S3_READ_CONCURRENCY, as the export)`,
     peakRss: mb(rss),
     target: '≤ 2x the SDK loop; RSS < 250 MB, flat in size',
     checks: [],

@@ -47,8 +47,13 @@ export const RESULT_PREFIX = 'BENCH_RESULT ';
 @Module({})
 class BenchRootModule {}
 
+/** The configuration a worker boots the service with, `env` laid over the bench's fixed settings. */
+export function serviceConfig(env: Record<string, string>): AppConfig {
+  return loadAppConfig({ NODE_ENV: 'production', ENABLE_AUTO_LOGGING: 'false', LOG_TIMEZONE: 'UTC', ...env });
+}
+
 async function boot(env: Record<string, string>, withBackup: boolean, logger: LogLevel[]): Promise<INestApplicationContext> {
-  const config = loadAppConfig({ NODE_ENV: 'production', ENABLE_AUTO_LOGGING: 'false', LOG_TIMEZONE: 'UTC', ...env });
+  const config = serviceConfig(env);
   return NestFactory.createApplicationContext(
     { module: BenchRootModule, imports: [AppConfigModule.forRoot(config), withBackup ? BackupModule : LogStorageModule] },
     { logger },
