@@ -40,8 +40,10 @@ export interface ReplicationStatus {
   last_success: { job_id: string; started_at: string; finished_at: string; checked: number; copied: number; copied_bytes: number; deleted: number } | null;
   last_run: { job_id: string; status: Job['status']; started_at: string; finished_at: string | null; error: string | null } | null;
   /**
-   * Conversation files not yet in the copy: those saved by backups that finished after the last successful
-   * copy started (every conversation file when there was none); null when not configured
+   * Conversation files not yet in the copy, from the catalog: those written (saved, rewritten with new
+   * content, compressed) since the last successful copy started, each file counted once however often it
+   * was rewritten; every conversation file when there was no copy yet (and after a catalog rebuild, which
+   * writes every row anew, until the next copy); null when not configured
    */
   pending_files: number | null;
 }
@@ -238,14 +240,8 @@ export class ReplicationService implements OnModuleDestroy {
     const lastRun = runs.find((j) => j.status !== 'running' && j.status !== 'skipped') ?? null;
     const elsewhere = runs.find((j) => j.status === 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
-    let pending: number;
-    if (success) {
-      pending = jobs
-        .filter((j) => j.kind === 'backup' && (j.finished_at === null || j.finished_at > success.started_at))
-        .reduce((n, j) => n + jobTotals(j).saved, 0);
-    } else {
-      pending = await this.storage.countConversations();
-    }
+    // the catalog stamps every file it indexes (a save, a rewrite, a compression): those after the copy began may be missing from it
+    const pending = success ? await this.storage.countWrittenSince(success.started_at) : await this.storage.countConversations();
     const counts = (j: Job) => j.replication ?? ({} as Partial<ReplicationRecord>);
     return {
       configured: true,
