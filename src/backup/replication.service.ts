@@ -6,6 +6,7 @@ import { ConflictError } from '../common/domain-errors';
 import { redactText } from '../common/redact';
 import { AppConfig, S3Settings } from '../config/app-config';
 import type { ArchiveStore } from '../log-storage/archive-store';
+import { CatalogRebuildingError } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { replicate, ReplicationAbortedError, ReplicationDeleteRefusedError, ReplicationResult } from '../log-storage/replication';
 import { AlertsService } from './alerts.service';
@@ -43,7 +44,7 @@ export interface ReplicationStatus {
    * Conversation files not yet in the copy, from the catalog: those written (saved, rewritten with new
    * content, compressed) since the last successful copy started, each file counted once however often it
    * was rewritten; every conversation file when there was no copy yet (and after a catalog rebuild, which
-   * writes every row anew, until the next copy); null when not configured
+   * writes every row anew, until the next copy); null when not configured, and while the catalog is rebuilt
    */
   pending_files: number | null;
 }
@@ -241,7 +242,11 @@ export class ReplicationService implements OnModuleDestroy {
     const elsewhere = runs.find((j) => j.status === 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
     // the catalog stamps every file it indexes (a save, a rewrite, a compression): those after the copy began may be missing from it
-    const pending = success ? await this.storage.countWrittenSince(success.started_at) : await this.storage.countConversations();
+    const pending = await (success ? this.storage.countWrittenSince(success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
+      // the status still answers while the catalog is rebuilt, without the count
+      if (error instanceof CatalogRebuildingError) return null;
+      throw error;
+    });
     const counts = (j: Job) => j.replication ?? ({} as Partial<ReplicationRecord>);
     return {
       configured: true,

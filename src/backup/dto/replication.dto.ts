@@ -42,7 +42,7 @@ export class ReplicationStatusDto {
     type: Number,
     description:
       'conversation files not yet copied, from the catalog: those written (saved, rewritten with new content, compressed) since the last successful copy started, ' +
-      'each counted once however often it was rewritten; all of them before the first copy (and after a catalog rebuild, until the next copy); null when not configured',
+      'each counted once however often it was rewritten; all of them before the first copy (and after a catalog rebuild, until the next copy); null when not configured, and while the catalog is rebuilt',
   })
   pending_files: number | null;
 }

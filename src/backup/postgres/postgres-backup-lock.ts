@@ -163,7 +163,7 @@ export class PostgresBackupLock implements BackupLock {
       if (this.connection !== client) return;
       this.connection = null;
       if (this.held.size) {
-        this.logger.error(`Lost the connection holding the backup locks of ${[...this.held.keys()].join(', ')}: another replica may now back them up too`);
+        this.logger.error(`Lost the connection holding the locks of ${[...this.held.keys()].join(', ')} (${this.where}): another replica may now take them too`);
       }
       this.held.clear();
     };
