@@ -14,7 +14,7 @@ import { BACKUP_LOCK, BackupLock, BackupLockedError, LockClaim } from './backup-
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
 import { JobsService } from './jobs.service';
-import { clone, errorName, jobTotals } from './job-outcome';
+import { clone, errorName } from './job-outcome';
 import type { Job, JobEvent, JobTrigger, ReplicationRecord } from './jobs.types';
 import { REPLICA_ID } from './replicas';
 import { REPLICATION_LOCK, REPLICATION_LOCK_KEY, ReplicationLock, ReplicationLockedError } from './replication-lock';
