@@ -148,6 +148,7 @@ describe.each(STORE_KINDS)('admin page in a real browser, archive on %s', (kind)
       `/admin/conversations/${conversation.conversation_id}?organization_id=${ORG}`,
       '/admin/export',
       '/admin/clean?days_to_keep=3',
+      '/admin/verify',
     ];
     for (const path of pages) {
       await page.goto(`${base}${path}`);
