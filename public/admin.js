@@ -178,6 +178,22 @@
     });
   }
 
+  /* ---------- archive check (verify) ---------- */
+
+  /* the count of files checked while the check runs, then the page again with its result */
+  function followVerify(el) {
+    var id = el.getAttribute('data-run-id');
+    fetch('/admin/verify/' + encodeURIComponent(id), { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (run) {
+        if (!run) throw new Error('gone');
+        if (run.status !== 'running') { window.location.reload(); return; }
+        text(el.querySelector('[data-role="verify-checked"]'), fmt(run.checked));
+        setTimeout(function () { followVerify(el); }, 1000);
+      })
+      .catch(function () { text(el.querySelector('[data-role="verify-checked"]'), 'Lost contact with the service; reload the page to see how many'); });
+  }
+
   /* ---------- charts ---------- */
 
   function cssVar(name, fallback) {
@@ -295,6 +311,7 @@
   document.addEventListener('DOMContentLoaded', function () {
     Array.prototype.forEach.call(document.querySelectorAll('.job-progress[data-status="running"]'), function (el) { follow(el, refreshTotals); });
     Array.prototype.forEach.call(document.querySelectorAll('form[data-enhance="backup"]'), enhanceBackupForm);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-role="verify-run"][data-status="running"]'), followVerify);
     var container = document.querySelector('[data-charts]');
     if (container) {
       loadCharts(container, container.getAttribute('data-query') || '');

@@ -10,6 +10,7 @@ import {
   snippetParts,
   sourceValue,
   sourceView,
+  verifyRunView,
 } from './admin-view-models';
 import { countOf } from './format';
 
@@ -105,5 +106,28 @@ describe('admin view models', () => {
 
   it('counts in the singular for one', () => {
     expect([countOf(0, 'message'), countOf(1, 'message'), countOf(1024, 'message')]).toEqual(['0 messages', '1 message', '1,024 messages']);
+  });
+
+  it('shows an archive check: its progress while it runs, then its counts, listing at most 50 paths of a kind', () => {
+    const run = { id: 'v1', sha256: true, status: 'running' as const, started_at: '2025-10-15T08:00:00.000Z', finished_at: null, checked: 1234, result: null, error: null };
+    expect(verifyRunView(run)).toMatchObject({ running: true, checkedText: '1,234', method: 'every file downloaded and hashed (sha256)', result: null });
+    const missing = Array.from({ length: 52 }, (_, i) => `conversations/acme/2024/01/16/conversation_${i}.json`);
+    const done = verifyRunView({
+      ...run,
+      sha256: false,
+      status: 'succeeded',
+      finished_at: '2025-10-15T08:01:00.000Z',
+      checked: 2000,
+      result: { success: true, method: 'etag', checked: 2000, by_etag: 2000, by_sha256: 0, sha256_fallback: 0, missing, changed: ['c'], unindexed: [], corrupt: [], app_configs: { checked: 2, missing: [], changed: ['a'] } },
+    });
+    expect(done.result).toMatchObject({ problems: 53, summary: '53 of 2,000 files differ from the catalog.', appConfigs: '2 checked, 0 missing, 1 changed', appConfigsOk: false });
+    expect(done.result!.kinds.map((k) => [k.kind, k.count, k.shown.length, k.more])).toEqual([
+      ['missing', 52, 50, 2],
+      ['changed', 1, 1, 0],
+      ['unindexed', 0, 0, 0],
+      ['corrupt', 0, 0, 0],
+    ]);
+    const clean = { success: true as const, method: 'sha256' as const, checked: 3, by_etag: 0, by_sha256: 3, sha256_fallback: 0, missing: [], changed: [], unindexed: [], corrupt: [] };
+    expect(verifyRunView({ ...run, status: 'succeeded', checked: 3, result: clean }).result).toMatchObject({ problems: 0, summary: 'All 3 files match the catalog.', appConfigs: null, appConfigsOk: true });
   });
 });

@@ -3,6 +3,7 @@ import type { DifySource } from '../dify/dify.types';
 import { isResumable } from '../backup/job-outcome';
 import type { Job, JobSource, JobSourceStatus, SourceState } from '../backup/jobs.types';
 import { formatNumber, progressPercent, ProgressCounts } from './format';
+import type { VerifyRun } from './verify-runs';
 
 /** How a job or source is shown: its status, or `skipped` when it only met another run's lock. */
 export type DisplayStatus = JobSourceStatus | 'skipped';
@@ -305,5 +306,42 @@ export function conversationView(c: ArchivedConversation) {
     user: c.from_end_user_session_id ?? c.from_end_user_id ?? null,
     fromSource: c.from_source,
     turns,
+  };
+}
+
+/** Paths of one kind of problem listed on the page; the rest are counted (the CLI and the API list them all). */
+const LISTED_PROBLEMS = 50;
+
+/** An archive check for its page: progress while it runs, then the counts and the paths of each kind of problem. */
+export function verifyRunView(run: VerifyRun) {
+  const r = run.result;
+  const kinds = [
+    { kind: 'missing', label: 'Missing', help: 'in the catalog, gone from the archive', paths: r?.missing ?? [] },
+    { kind: 'changed', label: 'Changed', help: 'other bytes than the catalog recorded', paths: r?.changed ?? [] },
+    { kind: 'unindexed', label: 'Unindexed', help: 'in the archive, not in the catalog', paths: r?.unindexed ?? [] },
+    { kind: 'corrupt', label: 'Corrupt', help: 'unreadable, or not an archived conversation', paths: r?.corrupt ?? [] },
+  ];
+  const problems = kinds.reduce((n, k) => n + k.paths.length, 0);
+  const configs = r?.app_configs;
+  return {
+    id: run.id,
+    status: run.status,
+    running: run.status === 'running',
+    checked: run.checked,
+    checkedText: formatNumber(run.checked),
+    method: run.sha256 ? 'every file downloaded and hashed (sha256)' : 'sizes and ETags from the listing; a file without one is hashed',
+    startedAt: run.started_at,
+    finishedAt: run.finished_at,
+    error: run.error,
+    result: r
+      ? {
+          problems,
+          summary: problems ? `${formatNumber(problems)} of ${formatNumber(r.checked)} files differ from the catalog.` : `All ${formatNumber(r.checked)} files match the catalog.`,
+          kinds: kinds.map((k) => ({ ...k, count: k.paths.length, shown: k.paths.slice(0, LISTED_PROBLEMS), more: Math.max(0, k.paths.length - LISTED_PROBLEMS) })),
+          fallback: r.sha256_fallback,
+          appConfigs: configs ? `${formatNumber(configs.checked)} checked, ${formatNumber(configs.missing.length)} missing, ${formatNumber(configs.changed.length)} changed` : null,
+          appConfigsOk: !configs || configs.missing.length + configs.changed.length === 0,
+        }
+      : null,
   };
 }

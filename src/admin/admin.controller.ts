@@ -8,7 +8,7 @@ import { jobAccepted } from '../backup/jobs.types';
 import { AdminPageFilter, wantsJson } from './admin-page.filter';
 import { AdminSession, AdminSessionGuard, CsrfRejected } from './admin-session';
 import { AdminService } from './admin.service';
-import { BackupFormDto, CleanFormDto, CsrfFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
+import { BackupFormDto, CleanFormDto, CsrfFormDto, CleanQueryDto, ExportQueryDto, OverviewQueryDto, SearchQueryDto, VerifyFormDto } from './dto/admin-forms.dto';
 
 /** The server-rendered admin page. Every form works without JavaScript; page scripts only enhance. */
 @ApiExcludeController()
@@ -124,6 +124,35 @@ export class AdminController {
   async clean(@Req() req: Request, @AdminSession() session: string | undefined, @Body() body: CleanFormDto) {
     this.checkCsrf(session, body._csrf);
     return { ...this.page(session), ...(await this.admin.clean(body.days_to_keep, body.organization_id, clientAddress(req))) };
+  }
+
+  @Get('verify')
+  @Render('verify')
+  verifyPage(@AdminSession() session: string | undefined) {
+    return { ...this.page(session), ...this.admin.verifyPage() };
+  }
+
+  /** Starts an archive check (or joins the one under way) and goes to its page, which follows it to its result. */
+  @Post('verify')
+  verify(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Body() body: VerifyFormDto): void {
+    this.checkCsrf(session, body._csrf);
+    const run = this.admin.startVerify(body.sha256 === 'on' || body.sha256 === 'true');
+    const url = `/admin/verify/${encodeURIComponent(run.id)}`;
+    if (wantsJson(req)) {
+      res.status(202).json({ run_id: run.id, status: run.status, status_url: url });
+      return;
+    }
+    res.redirect(303, url);
+  }
+
+  /** The check's page; its JSON (for the page script's progress) with `Accept: application/json`. */
+  @Get('verify/:id')
+  verifyRun(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Param('id') id: string): void {
+    if (wantsJson(req)) {
+      res.json(this.admin.verifyRun(id));
+      return;
+    }
+    res.render('verify', { ...this.page(session), ...this.admin.verifyPage(id) });
   }
 
   @Get('*path')

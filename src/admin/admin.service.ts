@@ -25,7 +25,9 @@ import {
   snippetParts,
   sourceDisplayStatus,
   STATUS_LABELS,
+  verifyRunView,
 } from './admin-view-models';
+import { VerifyRuns } from './verify-runs';
 import type { ExportQueryDto, OverviewQueryDto, RangeQueryDto, SearchQueryDto } from './dto/admin-forms.dto';
 import { countOf, formatBytes, formatNumber, isoDayBefore } from './format';
 
@@ -59,6 +61,7 @@ export class AdminService {
     private readonly sources: SourcesService,
     private readonly registry: SourceRegistry,
     private readonly replication: ReplicationService,
+    private readonly verifyRuns: VerifyRuns,
   ) {}
 
   async overview(form: OverviewQueryDto, now = new Date()) {
@@ -310,6 +313,20 @@ export class AdminService {
     });
     const safeId = conversation.conversation_id.replace(/[^A-Za-z0-9._-]+/g, '-');
     return { fileName: `conversation_${safeId}.json`, body: `${JSON.stringify(conversation, null, 2)}\n` };
+  }
+
+  /** The verify page: the form, and the check asked for (else the last one of this process), if any. */
+  verifyPage(id?: string) {
+    const run = id ? this.verifyRuns.get(id) : this.verifyRuns.latest();
+    return { title: 'Verify', nav: 'verify', refreshSeconds: run?.status === 'running' ? 2 : 0, run: run ? verifyRunView(run) : null };
+  }
+
+  startVerify(sha256: boolean) {
+    return this.verifyRuns.start(sha256);
+  }
+
+  verifyRun(id: string) {
+    return this.verifyRuns.get(id);
   }
 
   async cleanPage(daysToKeep: number | undefined, organizationId: string | undefined) {

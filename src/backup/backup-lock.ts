@@ -78,7 +78,8 @@ export class BackupLockedError extends ConflictError {
 /**
  * The archive's cross-process backup lock, `<LOGS_DIR>/state/backup.lock` (pid, host, since), held while
  * this process runs backup jobs, so a server and a CLI never back up one archive at the same time. A lock
- * whose process is gone (or, from another host, whose heartbeat stopped) is stale and taken over.
+ * whose process is gone (or, from another host, whose heartbeat stopped) is stale and taken over. The
+ * off-site copy takes the same kind of lock under another name (`replication.lock`).
  */
 @Injectable()
 export class FileBackupLock implements BackupLock, OnApplicationShutdown {
@@ -91,8 +92,8 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
   private queue: Promise<unknown> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | null = null;
 
-  constructor(config: AppConfig) {
-    this.file = path.join(path.resolve(config.logsDir), 'state', 'backup.lock');
+  constructor(config: AppConfig, name = 'backup.lock') {
+    this.file = path.join(path.resolve(config.logsDir), 'state', name);
   }
 
   get where(): string {
@@ -167,7 +168,7 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
       }
       const current = await this.read();
       if (current && !(await this.isStale(current))) throw new BackupLockedError(current, this.file);
-      this.logger.warn(`Taking over a stale backup lock${current ? ` of pid ${current.pid} on ${current.hostname}` : ''}`);
+      this.logger.warn(`Taking over the stale lock ${path.basename(this.file)}${current ? ` of pid ${current.pid} on ${current.hostname}` : ''}`);
       await fs.unlink(this.file).catch(() => undefined);
     }
     throw new Error(`the backup lock ${this.file} could not be taken`);

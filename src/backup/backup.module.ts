@@ -20,6 +20,7 @@ import { REPLICAS, Replicas, SingleReplica } from './replicas';
 import { ReplicasController } from './replicas.controller';
 import { ServerPresence } from './server-presence';
 import { ReplicationController } from './replication.controller';
+import { REPLICATION_LOCK, ReplicationLock } from './replication-lock';
 import { REPLICATION_STORES, ReplicationService, ReplicationStores } from './replication.service';
 import { ARCHIVE_STORE, ArchiveStore } from '../log-storage/archive-store';
 import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
@@ -32,7 +33,7 @@ import { WorkspaceBackupService } from './workspace-backup.service';
 
 /**
  * Backup runs for every trigger (HTTP, admin page, CLI, cron): jobs and their history, catch-up from
- * checkpoints, the cross-process lock, alerts, the replicas; one run goes Dify client -> normaliser ->
+ * checkpoints, the cross-process locks (backups, and the off-site copy), alerts, the replicas; one run goes Dify client -> normaliser ->
  * archive. The job history, checkpoints, lock and replicas are chosen here, behind their tokens: files in
  * LOGS_DIR/state, or PostgreSQL when DATABASE_URL is set.
  */
@@ -49,6 +50,11 @@ import { WorkspaceBackupService } from './workspace-backup.service';
     {
       provide: BACKUP_LOCK,
       useFactory: (config: AppConfig, state: PostgresState | null): BackupLock => state?.lock ?? new FileBackupLock(config),
+      inject: [AppConfig, POSTGRES_STATE],
+    },
+    {
+      provide: REPLICATION_LOCK,
+      useFactory: (config: AppConfig, state: PostgresState | null): ReplicationLock => state?.replicationLock ?? new FileBackupLock(config, 'replication.lock'),
       inject: [AppConfig, POSTGRES_STATE],
     },
     {

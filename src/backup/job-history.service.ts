@@ -3,6 +3,7 @@ import { Clock } from '../common/clock';
 import { parseArchivePath } from '../log-storage/archive-paths';
 import { BACKUP_LOCK, BackupLock } from './backup-lock';
 import { JOB_HISTORY_REPOSITORY, JobHistoryRepository } from './job-history.repository';
+import { REPLICATION_LOCK, ReplicationLock } from './replication-lock';
 import { clone, errorName, forHistory, resumePoint } from './job-outcome';
 import type { BackupResult } from './backup.types';
 import type { Job, JobSource } from './jobs.types';
@@ -27,20 +28,21 @@ export class JobHistoryService {
   constructor(
     @Inject(JOB_HISTORY_REPOSITORY) private readonly repository: JobHistoryRepository,
     @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
+    @Inject(REPLICATION_LOCK) private readonly replicationLock: ReplicationLock,
     private readonly clock: Clock,
   ) {}
 
   /**
-   * Reads the history once. A job still "running" in it was cut off by a crash or kill, unless the backup
-   * lock says a live process runs it (a CLI backup next to this server, another replica). `live` tells
-   * the jobs running in this process.
+   * Reads the history once. A job still "running" in it was cut off by a crash or kill, unless its lock
+   * (the backup lock, or for a copy the replication lock) says a live process runs it (a CLI next to this
+   * server, another replica). `live` tells the jobs running in this process.
    */
   load(live: () => Job[]): Promise<void> {
     this.loaded ??= (async () => {
       const stored = await this.repository.load();
       const now = this.clock.now().toISOString();
       const liveIds = new Set(live().map((j) => j.id));
-      const abandoned = await this.lock.abandonedJobs(
+      const abandoned = await this.abandoned(
         stored.filter((j) => j.status === 'running' && !liveIds.has(j.id)),
         'start-up',
       );
@@ -88,7 +90,7 @@ export class JobHistoryService {
     this.history = [...theirs, ...this.history.filter((j) => !ids.has(j.id))].sort(newestFirst).slice(0, MAX_JOBS);
     let abandoned: Job[] = [];
     try {
-      abandoned = await this.lock.abandonedJobs(
+      abandoned = await this.abandoned(
         this.history.filter((j) => j.status === 'running' && ids.has(j.id)),
         'refresh',
       );
@@ -102,6 +104,32 @@ export class JobHistoryService {
       this.logger.warn(`Marked job ${job.id} interrupted: its replica ${job.replica ?? 'unknown'} is gone`);
     }
     await this.persist(() => live);
+  }
+
+  /**
+   * Marks interrupted the jobs `pick` chooses that the shared history, read again, still calls running
+   * and this process does not run: for a caller that knows no live process runs them (a copy that took
+   * the replication lock knows every other copy the history calls running was cut off).
+   */
+  async interruptRunning(pick: (job: Job) => boolean, live: Job[], why: string): Promise<Job[]> {
+    await this.refresh(live);
+    const liveIds = new Set(live.map((j) => j.id));
+    const gone = this.history.filter((j) => j.status === 'running' && !liveIds.has(j.id) && pick(j));
+    if (!gone.length) return [];
+    const now = this.clock.now().toISOString();
+    for (const job of gone) {
+      this.interrupt(job, now, why);
+      this.logger.warn(`Marked job ${job.id} interrupted: ${why}`);
+    }
+    await this.persist(() => live);
+    return clone(gone);
+  }
+
+  /** A backup runs under the backup lock, a copy under the replication lock: each lock judges its own jobs. */
+  private async abandoned(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {
+    const copies = running.filter((j) => j.kind === 'replication');
+    const backups = running.filter((j) => j.kind !== 'replication');
+    return [...(await this.lock.abandonedJobs(backups, when)), ...(await this.replicationLock.abandonedJobs(copies, when))];
   }
 
   /** A job cut off by a crash or kill: interrupted, a backup resumable from where it stopped (a copy is run again), written by this process. */

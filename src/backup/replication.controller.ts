@@ -25,10 +25,10 @@ export class ReplicationController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'Copies the archive\'s new and changed files to the replica bucket now, as a job (kind `replication`)',
-    description: 'Each written file is read back and compared; nothing is deleted in the bucket unless REPLICATE_DELETE=true, and then only after the whole archive was walked, never when the archive is empty, nor more than half of the bucket (the copy fails naming why, nothing deleted). 409 when no replica bucket is configured, a copy is under way, or a backup is running.',
+    description: 'Each written file is read back and compared; nothing is deleted in the bucket unless REPLICATE_DELETE=true, and then only after the whole archive was walked, never when the archive is empty, nor more than half of the bucket (the copy fails naming why, nothing deleted). 409 when no replica bucket is configured, a copy is under way (here or in another process on this archive: one at a time, and the refused copy is recorded as skipped), or a backup is running; `job_id` names the running job.',
   })
   @ApiAcceptedResponse({ type: JobAcceptedDto })
-  @ApiConflictResponse({ schema: { example: { statusCode: 409, error: 'Conflict', message: 'backup job 5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20 is running; try again when it has finished', field: 'replication' } } })
+  @ApiConflictResponse({ schema: { example: { statusCode: 409, error: 'Conflict', message: 'replication job 5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20 (a CLI copy, pid 4242 on vault-1, since 2025-10-15T04:00:00.100Z) is copying this archive; try again when it has finished', field: 'replication', job_id: '5f0e4c1a-8a43-4d1e-9a55-3c7b2f9d1e20' } } })
   async start(): Promise<JobAccepted> {
     return jobAccepted((await this.replication.start({ trigger: 'api' })).job);
   }

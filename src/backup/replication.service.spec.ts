@@ -78,10 +78,11 @@ describe(ReplicationService.name, () => {
         target,
         settings: replica,
       },
-      new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, clock),
+      new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, lock, clock),
       alerts as unknown as AlertsService,
       {} as LogStorageService,
       lock,
+      new FreeBackupLock() as unknown as BackupLock,
       clock,
       { runningJobIds: () => [] } as unknown as JobsService,
       new LocalJobEvents(),
@@ -107,7 +108,7 @@ describe(ReplicationService.name, () => {
     const clock = new FakeClock();
     clock.now = () => new Date((clock.current = new Date(clock.current.getTime() + 1000)));
     const lock = new FreeBackupLock() as unknown as BackupLock;
-    const history = new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, clock);
+    const history = new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, lock, clock);
     const sut = new ReplicationService(
       config,
       { source, target, settings: replica },
@@ -115,6 +116,7 @@ describe(ReplicationService.name, () => {
       new FakeAlerts() as unknown as AlertsService,
       {} as LogStorageService,
       lock,
+      new FreeBackupLock() as unknown as BackupLock,
       clock,
       { runningJobIds: () => [] } as unknown as JobsService,
       new LocalJobEvents(),

@@ -6,16 +6,18 @@ import { ConflictError } from '../common/domain-errors';
 import { redactText } from '../common/redact';
 import { AppConfig, S3Settings } from '../config/app-config';
 import type { ArchiveStore } from '../log-storage/archive-store';
+import { CatalogRebuildingError } from '../log-storage/log-storage.errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { replicate, ReplicationAbortedError, ReplicationDeleteRefusedError, ReplicationResult } from '../log-storage/replication';
 import { AlertsService } from './alerts.service';
-import { BACKUP_LOCK, BackupLock } from './backup-lock';
+import { BACKUP_LOCK, BackupLock, BackupLockedError, LockClaim } from './backup-lock';
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
 import { JobsService } from './jobs.service';
-import { clone, errorName, jobTotals } from './job-outcome';
+import { clone, errorName } from './job-outcome';
 import type { Job, JobEvent, JobTrigger, ReplicationRecord } from './jobs.types';
 import { REPLICA_ID } from './replicas';
+import { REPLICATION_LOCK, REPLICATION_LOCK_KEY, ReplicationLock, ReplicationLockedError } from './replication-lock';
 
 /** The archive being copied (the app's ARCHIVE_STORE) and the bucket it is copied to; null without a replica bucket. */
 export const REPLICATION_STORES = Symbol('REPLICATION_STORES');
@@ -34,13 +36,15 @@ export interface ReplicationStatus {
   target: string | null;
   /** REPLICATE_CRON; null: copied only on demand */
   schedule: string | null;
-  /** the replication job of this process under way */
+  /** the copy under way, in this process or in another one on this archive (the job history says which) */
   running_job_id: string | null;
   last_success: { job_id: string; started_at: string; finished_at: string; checked: number; copied: number; copied_bytes: number; deleted: number } | null;
   last_run: { job_id: string; status: Job['status']; started_at: string; finished_at: string | null; error: string | null } | null;
   /**
-   * Conversation files not yet in the copy: those saved by backups that finished after the last successful
-   * copy started (every conversation file when there was none); null when not configured
+   * Conversation files not yet in the copy, from the catalog: those written (saved, rewritten with new
+   * content, compressed) since the last successful copy started, each file counted once however often it
+   * was rewritten; every conversation file when there was no copy yet (and after a catalog rebuild, which
+   * writes every row anew, until the next copy); null when not configured, and while the catalog is rebuilt
    */
   pending_files: number | null;
 }
@@ -60,6 +64,29 @@ export function replicaTarget(settings: S3Settings): string {
 
 const isReplication = (job: Job) => job.kind === 'replication';
 
+/** 409 naming the running job that holds what was asked for. */
+function busy(message: string, jobId: string | undefined): ConflictError {
+  const error = new ConflictError(message, 'replication');
+  error.jobId = jobId;
+  return error;
+}
+
+function newCopyJob(stores: ReplicationStores, trigger: JobTrigger, now: string): Job {
+  return {
+    id: randomUUID(),
+    kind: 'replication',
+    trigger,
+    status: 'running',
+    window: null,
+    started_at: now,
+    finished_at: null,
+    message: `Copying the archive to ${replicaTarget(stores.settings)}`,
+    sources: [],
+    replica: REPLICA_ID,
+    replication: { target: replicaTarget(stores.settings), checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0, error: null },
+  };
+}
+
 /** How often a copy under way writes its counts to the job history (in memory, and the shared history). */
 const PROGRESS_RECORD_MS = 500;
 const PROGRESS_PERSIST_MS = 2000;
@@ -76,8 +103,8 @@ interface RunningCopy {
  * The off-site copy as a job, whatever started it (cron, the API, the CLI): the archive's new and changed
  * files are copied to the replica bucket, verified, and the run is recorded in the job history (which is
  * where the last successful copy is read from, so it survives restarts), with an alert when it fails.
- * One copy at a time in this process; none starts while a backup runs (backups write each file atomically,
- * so one starting during a copy is seen by the next copy).
+ * One copy at a time on the archive, whichever process runs it (the replication lock); none starts while a
+ * backup runs (backups write each file atomically, so one starting during a copy is seen by the next copy).
  */
 @Injectable()
 export class ReplicationService implements OnModuleDestroy {
@@ -91,6 +118,7 @@ export class ReplicationService implements OnModuleDestroy {
     private readonly alerts: AlertsService,
     private readonly storage: LogStorageService,
     @Inject(BACKUP_LOCK) private readonly lock: BackupLock,
+    @Inject(REPLICATION_LOCK) private readonly replicationLock: ReplicationLock,
     private readonly clock: Clock,
     private readonly jobs: JobsService,
     @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
@@ -102,8 +130,9 @@ export class ReplicationService implements OnModuleDestroy {
 
   /**
    * Starts a copy and resolves with its job once it has finished. Throws ConflictError when no replica
-   * bucket is configured, a copy is under way, or a backup is running (here, or in another process
-   * holding the backup lock).
+   * bucket is configured, a copy is under way (here, or in another process holding the replication lock:
+   * 409 with its job id, and this copy is recorded as skipped), or a backup is running (here, or in
+   * another process holding the backup lock).
    */
   async run(request: ReplicationRequest): Promise<Job> {
     return (await this.start(request)).done;
@@ -115,44 +144,60 @@ export class ReplicationService implements OnModuleDestroy {
     if (!stores) {
       throw new ConflictError('no replica bucket is configured: set REPLICATE_S3_BUCKET_NAME (or S3_BUCKET_NAME with ARCHIVE_STORAGE=fs)', 'REPLICATE_S3_BUCKET_NAME');
     }
-    if (this.running) throw new ConflictError(`replication job ${this.running.job.id} is under way; try again when it has finished`, 'replication');
+    if (this.running) {
+      const id = this.running.job.id;
+      throw await this.skip(stores, request, busy(`replication job ${id} is under way; try again when it has finished`, id));
+    }
     const backup = this.jobs.runningJobIds()[0];
-    if (backup) throw new ConflictError(`backup job ${backup} is running; try again when it has finished`, 'replication');
-    const job: Job = {
-      id: randomUUID(),
-      kind: 'replication',
-      trigger: request.trigger,
-      status: 'running',
-      window: null,
-      started_at: this.clock.now().toISOString(),
-      finished_at: null,
-      message: `Copying the archive to ${replicaTarget(stores.settings)}`,
-      sources: [],
-      replica: REPLICA_ID,
-      replication: { target: replicaTarget(stores.settings), checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0, error: null },
-    };
+    if (backup) throw busy(`backup job ${backup} is running; try again when it has finished`, backup);
+    const job = newCopyJob(stores, request.trigger, this.clock.now().toISOString());
     const controller = new AbortController();
     // claimed before the first await, so two requests at once never start two copies
     const run: RunningCopy = { job, controller, done: Promise.resolve(job), events: new Subject<JobEvent>(), seq: 0 };
     this.running = run;
+    const claim: LockClaim = { jobId: job.id, sources: [REPLICATION_LOCK_KEY] };
+    let locked = false;
     try {
       const holder = await this.lock.otherHolder();
       if (holder) {
-        throw new ConflictError(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, 'replication');
+        throw busy(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, holder.job_id);
       }
+      await this.replicationLock.hold(request.trigger === 'cli' ? 'cli' : 'server', claim);
+      locked = true;
       await this.history.load(() => [job]);
+      // with the lock held no other copy runs: one the history still calls running was cut off (a killed CLI)
+      await this.history.interruptRunning((j) => isReplication(j) && j.id !== job.id, [job], 'the process copying stopped before the copy finished');
     } catch (error) {
       this.running = null;
+      if (locked) await this.replicationLock.release(claim).catch(() => undefined);
+      if (error instanceof BackupLockedError) throw await this.skip(stores, request, new ReplicationLockedError(error.holder));
       throw error;
     }
     this.history.claim(job.id);
     this.history.finish(job);
     run.events.subscribe((event) => this.bus.publish(event));
-    run.done = this.execute(stores, run, request).finally(() => {
+    let released: Promise<void> | null = null;
+    const release = () =>
+      (released ??= this.replicationLock.release(claim).catch((error) => this.logger.warn(`Could not release the replication lock: ${errorName(error)}`)));
+    run.done = this.execute(stores, run, request, release).finally(async () => {
       this.running = null;
+      await release();
     });
     await this.history.persist(() => []);
     return { job: clone(job), done: run.done };
+  }
+
+  /** A copy refused because another one runs is recorded as skipped, as a backup refused by the lock is: not a failure. */
+  private async skip(stores: ReplicationStores, request: ReplicationRequest, refusal: ConflictError): Promise<ConflictError> {
+    const now = this.clock.now().toISOString();
+    const job: Job = { ...newCopyJob(stores, request.trigger, now), status: 'skipped', finished_at: now, message: `Skipped: ${refusal.message}` };
+    const live = () => (this.running ? [this.running.job] : []);
+    await this.history.load(live);
+    this.history.claim(job.id);
+    this.history.finish(job);
+    await this.history.persist(live);
+    this.logger.warn(`Skipped replication job ${job.id} (${job.trigger}): ${refusal.message}`);
+    return refusal;
   }
 
   /**
@@ -192,22 +237,22 @@ export class ReplicationService implements OnModuleDestroy {
     const jobs = this.history.list(live());
     // the copy of this process still under way (its job already says how it ended while that is being recorded) is not the last
     const runs = jobs.filter((j) => isReplication(j) && j.id !== this.running?.job.id);
-    const lastRun = runs.find((j) => j.status !== 'running') ?? null;
+    // a skipped copy never ran: the last run is the last one that copied, or tried to
+    const lastRun = runs.find((j) => j.status !== 'running' && j.status !== 'skipped') ?? null;
+    const elsewhere = runs.find((j) => j.status === 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
-    let pending: number;
-    if (success) {
-      pending = jobs
-        .filter((j) => j.kind === 'backup' && (j.finished_at === null || j.finished_at > success.started_at))
-        .reduce((n, j) => n + jobTotals(j).saved, 0);
-    } else {
-      pending = await this.storage.countConversations();
-    }
+    // the catalog stamps every file it indexes (a save, a rewrite, a compression): those after the copy began may be missing from it
+    const pending = await (success ? this.storage.countWrittenSince(success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
+      // the status still answers while the catalog is rebuilt, without the count
+      if (error instanceof CatalogRebuildingError) return null;
+      throw error;
+    });
     const counts = (j: Job) => j.replication ?? ({} as Partial<ReplicationRecord>);
     return {
       configured: true,
       target: replicaTarget(stores.settings),
       schedule: this.config.replication.cron,
-      running_job_id: this.running?.job.id ?? null,
+      running_job_id: this.running?.job.id ?? elsewhere?.id ?? null,
       last_success: success
         ? {
             job_id: success.id,
@@ -226,7 +271,7 @@ export class ReplicationService implements OnModuleDestroy {
     };
   }
 
-  private async execute(stores: ReplicationStores, run: RunningCopy, request: ReplicationRequest): Promise<Job> {
+  private async execute(stores: ReplicationStores, run: RunningCopy, request: ReplicationRequest, releaseLock: () => Promise<void>): Promise<Job> {
     const { job } = run;
     const signal = run.controller.signal;
     const target = replicaTarget(stores.settings);
@@ -283,6 +328,8 @@ export class ReplicationService implements OnModuleDestroy {
     await persisting;
     this.history.finish(job);
     await this.history.persist(() => []);
+    // given back once the outcome is recorded, so the next copy never sees this one as cut off
+    await releaseLock();
     run.events.next({ type: 'done', seq: ++run.seq, job_id: job.id, job: clone(job) });
     run.events.complete();
     const line = `replication job ${job.id} (${job.trigger}) ${job.status}: checked=${record.checked} copied=${record.copied} bytes=${record.copied_bytes} unchanged=${record.unchanged} deleted=${record.deleted} extra=${record.extra}`;

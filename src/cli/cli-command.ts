@@ -6,7 +6,7 @@ export const EXIT = {
   done: 0,
   failed: 1,
   usage: 2,
-  /** another server or CLI holds the archive's backup lock */
+  /** another server or CLI holds the archive's backup lock (or, for `replicate`, its replication lock) */
   locked: 3,
   /** SIGINT or SIGTERM stopped the command */
   interrupted: 4,

@@ -131,5 +131,6 @@ function describeStatus(status: ReplicationStatus): string {
     ? `last copy ${status.last_success.finished_at}: ${status.last_success.copied} of ${status.last_success.checked} files copied (${status.last_success.copied_bytes} bytes)`
     : 'no copy yet';
   const failed = status.last_run?.status === 'failed' ? `; the last run failed: ${status.last_run.error ?? 'unknown error'}` : '';
-  return `${status.target}: ${last}; ${status.pending_files} conversation files not copied yet${failed}`;
+  const pending = status.pending_files === null ? 'the files not copied yet are counted once the catalog is rebuilt' : `${status.pending_files} conversation files not copied yet`;
+  return `${status.target}: ${last}; ${pending}${failed}`;
 }

@@ -195,6 +195,7 @@ export class ArchiveMaintenance {
       if (finding.by === 'sha256') result.by_sha256++;
       if (finding.fallback) result.sha256_fallback++;
       if (finding.problem) result[finding.problem].push(finding.path);
+      options.onProgress?.(result.checked);
     }
     const problems = result.missing.length + result.changed.length + result.unindexed.length + result.corrupt.length;
     const line =

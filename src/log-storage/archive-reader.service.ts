@@ -42,6 +42,11 @@ export class ArchiveReader {
     return this.catalog.count(filter);
   }
 
+  /** Conversation files written after `since` (ISO time): saved, rewritten with new content, or compressed. */
+  countWrittenSince(since: string): Promise<number> {
+    return this.catalog.countWrittenSince(since);
+  }
+
   async search(query: SearchQuery): Promise<SearchResult> {
     const { q, limit = 20, cursor, ...filter } = query;
     checkFilter(filter);

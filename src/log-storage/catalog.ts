@@ -67,6 +67,11 @@ export interface Catalog {
 
   summary(organizationId?: string): Promise<CatalogSummary>;
   count(filter?: ArchiveFilter): Promise<number>;
+  /**
+   * Rows whose file was written after `since` (ISO time): saved, rewritten with new content, or moved into
+   * a compressed file. A rebuild writes every row anew, so after one every row counts.
+   */
+  countWrittenSince(since: string): Promise<number>;
   /** One page of the filter's rows in (day, path) order, after the given key. */
   exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]>;
   /** Rows in id order after `afterId`. */

@@ -134,6 +134,12 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.reader.countConversations(filter);
   }
 
+  /** Conversation files written after `since` (ISO time): saved, rewritten with new content, or compressed. */
+  async countWrittenSince(since: string): Promise<number> {
+    this.catalogReady();
+    return this.reader.countWrittenSince(since);
+  }
+
   exportStream(filter: ArchiveFilter, format: ExportFormat = 'json'): Readable {
     this.catalogReady();
     const stream = this.exporter.exportStream(filter, format);

@@ -153,6 +153,8 @@ export interface ConversationResult {
 export interface VerifyOptions {
   /** download every object and compare its sha256, instead of the size and ETag from the store's listing */
   sha256?: boolean;
+  /** told the files checked so far, after each one (the admin page's progress) */
+  onProgress?: (checked: number) => void;
 }
 
 export interface VerifyResult {

@@ -1,5 +1,9 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import request from 'supertest';
-import { createTestApp, TestApp } from '../support/test-app';
+import { LogStorageService } from '../../src/log-storage/log-storage.service';
+import { conversation } from '../archive/archive-fixtures';
+import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 
 const TOKEN = 'admin-page-token-0123456789';
 
@@ -26,7 +30,7 @@ describe('admin page over HTTP', () => {
 
     it('redirects / to /admin and every page to the sign-in form', async () => {
       await request(t.server).get('/').expect(302).expect('Location', '/admin');
-      for (const path of ['/admin', '/admin/search?q=x', '/admin/export', '/admin/clean?days_to_keep=3']) {
+      for (const path of ['/admin', '/admin/search?q=x', '/admin/export', '/admin/clean?days_to_keep=3', '/admin/verify']) {
         const res = await request(t.server).get(path).expect(303);
         expect(res.headers.location).toBe(`/admin/login?next=${encodeURIComponent(path)}`);
       }
@@ -173,6 +177,99 @@ describe('admin page over HTTP', () => {
       const scripted = await request(t.server).post('/admin/backup').set('Cookie', cookie).set('Accept', 'application/json').type('form').send({ _csrf: csrf, app_id: 'support-bot' }).expect(202);
       const id = scripted.body.job_id as string;
       expect(scripted.body).toEqual({ job_id: id, status: expect.any(String), status_url: `/api/jobs/${id}`, events_url: `/api/jobs/${id}/events` });
+    });
+  });
+
+  describe('an archive check without JavaScript', () => {
+    let t: TestApp;
+    let spare: TestApp;
+    let logsDir: string;
+    let spareDir: string;
+    const saved: string[] = [];
+    beforeAll(async () => {
+      logsDir = makeTempDir('vault-admin-verify-');
+      spareDir = makeTempDir('vault-admin-verify-spare-');
+      t = await createTestApp({ ADMIN_TOKEN: TOKEN, LOGS_DIR: logsDir });
+      spare = await createTestApp({ LOGS_DIR: spareDir });
+      const storage = t.app.get(LogStorageService);
+      for (let day = 10; day < 16; day++) {
+        saved.push((await storage.saveConversation(conversation({ created_at: `2024-01-${day}T09:00:00.000Z` }))).path);
+      }
+    });
+    afterAll(async () => {
+      await spare?.close();
+      await t?.close();
+      for (const dir of [logsDir, spareDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Follows the check's page (its refresh) until the result is on it. */
+    const finished = async (url: string, cookie: string) => {
+      let page = await request(t.server).get(url).set('Cookie', cookie).expect(200);
+      while (page.text.includes('http-equiv="refresh"')) {
+        await new Promise((r) => setTimeout(r, 50));
+        page = await request(t.server).get(url).set('Cookie', cookie).expect(200);
+      }
+      return page.text;
+    };
+    const countOn = (html: string, kind: string) => Number(new RegExp(`data-role="verify-count-${kind}">([\\d,]+)<`).exec(html)?.[1].replace(/,/g, ''));
+
+    it('checks the archive from a CSRF form, follows the check on its page, and names every missing, changed, unindexed and corrupt file, with or without sha256', async () => {
+      const signedIn = await request(t.server).post('/admin/login').type('form').send({ token: TOKEN, next: '/admin/verify' }).expect(303);
+      const cookie = cookieOf(signedIn);
+      const form = await request(t.server).get('/admin/verify').set('Cookie', cookie).expect(200);
+      expect(form.text).toContain('name="sha256"');
+      expect(form.text).toContain('<a href="/admin/verify" aria-current="page">Verify</a>');
+      const csrf = csrfOf(form.text);
+      await request(t.server).post('/admin/verify').set('Cookie', cookie).type('form').send({ _csrf: 'forged' }).expect(403);
+      const bad = await request(t.server).post('/admin/verify').set('Cookie', cookie).type('form').send({ _csrf: csrf, sha256: 'yes' }).expect(400);
+      expect(bad.text).toContain('<p>Sha256 must be on, true or false.</p>');
+
+      const clean = await request(t.server).post('/admin/verify').set('Cookie', cookie).type('form').send({ _csrf: csrf }).expect(303);
+      expect(clean.headers.location).toMatch(/^\/admin\/verify\/[0-9a-f-]{36}$/);
+      const allGood = await finished(clean.headers.location, cookie);
+      expect(countOn(allGood, 'checked')).toBe(saved.length);
+      for (const kind of ['missing', 'changed', 'unindexed', 'corrupt']) expect(countOn(allGood, kind)).toBe(0);
+      expect(allGood).toContain(`All ${saved.length} files match the catalog.`);
+      expect(allGood).toContain('sizes and ETags from the listing');
+
+      // one file of each kind of damage
+      const file = (p: string) => path.join(logsDir, p);
+      fs.rmSync(file(saved[0]));
+      const changed = JSON.parse(fs.readFileSync(file(saved[1]), 'utf8'));
+      changed.name = 'edited by hand';
+      fs.writeFileSync(file(saved[1]), JSON.stringify(changed));
+      fs.writeFileSync(file(saved[2]), 'not json at all');
+      const stranger = (await spare.app.get(LogStorageService).saveConversation(conversation({ created_at: '2024-01-20T09:00:00.000Z' }))).path;
+      fs.mkdirSync(path.dirname(file(stranger)), { recursive: true });
+      fs.copyFileSync(path.join(spareDir, stranger), file(stranger));
+
+      const damaged = await request(t.server).post('/admin/verify').set('Cookie', cookie).type('form').send({ _csrf: csrf, sha256: 'on' }).expect(303);
+      const report = await finished(damaged.headers.location, cookie);
+      expect(report).toContain('every file downloaded and hashed (sha256)');
+      expect({ checked: countOn(report, 'checked'), missing: countOn(report, 'missing'), changed: countOn(report, 'changed'), unindexed: countOn(report, 'unindexed'), corrupt: countOn(report, 'corrupt') }).toEqual({
+        checked: saved.length + 1,
+        missing: 1,
+        changed: 1,
+        unindexed: 1,
+        corrupt: 1,
+      });
+      expect(report).toContain(`4 of ${saved.length + 1} files differ from the catalog.`);
+      for (const [kind, p] of [['missing', saved[0]], ['changed', saved[1]], ['corrupt', saved[2]], ['unindexed', stranger]]) {
+        expect(report).toMatch(new RegExp(`data-role="verify-paths-${kind}">\\s*<li><code>${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</code></li>`));
+      }
+      // the page without an id shows the last check
+      expect((await request(t.server).get('/admin/verify').set('Cookie', cookie).expect(200)).text).toContain(`data-run-id="${damaged.headers.location.split('/').pop()}"`);
+
+      // the page script's answers: 202 with the check's address, then its progress and result as JSON
+      const scripted = await request(t.server).post('/admin/verify').set('Cookie', cookie).set('Accept', 'application/json').type('form').send({ _csrf: csrf }).expect(202);
+      expect(scripted.body).toEqual({ run_id: expect.any(String), status: 'running', status_url: `/admin/verify/${scripted.body.run_id}` });
+      let run = (await request(t.server).get(scripted.body.status_url).set('Cookie', cookie).set('Accept', 'application/json').expect(200)).body;
+      while (run.status === 'running') {
+        await new Promise((r) => setTimeout(r, 50));
+        run = (await request(t.server).get(scripted.body.status_url).set('Cookie', cookie).set('Accept', 'application/json').expect(200)).body;
+      }
+      expect(run).toMatchObject({ status: 'succeeded', sha256: false, checked: saved.length + 1, result: { missing: [saved[0]], changed: [saved[1]], corrupt: [saved[2]], unindexed: [stranger] } });
+      await request(t.server).get('/admin/verify/no-such-check').set('Cookie', cookie).expect(404);
     });
   });
 });

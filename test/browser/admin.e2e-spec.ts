@@ -148,6 +148,7 @@ describe.each(STORE_KINDS)('admin page in a real browser, archive on %s', (kind)
       `/admin/conversations/${conversation.conversation_id}?organization_id=${ORG}`,
       '/admin/export',
       '/admin/clean?days_to_keep=3',
+      '/admin/verify',
     ];
     for (const path of pages) {
       await page.goto(`${base}${path}`);
@@ -276,6 +277,23 @@ describe.each(STORE_KINDS)('admin page in a real browser, archive on %s', (kind)
     await expect(page.locator('.alert-ok').first().textContent()).resolves.toMatch(new RegExp(`^Deleted ${expected.length} files`));
     const after = await readArchive();
     expect(after.map((f) => f.path)).toEqual(before.filter((f) => !expected.includes(f)).map((f) => f.path));
+  });
+
+  it('verifies the archive from the page with the sha256 option, following the check to its result', async () => {
+    const files = await readArchive();
+    expect(files.length).toBeGreaterThan(0);
+    await page.goto(`${base}/admin`);
+    await Promise.all([page.waitForURL(`${base}/admin/verify`), page.getByRole('link', { name: 'Verify', exact: true }).click()]);
+    await page.getByLabel('Download and hash every file (sha256)').check();
+    await Promise.all([page.waitForURL(/\/admin\/verify\/[0-9a-f-]{36}$/), page.getByRole('button', { name: 'Verify the archive' }).click()]);
+    // the page script follows the check and shows the page again with its result
+    await page.locator('[data-role="verify-result"]').waitFor({ timeout: 120_000 });
+    expect(numberIn(await page.locator('[data-role="verify-count-checked"]').textContent())).toBe(files.length);
+    for (const kind of ['missing', 'changed', 'unindexed', 'corrupt']) {
+      expect(numberIn(await page.locator(`[data-role="verify-count-${kind}"]`).textContent())).toBe(0);
+    }
+    await expect(page.locator('[data-role="verify-summary"]').textContent()).resolves.toBe(`All ${files.length} files match the catalog.`);
+    await expect(page.locator('[data-role="verify-method"]').textContent()).resolves.toContain('every file downloaded and hashed (sha256)');
   });
 
   it('signs out', async () => {

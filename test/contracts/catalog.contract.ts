@@ -240,6 +240,31 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.hasRemoved()).toBe(false);
     });
 
+    it('counts the rows written after a time: saves, rewrites (once each) and moves into a gzipped file, never a removed folder\'s', async () => {
+      /** the next millisecond of the clock the rows are stamped with */
+      const nextMs = async () => {
+        const now = Date.now();
+        while (Date.now() <= now) await new Promise((r) => setTimeout(r, 1));
+        return new Date(Date.now()).toISOString();
+      };
+      await sut.upsert(entry('before'), []);
+      const moved = await sut.upsert(entry('moved'), []);
+      await sut.upsert(entry('rewritten'), []);
+      await sut.upsert(entry('old', { day: '2024-01-10' }), []);
+      const since = await nextMs();
+      await nextMs();
+      expect(await sut.countWrittenSince(since)).toBe(0);
+      await sut.upsert(entry('new'), []);
+      await sut.upsert(entry('rewritten', { name: 'second' }), []);
+      await sut.upsert(entry('rewritten', { name: 'third' }), []);
+      await sut.moveFile(moved, { path: `${entry('moved').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });
+      await sut.upsert(entry('old', { day: '2024-01-10', name: 'again' }), []);
+      expect(await sut.countWrittenSince(since)).toBe(4);
+      await sut.markRemoved([{ dir: 'conversations/acme/2024/01/10', org_key: 'acme', day: '2024-01-10' }]);
+      expect(await sut.countWrittenSince(since)).toBe(3);
+      expect(await sut.countWrittenSince(await nextMs())).toBe(0);
+    });
+
     it('hides removed day folders from every read at once, purges them in batches, across a restart', async () => {
       const old = (id: string) => entry(id, { day: '2024-01-10', queries: 'zebra' });
       for (let i = 0; i < 5; i++) await sut.upsert(old(`old-${i}`), messages([1]));

@@ -193,7 +193,7 @@ export function jobsService(parts: {
   const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
   const alerts = parts.alerts as unknown as AlertsService;
   return new JobsService(
-    new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, parts.clock),
+    new JobHistoryService(parts.history as unknown as JobHistoryRepository, lock, new FreeBackupLock() as unknown as BackupLock, parts.clock),
     new SourceBackupService(
       parts.config,
       parts.backups as unknown as BackupService,

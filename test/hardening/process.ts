@@ -101,3 +101,17 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, what:
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Starts `node dist/cli.js ...args` in the background, for a test that kills it mid-run; `exited` resolves with the exit code or signal. */
+export function startCliProcess(buildDir: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: string[]; exited: Promise<number | string> } {
+  const child = spawn(process.execPath, [path.join(buildDir, 'dist', 'cli.js'), ...args], {
+    cwd: buildDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
+  return { child, output, exited };
+}

@@ -147,8 +147,10 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     expect(t.logLines.join('\n')).not.toContain(s3.secretAccessKey);
     await t.close();
 
-    // restarted without a schedule: the status is read back; a new backup is pending until copied on demand
+    // restarted without a schedule: the status is read back; a new conversation, and one rewritten with a new
+    // message (twice: counted once), are pending until copied on demand
     sim.addConversation({ app_id: app.id, created_at: nowSeconds() - 60 });
+    const [rewritten] = sim.conversations(app.id);
     t = await createTestApp({ ...consoleEnv(sim, app, { BACKFILL_FROM: '2d' }), ...replicaEnv(), LOGS_DIR: logsDir });
     const after = await status();
     expect(after.last_success.finished_at >= copied.finished_at).toBe(true);
@@ -156,13 +158,18 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     expect(after).toMatchObject({ schedule: null, pending_files: 0 });
     await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
     expect((await status()).pending_files).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      sim.addMessage(rewritten.id, nowSeconds() - 30 + i);
+      await request(t.server).post('/api/conversation-logs/scheduled').expect(200);
+    }
+    expect((await status()).pending_files).toBe(2);
     const accepted = (await request(t.server).post('/api/replication').expect(202)).body;
     expect(accepted).toMatchObject({ status: 'running', status_url: `/api/jobs/${accepted.job_id}` });
     const done = await until('the copy on demand', async () => {
       const s = await status();
       return s.last_success?.job_id === accepted.job_id ? s : null;
     });
-    expect(done).toMatchObject({ pending_files: 0, last_success: { copied: archived(logsDir).length - local.length, checked: archived(logsDir).length } });
+    expect(done).toMatchObject({ pending_files: 0, last_success: { copied: archived(logsDir).length - local.length + 1, checked: archived(logsDir).length } });
     expect(archived(logsDir).filter((k) => k.startsWith('conversations/'))).toHaveLength(5);
 
     // never two copies at once, and none while a backup runs
@@ -174,12 +181,17 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
       error: 'Conflict',
       message: `replication job ${started} is under way; try again when it has finished`,
       field: 'replication',
+      job_id: started,
     });
     await until('the second copy', async () => (await status()).last_success?.job_id === started);
+    // the refused copy is in the history as skipped, not as a run
+    const replicationJobs = (await request(t.server).get('/api/jobs').expect(200)).body.jobs.filter((j: { kind: string }) => j.kind === 'replication');
+    expect(replicationJobs.filter((j: { status: string }) => j.status === 'skipped')).toHaveLength(1);
+    expect((await status()).last_run).toMatchObject({ job_id: started, status: 'succeeded' });
     sim.setLatency(400);
     const backup = await request(t.server).post('/api/conversation-logs?async=true').send({ app_id: app.id }).expect(202);
     const refused = await request(t.server).post('/api/replication').expect(409);
-    expect(refused.body.message).toBe(`backup job ${backup.body.job_id} is running; try again when it has finished`);
+    expect(refused.body).toMatchObject({ message: `backup job ${backup.body.job_id} is running; try again when it has finished`, job_id: backup.body.job_id });
     sim.setLatency(0);
     await until('the backup to end', async () => (await request(t!.server).get(`/api/jobs/${backup.body.job_id}`)).body.status !== 'running');
   });

@@ -53,6 +53,14 @@ export class CleanFormDto extends CsrfFormDto {
   organization_id?: string;
 }
 
+export class VerifyFormDto extends CsrfFormDto {
+  /** the checkbox: present ('on') when ticked */
+  @blankToUndefined()
+  @IsOptional()
+  @IsIn(['on', 'true', 'false'], { message: 'sha256 must be on, true or false' })
+  sha256?: string;
+}
+
 export class CleanQueryDto {
   @blankToUndefined()
   @IsOptional()

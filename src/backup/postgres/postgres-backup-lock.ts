@@ -8,6 +8,9 @@ import type { StateDatabase } from './state-database';
 /** The first key of every source lock ("dlvs" in ASCII); the second is hashtext(source key). */
 const SOURCE_LOCK_CLASS = 0x646c7673;
 
+/** The first key of the off-site copy's lock ("dlvr"): its one key is REPLICATION_LOCK_KEY. */
+export const REPLICATION_LOCK_CLASS = 0x646c7672;
+
 /** Reads of a refused lock's holder row before answering without the job. */
 const HOLDER_READS = 10;
 const HOLDER_READ_PAUSE_MS = 30;
@@ -29,11 +32,11 @@ function holderOf(row: HolderRow): LockHolder {
  * The backup lock in PostgreSQL: one session-level advisory lock per source, held on a connection of
  * this process's own while its jobs back the source up, so two replicas never back up one source at
  * once and a killed replica's locks go with its connection. `backup_lock_holders` names the job that
- * holds each lock, for the 409 answer; the advisory lock alone decides.
+ * holds each lock, for the 409 answer; the advisory lock alone decides. The off-site copy's lock is one
+ * more of these under its own first key (REPLICATION_LOCK_CLASS), so it never counts as a backup's.
  */
 export class PostgresBackupLock implements BackupLock {
   private readonly logger = new Logger(PostgresBackupLock.name);
-  readonly where = 'a source of this archive';
   private connection: Client | null = null;
   /** source key -> jobs of this process holding it */
   private readonly held = new Map<string, number>();
@@ -42,6 +45,8 @@ export class PostgresBackupLock implements BackupLock {
   constructor(
     private readonly db: StateDatabase,
     private readonly replicas: Replicas,
+    private readonly lockClass = SOURCE_LOCK_CLASS,
+    readonly where = 'a source of this archive',
   ) {}
 
   hold(owner: LockHolder['owner'], claim: LockClaim): Promise<void> {
@@ -51,7 +56,7 @@ export class PostgresBackupLock implements BackupLock {
       const taken: string[] = [];
       for (const key of keys) {
         if (this.held.has(key)) continue;
-        const { rows } = await connection.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [SOURCE_LOCK_CLASS, key]);
+        const { rows } = await connection.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [this.lockClass, key]);
         if (!rows[0].ok) {
           for (const k of taken) await this.unlock(connection, k);
           const holder = await this.holder(key);
@@ -94,7 +99,7 @@ export class PostgresBackupLock implements BackupLock {
            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         WHERE h.replica <> $2
         ORDER BY h.since LIMIT 1`,
-      [SOURCE_LOCK_CLASS, REPLICA_ID],
+      [this.lockClass, REPLICA_ID],
     );
     return rows.length ? holderOf(rows[0]) : null;
   }
@@ -120,7 +125,7 @@ export class PostgresBackupLock implements BackupLock {
       const connection = this.connection;
       this.connection = null;
       if (this.held.size) {
-        await this.db.query('DELETE FROM backup_lock_holders WHERE replica = $1', [REPLICA_ID]).catch(() => undefined);
+        await this.db.query('DELETE FROM backup_lock_holders WHERE replica = $1 AND source_key = ANY($2)', [REPLICA_ID, [...this.held.keys()]]).catch(() => undefined);
       }
       this.held.clear();
       await connection?.end().catch(() => undefined);
@@ -148,7 +153,7 @@ export class PostgresBackupLock implements BackupLock {
   }
 
   private unlock(connection: Client, key: string): Promise<unknown> {
-    return connection.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SOURCE_LOCK_CLASS, key]);
+    return connection.query('SELECT pg_advisory_unlock($1, hashtext($2))', [this.lockClass, key]);
   }
 
   private async connect(): Promise<Client> {
@@ -158,7 +163,7 @@ export class PostgresBackupLock implements BackupLock {
       if (this.connection !== client) return;
       this.connection = null;
       if (this.held.size) {
-        this.logger.error(`Lost the connection holding the backup locks of ${[...this.held.keys()].join(', ')}: another replica may now back them up too`);
+        this.logger.error(`Lost the connection holding the locks of ${[...this.held.keys()].join(', ')} (${this.where}): another replica may now take them too`);
       }
       this.held.clear();
     };

@@ -201,12 +201,14 @@ export class PostgresCatalog implements Catalog {
   }
 
   async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
-    await this.conn().query('UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5 WHERE id = $6', [
+    // a new file: the off-site copy has it to copy (countWrittenSince)
+    await this.conn().query('UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5, indexed_at = $6 WHERE id = $7', [
       file.path,
       file.size,
       file.sha256,
       file.md5,
       file.compressed ? 1 : 0,
+      new Date().toISOString(),
       id,
     ]);
   }
@@ -268,6 +270,10 @@ export class PostgresCatalog implements Catalog {
     const p = new Params();
     const conditions = this.filter(filter, p);
     return (await this.one<{ n: number }>(`SELECT COUNT(*) AS n FROM files f ${where(conditions)}`, p.values))!.n;
+  }
+
+  async countWrittenSince(since: string): Promise<number> {
+    return (await this.one<{ n: number }>(`SELECT COUNT(*) AS n FROM files f ${where(['f.indexed_at COLLATE "C" > $1', ...this.live()])}`, [since]))!.n;
   }
 
   async exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]> {

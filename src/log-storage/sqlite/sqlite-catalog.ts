@@ -301,12 +301,14 @@ export class SqliteCatalog implements Catalog {
 
   /** Points a row at another file (compression), keeping everything else. */
   async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
-    this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, md5 = ?, compressed = ? WHERE id = ?').run(
+    // a new file: the off-site copy has it to copy (countWrittenSince)
+    this.stmt('UPDATE files SET path = ?, size = ?, sha256 = ?, md5 = ?, compressed = ?, indexed_at = ? WHERE id = ?').run(
       file.path,
       file.size,
       file.sha256,
       file.md5,
       file.compressed ? 1 : 0,
+      new Date().toISOString(),
       id,
     );
   }
@@ -428,6 +430,10 @@ export class SqliteCatalog implements Catalog {
   async count(filter: ArchiveFilter = {}): Promise<number> {
     const { where, params } = this.filter(filter);
     return (this.conn().prepare(`SELECT COUNT(*) AS n FROM files f ${whereClause(where)}`).get(params) as { n: number }).n;
+  }
+
+  async countWrittenSince(since: string): Promise<number> {
+    return (this.conn().prepare(`SELECT COUNT(*) AS n FROM files f ${whereClause(['f.indexed_at > ?', ...this.live()])}`).get(since) as { n: number }).n;
   }
 
   /** One page of the filter's rows in (day, path) order, after the given key. */
