@@ -56,6 +56,15 @@ class Params {
 
 const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
 
+/**
+ * A result's snippet as SQLite's FTS5 makes it (column, window of 16 words, marks) from the stored texts;
+ * without a search text, the start of the first query. Null for a row without texts.
+ */
+function snippetOf(name: string, queries: string | null, answers: string | null, text: string | null): string | null {
+  if (queries === null) return null;
+  return text === null ? queries : fts5Snippet([name, queries, answers ?? ''], text);
+}
+
 /** Postgres text holds no NUL character; a conversation might. */
 const clean = <T>(value: T): T => (typeof value === 'string' ? (value.replace(/\u0000/g, '') as T) : value);
 
@@ -144,7 +153,9 @@ export class PostgresCatalog implements Catalog {
     const c = this.rebuilding ?? (await this.conn().connect());
     try {
       await this.setMeta(c, { complete: '1' });
-      await c.query('ANALYZE files, messages, file_texts, dirs');
+      // VACUUM, not only ANALYZE: it also merges the full-text index's pending list, which every search
+      // would otherwise scan, and marks the freshly written pages all-visible
+      await c.query('VACUUM (ANALYZE) files, messages, file_texts, dirs');
       if (this.rebuilding) await c.query('SELECT pg_advisory_unlock($1::bigint)', [REBUILD_LOCK_KEY]);
     } finally {
       this.rebuilding = null;
@@ -225,19 +236,19 @@ export class PostgresCatalog implements Catalog {
     return (await this.one<{ id: number }>(`SELECT f.id FROM files f ${where(['f.path = $1', ...this.live()])}`, [path])) !== undefined;
   }
 
-  /** From the per-folder totals the triggers keep. */
+  /**
+   * From the per-folder totals the triggers keep, added up and listed by the database in one row: a
+   * prepared statement, and one JSON value instead of a row per folder for the driver to take apart.
+   */
   async summary(organizationId?: string): Promise<CatalogSummary> {
-    const { rows } = await this.conn().query<Pick<CatalogDir, 'dir' | 'files' | 'bytes'>>(
-      `SELECT dir, files, bytes FROM dirs ${organizationId !== undefined ? 'WHERE org_key = $1' : ''} ORDER BY dir`,
-      organizationId !== undefined ? [organizationId] : [],
-    );
-    let files = 0;
-    let bytes = 0;
-    for (const r of rows) {
-      files += r.files;
-      bytes += r.bytes;
-    }
-    return { files, bytes, directories: rows.map((r) => r.dir) };
+    const org = organizationId !== undefined;
+    const { rows } = await this.conn().query<CatalogSummary>({
+      name: org ? 'catalog_summary_org' : 'catalog_summary',
+      text: `SELECT COALESCE(SUM(files), 0) AS files, COALESCE(SUM(bytes), 0) AS bytes, COALESCE(json_agg(dir ORDER BY dir), '[]') AS directories
+             FROM dirs ${org ? 'WHERE org_key = $1' : ''}`,
+      values: org ? [organizationId] : [],
+    });
+    return rows[0];
   }
 
   async count(filter: ArchiveFilter = {}): Promise<number> {
@@ -298,32 +309,17 @@ export class PostgresCatalog implements Catalog {
     if (terms) {
       conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(terms.query)}))`);
     }
-    const { rows } = await this.conn().query<CatalogRow>(
-      `SELECT ${ROW_COLUMNS} FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`,
+    // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
+    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
+    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
+    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>(
+      `SELECT f.*, ${texts}
+       FROM (SELECT ${ROW_COLUMNS} FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}) f
+       LEFT JOIN file_texts t ON t.file_id = f.id
+       ORDER BY f.created_at DESC, f.id DESC`,
       p.values,
     );
-    if (!rows.length) return [];
-    const ids = rows.map((r) => r.id);
-    const snippets = text !== null ? await this.snippets(ids, text) : await this.firstQueries(ids);
-    return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
-  }
-
-  /** Snippets as SQLite's FTS5 makes them (column, window of 16 words, marks), from the stored texts. */
-  private async snippets(ids: number[], text: string): Promise<Map<number, string>> {
-    const { rows } = await this.conn().query<{ id: number; name: string; queries: string; answers: string }>(
-      'SELECT f.id, f.name, t.queries, t.answers FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($1::bigint[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, fts5Snippet([r.name, r.queries, r.answers], text)]));
-  }
-
-  /** Without a search text: the start of the first query. */
-  private async firstQueries(ids: number[]): Promise<Map<number, string>> {
-    const { rows } = await this.conn().query<{ id: number; snippet: string }>(
-      'SELECT file_id AS id, substr(queries, 1, 160) AS snippet FROM file_texts WHERE file_id = ANY($1::bigint[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, r.snippet]));
+    return rows.map(({ queries, answers, ...row }) => ({ ...row, snippet: snippetOf(row.name, queries, answers, text) }));
   }
 
   /** Per (day, organization, app) and in total; p95 is the nearest rank (`percentile_disc`). */
