@@ -192,8 +192,14 @@ CREATE INDEX IF NOT EXISTS audit_log_newest ON audit_log (at DESC, id DESC);
   },
   {
     version: 6,
-    name: 'a small pending list for the full-text index, so a search reads the index instead of rechecking pending documents',
+    name: "search pages chosen among the full-text documents (each with its file's created_at, organization and day); a small pending list for their index",
     sql: `
+-- a search on text (and dates, organization) orders its matches here, without a look-up in files per match;
+-- written with the file's row in the same transaction, so they never differ
+ALTER TABLE file_texts ADD COLUMN created_at text COLLATE "C", ADD COLUMN org_key text COLLATE "C", ADD COLUMN day text COLLATE "C";
+UPDATE file_texts t SET created_at = f.created_at, org_key = f.org_key, day = f.day FROM files f WHERE f.id = t.file_id;
+ALTER TABLE file_texts ALTER COLUMN created_at SET NOT NULL, ALTER COLUMN org_key SET NOT NULL, ALTER COLUMN day SET NOT NULL;
+
 -- GIN's pending list (fastupdate) is scanned whole and its documents rechecked by every search: at the 4 MB
 -- default that costs a search at 100,000 conversations far more than the index itself. 256 kB keeps writes
 -- batched (about 1.2x the insert time of 4 MB, where switching fastupdate off costs 7x)

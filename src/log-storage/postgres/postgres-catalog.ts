@@ -56,6 +56,12 @@ class Params {
 
 const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
 
+/** Whether a search filter holds only what a full-text document carries too: dates and organization. */
+function textsAlone(filter: ArchiveFilter): boolean {
+  return Object.entries(filter).every(([key, value]) => value === undefined || TEXT_FILTERS.has(key));
+}
+const TEXT_FILTERS = new Set(['start_date', 'end_date', 'organization_id']);
+
 /**
  * A result's snippet as SQLite's FTS5 makes it (column, window of 16 words, marks) from the stored texts;
  * without a search text, the start of the first query. Null for a row without texts.
@@ -301,25 +307,48 @@ export class PostgresCatalog implements Catalog {
     // a text without any word matches nothing rather than everything
     if (text !== null && !terms) return [];
     const p = new Params();
+    const page = terms && textsAlone(filter) ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
+    // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
+    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
+    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
+    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>(
+      `SELECT ${ROW_COLUMNS}, ${texts}
+       FROM (${page}) page JOIN files f ON f.id = page.id LEFT JOIN file_texts t ON t.file_id = f.id
+       ORDER BY f.created_at DESC, f.id DESC`,
+      p.values,
+    );
+    return rows.map(({ queries, answers, ...row }) => ({ ...row, snippet: snippetOf(row.name, queries, answers, text) }));
+  }
+
+  /**
+   * The ids of a search page chosen among the full-text documents alone: each holds its file's created_at,
+   * organization and day, so the matches are ordered without a look-up in `files` per match. The removed
+   * folders are one hashed set, not a probe per match.
+   */
+  private pageOfTexts(filter: ArchiveFilter, query: string, cursor: SearchCursor | null, limit: number, p: Params): string {
+    const conditions = [`t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)})`];
+    if (filter.start_date) conditions.push(`t.day >= ${p.add(filter.start_date)}`);
+    if (filter.end_date) conditions.push(`t.day <= ${p.add(filter.end_date)}`);
+    if (filter.organization_id) conditions.push(`t.org_key = ${p.add(filter.organization_id)}`);
+    if (cursor) {
+      const at = p.add(cursor.created_at);
+      conditions.push(`(t.created_at < ${at} OR (t.created_at = ${at} AND t.file_id < ${p.add(cursor.id)}))`);
+    }
+    conditions.push('(t.org_key, t.day) NOT IN (SELECT r.org_key, r.day FROM removed_dirs r)');
+    return `SELECT t.file_id AS id FROM file_texts t ${where(conditions)} ORDER BY t.created_at DESC, t.file_id DESC LIMIT ${p.add(Math.trunc(limit))}`;
+  }
+
+  /** The ids of a search page chosen in `files`, for filters on what only a file row holds. */
+  private pageOfFiles(filter: ArchiveFilter, query: string | null, cursor: SearchCursor | null, limit: number, p: Params): string {
     const conditions = this.filter({ ...filter, keyword: undefined }, p);
     if (cursor) {
       const at = p.add(cursor.created_at);
       conditions.push(`(f.created_at < ${at} OR (f.created_at = ${at} AND f.id < ${p.add(cursor.id)}))`);
     }
-    if (terms) {
-      conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(terms.query)}))`);
+    if (query !== null) {
+      conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)}))`);
     }
-    // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
-    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
-    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
-    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>(
-      `SELECT f.*, ${texts}
-       FROM (SELECT ${ROW_COLUMNS} FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}) f
-       LEFT JOIN file_texts t ON t.file_id = f.id
-       ORDER BY f.created_at DESC, f.id DESC`,
-      p.values,
-    );
-    return rows.map(({ queries, answers, ...row }) => ({ ...row, snippet: snippetOf(row.name, queries, answers, text) }));
+    return `SELECT f.id FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`;
   }
 
   /** Per (day, organization, app) and in total; p95 is the nearest rank (`percentile_disc`). */
@@ -450,10 +479,11 @@ export class PostgresCatalog implements Catalog {
     }
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
     await c.query(
-      `INSERT INTO file_texts (file_id, queries, answers, document)
-       VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'))
-       ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document`,
-      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers],
+      `INSERT INTO file_texts (file_id, queries, answers, document, created_at, org_key, day)
+       VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
+       ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document,
+         created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
+      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day],
     );
     return id;
   }
