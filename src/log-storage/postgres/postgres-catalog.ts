@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Pool, PoolClient, types as pgTypes } from 'pg';
 import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, SearchRow } from '../catalog';
@@ -307,16 +308,21 @@ export class PostgresCatalog implements Catalog {
     // a text without any word matches nothing rather than everything
     if (text !== null && !terms) return [];
     const p = new Params();
-    const page = terms && textsAlone(filter) ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
+    const byText = terms !== null && textsAlone(filter);
+    const page = byText ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
     // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
     // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
     const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
-    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>(
-      `SELECT ${ROW_COLUMNS}, ${texts}
+    const sql = `SELECT ${ROW_COLUMNS}, ${texts}
        FROM (${page}) page JOIN files f ON f.id = page.id LEFT JOIN file_texts t ON t.file_id = f.id
-       ORDER BY f.created_at DESC, f.id DESC`,
-      p.values,
-    );
+       ORDER BY f.created_at DESC, f.id DESC`;
+    // a page chosen among the documents has one plan whatever the words (the full-text index), so it is
+    // prepared once per connection; a page chosen in files is planned for its filters and words each time
+    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>({
+      ...(byText ? { name: `catalog_search_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}` } : {}),
+      text: sql,
+      values: p.values,
+    });
     return rows.map(({ queries, answers, ...row }) => ({ ...row, snippet: snippetOf(row.name, queries, answers, text) }));
   }
 
