@@ -1,5 +1,6 @@
-import type { Catalog } from '../../src/log-storage/catalog';
+import type { Catalog, SearchRow } from '../../src/log-storage/catalog';
 import type { CatalogEntry, CatalogMessage } from '../../src/log-storage/catalog-entry';
+import type { ArchiveFilter } from '../../src/log-storage/log-storage.types';
 import { catalogEntry } from '../support/catalog-entry.fixture';
 
 /** A catalog under test; `reopen` gives a new instance over the same data (a restart). */
@@ -359,6 +360,98 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(hit.snippet).toBe('Où est le Café? Crème «brûlée»');
       const [chinese] = await sut.search({}, '東京', null, 10);
       expect(chinese.snippet).toContain('«東京タワー»');
+    });
+
+    /** Every page of a search, as `conversation_id@day`, newest first, two rows a page. */
+    const searchAll = async (catalog: Catalog, filter: ArchiveFilter, text: string | null): Promise<string[]> => {
+      const seen: string[] = [];
+      let cursor: { created_at: string; id: number } | null = null;
+      for (;;) {
+        const rows: SearchRow[] = await catalog.search(filter, text, cursor, 2);
+        if (!rows.length) return seen;
+        seen.push(...rows.map((r) => `${r.conversation_id}@${r.day}`));
+        cursor = { created_at: rows[rows.length - 1].created_at, id: rows[rows.length - 1].id };
+      }
+    };
+    /**
+     * A text search with dates and organization only, and the same search narrowed by a field of the file
+     * row every entry shares (app "bot"): both must page alike, whichever way a catalog chooses its pages.
+     */
+    const textSearch = async (filter: ArchiveFilter, text: string): Promise<string[]> => {
+      const alone = await searchAll(sut, filter, text);
+      expect({ filter, text, hits: await searchAll(sut, { ...filter, app_id: 'bot' }, text) }).toEqual({ filter, text, hits: alone });
+      return alone;
+    };
+    /** The summary against the rows themselves: the per-folder totals are kept exact. */
+    const expectSummaryOfRows = async () => {
+      const rows = await sut.page(0, 1000);
+      const summary = await sut.summary();
+      expect({ files: summary.files, bytes: summary.bytes, directories: summary.directories }).toEqual({
+        files: rows.length,
+        bytes: rows.reduce((sum, r) => sum + r.size, 0),
+        directories: [...new Set(rows.map((r) => r.dir))].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      });
+    };
+
+    it('searches text with dates and organization exactly after re-saves, erasure, removal, deletion and a rebuild', async () => {
+      const at = (day: string, hour: string) => `${day}T${hour}:00:00.000Z`;
+      const zebra = (id: string, day: string, hour: string, organization_id: string | null = 'acme') =>
+        entry(id, { day, organization_id, created_at: at(day, hour), queries: `zebra ${id}`, size: 10 });
+      await sut.upsert(zebra('a', '2024-01-16', '10'), []);
+      await sut.upsert(zebra('b', '2024-01-16', '11'), []);
+      await sut.upsert(zebra('c', '2024-01-17', '09'), []);
+      await sut.upsert(zebra('d', '2024-01-10', '09'), []);
+      await sut.upsert(zebra('e', '2024-01-16', '12', 'globex'), []);
+      await sut.upsert(entry('f', { queries: 'no stripes here' }), []);
+      expect(await textSearch({}, 'zebra')).toEqual(['c@2024-01-17', 'e@2024-01-16', 'b@2024-01-16', 'a@2024-01-16', 'd@2024-01-10']);
+      expect(await textSearch({ organization_id: 'acme', start_date: '2024-01-16', end_date: '2024-01-16' }, 'zeb')).toEqual(['b@2024-01-16', 'a@2024-01-16']);
+
+      // saved again on another day and at another time, and with other words: the search follows the row
+      await sut.upsert(zebra('a', '2024-01-18', '08'), []);
+      await sut.upsert(entry('b', { created_at: at('2024-01-16', '11'), queries: 'horse', size: 10 }), []);
+      await sut.upsert(zebra('e', '2024-01-16', '12', 'acme'), []);
+      expect(await textSearch({}, 'zebra')).toEqual(['a@2024-01-18', 'c@2024-01-17', 'e@2024-01-16', 'e@2024-01-16', 'd@2024-01-10']);
+      expect(await textSearch({ organization_id: 'globex' }, 'zebra')).toEqual(['e@2024-01-16']);
+      expect(await textSearch({ organization_id: 'acme', start_date: '2024-01-16', end_date: '2024-01-17' }, 'zebra')).toEqual(['c@2024-01-17', 'e@2024-01-16']);
+      await expectSummaryOfRows();
+
+      expect(await sut.erase([zebra('c', '2024-01-17', '09').path])).toBe(1);
+      await sut.markRemoved([{ dir: zebra('d', '2024-01-10', '09').dir, org_key: 'acme', day: '2024-01-10' }]);
+      expect(await textSearch({}, 'zebra')).toEqual(['a@2024-01-18', 'e@2024-01-16', 'e@2024-01-16']);
+      expect(await textSearch({ end_date: '2024-01-15' }, 'zebra')).toEqual([]);
+      while (await sut.purgeRemoved(10));
+      expect(await sut.deleteByPath(zebra('e', '2024-01-16', '12', 'globex').path)).toBe(1);
+      expect(await sut.deleteByDir(zebra('a', '2024-01-18', '08').dir)).toBe(1);
+      expect(await textSearch({}, 'zebra')).toEqual(['e@2024-01-16']);
+      expect(await textSearch({}, 'horse')).toEqual(['b@2024-01-16']);
+      await expectSummaryOfRows();
+
+      await sut.startRebuild();
+      await sut.insertMany([
+        { entry: zebra('r1', '2024-01-20', '10'), messages: [] },
+        { entry: zebra('r2', '2024-01-19', '23', 'globex'), messages: [] },
+      ]);
+      await sut.finishRebuild();
+      expect(await textSearch({}, 'zebra')).toEqual(['r1@2024-01-20', 'r2@2024-01-19']);
+      expect(await textSearch({ organization_id: 'acme' }, 'zebra')).toEqual(['r1@2024-01-20']);
+      await expectSummaryOfRows();
+    });
+
+    it('stays exact while two instances save the same conversations at once, each on its own day', async () => {
+      const other = await subject.reopen();
+      expect(await other.open()).toEqual({ needsRebuild: false, reason: null });
+      const save = (catalog: Catalog, id: string, day: string, size: number) =>
+        catalog.upsert(entry(id, { day, created_at: `${day}T12:00:00.000Z`, queries: `zebra ${id}`, size }), messages([1]));
+      const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      await Promise.all(ids.flatMap((id, i) => [save(sut, id, '2024-01-16', 10 + i), save(other, id, '2024-01-17', 100 + i)]));
+      const rows = await sut.page(0, 100);
+      expect(rows.map((r) => r.conversation_id).sort()).toEqual([...ids].sort());
+      await expectSummaryOfRows();
+      for (const day of ['2024-01-16', '2024-01-17']) {
+        const onDay = rows.filter((r) => r.day === day).map((r) => `${r.conversation_id}@${day}`);
+        expect((await textSearch({ start_date: day, end_date: day }, 'zebra')).sort()).toEqual(onDay.sort());
+      }
+      expect((await sut.stats({})).totals).toMatchObject({ conversations: 12, messages: 12 });
     });
 
     it('a save into a removed folder drops its old rows first', async () => {

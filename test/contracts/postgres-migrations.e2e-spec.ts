@@ -83,6 +83,31 @@ describe(runMigrations.name, () => {
     expect((await p.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v).toBe(LATEST);
   });
 
+  it("gives the documents of a catalog of migration 5 their files' date keys, so text searches page as before, without a rebuild", async () => {
+    const p = pool();
+    await runMigrations(p, CATALOG_MIGRATIONS.filter((m) => m.version <= 5));
+    for (const [id, day, hour] of [['c1', '2024-01-16', '09'], ['c2', '2024-01-17', '08'], ['c3', '2024-01-16', '23']]) {
+      const file = await p.query<{ id: string }>(
+        `INSERT INTO files (path, org_key, organization_id, app_id, conversation_id, day, dir, name, size, sha256, content_hash, compressed,
+           created_at, updated_at, message_count, tokens, likes, dislikes, errors, indexed_at)
+         VALUES ($1, 'acme', 'acme', 'bot', $2, $3, $4, 'n', 10, 'sha', 'content', 0, $5, $5, 0, 0, 0, 0, 0, 'now') RETURNING id`,
+        [`conversations/acme/${day.replace(/-/g, '/')}/conversation_${id}_x.json`, id, day, `conversations/acme/${day.replace(/-/g, '/')}`, `${day}T${hour}:00:00.000Z`],
+      );
+      await p.query("INSERT INTO file_texts (file_id, queries, answers, document) VALUES ($1, 'zebra', 'ok', to_tsvector('simple', 'zebra ok'))", [file.rows[0].id]);
+    }
+    await p.query("INSERT INTO catalog_meta (key, value) VALUES ('complete', '1'), ('entry_version', '3'), ('fts_language', 'simple')");
+    const sut = new PostgresCatalog({ url, ftsLanguage: 'simple' });
+    try {
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      const hits = async (filter: Record<string, string>) => (await sut.search(filter, 'zeb', null, 10)).map((r) => r.conversation_id);
+      expect(await hits({})).toEqual(['c2', 'c3', 'c1']);
+      expect(await hits({ start_date: '2024-01-16', end_date: '2024-01-16', organization_id: 'acme' })).toEqual(['c3', 'c1']);
+      expect(await hits({ organization_id: 'globex' })).toEqual([]);
+    } finally {
+      await sut.close();
+    }
+  });
+
   it('asks for a rebuild when the full-text language changes', async () => {
     const simple = new PostgresCatalog({ url, ftsLanguage: 'simple' });
     await simple.open();

@@ -185,6 +185,26 @@ describe(PostgresState.name, () => {
     }
   });
 
+  it('fails a pooled statement PostgreSQL does not answer within REPLICA_TIMEOUT_SECONDS, and answers the next on a new connection', async () => {
+    const state = new PostgresState(url, 2);
+    try {
+      // one idle connection in the pool: the next statement goes to it
+      const { pid } = (await state.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0];
+      process.kill(pid, 'SIGSTOP');
+      const resume = setTimeout(() => process.kill(pid, 'SIGCONT'), 90_000);
+      try {
+        await expect(state.db.query('SELECT 1')).rejects.toThrow('Query read timeout');
+      } finally {
+        clearTimeout(resume);
+        process.kill(pid, 'SIGCONT');
+      }
+      const [next] = await state.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(next.pid).not.toBe(pid);
+    } finally {
+      await state.db.close();
+    }
+  });
+
   it('calls a running job abandoned when its replica has no live heartbeat', async () => {
     await admin.query(
       `INSERT INTO replicas (replica, hostname, pid, version, started_at, heartbeat_at) VALUES

@@ -5,8 +5,8 @@ import { CONNECT_TIMEOUT_MS, MigratedPool } from '../../log-storage/postgres/mig
 /** The connection to DATABASE_URL that the state every replica shares goes through (the catalog has its own). */
 export const STATE_DATABASE = Symbol('STATE_DATABASE');
 
-/** the answer time of a dedicated session's statement when no REPLICA_TIMEOUT_SECONDS is given */
-const DEDICATED_QUERY_TIMEOUT_S = 30;
+/** the answer time of a statement (pooled or on a dedicated session) when no REPLICA_TIMEOUT_SECONDS is given */
+const QUERY_TIMEOUT_S = 30;
 
 /**
  * A pool on DATABASE_URL for job history, checkpoints, lock holders and replicas, with the schema brought
@@ -25,7 +25,8 @@ export class StateDatabase extends MigratedPool {
     url: string,
     private readonly deadPeerSeconds?: number,
   ) {
-    super(url, { context: StateDatabase.name, max: 5, applicationName: 'dify-log-vault-state' });
+    // job history, checkpoints, lock holders and heartbeats: short statements, given the dedicated sessions' time
+    super(url, { context: StateDatabase.name, max: 5, applicationName: 'dify-log-vault-state', queryTimeoutMs: (deadPeerSeconds ?? QUERY_TIMEOUT_S) * 1000 });
   }
 
   /** A connection of its own (not pooled), for advisory locks held by the session or for LISTEN. */
@@ -36,7 +37,7 @@ export class StateDatabase extends MigratedPool {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // these sessions run only short statements (try a lock, SELECT 1, LISTEN): one that does not answer
       // in time is a hung server or a cut network, and must not hold up the leader's tick forever
-      query_timeout: (this.deadPeerSeconds ?? DEDICATED_QUERY_TIMEOUT_S) * 1000,
+      query_timeout: (this.deadPeerSeconds ?? QUERY_TIMEOUT_S) * 1000,
       application_name: `dify-log-vault-${name}`,
     });
     client.on('error', (error) => this.logger.warn(`The ${name} connection to PostgreSQL failed: ${this.scrub(error)}`));

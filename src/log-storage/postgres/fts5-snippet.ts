@@ -10,6 +10,7 @@ import { foldText } from './full-text';
  */
 
 const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
+const ASCII_TEXT = /^[\x00-\x7f]*$/;
 const SPACE = new Set([' ', '\t', '\n', '\r']);
 
 interface Token {
@@ -28,18 +29,32 @@ interface Instance {
 export function fts5Tokens(text: string): Token[] {
   const tokens: Token[] = [];
   let start = -1;
-  let i = 0;
-  for (const ch of text) {
-    const inToken = TOKEN_CHAR.test(ch);
-    if (inToken && start < 0) start = i;
-    if (!inToken && start >= 0) {
-      tokens.push({ text: foldText(text.slice(start, i)), start, end: i });
-      start = -1;
+  // a word of ASCII characters only folds to its lower case: no diacritic to take off
+  let ascii = true;
+  const end = (at: number) => {
+    const word = text.slice(start, at);
+    tokens.push({ text: ascii ? word.toLowerCase() : foldText(word), start, end: at });
+    start = -1;
+    ascii = true;
+  };
+  for (let i = 0; i < text.length; ) {
+    const code = text.codePointAt(i)!;
+    const width = code > 0xffff ? 2 : 1;
+    const inToken = code < 0x80 ? isAsciiAlnum(code) : TOKEN_CHAR.test(text.slice(i, i + width));
+    if (inToken) {
+      if (start < 0) start = i;
+      if (code >= 0x80) ascii = false;
+    } else if (start >= 0) {
+      end(i);
     }
-    i += ch.length;
+    i += width;
   }
-  if (start >= 0) tokens.push({ text: foldText(text.slice(start)), start, end: text.length });
+  if (start >= 0) end(text.length);
   return tokens;
+}
+
+function isAsciiAlnum(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 }
 
 /** The phrases of an FTS5 query made by `ftsQuery`: each word's tokens, the last one matched as a prefix. */
@@ -48,9 +63,10 @@ export function fts5Phrases(text: string): string[][] {
   return words.slice(0, 16).map((w) => fts5Tokens(w).map((t) => t.text));
 }
 
-function instances(columns: Token[][], phrases: string[][]): Instance[] {
+function instances(columns: (Token[] | null)[], phrases: string[][]): Instance[] {
   const found: Instance[] = [];
   columns.forEach((tokens, column) => {
+    if (!tokens) return;
     for (let offset = 0; offset < tokens.length; offset++) {
       phrases.forEach((phrase, index) => {
         if (phrase.length === 0 || offset + phrase.length > tokens.length) return;
@@ -118,14 +134,18 @@ function score(hits: Instance[], phrases: string[][], from: number, size: number
 /** The snippet of the columns (name, queries, answers) for the search text, hits between « and ». */
 export function fts5Snippet(columns: string[], text: string, size = 16): string {
   const phrases = fts5Phrases(text);
-  const tokens = columns.map((c) => fts5Tokens(c));
+  const firstWords = phrases.filter((p) => p.length > 0).map((p) => p[0]);
+  // cutting a long answer into words is most of the work: a column that cannot hold a hit is only cut if shown
+  const tokens = columns.map((c) => (mayHold(c, firstWords) ? fts5Tokens(c) : null));
   const all = instances(tokens, phrases);
   let bestScore = 0;
   let bestColumn = 0;
   let bestStart = 0;
   columns.forEach((columnText, column) => {
-    const columnSize = tokens[column].length;
-    const starts = sentenceStarts(columnText, tokens[column]);
+    const columnTokens = tokens[column];
+    if (!columnTokens) return;
+    const columnSize = columnTokens.length;
+    const starts = sentenceStarts(columnText, columnTokens);
     const hits = all.filter((inst) => inst.column === column);
     // the hits come by offset, so the sentence each one is in only moves forward
     let jj = 0;
@@ -149,7 +169,17 @@ export function fts5Snippet(columns: string[], text: string, size = 16): string 
       }
     }
   });
-  return highlight(columns[bestColumn], tokens[bestColumn], all, phrases, bestColumn, bestStart, size);
+  return highlight(columns[bestColumn], tokens[bestColumn] ?? fts5Tokens(columns[bestColumn]), all, phrases, bestColumn, bestStart, size);
+}
+
+/**
+ * Whether a column may hold a hit: a column of ASCII text holds one only if the first word of some phrase
+ * is in its lower case text (each of its words is a piece of that text); any other column may.
+ */
+function mayHold(column: string, firstWords: string[]): boolean {
+  if (!ASCII_TEXT.test(column)) return true;
+  const lower = column.toLowerCase();
+  return firstWords.some((word) => lower.includes(word));
 }
 
 /** FTS5's highlighting of the window [start, start + size) of one column (fts5HighlightCb). */

@@ -5,10 +5,14 @@ import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
 
 export const CONNECT_TIMEOUT_MS = 5_000;
+/** how long a pooled statement may go unanswered when no other time is given */
+export const QUERY_TIMEOUT_MS = 30_000;
 
 /**
  * A pool on DATABASE_URL with the schema brought up to date (under the migration lock, so replicas starting
- * at once take turns) before the first query; the base of the databases that share that URL.
+ * at once take turns) before the first query; the base of the databases that share that URL. Its statements
+ * are short: one left unanswered for `queryTimeoutMs` (a hung server, a cut network) fails, and its
+ * connection is dropped, instead of holding up the request or the scheduler's tick that waits on it.
  */
 export abstract class MigratedPool {
   protected readonly logger: Logger;
@@ -18,10 +22,16 @@ export abstract class MigratedPool {
 
   protected constructor(
     readonly url: string,
-    options: { context: string; max: number; applicationName: string },
+    options: { context: string; max: number; applicationName: string; queryTimeoutMs?: number },
   ) {
     this.logger = new Logger(options.context);
-    this.pool = new Pool({ connectionString: url, max: options.max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: options.applicationName });
+    this.pool = new Pool({
+      connectionString: url,
+      max: options.max,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+      application_name: options.applicationName,
+    });
     this.pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
   }
 
@@ -60,7 +70,7 @@ export abstract class MigratedPool {
   }
 
   protected migrated(): Promise<void> {
-    this.ready ??= runMigrations(this.pool, CATALOG_MIGRATIONS).then(
+    this.ready ??= this.migrate().then(
       (applied) => {
         if (applied.length) this.logger.log(`Applied migrations ${applied.join(', ')} to ${redactDatabaseUrl(this.url)}`);
       },
@@ -71,5 +81,19 @@ export abstract class MigratedPool {
       },
     );
     return this.ready;
+  }
+
+  /**
+   * Migrations on a connection of their own, without the statements' timeout: a migration, or the wait for
+   * another replica's under the migration lock, may take longer than any statement of the running service.
+   */
+  private async migrate(): Promise<number[]> {
+    const pool = new Pool({ connectionString: this.url, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'dify-log-vault-migrations' });
+    pool.on('error', (error) => this.logger.warn(`The migration connection to PostgreSQL failed: ${this.scrub(error)}`));
+    try {
+      return await runMigrations(pool, CATALOG_MIGRATIONS);
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Pool, PoolClient, types as pgTypes } from 'pg';
 import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, JournaledWrite, SearchRow } from '../catalog';
@@ -55,6 +56,21 @@ class Params {
 }
 
 const where = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
+
+/** Whether a search filter holds only what a full-text document carries too: dates and organization. */
+function textsAlone(filter: ArchiveFilter): boolean {
+  return Object.entries(filter).every(([key, value]) => value === undefined || TEXT_FILTERS.has(key));
+}
+const TEXT_FILTERS = new Set(['start_date', 'end_date', 'organization_id']);
+
+/**
+ * A result's snippet as SQLite's FTS5 makes it (column, window of 16 words, marks) from the stored texts;
+ * without a search text, the start of the first query. Null for a row without texts.
+ */
+function snippetOf(name: string, queries: string | null, answers: string | null, text: string | null): string | null {
+  if (queries === null) return null;
+  return text === null ? queries : fts5Snippet([name, queries, answers ?? ''], text);
+}
 
 /** Postgres text holds no NUL character; a conversation might. */
 const clean = <T>(value: T): T => (typeof value === 'string' ? (value.replace(/\u0000/g, '') as T) : value);
@@ -144,7 +160,9 @@ export class PostgresCatalog implements Catalog {
     const c = this.rebuilding ?? (await this.conn().connect());
     try {
       await this.setMeta(c, { complete: '1' });
-      await c.query('ANALYZE files, messages, file_texts, dirs');
+      // VACUUM, not only ANALYZE: it also merges the full-text index's pending list, which every search
+      // would otherwise scan, and marks the freshly written pages all-visible
+      await c.query('VACUUM (ANALYZE) files, messages, file_texts, dirs');
       if (this.rebuilding) await c.query('SELECT pg_advisory_unlock($1::bigint)', [REBUILD_LOCK_KEY]);
     } finally {
       this.rebuilding = null;
@@ -251,19 +269,19 @@ export class PostgresCatalog implements Catalog {
     return (await this.one<{ id: number }>(`SELECT f.id FROM files f ${where(['f.path = $1', ...this.live()])}`, [path])) !== undefined;
   }
 
-  /** From the per-folder totals the triggers keep. */
+  /**
+   * From the per-folder totals the triggers keep, added up and listed by the database in one row: a
+   * prepared statement, and one JSON value instead of a row per folder for the driver to take apart.
+   */
   async summary(organizationId?: string): Promise<CatalogSummary> {
-    const { rows } = await this.conn().query<Pick<CatalogDir, 'dir' | 'files' | 'bytes'>>(
-      `SELECT dir, files, bytes FROM dirs ${organizationId !== undefined ? 'WHERE org_key = $1' : ''} ORDER BY dir`,
-      organizationId !== undefined ? [organizationId] : [],
-    );
-    let files = 0;
-    let bytes = 0;
-    for (const r of rows) {
-      files += r.files;
-      bytes += r.bytes;
-    }
-    return { files, bytes, directories: rows.map((r) => r.dir) };
+    const org = organizationId !== undefined;
+    const { rows } = await this.conn().query<CatalogSummary>({
+      name: org ? 'catalog_summary_org' : 'catalog_summary',
+      text: `SELECT COALESCE(SUM(files), 0) AS files, COALESCE(SUM(bytes), 0) AS bytes, COALESCE(json_agg(dir ORDER BY dir), '[]') AS directories
+             FROM dirs ${org ? 'WHERE org_key = $1' : ''}`,
+      values: org ? [organizationId] : [],
+    });
+    return rows[0];
   }
 
   async count(filter: ArchiveFilter = {}): Promise<number> {
@@ -320,40 +338,53 @@ export class PostgresCatalog implements Catalog {
     // a text without any word matches nothing rather than everything
     if (text !== null && !terms) return [];
     const p = new Params();
+    const byText = terms !== null && textsAlone(filter);
+    const page = byText ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
+    // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
+    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
+    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
+    const sql = `SELECT ${ROW_COLUMNS}, ${texts}
+       FROM (${page}) page JOIN files f ON f.id = page.id LEFT JOIN file_texts t ON t.file_id = f.id
+       ORDER BY f.created_at DESC, f.id DESC`;
+    // a page chosen among the documents has one plan whatever the words (the full-text index), so it is
+    // prepared once per connection; a page chosen in files is planned for its filters and words each time
+    const { rows } = await this.conn().query<CatalogRow & { queries: string | null; answers: string | null }>({
+      ...(byText ? { name: `catalog_search_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}` } : {}),
+      text: sql,
+      values: p.values,
+    });
+    return rows.map(({ queries, answers, ...row }) => ({ ...row, snippet: snippetOf(row.name, queries, answers, text) }));
+  }
+
+  /**
+   * The ids of a search page chosen among the full-text documents alone: each holds its file's created_at,
+   * organization and day, so the matches are ordered without a look-up in `files` per match. The removed
+   * folders are one hashed set, not a probe per match.
+   */
+  private pageOfTexts(filter: ArchiveFilter, query: string, cursor: SearchCursor | null, limit: number, p: Params): string {
+    const conditions = [`t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)})`];
+    if (filter.start_date) conditions.push(`t.day >= ${p.add(filter.start_date)}`);
+    if (filter.end_date) conditions.push(`t.day <= ${p.add(filter.end_date)}`);
+    if (filter.organization_id) conditions.push(`t.org_key = ${p.add(filter.organization_id)}`);
+    if (cursor) {
+      const at = p.add(cursor.created_at);
+      conditions.push(`(t.created_at < ${at} OR (t.created_at = ${at} AND t.file_id < ${p.add(cursor.id)}))`);
+    }
+    conditions.push('(t.org_key, t.day) NOT IN (SELECT r.org_key, r.day FROM removed_dirs r)');
+    return `SELECT t.file_id AS id FROM file_texts t ${where(conditions)} ORDER BY t.created_at DESC, t.file_id DESC LIMIT ${p.add(Math.trunc(limit))}`;
+  }
+
+  /** The ids of a search page chosen in `files`, for filters on what only a file row holds. */
+  private pageOfFiles(filter: ArchiveFilter, query: string | null, cursor: SearchCursor | null, limit: number, p: Params): string {
     const conditions = this.filter({ ...filter, keyword: undefined }, p);
     if (cursor) {
       const at = p.add(cursor.created_at);
       conditions.push(`(f.created_at < ${at} OR (f.created_at = ${at} AND f.id < ${p.add(cursor.id)}))`);
     }
-    if (terms) {
-      conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(terms.query)}))`);
+    if (query !== null) {
+      conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)}))`);
     }
-    const { rows } = await this.conn().query<CatalogRow>(
-      `SELECT ${ROW_COLUMNS} FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`,
-      p.values,
-    );
-    if (!rows.length) return [];
-    const ids = rows.map((r) => r.id);
-    const snippets = text !== null ? await this.snippets(ids, text) : await this.firstQueries(ids);
-    return rows.map((r) => ({ ...r, snippet: snippets.get(r.id) ?? null }));
-  }
-
-  /** Snippets as SQLite's FTS5 makes them (column, window of 16 words, marks), from the stored texts. */
-  private async snippets(ids: number[], text: string): Promise<Map<number, string>> {
-    const { rows } = await this.conn().query<{ id: number; name: string; queries: string; answers: string }>(
-      'SELECT f.id, f.name, t.queries, t.answers FROM files f JOIN file_texts t ON t.file_id = f.id WHERE f.id = ANY($1::bigint[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, fts5Snippet([r.name, r.queries, r.answers], text)]));
-  }
-
-  /** Without a search text: the start of the first query. */
-  private async firstQueries(ids: number[]): Promise<Map<number, string>> {
-    const { rows } = await this.conn().query<{ id: number; snippet: string }>(
-      'SELECT file_id AS id, substr(queries, 1, 160) AS snippet FROM file_texts WHERE file_id = ANY($1::bigint[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, r.snippet]));
+    return `SELECT f.id FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`;
   }
 
   /** Per (day, organization, app) and in total; p95 is the nearest rank (`percentile_disc`). */
@@ -485,11 +516,12 @@ export class PostgresCatalog implements Catalog {
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
     // the path's journal entry goes with the same statement (no round trip of its own)
     await c.query(
-      `WITH journaled AS (DELETE FROM write_journal WHERE path = $8)
-       INSERT INTO file_texts (file_id, queries, answers, document)
-       VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'))
-       ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document`,
-      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.path],
+      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11)
+       INSERT INTO file_texts (file_id, queries, answers, document, created_at, org_key, day)
+       VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
+       ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document,
+         created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
+      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, entry.path],
     );
     return id;
   }
