@@ -307,7 +307,7 @@ export class ArchiveMaintenance {
   private async load(started: number): Promise<ReindexResult> {
     const skipped: SkippedFile[] = [];
     let indexed = 0;
-    let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
+    let batch: { entry: CatalogEntry; messages: CatalogMessage[]; id?: number }[] = [];
     const flush = async () => {
       const duplicates = await this.catalog.insertMany(batch);
       indexed += batch.length - duplicates.length;
@@ -322,10 +322,15 @@ export class ArchiveMaintenance {
     this.report(0, total);
     let pending: CatalogSource[] = [];
     const ahead: { sources: CatalogSource[]; extracts: Promise<CatalogExtract[]> }[] = [];
+    // where the catalog has a message stage, the store's threads may write the messages there themselves,
+    // under file ids given here in the order of the sources (the catalog is empty: they start at 1)
+    const stage = this.catalog.messageStage?.() ?? null;
+    let nextId = 1;
     const send = () => {
       const sources = pending;
       pending = [];
-      const extracts = this.files.catalogEntries(sources);
+      const extracts = this.files.catalogEntries(sources, stage ? { file: stage, firstId: nextId } : undefined);
+      nextId += sources.length;
       extracts.catch(() => undefined);
       ahead.push({ sources, extracts });
     };
