@@ -19,8 +19,12 @@ import type {
 } from './log-storage.types';
 
 const PAGE = 200;
-/** rebuild: rows per insert transaction, files per read request, read requests in flight */
-const INSERT_BATCH = 1024;
+/**
+ * rebuild: rows per insert call (the catalog groups calls into bigger transactions), files per read request,
+ * read requests in flight. Rows handed over one request's worth at a time die young; at 1,024 they outlived
+ * the nursery and the main heap grew with the length of the rebuild (130 MB against 72 MB at 100,000 files).
+ */
+const INSERT_BATCH = 256;
 const READ_BATCH = 256;
 const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
