@@ -224,9 +224,8 @@ export interface CatalogSource {
   info: Pick<ArchivePathInfo, 'organization_id' | 'conversation_id' | 'day' | 'dir' | 'compressed'>;
 }
 
-/** What a file gave for the catalog, or why it cannot be catalogued. */
 /**
- * A file's catalog rows, or why it has none. `id`: set when its messages were not sent back but written to
+ * What a file gave for the catalog, or why it cannot be catalogued. `id`: set when its messages were not sent back but written to
  * a rebuild's message stage (see `MessageStage`) under that file id; `messages` is empty then.
  */
 export type CatalogExtract = { ok: true; entry: CatalogEntry; messages: CatalogMessage[]; id?: number } | { ok: false; reason: string };
