@@ -5,7 +5,7 @@ import * as zlib from 'node:zlib';
 import type { ArchivedConversation } from '../common/conversation-log';
 import { CONVERSATIONS_DIR, isValidDay, parseArchivePath } from './archive-paths';
 import { ARCHIVE_STORE, ArchiveStore, ArchiveStoreError, StoredBytes } from './archive-store';
-import { CatalogExtract, CatalogSource, conversationProblem, extractCatalogEntry, withPathOrganization } from './catalog-entry';
+import { CatalogExtract, CatalogSource, conversationProblem, MessageStage, extractCatalogEntry, withPathOrganization } from './catalog-entry';
 import { InFlightLimit, readAhead } from './read-ahead';
 import { frameStored, StoredMode, StoredSegment } from './stored-framing';
 
@@ -180,9 +180,12 @@ export class ArchiveFiles {
     return frameStored(mode, items, stored);
   }
 
-  /** The catalog rows of many files, in order (on the store's threads when it has them). */
-  async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
-    if (this.store.catalogEntries) return this.store.catalogEntries(sources);
+  /**
+   * The catalog rows of many files, in order (on the store's threads when it has them, which may write the
+   * messages to `stage`: see `MessageStage`).
+   */
+  async catalogEntries(sources: CatalogSource[], stage?: MessageStage): Promise<CatalogExtract[]> {
+    if (this.store.catalogEntries) return this.store.catalogEntries(sources, stage);
     // the requests a rebuild sends ahead share the store's reads in flight
     return Promise.all(sources.map((source) => this.reads.run(() => this.extractOne(source))));
   }

@@ -19,8 +19,12 @@ import type {
 } from './log-storage.types';
 
 const PAGE = 200;
-/** rebuild: rows per insert transaction, files per read request, read requests in flight */
-const INSERT_BATCH = 1024;
+/**
+ * rebuild: rows per insert call (the catalog groups calls into bigger transactions), files per read request,
+ * read requests in flight. Rows handed over one request's worth at a time die young; at 1,024 they outlived
+ * the nursery and the main heap grew with the length of the rebuild (130 MB against 72 MB at 100,000 files).
+ */
+const INSERT_BATCH = 256;
 const READ_BATCH = 256;
 const READS_AHEAD = 4;
 /** rows of removed day folders purged per step, and the pause between steps */
@@ -308,7 +312,7 @@ export class ArchiveMaintenance {
   private async load(started: number): Promise<ReindexResult> {
     const skipped: SkippedFile[] = [];
     let indexed = 0;
-    let batch: { entry: CatalogEntry; messages: CatalogMessage[] }[] = [];
+    let batch: { entry: CatalogEntry; messages: CatalogMessage[]; id?: number }[] = [];
     const flush = async () => {
       const duplicates = await this.catalog.insertMany(batch);
       indexed += batch.length - duplicates.length;
@@ -323,10 +327,15 @@ export class ArchiveMaintenance {
     this.report(0, total);
     let pending: CatalogSource[] = [];
     const ahead: { sources: CatalogSource[]; extracts: Promise<CatalogExtract[]> }[] = [];
+    // where the catalog has a message stage, the store's threads may write the messages there themselves,
+    // under file ids given here in the order of the sources (the catalog is empty: they start at 1)
+    const stage = this.catalog.messageStage?.() ?? null;
+    let nextId = 1;
     const send = () => {
       const sources = pending;
       pending = [];
-      const extracts = this.files.catalogEntries(sources);
+      const extracts = this.files.catalogEntries(sources, stage ? { file: stage, firstId: nextId } : undefined);
+      nextId += sources.length;
       extracts.catch(() => undefined);
       ahead.push({ sources, extracts });
     };

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CatalogExtract, CatalogSource } from './catalog-entry';
+import type { CatalogExtract, CatalogSource, MessageStage } from './catalog-entry';
 import type { FramedItem, StoredMode, StoredSegment } from './stored-framing';
 
 /**
@@ -54,9 +54,9 @@ export interface ArchiveStore {
   /**
    * Optional fast path for rebuilding the catalog: the catalog rows of many objects, read and parsed off
    * the main thread (see `extractCatalogEntry`), in the given order. A store without it is read object by
-   * object.
+   * object. With a `stage`, the store may write the messages there (the extract's `id` says it did).
    */
-  catalogEntries?(sources: CatalogSource[]): Promise<CatalogExtract[]>;
+  catalogEntries?(sources: CatalogSource[], stage?: MessageStage): Promise<CatalogExtract[]>;
   /**
    * Optional: proves the store can be used (an S3 bucket exists and takes the credentials), or throws an
    * error whose message says what is wrong, never a secret. A filesystem store has nothing to check here

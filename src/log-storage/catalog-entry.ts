@@ -224,8 +224,22 @@ export interface CatalogSource {
   info: Pick<ArchivePathInfo, 'organization_id' | 'conversation_id' | 'day' | 'dir' | 'compressed'>;
 }
 
-/** What a file gave for the catalog, or why it cannot be catalogued. */
-export type CatalogExtract = { ok: true; entry: CatalogEntry; messages: CatalogMessage[] } | { ok: false; reason: string };
+/**
+ * What a file gave for the catalog, or why it cannot be catalogued. `id`: set when its messages were not sent back but written to
+ * a rebuild's message stage (see `MessageStage`) under that file id; `messages` is empty then.
+ */
+export type CatalogExtract = { ok: true; entry: CatalogEntry; messages: CatalogMessage[]; id?: number } | { ok: false; reason: string };
+
+/**
+ * Where a catalog rebuild lets the threads that read the files write the messages themselves, so that the
+ * rows most numerous (ten and more per file) never cross to the thread that loads the catalog: `file` names
+ * the stage (each thread writes a file of its own beside it), `firstId` is the file id of the first source,
+ * the others following in order.
+ */
+export interface MessageStage {
+  file: string;
+  firstId: number;
+}
 
 /**
  * The catalog rows of a file's stored bytes (gunzipped when `compressed`): parsed, checked, the

@@ -25,10 +25,16 @@ export interface Catalog {
    */
   abortRebuild?(): Promise<void>;
   /**
-   * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
-   * returned with the path that holds it.
+   * Optional: between `startRebuild` and `finishRebuild`, the file the store's threads may write messages
+   * into (see `MessageStage`); `finishRebuild` takes them in. Null or absent: messages come with the rows.
    */
-  insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]>;
+  messageStage?(): string | null;
+  /**
+   * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
+   * returned with the path that holds it. `id` (a rebuild only): the row's id, under which its messages
+   * were staged (`messageStage`); the item's `messages` are empty then.
+   */
+  insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[]; id?: number }[]): Promise<{ path: string; duplicateOf: string }[]>;
 
   /**
    * Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. The

@@ -286,6 +286,8 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
     });
 
     it('rebuilds the catalog at start-up when it was deleted, and not when it is current', async () => {
+      const before = (await request(t.server).get(`${API}/stats`).expect(200)).body;
+      expect(before.totals.avg_latency).not.toBeNull();
       await t.close();
       fs.rmSync(path.join(logsDir, 'catalog.sqlite'));
       fs.rmSync(path.join(logsDir, 'catalog.sqlite-wal'), { force: true });
@@ -297,6 +299,9 @@ describe('Archive saving and maintenance (idempotence, retention, compression, v
       expect(t.logLines.filter((l) => l.includes('Started catalog rebuild'))).toHaveLength(1);
       const summary = await request(t.server).get(API).query({ action: 'summary' }).expect(200);
       expect(summary.body.total_files).toBe(3);
+      // the messages the reading threads staged are all in (latencies come from them), the stage is gone
+      expect((await request(t.server).get(`${API}/stats`).expect(200)).body).toEqual(before);
+      expect(fs.readdirSync(logsDir).filter((name) => name.startsWith('catalog.sqlite.messages'))).toEqual([]);
 
       await t.close();
       t = await createTestApp({ LOGS_DIR: logsDir });

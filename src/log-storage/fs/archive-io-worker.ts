@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CatalogExtract, CatalogSource } from '../catalog-entry';
+import type { CatalogExtract, CatalogSource, MessageStage } from '../catalog-entry';
 import type { StoredMode, StoredSegment } from '../stored-framing';
-import { THREAD_MARKER, type DirTally, type ThreadReply, type ThreadRequest } from './archive-io.thread';
+import { RESOLVE_FROM, THREAD_MARKER, type DirTally, type ThreadReply, type ThreadRequest } from './archive-io.thread';
 
 export type { DirTally } from './archive-io.thread';
 
@@ -113,9 +113,12 @@ export class ArchiveIoWorker {
     );
   }
 
-  /** The catalog rows of the files (keys relative to `root`), read and parsed on a thread. */
-  async catalogEntries(root: string, sources: CatalogSource[]): Promise<CatalogExtract[]> {
-    return (await this.request({ op: 'catalog', root, sources }, this.turn++ % this.workers.length)).extracts ?? [];
+  /**
+   * The catalog rows of the files (keys relative to `root`), read and parsed on a thread; with a `stage`,
+   * the thread writes their messages there (see `MessageStage`).
+   */
+  async catalogEntries(root: string, sources: CatalogSource[], stage?: MessageStage): Promise<CatalogExtract[]> {
+    return (await this.request({ op: 'catalog', root, sources, stage }, this.turn++ % this.workers.length)).extracts ?? [];
   }
 
   /**
@@ -150,7 +153,7 @@ export class ArchiveIoWorker {
     const running = this.workers[slot];
     if (running) return running;
     const worker = new Worker(threadEntry(), {
-      workerData: { [THREAD_MARKER]: true },
+      workerData: { [THREAD_MARKER]: true, [RESOLVE_FROM]: __dirname },
       resourceLimits: { maxYoungGenerationSizeMb: this.youngGenerationMb, maxOldGenerationSizeMb: 64 },
     });
     worker.unref();

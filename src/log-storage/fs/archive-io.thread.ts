@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
-import { extractCatalogEntry, type CatalogExtract, type CatalogSource } from '../catalog-entry';
+import type Database from 'better-sqlite3';
+import { extractCatalogEntry, type CatalogExtract, type CatalogSource, type MessageStage } from '../catalog-entry';
+import { stageMessages } from '../sqlite/message-stage';
 import { flatten, looksWhole, prepend, type StoredMode } from '../stored-framing';
 
 /**
@@ -40,7 +42,7 @@ export interface DirTally {
 export type ThreadRequest =
   | { id: number; op: 'read'; mode: StoredMode; root: string; files: string; sizes: number[]; inserts?: string[]; reuse?: ArrayBuffer[] }
   | { id: number; op: 'tally'; dirs: { dir: string; expected: number }[]; remove: boolean }
-  | { id: number; op: 'catalog'; root: string; sources: CatalogSource[] };
+  | { id: number; op: 'catalog'; root: string; sources: CatalogSource[]; stage?: MessageStage };
 
 export type ThreadReply = {
   id: number;
@@ -221,7 +223,10 @@ export function handle(msg: ThreadRequest): { reply: ThreadReply; transfer: Arra
       const transfer = [...new Set(segments.flatMap((s) => (s.buffer ? [s.buffer] : [])))];
       return { reply: { id: msg.id, segments }, transfer };
     }
-    if (msg.op === 'catalog') return { reply: { id: msg.id, extracts: catalogEntries(msg.root, msg.sources) }, transfer: [] };
+    if (msg.op === 'catalog') {
+      const extracts = catalogEntries(msg.root, msg.sources);
+      return { reply: { id: msg.id, extracts: msg.stage ? stageMessages(openDatabase, msg.stage, threadId, extracts) : extracts }, transfer: [] };
+    }
     const tallies = msg.dirs.map((d) => {
       const t = tally(d.dir, d.expected);
       if (msg.remove) removeTree(d.dir, t.entries);
@@ -236,6 +241,18 @@ export function handle(msg: ThreadRequest): { reply: ThreadReply; transfer: Arra
 
 /** set by `ArchiveIoWorker`, so that importing this module elsewhere (tests) starts nothing */
 export const THREAD_MARKER = 'archiveIoThread';
+/**
+ * set by `ArchiveIoWorker` to its own folder: packages are found from there, since under the tests this
+ * file runs transpiled in a cache folder outside the project
+ */
+export const RESOLVE_FROM = 'archiveIoResolveFrom';
+
+function openDatabase(file: string): Database.Database {
+  const from = ((workerData as Record<string, unknown> | null)?.[RESOLVE_FROM] as string | undefined) ?? __dirname;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Driver = require(require.resolve('better-sqlite3', { paths: [from] })) as typeof Database;
+  return new Driver(file);
+}
 
 const port = parentPort;
 if (port && (workerData as Record<string, unknown> | null)?.[THREAD_MARKER] === true) {

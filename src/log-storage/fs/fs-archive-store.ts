@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../../common/atomic-write';
 import { isAbandonedTemp } from '../../common/process-liveness';
 import { absoluteInside } from '../archive-paths';
 import { ArchiveObject, ArchiveStore, ByteRange, checkFolder, FolderTally, ListOptions, StoredBytes } from '../archive-store';
-import type { CatalogExtract, CatalogSource } from '../catalog-entry';
+import type { CatalogExtract, CatalogSource, MessageStage } from '../catalog-entry';
 import type { FramedItem, StoredMode, StoredSegment } from '../stored-framing';
 import { ArchiveIoWorker } from './archive-io-worker';
 
@@ -224,10 +224,10 @@ export class FsArchiveStore implements ArchiveStore {
     );
   }
 
-  async catalogEntries(sources: CatalogSource[]): Promise<CatalogExtract[]> {
+  async catalogEntries(sources: CatalogSource[], stage?: MessageStage): Promise<CatalogExtract[]> {
     // the guard throws on a key that would leave the root; the thread then reads root/key
     for (const s of sources) this.absolute(s.path);
-    return this.catalogIo.catalogEntries(this.root, sources);
+    return this.catalogIo.catalogEntries(this.root, sources, stage);
   }
 
   /** Removes the temp files of writers that died before renaming them (a kill or a crash mid-write). */

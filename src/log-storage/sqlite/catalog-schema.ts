@@ -43,6 +43,23 @@ CREATE TABLE IF NOT EXISTS write_journal (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The messages, also the table of a rebuild's message stage (`message-stage.ts`): the same definition, so
+ * that the rows are taken in by a plain `INSERT INTO messages SELECT * FROM` the stage.
+ */
+export const MESSAGES_TABLE = `CREATE TABLE messages (
+  file_id INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  org_key TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  latency REAL,
+  rating TEXT,
+  error INTEGER NOT NULL
+)`;
+
 /** The tables, with the constraints a bulk load relies on (a second file of a conversation is refused). */
 export const TABLES = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,18 +93,7 @@ CREATE TABLE files (
   indexed_at TEXT NOT NULL
 );
 CREATE UNIQUE INDEX files_conversation ON files (org_key, conversation_id);
-CREATE TABLE messages (
-  file_id INTEGER NOT NULL,
-  day TEXT NOT NULL,
-  org_key TEXT NOT NULL,
-  app_id TEXT NOT NULL,
-  message_id TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  tokens INTEGER NOT NULL,
-  latency REAL,
-  rating TEXT,
-  error INTEGER NOT NULL
-);
+${MESSAGES_TABLE};
 CREATE VIRTUAL TABLE fts USING fts5 (name, queries, answers, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE dirs (dir TEXT PRIMARY KEY, org_key TEXT NOT NULL, day TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL);
 CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NOT NULL, PRIMARY KEY (org_key, day));

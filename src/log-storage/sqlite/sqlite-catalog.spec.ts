@@ -6,6 +6,7 @@ import type { AppConfig } from '../../config/app-config';
 import type { CatalogMessage } from '../catalog-entry';
 import { catalogEntry } from '../../../test/support/catalog-entry.fixture';
 import { CATALOG_FILE, CATALOG_SCHEMA_VERSION } from './catalog-schema';
+import { stageMessages } from './message-stage';
 import { SqliteCatalog } from './sqlite-catalog';
 
 const entry = catalogEntry;
@@ -75,6 +76,55 @@ describe(SqliteCatalog.name, () => {
     }
     await sut.close();
     expect(await sut.open()).toEqual({ needsRebuild: true, reason: 'the last rebuild did not finish' });
+  });
+
+  it('takes in the messages threads staged under the ids given, drops those of a refused second file and removes the stage', async () => {
+    await sut.open();
+    expect(sut.messageStage()).toBeNull();
+    await sut.startRebuild();
+    const stage = sut.messageStage()!;
+    expect(path.dirname(stage)).toBe(dir);
+    const open = (file: string) => new Database(file);
+    const extract = (id: string, latencies: number[], day?: string) => ({ ok: true as const, entry: entry(id, day ? { day } : {}), messages: messages(latencies) });
+    // two threads, each with a file of its own; the second file of c1 comes with id 4
+    const first = stageMessages(open, { file: stage, firstId: 1 }, 1, [extract('c1', [1, 2]), { ok: false, reason: 'not valid JSON' }]);
+    const second = stageMessages(open, { file: stage, firstId: 3 }, 2, [extract('c2', [3]), extract('c1', [99], '2024-01-17')]);
+    expect(first[0]).toMatchObject({ ok: true, id: 1, messages: [] });
+    expect(second[1]).toMatchObject({ ok: true, id: 4, messages: [] });
+    const loaded = [...first, ...second].flatMap((x) => (x.ok ? [x] : []));
+    expect(await sut.insertMany(loaded)).toEqual([{ path: entry('c1', { day: '2024-01-17' }).path, duplicateOf: entry('c1').path }]);
+    await sut.finishRebuild();
+    expect(fs.readdirSync(dir).filter((name) => name.includes('.messages'))).toEqual([]);
+    expect(sut.messageStage()).toBeNull();
+    const other = new Database(path.join(dir, CATALOG_FILE), { readonly: true });
+    try {
+      expect(other.prepare('SELECT f.conversation_id, m.latency FROM messages m JOIN files f ON f.id = m.file_id ORDER BY m.latency').all()).toEqual([
+        { conversation_id: 'c1', latency: 1 },
+        { conversation_id: 'c1', latency: 2 },
+        { conversation_id: 'c2', latency: 3 },
+      ]);
+    } finally {
+      other.close();
+    }
+    expect((await sut.stats({})).totals).toMatchObject({ conversations: 2, p95_latency: 3 });
+  });
+
+  it('removes what a killed rebuild staged when the next one starts, and after an aborted one', async () => {
+    await sut.open();
+    await sut.startRebuild();
+    const open = (file: string) => new Database(file);
+    stageMessages(open, { file: sut.messageStage()!, firstId: 1 }, 7, [{ ok: true, entry: entry('gone'), messages: messages([5]) }]);
+    await sut.close();
+    expect(fs.readdirSync(dir)).toContain(`${CATALOG_FILE}.messages-7`);
+    await sut.open();
+    await sut.startRebuild();
+    expect(fs.readdirSync(dir)).not.toContain(`${CATALOG_FILE}.messages-7`);
+    stageMessages(open, { file: sut.messageStage()!, firstId: 1 }, 8, [{ ok: true, entry: entry('half'), messages: messages([5]) }]);
+    await sut.abortRebuild();
+    expect(fs.readdirSync(dir).filter((name) => name.includes('.messages'))).toEqual([]);
+    await sut.startRebuild();
+    await sut.finishRebuild();
+    expect((await sut.stats({})).totals).toMatchObject({ conversations: 0, p95_latency: null });
   });
 
   describe('with a fresh catalog', () => {

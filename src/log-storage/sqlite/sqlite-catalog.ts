@@ -22,6 +22,9 @@ const FTS_HASH_BYTES = 1024 * 1024;
 const BULK_FTS_HASH_BYTES = 16 * 1024 * 1024;
 /** a rebuild's rows per transaction */
 const BULK_COMMIT_ROWS = 8192;
+/** a rebuild's message stage: `catalog.sqlite.messages-<thread>` beside the catalog, attached as `stage` to be taken in */
+const STAGE_SUFFIX = '.messages';
+const STAGE_SCHEMA = 'stage';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -46,6 +49,8 @@ export class SqliteCatalog implements Catalog {
   private bulk = false;
   /** rows loaded in the bulk load's open transaction */
   private bulkRows = 0;
+  /** ids of staged messages whose file was refused as a second file of its conversation */
+  private stagedDuplicates: number[] = [];
 
   constructor(readonly file: string) {}
 
@@ -133,6 +138,9 @@ export class SqliteCatalog implements Catalog {
     db.pragma('journal_mode = MEMORY');
     db.pragma('synchronous = OFF');
     db.exec(DROP_ALL);
+    // what a killed rebuild staged
+    this.removeStaged();
+    this.stagedDuplicates = [];
     // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
     db.pragma('cache_size = -32768');
     db.exec(TABLES);
@@ -145,11 +153,15 @@ export class SqliteCatalog implements Catalog {
     this.bulkRows = 0;
   }
 
-  /** Creates the indexes, the per-folder totals and their triggers, and marks the catalog complete. */
+  /**
+   * Takes in the staged messages (see `messageStage`), creates the indexes, the per-folder totals and their
+   * triggers, and marks the catalog complete.
+   */
   async finishRebuild(): Promise<void> {
     const db = this.conn();
     if (db.inTransaction) db.exec('COMMIT');
     this.statements.clear();
+    this.takeStaged();
     db.transaction(() => {
       db.exec(INDEXES_AND_TRIGGERS);
       db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${FTS_HASH_BYTES})`);
@@ -167,9 +179,54 @@ export class SqliteCatalog implements Catalog {
     if (db.inTransaction) db.exec('ROLLBACK');
     this.statements.clear();
     this.bulk = false;
+    this.removeStaged();
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('cache_size = -2000');
+  }
+
+  /**
+   * During a rebuild: the stage the store's threads write messages into, files named `catalog.sqlite.messages-<thread>`
+   * beside the catalog. Messages are most of a rebuild's rows: written there, on the threads that parse the
+   * files, they never cross to this thread, and are taken in at the end by one copy per file.
+   */
+  messageStage(): string | null {
+    return this.bulk ? `${this.file}${STAGE_SUFFIX}` : null;
+  }
+
+  /** The stage files there are, beside the catalog. */
+  private stagedFiles(): string[] {
+    const dir = path.dirname(this.file);
+    const prefix = `${path.basename(this.file)}${STAGE_SUFFIX}-`;
+    return fs
+      .readdirSync(dir)
+      .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+      .map((name) => path.join(dir, name));
+  }
+
+  private removeStaged(): void {
+    for (const file of this.stagedFiles()) fs.rmSync(file, { force: true });
+  }
+
+  /**
+   * Copies every stage file's messages into the catalog (the tables have one definition, so each is one
+   * plain `INSERT .. SELECT *`), drops those of files refused as duplicates, and removes the stage files.
+   */
+  private takeStaged(): void {
+    const db = this.conn();
+    for (const file of this.stagedFiles()) {
+      db.prepare(`ATTACH DATABASE ? AS ${STAGE_SCHEMA}`).run(file);
+      try {
+        db.transaction(() => db.exec(`INSERT INTO main.messages SELECT * FROM ${STAGE_SCHEMA}.messages`))();
+      } finally {
+        db.exec(`DETACH DATABASE ${STAGE_SCHEMA}`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+    if (this.stagedDuplicates.length) {
+      db.prepare('DELETE FROM messages WHERE file_id IN (SELECT value FROM json_each(?))').run(JSON.stringify(this.stagedDuplicates));
+      this.stagedDuplicates = [];
+    }
   }
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
@@ -206,7 +263,7 @@ export class SqliteCatalog implements Catalog {
    * Inserts many new rows in one transaction. A conversation that already has a row keeps it and is
    * returned with the path that holds it.
    */
-  async insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]> {
+  async insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[]; id?: number }[]): Promise<{ path: string; duplicateOf: string }[]> {
     if (this.bulk) return this.loadMany(items);
     const duplicates: { path: string; duplicateOf: string }[] = [];
     this.conn().transaction(() => {
@@ -228,11 +285,12 @@ export class SqliteCatalog implements Catalog {
    * `finishRebuild`): callers hand over small batches, whose objects are garbage soon, while the full-text
    * index still gets big segments.
    */
-  private loadMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): { path: string; duplicateOf: string }[] {
+  private loadMany(items: { entry: CatalogEntry; messages: CatalogMessage[]; id?: number }[]): { path: string; duplicateOf: string }[] {
     const duplicates: { path: string; duplicateOf: string }[] = [];
     const columns = ENTRY_COLUMNS.join(', ');
+    // a null id is the next one; a given one is that of messages already staged
     const insertFile = this.stmt(
-      `INSERT INTO files (${columns}) VALUES (${ENTRY_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (org_key, conversation_id) DO NOTHING`,
+      `INSERT INTO files (id, ${columns}) VALUES (?, ${ENTRY_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (org_key, conversation_id) DO NOTHING`,
     );
     const holder = this.stmt('SELECT path FROM files WHERE org_key = ? AND conversation_id = ?');
     const insertMessage = this.stmt(
@@ -247,14 +305,16 @@ export class SqliteCatalog implements Catalog {
     }
     // a savepoint: a failure leaves the rows of earlier calls in place, as separate transactions would
     db.transaction(() => {
-      for (const { entry: e, messages } of items) {
+      for (const { entry: e, messages, id: staged } of items) {
         const done = insertFile.run(
+          staged ?? null,
           e.path, e.org_key, e.organization_id, e.app_id, e.conversation_id, e.day, e.dir, e.name, e.size, e.sha256, e.md5,
           e.content_hash, e.compressed ? 1 : 0, e.org_from_path ? 1 : 0, e.created_at, e.updated_at, e.message_count, e.tokens,
           e.avg_latency, e.from_source, e.end_user_id, e.end_user_session, e.likes, e.dislikes, e.errors, indexedAt,
         );
         if (done.changes === 0) {
           duplicates.push({ path: e.path, duplicateOf: (holder.get(e.org_key, e.conversation_id) as { path: string }).path });
+          if (staged !== undefined) this.stagedDuplicates.push(staged);
           continue;
         }
         const id = Number(done.lastInsertRowid);
