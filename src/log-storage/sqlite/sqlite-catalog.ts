@@ -7,7 +7,7 @@ import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES } from './catalog-schema';
-import { catalogStats } from './catalog-stats';
+import { catalogStats, refreshStaleP95, STATS_FILL, STATS_TABLES, STATS_TRIGGERS } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
   'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256', 'md5',
@@ -100,6 +100,7 @@ export class SqliteCatalog implements Catalog {
         .transaction(() => {
           if (Number(this.meta('schema_version')) >= step.to) return false;
           db.exec(step.sql);
+          step.after?.(db);
           this.setMeta('schema_version', String(step.to));
           return true;
         })
@@ -136,6 +137,7 @@ export class SqliteCatalog implements Catalog {
     // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
     db.pragma('cache_size = -32768');
     db.exec(TABLES);
+    db.exec(STATS_TABLES);
     // the full-text index takes rows into memory up to this size before writing them as a segment: bigger
     // segments, fewer merges of them (the default, 1 MiB, is back at the end)
     db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${BULK_FTS_HASH_BYTES})`);
@@ -152,6 +154,7 @@ export class SqliteCatalog implements Catalog {
     this.statements.clear();
     db.transaction(() => {
       db.exec(INDEXES_AND_TRIGGERS);
+      this.fillStats();
       db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${FTS_HASH_BYTES})`);
       this.setMeta('complete', '1');
     })();
@@ -159,6 +162,17 @@ export class SqliteCatalog implements Catalog {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('cache_size = -2000');
+  }
+
+  /**
+   * The statistics of a bulk load: filled by grouped queries over the loaded rows (their triggers, created
+   * after, keep them from here on), every group's p95 computed once.
+   */
+  private fillStats(): void {
+    const db = this.conn();
+    db.exec(STATS_FILL);
+    db.exec(STATS_TRIGGERS);
+    refreshStaleP95(db);
   }
 
   /** Rolls back the bulk load's open transaction and leaves bulk mode; the catalog stays marked unfinished. */
@@ -174,7 +188,11 @@ export class SqliteCatalog implements Catalog {
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
   async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
-    return this.conn().transaction(() => this.upsertOne(entry, messages))();
+    return this.conn().transaction(() => {
+      const id = this.upsertOne(entry, messages);
+      refreshStaleP95(this.conn());
+      return id;
+    })();
   }
 
   /**
@@ -193,6 +211,7 @@ export class SqliteCatalog implements Catalog {
         }
         this.upsertOne(item.entry, item.messages);
       }
+      refreshStaleP95(this.conn());
     })();
     return duplicates;
   }
@@ -287,10 +306,12 @@ export class SqliteCatalog implements Catalog {
   }
 
   async deleteByPath(filePath: string): Promise<number> {
-    return this.conn().transaction(() => {
+    const db = this.conn();
+    return db.transaction(() => {
       const row = this.stmt('SELECT id FROM files WHERE path = ?').get(filePath) as { id: number } | undefined;
       if (!row) return 0;
       this.deleteIds([row.id]);
+      refreshStaleP95(db);
       return 1;
     })();
   }
@@ -306,6 +327,7 @@ export class SqliteCatalog implements Catalog {
         const find = this.stmt('SELECT id FROM files WHERE path = ?');
         const ids = paths.map((p) => (find.get(p) as { id: number } | undefined)?.id).filter((id): id is number => id !== undefined);
         this.deleteIds(ids);
+        refreshStaleP95(db);
         return ids.length;
       })();
       db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
@@ -331,9 +353,11 @@ export class SqliteCatalog implements Catalog {
 
   /** Removes every row of one day folder; returns how many. */
   async deleteByDir(dir: string): Promise<number> {
-    return this.conn().transaction(() => {
+    const db = this.conn();
+    return db.transaction(() => {
       const ids = (this.stmt('SELECT id FROM files WHERE dir = ?').all(dir) as { id: number }[]).map((r) => r.id);
       this.deleteIds(ids);
+      refreshStaleP95(db);
       return ids.length;
     })();
   }
@@ -395,6 +419,7 @@ export class SqliteCatalog implements Catalog {
         (r) => r.id,
       );
       this.deleteIds(ids);
+      refreshStaleP95(this.conn());
       if (ids.length < limit) this.unmarkRemoved(next.org_key, next.day);
     })();
     return this.removed.size > 0;
