@@ -96,22 +96,3 @@ export function percentile(sortedAscending: number[], p: number): number | null 
   const rank = Math.ceil((p / 100) * sortedAscending.length);
   return sortedAscending[Math.min(sortedAscending.length, Math.max(1, rank)) - 1];
 }
-
-/**
- * Buckets per second of the catalogs' latency counts, which find the bucket holding a p95 before its
- * exact value is read: a power of two, so that `floor(latency * k) >= b` is exactly `latency >= b / k`.
- */
-export const LATENCY_BUCKETS_PER_SECOND = 2;
-
-/** The 1-based rank of the p95 of `n` values by nearest rank, in integers: ceil(0.95 n). */
-export function nearestRank(n: number): number {
-  return Math.floor((95 * n + 99) / 100);
-}
-
-/**
- * Latency figures from a catalog's statistics: the average from the sum of the latencies in whole
- * microseconds (what the catalogs add and take away, exactly), the p95 as stored; null without latencies.
- */
-export function latencyFigures(latencies: number, micros: number, p95: number | null): { avg_latency: number | null; p95_latency: number | null } {
-  return latencies > 0 ? { avg_latency: micros / latencies / 1e6, p95_latency: p95 } : { avg_latency: null, p95_latency: null };
-}

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { LATENCY_BUCKETS_PER_SECOND, latencyFigures, nearestRank, SqlFragment, whereClause } from '../catalog-query';
+import { SqlFragment, whereClause } from '../catalog-query';
+import { GroupFigures, LATENCY_BUCKETS_PER_SECOND, nearestRank, p95Position, statsRows, statsTotals } from '../catalog-stats';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 
 /**
@@ -156,90 +157,50 @@ export function refreshStaleP95(db: Database.Database): void {
   }
 }
 
-interface GroupFigures extends Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> {
-  org_key: string;
-  latencies: number;
-  latency_micros: number;
-  p95_latency: number | null;
-}
-
 /**
- * The statistics per (day, organization, app) and in total, from the tables above. `filter` gives the WHERE
- * conditions of the query (dates, organization, app: columns every statistics table and `messages` have),
- * leaving out removed day folders.
+ * The statistics per (day, organization, app) and in total, from the tables above, in one read transaction.
+ * `filter` gives the WHERE conditions of the query (dates, organization, app: columns every statistics
+ * table and `messages` have), leaving out removed day folders.
  */
 export function catalogStats(
   db: Database.Database,
   query: StatsQuery,
   filter: (query: ArchiveFilter, alias: string) => SqlFragment,
 ): { rows: StatsRow[]; totals: StatsFigures } {
-  const g = filter(query, 'g');
-  const groups = db
-    .prepare(
-      `SELECT g.day, g.org_key, g.app_id, g.conversations, g.messages, g.end_users, g.tokens, g.likes, g.dislikes, g.errors,
-         g.latencies, g.latency_micros, g.p95_latency
-       FROM stats_groups g ${whereClause(g.where)} ORDER BY g.day, g.org_key, g.app_id`,
-    )
-    .all(g.params) as GroupFigures[];
-  const rows: StatsRow[] = groups
-    .filter((r) => r.conversations > 0)
-    .map(({ org_key, latencies, latency_micros, p95_latency, ...r }) => ({
-      ...r,
-      organization_id: org_key || null,
-      ...latencyFigures(latencies, latency_micros, p95_latency),
-    }));
-  const sum = (pick: (r: GroupFigures) => number) => groups.reduce((total, r) => total + pick(r), 0);
-  const latencies = sum((r) => r.latencies);
-  const u = filter(query, 'u');
-  const endUsers = db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_users u ${whereClause(u.where)} GROUP BY u.end_user)`).get(u.params) as {
-    n: number;
-  };
-  return {
-    rows,
-    totals: {
-      conversations: sum((r) => r.conversations),
-      messages: sum((r) => r.messages),
-      end_users: endUsers.n,
-      tokens: sum((r) => r.tokens),
-      likes: sum((r) => r.likes),
-      dislikes: sum((r) => r.dislikes),
-      errors: sum((r) => r.errors),
-      ...latencyFigures(latencies, sum((r) => r.latency_micros), latencies ? totalP95(db, query, filter, latencies) : null),
-    },
-  };
+  return db.transaction(() => {
+    const g = filter(query, 'g');
+    const groups = db
+      .prepare(
+        `SELECT g.day, g.org_key, g.app_id, g.conversations, g.messages, g.end_users, g.tokens, g.likes, g.dislikes, g.errors,
+           g.latencies, g.latency_micros, g.p95_latency
+         FROM stats_groups g ${whereClause(g.where)} ORDER BY g.day, g.org_key, g.app_id`,
+      )
+      .all(g.params) as GroupFigures[];
+    const u = filter(query, 'u');
+    const endUsers = (
+      db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_users u ${whereClause(u.where)} GROUP BY u.end_user)`).get(u.params) as { n: number }
+    ).n;
+    const hasLatencies = groups.some((r) => r.latencies > 0);
+    return { rows: statsRows(groups), totals: statsTotals(groups, endUsers, hasLatencies ? totalP95(db, query, filter) : null) };
+  })();
 }
 
 /**
  * The nearest-rank p95 over every chosen group: the bucket that holds it from the per-group bucket counts,
- * then the value by a walk of the latency index within that bucket (`floor(latency * k) >= b` is
- * `latency >= b / k` exactly, k a power of two).
+ * then the value by a walk of the latency index from the start of that bucket.
  */
-function totalP95(
-  db: Database.Database,
-  query: StatsQuery,
-  filter: (query: ArchiveFilter, alias: string) => SqlFragment,
-  latencies: number,
-): number {
+function totalP95(db: Database.Database, query: StatsQuery, filter: (query: ArchiveFilter, alias: string) => SqlFragment): number {
   const l = filter(query, 'l');
   const buckets = db
     .prepare(`SELECT l.bucket, SUM(l.n) AS n FROM stats_latency l ${whereClause(l.where)} GROUP BY l.bucket ORDER BY l.bucket`)
     .all(l.params) as { bucket: number; n: number }[];
-  const rank = nearestRank(latencies);
-  let before = 0;
-  let bucket = buckets[buckets.length - 1].bucket;
-  for (const b of buckets) {
-    if (before + b.n >= rank) {
-      bucket = b.bucket;
-      break;
-    }
-    before += b.n;
-  }
+  const { from, offset } = p95Position(buckets);
   const m = filter(query, 'm');
   const row = db
     .prepare(
-      `SELECT m.latency FROM messages m INDEXED BY messages_latency ${whereClause([...m.where, 'm.latency >= @bucket_start'])}
-       ORDER BY m.latency LIMIT 1 OFFSET @offset`,
+      `SELECT m.latency FROM messages m INDEXED BY messages_latency ${whereClause([...m.where, 'm.latency >= @p95_from'])}
+       ORDER BY m.latency LIMIT 1 OFFSET @p95_offset`,
     )
-    .get({ ...m.params, bucket_start: bucket / LATENCY_BUCKETS_PER_SECOND, offset: rank - 1 - before }) as { latency: number };
+    .get({ ...m.params, p95_from: from, p95_offset: offset }) as { latency: number };
   return row.latency;
 }
