@@ -12,7 +12,7 @@ import type { StatsFigures, StatsRow } from './log-storage.types';
  * exact value is read: a power of two, so that `floor(latency * k) >= b` is exactly `latency >= b / k`.
  * PostgreSQL migration 7 has it written in.
  */
-export const LATENCY_BUCKETS_PER_SECOND = 2;
+export const LATENCY_BUCKETS_PER_SECOND = 1;
 
 /** One group's figures as a catalog keeps them. */
 export interface GroupFigures extends Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> {

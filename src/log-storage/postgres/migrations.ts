@@ -225,14 +225,14 @@ CREATE TABLE stats_users (
   conversations bigint NOT NULL,
   PRIMARY KEY (end_user, day, org_key, app_id)
 );
--- per group, the latencies in each half second: which bucket holds the p95 of any choice of groups
+-- per group, the latencies in each second (floor): which bucket holds the p95 of any choice of groups
 CREATE TABLE stats_latency (
+  bucket integer NOT NULL,
   day text COLLATE "C" NOT NULL,
   org_key text COLLATE "C" NOT NULL,
   app_id text COLLATE "C" NOT NULL,
-  bucket integer NOT NULL,
   n bigint NOT NULL,
-  PRIMARY KEY (day, org_key, app_id, bucket)
+  PRIMARY KEY (bucket, day, org_key, app_id)
 );
 -- the exact p95 within its bucket
 CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
@@ -275,11 +275,14 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-CREATE TRIGGER files_stats_insert AFTER INSERT ON files FOR EACH ROW EXECUTE FUNCTION files_stats();
-CREATE TRIGGER files_stats_delete AFTER DELETE ON files FOR EACH ROW EXECUTE FUNCTION files_stats();
+-- a rebuild's load (vault.stats_deferred set in its transactions) leaves the statistics to stats_fill()
+CREATE TRIGGER files_stats_insert AFTER INSERT ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
+CREATE TRIGGER files_stats_delete AFTER DELETE ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
 CREATE TRIGGER files_stats_update
-  AFTER UPDATE OF day, org_key, app_id, message_count, tokens, likes, dislikes, errors, end_user_id, end_user_session ON files
-  FOR EACH ROW EXECUTE FUNCTION files_stats();
+  AFTER UPDATE OF day, org_key, app_id, message_count, tokens, likes, dislikes, errors, end_user_id, end_user_session ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
 
 CREATE FUNCTION messages_stats() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -288,17 +291,17 @@ BEGIN
         p95_stale = true
       WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id;
     UPDATE stats_latency SET n = n - 1
-      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency * 2::float8)::integer;
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency)::integer;
     DELETE FROM stats_latency
-      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency * 2::float8)::integer AND n <= 0;
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency)::integer AND n <= 0;
     DELETE FROM stats_groups WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND conversations <= 0 AND latencies <= 0;
   ELSE
     INSERT INTO stats_groups AS g (day, org_key, app_id, latencies, latency_micros, p95_stale)
       VALUES (NEW.day, NEW.org_key, NEW.app_id, 1, floor(NEW.latency * 1000000::float8 + 0.5::float8)::bigint, true)
       ON CONFLICT (day, org_key, app_id) DO UPDATE SET latencies = g.latencies + 1, latency_micros = g.latency_micros + excluded.latency_micros, p95_stale = true;
     INSERT INTO stats_latency AS l (day, org_key, app_id, bucket, n)
-      VALUES (NEW.day, NEW.org_key, NEW.app_id, floor(NEW.latency * 2::float8)::integer, 1)
-      ON CONFLICT (day, org_key, app_id, bucket) DO UPDATE SET n = l.n + 1;
+      VALUES (NEW.day, NEW.org_key, NEW.app_id, floor(NEW.latency)::integer, 1)
+      ON CONFLICT (bucket, day, org_key, app_id) DO UPDATE SET n = l.n + 1;
   END IF;
   RETURN NULL;
 END;
@@ -317,9 +320,12 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-CREATE TRIGGER messages_stats_insert AFTER INSERT ON messages FOR EACH ROW WHEN (NEW.latency IS NOT NULL) EXECUTE FUNCTION messages_stats();
-CREATE TRIGGER messages_stats_delete AFTER DELETE ON messages FOR EACH ROW WHEN (OLD.latency IS NOT NULL) EXECUTE FUNCTION messages_stats();
-CREATE TRIGGER messages_stats_p95 AFTER INSERT OR DELETE ON messages FOR EACH STATEMENT EXECUTE FUNCTION messages_stats_p95();
+CREATE TRIGGER messages_stats_insert AFTER INSERT ON messages FOR EACH ROW
+  WHEN (NEW.latency IS NOT NULL AND current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats();
+CREATE TRIGGER messages_stats_delete AFTER DELETE ON messages FOR EACH ROW
+  WHEN (OLD.latency IS NOT NULL AND current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats();
+CREATE TRIGGER messages_stats_p95 AFTER INSERT OR DELETE ON messages FOR EACH STATEMENT
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats_p95();
 CREATE FUNCTION messages_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'messages are replaced, not updated: the statistics count them as inserted and deleted';
@@ -327,6 +333,12 @@ END;
 $$;
 CREATE TRIGGER messages_stats_update AFTER UPDATE OF day, org_key, app_id, latency ON messages FOR EACH ROW EXECUTE FUNCTION messages_unchanged();
 
+-- the statistics from the rows, replacing what they held: by the migration, and at the end of a rebuild
+-- (which holds off writers first)
+CREATE FUNCTION stats_fill() RETURNS void LANGUAGE sql AS $$
+DELETE FROM stats_groups;
+DELETE FROM stats_users;
+DELETE FROM stats_latency;
 INSERT INTO stats_groups (day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors)
   SELECT day, org_key, app_id, COUNT(*), SUM(message_count), COUNT(DISTINCT COALESCE(end_user_id, end_user_session)), SUM(tokens), SUM(likes),
     SUM(dislikes), SUM(errors)
@@ -338,9 +350,11 @@ INSERT INTO stats_groups AS g (day, org_key, app_id, latencies, latency_micros, 
   SELECT day, org_key, app_id, COUNT(*), SUM(floor(latency * 1000000::float8 + 0.5::float8)::bigint), true FROM messages
   WHERE latency IS NOT NULL GROUP BY day, org_key, app_id
   ON CONFLICT (day, org_key, app_id) DO UPDATE SET latencies = excluded.latencies, latency_micros = excluded.latency_micros, p95_stale = true;
-INSERT INTO stats_latency (day, org_key, app_id, bucket, n)
-  SELECT day, org_key, app_id, floor(latency * 2::float8)::integer, COUNT(*) FROM messages WHERE latency IS NOT NULL GROUP BY 1, 2, 3, 4;
+INSERT INTO stats_latency (bucket, day, org_key, app_id, n)
+  SELECT floor(latency)::integer, day, org_key, app_id, COUNT(*) FROM messages WHERE latency IS NOT NULL GROUP BY 1, 2, 3, 4;
 SELECT stats_refresh_p95();
+$$;
+SELECT stats_fill();
 `,
   },
 ];
