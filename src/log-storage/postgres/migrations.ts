@@ -225,6 +225,15 @@ CREATE TABLE stats_users (
   conversations bigint NOT NULL,
   PRIMARY KEY (end_user, day, org_key, app_id)
 );
+-- the same without the day: a third of the rows to count when no dates are asked for (and no removed day
+-- folder waits to be purged)
+CREATE TABLE stats_app_users (
+  end_user text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  conversations bigint NOT NULL,
+  PRIMARY KEY (end_user, org_key, app_id)
+);
 -- per group, the latencies in each second (floor): which bucket holds the p95 of any choice of groups
 CREATE TABLE stats_latency (
   bucket integer NOT NULL,
@@ -254,6 +263,8 @@ BEGIN
       IF FOUND THEN
         UPDATE stats_groups SET end_users = end_users - 1 WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id;
       END IF;
+      UPDATE stats_app_users a SET conversations = a.conversations - 1 WHERE a.end_user = user_key AND a.org_key = OLD.org_key AND a.app_id = OLD.app_id;
+      DELETE FROM stats_app_users a WHERE a.end_user = user_key AND a.org_key = OLD.org_key AND a.app_id = OLD.app_id AND a.conversations <= 0;
     END IF;
     DELETE FROM stats_groups WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND conversations <= 0 AND latencies <= 0;
   END IF;
@@ -270,6 +281,8 @@ BEGIN
         INSERT INTO stats_users (end_user, day, org_key, app_id, conversations) VALUES (user_key, NEW.day, NEW.org_key, NEW.app_id, 1);
         UPDATE stats_groups SET end_users = end_users + 1 WHERE day = NEW.day AND org_key = NEW.org_key AND app_id = NEW.app_id;
       END IF;
+      INSERT INTO stats_app_users AS a (end_user, org_key, app_id, conversations) VALUES (user_key, NEW.org_key, NEW.app_id, 1)
+        ON CONFLICT (end_user, org_key, app_id) DO UPDATE SET conversations = a.conversations + 1;
     END IF;
   END IF;
   RETURN NULL;
@@ -338,6 +351,7 @@ CREATE TRIGGER messages_stats_update AFTER UPDATE OF day, org_key, app_id, laten
 CREATE FUNCTION stats_fill() RETURNS void LANGUAGE sql AS $$
 DELETE FROM stats_groups;
 DELETE FROM stats_users;
+DELETE FROM stats_app_users;
 DELETE FROM stats_latency;
 INSERT INTO stats_groups (day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors)
   SELECT day, org_key, app_id, COUNT(*), SUM(message_count), COUNT(DISTINCT COALESCE(end_user_id, end_user_session)), SUM(tokens), SUM(likes),
@@ -346,6 +360,8 @@ INSERT INTO stats_groups (day, org_key, app_id, conversations, messages, end_use
 INSERT INTO stats_users (end_user, day, org_key, app_id, conversations)
   SELECT COALESCE(end_user_id, end_user_session), day, org_key, app_id, COUNT(*) FROM files
   WHERE COALESCE(end_user_id, end_user_session) IS NOT NULL GROUP BY 1, 2, 3, 4;
+INSERT INTO stats_app_users (end_user, org_key, app_id, conversations)
+  SELECT end_user, org_key, app_id, SUM(conversations) FROM stats_users GROUP BY 1, 2, 3;
 INSERT INTO stats_groups AS g (day, org_key, app_id, latencies, latency_micros, p95_stale)
   SELECT day, org_key, app_id, COUNT(*), SUM(floor(latency * 1000000::float8 + 0.5::float8)::bigint), true FROM messages
   WHERE latency IS NOT NULL GROUP BY day, org_key, app_id

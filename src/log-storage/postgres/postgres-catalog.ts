@@ -132,7 +132,7 @@ export class PostgresCatalog implements Catalog {
     const c = this.rebuilding;
     await c.query('BEGIN');
     try {
-      await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs, stats_groups, stats_users, stats_latency RESTART IDENTITY');
+      await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs, stats_groups, stats_users, stats_app_users, stats_latency RESTART IDENTITY');
       await this.setMeta(c, { complete: '0', entry_version: String(CATALOG_ENTRY_VERSION), fts_language: this.options.ftsLanguage });
       await c.query('COMMIT');
     } catch (error) {
@@ -161,7 +161,7 @@ export class PostgresCatalog implements Catalog {
         await c.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
-      await c.query('ANALYZE stats_groups, stats_users, stats_latency');
+      await c.query('VACUUM ANALYZE stats_groups, stats_users, stats_app_users, stats_latency');
       if (this.rebuilding) await c.query('SELECT pg_advisory_unlock($1::bigint)', [REBUILD_LOCK_KEY]);
     } finally {
       this.rebuilding = null;
@@ -214,7 +214,7 @@ export class PostgresCatalog implements Catalog {
     // messages and texts go with their file (ON DELETE CASCADE), the end user's statistics with the last of
     // their conversations in a group; VACUUM makes the dead rows' space reusable
     const erased = (await this.conn().query('DELETE FROM files WHERE path = ANY($1::text[])', [paths])).rowCount ?? 0;
-    await this.conn().query('VACUUM files, messages, file_texts, stats_users');
+    await this.conn().query('VACUUM files, messages, file_texts, stats_users, stats_app_users');
     return erased;
   }
 
@@ -363,8 +363,19 @@ export class PostgresCatalog implements Catalog {
       );
       const up = new Params();
       // grouped rather than COUNT(DISTINCT), which always sorts: a hash, or a walk of the key, serves
+      const count = (table: string, conditions: string[]) =>
+        `(SELECT COUNT(*) FROM (SELECT u.end_user FROM ${table} u ${where(conditions)} GROUP BY u.end_user) d)`;
+      const byDay = count('stats_users', this.filter(query, up, 'u'));
+      const byApp = () =>
+        count('stats_app_users', [
+          ...(query.organization_id ? [`u.org_key = ${up.add(query.organization_id)}`] : []),
+          ...(query.app_id ? [`u.app_id = ${up.add(query.app_id)}`] : []),
+        ]);
+      // without dates, the rows without the day serve, unless a removed day folder waits to be purged
       const users = await c.query<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM (SELECT u.end_user FROM stats_users u ${where(this.filter(query, up, 'u'))} GROUP BY u.end_user) d`,
+        query.start_date || query.end_date
+          ? `SELECT ${byDay} AS n`
+          : `SELECT CASE WHEN EXISTS (SELECT 1 FROM removed_dirs) THEN ${byDay} ELSE ${byApp()} END AS n`,
         up.values,
       );
       const p95 = groups.rows.some((g) => g.latencies > 0) ? await this.totalP95(c, query) : null;

@@ -10,7 +10,8 @@ import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-s
  *   sum (in microseconds, integers, so that adding and taking away stays exact) and the p95 latency, which
  *   the writer recomputes (`refreshStaleP95`) for the groups whose messages it changed (`p95_stale`);
  * - `stats_users`: per (end user, day, organization, app) the conversations, for the distinct end users of
- *   any choice of groups;
+ *   any choice of groups; `stats_app_users` the same without the day, a third of the rows to count when no
+ *   dates are asked for and no removed day folder waits to be purged;
  * - `stats_latency`: per group, how many latencies fall into each bucket of 1/LATENCY_BUCKETS_PER_SECOND
  *   second, keyed by bucket first (the counts of all groups come grouped without a sort), which finds the
  *   bucket holding the p95 of any choice of groups; the exact value is then read by a walk of the latency
@@ -44,6 +45,13 @@ CREATE TABLE stats_users (
   conversations INTEGER NOT NULL,
   PRIMARY KEY (end_user, day, org_key, app_id)
 ) WITHOUT ROWID;
+CREATE TABLE stats_app_users (
+  end_user TEXT NOT NULL,
+  org_key TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  conversations INTEGER NOT NULL,
+  PRIMARY KEY (end_user, org_key, app_id)
+) WITHOUT ROWID;
 CREATE TABLE stats_latency (
   bucket INTEGER NOT NULL,
   day TEXT NOT NULL,
@@ -58,7 +66,7 @@ export const STATS_DROP = [
   ...['files_stats_insert', 'files_stats_delete', 'files_stats_update', 'messages_stats_insert', 'messages_stats_delete', 'messages_stats_update'].map(
     (t) => `DROP TRIGGER IF EXISTS ${t};`,
   ),
-  ...['stats_groups', 'stats_users', 'stats_latency'].map((t) => `DROP TABLE IF EXISTS ${t};`),
+  ...['stats_groups', 'stats_users', 'stats_app_users', 'stats_latency'].map((t) => `DROP TABLE IF EXISTS ${t};`),
 ].join(' ');
 
 const END_USER = (row: string) => `COALESCE(${row}.end_user_id, ${row}.end_user_session)`;
@@ -76,17 +84,22 @@ function fileFigures(row: 'new' | 'old', sign: 1 | -1): string {
     ON CONFLICT DO UPDATE SET conversations = conversations + excluded.conversations, messages = messages + excluded.messages,
       tokens = tokens + excluded.tokens, likes = likes + excluded.likes, dislikes = dislikes + excluded.dislikes, errors = errors + excluded.errors;`;
   const userRow = `end_user = ${user} AND ${GROUP_OF(row)}`;
+  const appUserRow = `end_user = ${user} AND org_key = ${row}.org_key AND app_id = ${row}.app_id`;
   if (sign === 1) {
     return `${group}
   UPDATE stats_groups SET end_users = end_users + 1
     WHERE ${GROUP_OF(row)} AND ${user} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stats_users WHERE ${userRow});
   INSERT INTO stats_users (end_user, day, org_key, app_id, conversations) SELECT ${user}, ${row}.day, ${row}.org_key, ${row}.app_id, 1
+    WHERE ${user} IS NOT NULL ON CONFLICT DO UPDATE SET conversations = conversations + 1;
+  INSERT INTO stats_app_users (end_user, org_key, app_id, conversations) SELECT ${user}, ${row}.org_key, ${row}.app_id, 1
     WHERE ${user} IS NOT NULL ON CONFLICT DO UPDATE SET conversations = conversations + 1;`;
   }
   return `${group}
   UPDATE stats_groups SET end_users = end_users - 1 WHERE ${GROUP_OF(row)} AND EXISTS (SELECT 1 FROM stats_users WHERE ${userRow} AND conversations = 1);
   UPDATE stats_users SET conversations = conversations - 1 WHERE ${userRow};
   DELETE FROM stats_users WHERE ${userRow} AND conversations <= 0;
+  UPDATE stats_app_users SET conversations = conversations - 1 WHERE ${appUserRow};
+  DELETE FROM stats_app_users WHERE ${appUserRow} AND conversations <= 0;
   DELETE FROM stats_groups WHERE ${GROUP_OF(row)} AND conversations <= 0 AND latencies <= 0;`;
 }
 
@@ -122,12 +135,14 @@ END;
  * p95 marked to be computed by `refreshStaleP95`.
  */
 export const STATS_FILL = `
-DELETE FROM stats_groups; DELETE FROM stats_users; DELETE FROM stats_latency;
+DELETE FROM stats_groups; DELETE FROM stats_users; DELETE FROM stats_app_users; DELETE FROM stats_latency;
 INSERT INTO stats_groups (day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors)
   SELECT day, org_key, app_id, COUNT(*), SUM(message_count), COUNT(DISTINCT ${END_USER('files')}), SUM(tokens), SUM(likes), SUM(dislikes), SUM(errors)
   FROM files GROUP BY day, org_key, app_id;
 INSERT INTO stats_users (end_user, day, org_key, app_id, conversations)
   SELECT ${END_USER('files')} AS end_user, day, org_key, app_id, COUNT(*) FROM files WHERE end_user IS NOT NULL GROUP BY end_user, day, org_key, app_id;
+INSERT INTO stats_app_users (end_user, org_key, app_id, conversations)
+  SELECT end_user, org_key, app_id, SUM(conversations) FROM stats_users GROUP BY end_user, org_key, app_id;
 INSERT INTO stats_groups (day, org_key, app_id, latencies, latency_micros, p95_stale)
   SELECT day, org_key, app_id, COUNT(*), SUM(${MICROS('latency')}), 1 FROM messages WHERE latency IS NOT NULL GROUP BY day, org_key, app_id
   ON CONFLICT DO UPDATE SET latencies = excluded.latencies, latency_micros = excluded.latency_micros, p95_stale = 1;
@@ -167,6 +182,7 @@ export function catalogStats(
   db: Database.Database,
   query: StatsQuery,
   filter: (query: ArchiveFilter, alias: string) => SqlFragment,
+  anyRemoved: boolean,
 ): { rows: StatsRow[]; totals: StatsFigures } {
   return db.transaction(() => {
     const g = filter(query, 'g');
@@ -177,9 +193,12 @@ export function catalogStats(
          FROM stats_groups g ${whereClause(g.where)} ORDER BY g.day, g.org_key, g.app_id`,
       )
       .all(g.params) as GroupFigures[];
-    const u = filter(query, 'u');
+    const byApp = !query.start_date && !query.end_date && !anyRemoved;
+    const u = byApp ? filter({ organization_id: query.organization_id, app_id: query.app_id }, 'u') : filter(query, 'u');
     const endUsers = (
-      db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM stats_users u ${whereClause(u.where)} GROUP BY u.end_user)`).get(u.params) as { n: number }
+      db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${byApp ? 'stats_app_users' : 'stats_users'} u ${whereClause(u.where)} GROUP BY u.end_user)`).get(u.params) as {
+        n: number;
+      }
     ).n;
     const hasLatencies = groups.some((r) => r.latencies > 0);
     return { rows: statsRows(groups), totals: statsTotals(groups, endUsers, hasLatencies ? totalP95(db, query, filter) : null) };

@@ -502,7 +502,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }> {
-    return catalogStats(this.conn(), query, (q, alias) => this.filter(q, alias));
+    return catalogStats(this.conn(), query, (q, alias) => this.filter(q, alias), this.removed.size > 0);
   }
 
   private upsertOne(entry: CatalogEntry, messages: CatalogMessage[]): number {
