@@ -72,4 +72,24 @@ describe(`${PostgresCatalog.name} statistics with two replicas writing at once`,
       expect(await a.stats(query)).toEqual(referenceStats([...live.values()], query));
     }
   });
+
+  it("counts what the other replica saves while one rebuilds: the rebuild's fill at its end replaces the statistics", async () => {
+    const [a, b] = [0, 1].map(() => new PostgresCatalog({ url, ftsLanguage: 'simple', poolSize: 2 }));
+    catalogs.push(a, b);
+    await a.open();
+    await a.startRebuild();
+    await a.finishRebuild();
+    await b.open();
+    const item = (id: string, user: string, latencies: number[]): CatalogItem => ({
+      entry: catalogEntry(id, { end_user_id: user, message_count: latencies.length }),
+      messages: latencies.map((latency, k) => ({ message_id: `m${k}`, created_at: '2024-01-16T12:00:00.000Z', tokens: 1, latency, rating: null, error: false })),
+    });
+    const loaded = [item('c1', 'u1', [1, 2]), item('c2', 'u2', [3])];
+    const saved = item('c3', 'u1', [7, 8, 9]);
+    await a.startRebuild();
+    await a.insertMany(loaded);
+    await b.upsert(saved.entry, saved.messages);
+    await a.finishRebuild();
+    expect(await b.stats({})).toEqual(referenceStats([...loaded, saved], {}));
+  });
 });
