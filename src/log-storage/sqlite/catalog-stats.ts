@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SqlFragment, whereClause } from '../catalog-query';
-import { GroupFigures, LATENCY_BUCKETS_PER_SECOND, nearestRank, p95Position, statsRows, statsTotals } from '../catalog-stats';
+import { LATENCY_BUCKETS_PER_SECOND, nearestRank, p95Position, statsRows, statsTotals } from '../catalog-stats';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 
 /**
@@ -173,6 +173,8 @@ export function refreshStaleP95(db: Database.Database): void {
   }
 }
 
+type GroupRow = [string, string, string, number, number, number, number, number, number, number, number, number, number | null];
+
 /**
  * The statistics per (day, organization, app) and in total, from the tables above, in one read transaction.
  * `filter` gives the WHERE conditions of the query (dates, organization, app: columns every statistics
@@ -186,13 +188,19 @@ export function catalogStats(
 ): { rows: StatsRow[]; totals: StatsFigures } {
   return db.transaction(() => {
     const g = filter(query, 'g');
-    const groups = db
-      .prepare(
-        `SELECT g.day, g.org_key, g.app_id, g.conversations, g.messages, g.end_users, g.tokens, g.likes, g.dislikes, g.errors,
-           g.latencies, g.latency_micros, g.p95_latency
-         FROM stats_groups g ${whereClause(g.where)} ORDER BY g.day, g.org_key, g.app_id`,
-      )
-      .all(g.params) as GroupFigures[];
+    // rows as arrays: half the time of rows as objects made by the driver, at a thousand groups and more
+    const groups = (
+      db
+        .prepare(
+          `SELECT g.day, g.org_key, g.app_id, g.conversations, g.messages, g.end_users, g.tokens, g.likes, g.dislikes, g.errors,
+             g.latencies, g.latency_micros, g.p95_latency
+           FROM stats_groups g ${whereClause(g.where)} ORDER BY g.day, g.org_key, g.app_id`,
+        )
+        .raw()
+        .all(g.params) as GroupRow[]
+    ).map(([day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors, latencies, latency_micros, p95_latency]) => ({
+      day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors, latencies, latency_micros, p95_latency,
+    }));
     const byApp = !query.start_date && !query.end_date && !anyRemoved;
     const u = byApp ? filter({ organization_id: query.organization_id, app_id: query.app_id }, 'u') : filter(query, 'u');
     const endUsers = (
