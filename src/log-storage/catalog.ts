@@ -94,7 +94,10 @@ export interface Catalog {
    * an answer (as a word or a word prefix); null for no full-text condition.
    */
   search(filter: ArchiveFilter, text: string | null, cursor: SearchCursor | null, limit: number): Promise<SearchRow[]>;
-  /** Per (day, organization, app) and in total; latencies in seconds, p95 by nearest rank. */
+  /**
+   * Per (day, organization, app) and in total; latencies in seconds, the average of the latencies rounded to
+   * the microsecond, p95 by nearest rank (see catalog-stats.ts).
+   */
   stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }>;
 
   /** The day folders before `beforeDay` (of one organization when given), with their totals. */

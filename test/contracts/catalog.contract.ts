@@ -2,6 +2,7 @@ import type { Catalog, SearchRow } from '../../src/log-storage/catalog';
 import type { CatalogEntry, CatalogMessage } from '../../src/log-storage/catalog-entry';
 import type { ArchiveFilter } from '../../src/log-storage/log-storage.types';
 import { catalogEntry } from '../support/catalog-entry.fixture';
+import { CatalogItem, referenceStats } from './stats-reference';
 
 /** A catalog under test; `reopen` gives a new instance over the same data (a restart). */
 export interface CatalogSubject {
@@ -20,6 +21,38 @@ function messages(latencies: (number | null)[], overrides: Partial<CatalogMessag
     error: false,
     ...overrides,
   }));
+}
+
+/**
+ * Conversations spread over days, organizations (one without), apps and end users (some known only by a
+ * session, some by neither), with latencies across many buckets, some missing: made the same on every run.
+ */
+function statsItems(count: number, seed: number): CatalogItem[] {
+  let state = seed;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)];
+  return Array.from({ length: count }, (_, i) => {
+    const user = pick(['u1', 'u2', 'u3', 'u4', null]);
+    const latencies = Array.from({ length: 1 + Math.floor(next() * 6) }, () => (next() < 0.1 ? null : Math.round(next() * 12_000_000) / 1e6));
+    return {
+      entry: catalogEntry(`s${seed}-${i}`, {
+        day: pick(['2024-01-15', '2024-01-16', '2024-01-17']),
+        organization_id: pick(['acme', 'acme', 'Acme', null]),
+        app_id: pick(['bot', 'helper']),
+        message_count: latencies.length,
+        tokens: Math.floor(next() * 1000),
+        likes: Math.floor(next() * 2),
+        dislikes: Math.floor(next() * 2),
+        errors: Math.floor(next() * 2),
+        end_user_id: user,
+        end_user_session: user === null ? pick([`sess-${i % 3}`, null]) : `sess-${i}`,
+      }),
+      messages: messages(latencies),
+    };
+  });
 }
 
 /**
@@ -222,6 +255,98 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect((await sut.stats({})).totals).toMatchObject({ conversations: 3, end_users: 3 });
       expect((await sut.stats({ app_id: 'nope' })).totals).toEqual({
         conversations: 0, messages: 0, end_users: 0, tokens: 0, likes: 0, dislikes: 0, errors: 0, avg_latency: null, p95_latency: null,
+      });
+    });
+
+    describe('statistics, kept in step with every write', () => {
+      const queries = [
+        {},
+        { start_date: '2024-01-16' },
+        { start_date: '2024-01-15', end_date: '2024-01-16' },
+        { organization_id: 'acme' },
+        { organization_id: 'acme', app_id: 'helper', end_date: '2024-01-16' },
+        { app_id: 'bot' },
+        { app_id: 'nope' },
+      ];
+      /** the conversations the catalog holds, by organization and conversation id */
+      let live: Map<string, CatalogItem>;
+      const key = (item: CatalogItem) => `${item.entry.org_key}\n${item.entry.conversation_id}`;
+      const save = async (items: CatalogItem[]) => {
+        await sut.insertMany(items);
+        for (const item of items) live.set(key(item), item);
+      };
+      const expectStats = async () => {
+        for (const query of queries) {
+          expect({ query, ...(await sut.stats(query)) }).toEqual({ query, ...referenceStats([...live.values()], query) });
+        }
+      };
+
+      beforeEach(async () => {
+        live = new Map();
+        await save(statsItems(60, 1));
+        await sut.upsert(statsItems(1, 2)[0].entry, statsItems(1, 2)[0].messages);
+        live.set(key(statsItems(1, 2)[0]), statsItems(1, 2)[0]);
+      });
+
+      it('after saves, and after a conversation is saved again with other figures, users and day', async () => {
+        await expectStats();
+        const again = [...live.values()].slice(0, 12).map((item, i) => {
+          const other = statsItems(12, 3)[i];
+          return {
+            entry: { ...other.entry, organization_id: item.entry.organization_id, org_key: item.entry.org_key, conversation_id: item.entry.conversation_id },
+            messages: other.messages,
+          };
+        });
+        // a day or app that changes moves the conversation to another group (its path changes with the day)
+        for (const item of again) {
+          const dir = `conversations/${item.entry.org_key ? `${item.entry.org_key}/` : ''}${item.entry.day.replace(/-/g, '/')}`;
+          Object.assign(item.entry, { dir, path: `${dir}/conversation_${item.entry.conversation_id}_x.json` });
+          await sut.upsert(item.entry, item.messages);
+          live.set(key(item), item);
+        }
+        await expectStats();
+        // saved again without any latency: the group's p95 and average follow
+        const first = [...live.values()][0];
+        const bare = { entry: { ...first.entry, message_count: 1 }, messages: messages([null]) };
+        await sut.upsert(bare.entry, bare.messages);
+        live.set(key(bare), bare);
+        await expectStats();
+      });
+
+      it('after deletions by path and by day folder, erasure, and removal of day folders', async () => {
+        const byDay = (day: string, org: string) => [...live.values()].filter((i) => i.entry.day === day && i.entry.org_key === org);
+        for (const item of [...live.values()].slice(0, 5)) {
+          expect(await sut.deleteByPath(item.entry.path)).toBe(1);
+          live.delete(key(item));
+        }
+        await expectStats();
+        const folder = byDay('2024-01-15', 'acme');
+        expect(await sut.deleteByDir(folder[0].entry.dir)).toBe(folder.length);
+        for (const item of folder) live.delete(key(item));
+        await expectStats();
+        const erased = [...live.values()].filter((i) => i.entry.end_user_id === 'u2');
+        expect(await sut.erase(erased.map((i) => i.entry.path))).toBe(erased.length);
+        for (const item of erased) live.delete(key(item));
+        await expectStats();
+        // a removed day folder is left out at once, and stays out while and after it is purged
+        const removed = byDay('2024-01-16', '');
+        await sut.markRemoved([{ dir: removed[0].entry.dir, org_key: '', day: '2024-01-16' }]);
+        for (const item of removed) live.delete(key(item));
+        await expectStats();
+        await sut.purgeRemoved(2);
+        await expectStats();
+        while (await sut.purgeRemoved(2));
+        await expectStats();
+      });
+
+      it('after a rebuild from batches', async () => {
+        await sut.startRebuild();
+        const items = [...live.values()];
+        for (let i = 0; i < items.length; i += 7) await sut.insertMany(items.slice(i, i + 7));
+        await sut.finishRebuild();
+        await expectStats();
+        await save(statsItems(10, 4));
+        await expectStats();
       });
     });
 

@@ -83,6 +83,46 @@ describe(runMigrations.name, () => {
     expect((await p.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v).toBe(LATEST);
   });
 
+  it('fills the statistics of migration 7 from the rows already there, which later writes keep in step', async () => {
+    const p = pool();
+    await runMigrations(p, CATALOG_MIGRATIONS.filter((m) => m.version < 7));
+    const file = async (id: string, day: string, app: string, user: string | null, session: string | null, tokens: number, latencies: (number | null)[]) => {
+      const { rows } = await p.query(
+        `INSERT INTO files (path, org_key, organization_id, app_id, conversation_id, day, dir, name, size, sha256, content_hash, compressed,
+           created_at, updated_at, message_count, tokens, end_user_id, end_user_session, likes, dislikes, errors, indexed_at)
+         VALUES ($1, 'acme', 'acme', $2, $3, $4, $5, 'n', 10, 'sha', 'content', 0, $4, $4, $6, $7, $8, $9, 1, 0, 0, 'now') RETURNING id`,
+        [`conversations/acme/${day}/conversation_${id}_x.json`, app, id, day, `conversations/acme/${day}`, latencies.length, tokens, user, session],
+      );
+      for (const [i, latency] of latencies.entries()) {
+        await p.query(
+          `INSERT INTO messages (file_id, day, org_key, app_id, message_id, created_at, tokens, latency, rating, error)
+           VALUES ($1, $2, 'acme', $3, $4, $2, 1, $5, NULL, 0)`,
+          [rows[0].id, day, app, `m${i}`, latency],
+        );
+      }
+    };
+    await file('c1', '2024-01-16', 'bot', 'u1', 's1', 3, [1, 2.5, 3]);
+    await file('c2', '2024-01-16', 'bot', 'u1', 's2', 10, [4, null]);
+    await file('c3', '2024-01-17', 'other', null, 's3', 7, [0.5]);
+    await p.query("INSERT INTO catalog_meta (key, value) VALUES ('complete', '1'), ('entry_version', '3'), ('fts_language', 'simple')");
+    const sut = new PostgresCatalog({ url, ftsLanguage: 'simple' });
+    try {
+      expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+      const figures = { likes: 1, dislikes: 0, errors: 0 };
+      expect(await sut.stats({})).toEqual({
+        rows: [
+          { day: '2024-01-16', organization_id: 'acme', app_id: 'bot', ...figures, conversations: 2, messages: 5, end_users: 1, tokens: 13, likes: 2, avg_latency: 2.625, p95_latency: 4 },
+          { day: '2024-01-17', organization_id: 'acme', app_id: 'other', ...figures, conversations: 1, messages: 1, end_users: 1, tokens: 7, avg_latency: 0.5, p95_latency: 0.5 },
+        ],
+        totals: { conversations: 3, messages: 6, end_users: 2, tokens: 20, likes: 3, dislikes: 0, errors: 0, avg_latency: 11_000_000 / 5 / 1e6, p95_latency: 4 },
+      });
+      expect(await sut.deleteByPath('conversations/acme/2024-01-16/conversation_c2_x.json')).toBe(1);
+      expect((await sut.stats({ app_id: 'bot' })).totals).toMatchObject({ conversations: 1, end_users: 1, tokens: 3, avg_latency: 6.5 / 3, p95_latency: 3 });
+    } finally {
+      await sut.close();
+    }
+  });
+
   it("gives the documents of a catalog of migration 5 their files' date keys, so text searches page as before, without a rebuild", async () => {
     const p = pool();
     await runMigrations(p, CATALOG_MIGRATIONS.filter((m) => m.version <= 5));

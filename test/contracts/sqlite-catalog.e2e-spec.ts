@@ -3,7 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
+import type { CatalogEntry, CatalogMessage } from '../../src/log-storage/catalog-entry';
 import { CATALOG_FILE, CATALOG_SCHEMA_VERSION, SQLITE_MIGRATIONS } from '../../src/log-storage/sqlite/catalog-schema';
+import { STATS_DROP } from '../../src/log-storage/sqlite/catalog-stats';
 import { catalogEntry } from '../support/catalog-entry.fixture';
 import { SqliteCatalog } from '../../src/log-storage/sqlite/sqlite-catalog';
 import { describeCatalogContract } from './catalog.contract';
@@ -37,14 +39,22 @@ describe(`${SqliteCatalog.name} migrations`, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A finished catalog with one row, as schema 3 left it: no md5 column. */
-  async function schema3Catalog(file: string): Promise<void> {
+  /** A finished catalog with these rows, as schema 4 left it: no statistics tables. */
+  async function schema4Catalog(file: string, items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<void> {
     const current = new SqliteCatalog(file);
     await current.open();
     await current.startRebuild();
-    await current.insertMany([{ entry: catalogEntry('c1'), messages: [] }]);
+    await current.insertMany(items);
     await current.finishRebuild();
     await current.close();
+    const db = new Database(file);
+    db.exec(`${STATS_DROP} UPDATE meta SET value = '4' WHERE key = 'schema_version'`);
+    db.close();
+  }
+
+  /** A finished catalog with one row, as schema 3 left it: no md5 column. */
+  async function schema3Catalog(file: string): Promise<void> {
+    await schema4Catalog(file, [{ entry: catalogEntry('c1'), messages: [] }]);
     const db = new Database(file);
     db.exec("ALTER TABLE files DROP COLUMN md5; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     db.close();
@@ -63,6 +73,37 @@ describe(`${SqliteCatalog.name} migrations`, () => {
     const check = new Database(file, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(CATALOG_SCHEMA_VERSION) });
     check.close();
+  });
+
+  it('migrates a finished catalog of schema 4 in place: statistics filled from its rows, then kept by every write', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    const latencies = (values: (number | null)[]) =>
+      values.map((latency, i) => ({ message_id: `m${i}`, created_at: '2024-01-16T12:00:00.000Z', tokens: 5, latency, rating: null, error: false }));
+    const items = [
+      { entry: catalogEntry('c1', { end_user_id: 'u1', tokens: 3 }), messages: latencies([1, 2.5, 3]) },
+      { entry: catalogEntry('c2', { end_user_id: 'u1', likes: 1 }), messages: latencies([4, null]) },
+      { entry: catalogEntry('c3', { app_id: 'other', end_user_id: 'u2', errors: 2 }), messages: latencies([10]) },
+      { entry: catalogEntry('c4', { organization_id: 'globex', day: '2024-01-17', end_user_id: null, end_user_session: 's' }), messages: latencies([0.5]) },
+    ];
+    await schema4Catalog(file, items);
+
+    const sut = new SqliteCatalog(file);
+    expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+    const figures = { messages: 1, likes: 0, dislikes: 0, errors: 0 };
+    expect(await sut.stats({})).toEqual({
+      rows: [
+        { day: '2024-01-16', organization_id: 'acme', app_id: 'bot', ...figures, conversations: 2, messages: 2, end_users: 1, tokens: 13, likes: 1, avg_latency: 2.625, p95_latency: 4 },
+        { day: '2024-01-16', organization_id: 'acme', app_id: 'other', ...figures, conversations: 1, end_users: 1, tokens: 10, errors: 2, avg_latency: 10, p95_latency: 10 },
+        { day: '2024-01-17', organization_id: 'globex', app_id: 'bot', ...figures, conversations: 1, end_users: 1, tokens: 10, avg_latency: 0.5, p95_latency: 0.5 },
+      ],
+      totals: { conversations: 4, messages: 4, end_users: 3, tokens: 33, likes: 1, dislikes: 0, errors: 2, avg_latency: 21_000_000 / 6 / 1e6, p95_latency: 10 },
+    });
+    // the triggers are in place: a later save counts
+    await sut.upsert(catalogEntry('c5', { organization_id: 'globex', day: '2024-01-17', end_user_id: 'u3' }), latencies([7]));
+    expect((await sut.stats({ organization_id: 'globex' })).rows).toEqual([
+      { day: '2024-01-17', organization_id: 'globex', app_id: 'bot', ...figures, conversations: 2, messages: 2, end_users: 2, tokens: 20, avg_latency: 3.75, p95_latency: 7 },
+    ]);
+    await sut.close();
   });
 
   it('rebuilds a catalog of a version no migration leads from, or one whose last rebuild did not finish', async () => {

@@ -54,7 +54,7 @@ export class ArchiveStatsFiguresDto {
   @ApiProperty({ example: 48 }) messages: number;
   @ApiProperty({ example: 9 }) end_users: number;
   @ApiProperty({ example: 15230 }) tokens: number;
-  @ApiProperty({ example: 1.284, nullable: true, type: Number, description: 'seconds' }) avg_latency: number | null;
+  @ApiProperty({ example: 1.284, nullable: true, type: Number, description: 'seconds, of the latencies rounded to the microsecond' }) avg_latency: number | null;
   @ApiProperty({ example: 3.9, nullable: true, type: Number, description: 'seconds, nearest rank' }) p95_latency: number | null;
   @ApiProperty({ example: 5 }) likes: number;
   @ApiProperty({ example: 1 }) dislikes: number;

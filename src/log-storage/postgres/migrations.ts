@@ -229,6 +229,189 @@ $$;
 `,
   },
   {
+    version: 7,
+    name: 'statistics kept per day, organization and app by triggers in the writing transaction, filled from the rows',
+    sql: `
+-- per (day, organization, app): sums, distinct end users, the latencies' count and sum in whole microseconds
+-- (integers, exact whatever the order of the writes) and the p95, recomputed for the groups whose messages a
+-- statement changed (p95_stale). Every change to a group's figures, users or buckets first locks its row here,
+-- so concurrent writers of one group take turns and the p95 is computed from everything committed before.
+CREATE TABLE stats_groups (
+  day text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  conversations bigint NOT NULL DEFAULT 0,
+  messages bigint NOT NULL DEFAULT 0,
+  end_users bigint NOT NULL DEFAULT 0,
+  tokens bigint NOT NULL DEFAULT 0,
+  likes bigint NOT NULL DEFAULT 0,
+  dislikes bigint NOT NULL DEFAULT 0,
+  errors bigint NOT NULL DEFAULT 0,
+  latencies bigint NOT NULL DEFAULT 0,
+  latency_micros bigint NOT NULL DEFAULT 0,
+  p95_latency double precision,
+  p95_stale boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (day, org_key, app_id)
+);
+CREATE INDEX stats_groups_stale ON stats_groups (day, org_key, app_id) WHERE p95_stale;
+-- per (end user, group): conversations, for the distinct end users of any choice of groups
+CREATE TABLE stats_users (
+  end_user text COLLATE "C" NOT NULL,
+  day text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  conversations bigint NOT NULL,
+  PRIMARY KEY (end_user, day, org_key, app_id)
+);
+-- the same without the day: a third of the rows to count when no dates are asked for (and no removed day
+-- folder waits to be purged)
+CREATE TABLE stats_app_users (
+  end_user text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  conversations bigint NOT NULL,
+  PRIMARY KEY (end_user, org_key, app_id)
+);
+-- per group, the latencies in each second (floor): which bucket holds the p95 of any choice of groups
+CREATE TABLE stats_latency (
+  bucket integer NOT NULL,
+  day text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  app_id text COLLATE "C" NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (bucket, day, org_key, app_id)
+);
+-- the exact p95 within its bucket
+CREATE INDEX messages_latency ON messages (latency, day, org_key, app_id);
+
+CREATE FUNCTION files_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  user_key text;
+BEGIN
+  IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
+    UPDATE stats_groups SET conversations = conversations - 1, messages = messages - OLD.message_count, tokens = tokens - OLD.tokens,
+        likes = likes - OLD.likes, dislikes = dislikes - OLD.dislikes, errors = errors - OLD.errors
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id;
+    user_key := COALESCE(OLD.end_user_id, OLD.end_user_session);
+    IF user_key IS NOT NULL THEN
+      UPDATE stats_users u SET conversations = u.conversations - 1
+        WHERE u.end_user = user_key AND u.day = OLD.day AND u.org_key = OLD.org_key AND u.app_id = OLD.app_id;
+      DELETE FROM stats_users u
+        WHERE u.end_user = user_key AND u.day = OLD.day AND u.org_key = OLD.org_key AND u.app_id = OLD.app_id AND u.conversations <= 0;
+      IF FOUND THEN
+        UPDATE stats_groups SET end_users = end_users - 1 WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id;
+      END IF;
+      UPDATE stats_app_users a SET conversations = a.conversations - 1 WHERE a.end_user = user_key AND a.org_key = OLD.org_key AND a.app_id = OLD.app_id;
+      DELETE FROM stats_app_users a WHERE a.end_user = user_key AND a.org_key = OLD.org_key AND a.app_id = OLD.app_id AND a.conversations <= 0;
+    END IF;
+    DELETE FROM stats_groups WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND conversations <= 0 AND latencies <= 0;
+  END IF;
+  IF TG_OP = 'UPDATE' OR TG_OP = 'INSERT' THEN
+    INSERT INTO stats_groups AS g (day, org_key, app_id, conversations, messages, tokens, likes, dislikes, errors)
+      VALUES (NEW.day, NEW.org_key, NEW.app_id, 1, NEW.message_count, NEW.tokens, NEW.likes, NEW.dislikes, NEW.errors)
+      ON CONFLICT (day, org_key, app_id) DO UPDATE SET conversations = g.conversations + 1, messages = g.messages + excluded.messages,
+        tokens = g.tokens + excluded.tokens, likes = g.likes + excluded.likes, dislikes = g.dislikes + excluded.dislikes, errors = g.errors + excluded.errors;
+    user_key := COALESCE(NEW.end_user_id, NEW.end_user_session);
+    IF user_key IS NOT NULL THEN
+      UPDATE stats_users u SET conversations = u.conversations + 1
+        WHERE u.end_user = user_key AND u.day = NEW.day AND u.org_key = NEW.org_key AND u.app_id = NEW.app_id;
+      IF NOT FOUND THEN
+        INSERT INTO stats_users (end_user, day, org_key, app_id, conversations) VALUES (user_key, NEW.day, NEW.org_key, NEW.app_id, 1);
+        UPDATE stats_groups SET end_users = end_users + 1 WHERE day = NEW.day AND org_key = NEW.org_key AND app_id = NEW.app_id;
+      END IF;
+      INSERT INTO stats_app_users AS a (end_user, org_key, app_id, conversations) VALUES (user_key, NEW.org_key, NEW.app_id, 1)
+        ON CONFLICT (end_user, org_key, app_id) DO UPDATE SET conversations = a.conversations + 1;
+    END IF;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+-- a rebuild's load (vault.stats_deferred set in its transactions) leaves the statistics to stats_fill()
+CREATE TRIGGER files_stats_insert AFTER INSERT ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
+CREATE TRIGGER files_stats_delete AFTER DELETE ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
+CREATE TRIGGER files_stats_update
+  AFTER UPDATE OF day, org_key, app_id, message_count, tokens, likes, dislikes, errors, end_user_id, end_user_session ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats();
+
+CREATE FUNCTION messages_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    UPDATE stats_groups SET latencies = latencies - 1, latency_micros = latency_micros - floor(OLD.latency * 1000000::float8 + 0.5::float8)::bigint,
+        p95_stale = true
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id;
+    UPDATE stats_latency SET n = n - 1
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency)::integer;
+    DELETE FROM stats_latency
+      WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND bucket = floor(OLD.latency)::integer AND n <= 0;
+    DELETE FROM stats_groups WHERE day = OLD.day AND org_key = OLD.org_key AND app_id = OLD.app_id AND conversations <= 0 AND latencies <= 0;
+  ELSE
+    INSERT INTO stats_groups AS g (day, org_key, app_id, latencies, latency_micros, p95_stale)
+      VALUES (NEW.day, NEW.org_key, NEW.app_id, 1, floor(NEW.latency * 1000000::float8 + 0.5::float8)::bigint, true)
+      ON CONFLICT (day, org_key, app_id) DO UPDATE SET latencies = g.latencies + 1, latency_micros = g.latency_micros + excluded.latency_micros, p95_stale = true;
+    INSERT INTO stats_latency AS l (day, org_key, app_id, bucket, n)
+      VALUES (NEW.day, NEW.org_key, NEW.app_id, floor(NEW.latency)::integer, 1)
+      ON CONFLICT (bucket, day, org_key, app_id) DO UPDATE SET n = l.n + 1;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+-- nearest rank: the ceil(0.95 n)-th latency of the group, found by a walk of its index
+CREATE FUNCTION stats_refresh_p95() RETURNS void LANGUAGE sql AS $$
+  UPDATE stats_groups g SET p95_stale = false, p95_latency = CASE WHEN g.latencies > 0 THEN (
+      SELECT m.latency FROM messages m
+      WHERE m.day = g.day AND m.org_key = g.org_key AND m.app_id = g.app_id AND m.latency IS NOT NULL
+      ORDER BY m.latency OFFSET (g.latencies * 95 + 99) / 100 - 1 LIMIT 1) END
+    WHERE g.p95_stale;
+$$;
+CREATE FUNCTION messages_stats_p95() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM stats_refresh_p95();
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER messages_stats_insert AFTER INSERT ON messages FOR EACH ROW
+  WHEN (NEW.latency IS NOT NULL AND current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats();
+CREATE TRIGGER messages_stats_delete AFTER DELETE ON messages FOR EACH ROW
+  WHEN (OLD.latency IS NOT NULL AND current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats();
+CREATE TRIGGER messages_stats_p95 AFTER INSERT OR DELETE ON messages FOR EACH STATEMENT
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION messages_stats_p95();
+CREATE FUNCTION messages_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'messages are replaced, not updated: the statistics count them as inserted and deleted';
+END;
+$$;
+CREATE TRIGGER messages_stats_update AFTER UPDATE OF day, org_key, app_id, latency ON messages FOR EACH ROW EXECUTE FUNCTION messages_unchanged();
+
+-- the statistics from the rows, replacing what they held: by the migration, and at the end of a rebuild
+-- (which holds off writers first)
+CREATE FUNCTION stats_fill() RETURNS void LANGUAGE sql AS $$
+DELETE FROM stats_groups;
+DELETE FROM stats_users;
+DELETE FROM stats_app_users;
+DELETE FROM stats_latency;
+INSERT INTO stats_groups (day, org_key, app_id, conversations, messages, end_users, tokens, likes, dislikes, errors)
+  SELECT day, org_key, app_id, COUNT(*), SUM(message_count), COUNT(DISTINCT COALESCE(end_user_id, end_user_session)), SUM(tokens), SUM(likes),
+    SUM(dislikes), SUM(errors)
+  FROM files GROUP BY day, org_key, app_id;
+INSERT INTO stats_users (end_user, day, org_key, app_id, conversations)
+  SELECT COALESCE(end_user_id, end_user_session), day, org_key, app_id, COUNT(*) FROM files
+  WHERE COALESCE(end_user_id, end_user_session) IS NOT NULL GROUP BY 1, 2, 3, 4;
+INSERT INTO stats_app_users (end_user, org_key, app_id, conversations)
+  SELECT end_user, org_key, app_id, SUM(conversations) FROM stats_users GROUP BY 1, 2, 3;
+INSERT INTO stats_groups AS g (day, org_key, app_id, latencies, latency_micros, p95_stale)
+  SELECT day, org_key, app_id, COUNT(*), SUM(floor(latency * 1000000::float8 + 0.5::float8)::bigint), true FROM messages
+  WHERE latency IS NOT NULL GROUP BY day, org_key, app_id
+  ON CONFLICT (day, org_key, app_id) DO UPDATE SET latencies = excluded.latencies, latency_micros = excluded.latency_micros, p95_stale = true;
+INSERT INTO stats_latency (bucket, day, org_key, app_id, n)
+  SELECT floor(latency)::integer, day, org_key, app_id, COUNT(*) FROM messages WHERE latency IS NOT NULL GROUP BY 1, 2, 3, 4;
+SELECT stats_refresh_p95();
+$$;
+SELECT stats_fill();
+`,
+  },
+  {
     version: 8,
     name: 'the write journal: keys recorded before their objects are stored, replayed after a crash by any replica',
     sql: `

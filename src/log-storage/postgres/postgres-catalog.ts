@@ -4,6 +4,7 @@ import { Pool, PoolClient, types as pgTypes } from 'pg';
 import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, JournaledWrite, SearchRow } from '../catalog';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import type { SearchCursor } from '../catalog-query';
+import { GroupFigures, p95Position, statsRows, statsTotals } from '../catalog-stats';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_ENTRY_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
@@ -147,7 +148,7 @@ export class PostgresCatalog implements Catalog {
     const c = this.rebuilding;
     await c.query('BEGIN');
     try {
-      await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs RESTART IDENTITY');
+      await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs, stats_groups, stats_users, stats_app_users, stats_latency RESTART IDENTITY');
       await this.setMeta(c, { complete: '0', entry_version: String(CATALOG_ENTRY_VERSION), fts_language: this.options.ftsLanguage });
       await c.query('COMMIT');
     } catch (error) {
@@ -156,13 +157,29 @@ export class PostgresCatalog implements Catalog {
     }
   }
 
+  /**
+   * Fills the statistics the load left out from the rows, with writers of other replicas held off meanwhile
+   * (they kept the statistics of their own writes, which the fill replaces), and marks the catalog complete.
+   * The load's tables are vacuumed first: their estimates are right for the fill, and the walks of the
+   * latency index read the index alone.
+   */
   async finishRebuild(): Promise<void> {
     const c = this.rebuilding ?? (await this.conn().connect());
     try {
-      await this.setMeta(c, { complete: '1' });
       // VACUUM, not only ANALYZE: it also merges the full-text index's pending list, which every search
-      // would otherwise scan, and marks the freshly written pages all-visible
+      // would otherwise scan, and marks the freshly written pages all-visible (the latency walks read the index alone)
       await c.query('VACUUM (ANALYZE) files, messages, file_texts, dirs');
+      await c.query('BEGIN');
+      try {
+        await c.query('LOCK TABLE files, messages IN SHARE MODE');
+        await c.query('SELECT stats_fill()');
+        await this.setMeta(c, { complete: '1' });
+        await c.query('COMMIT');
+      } catch (error) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      await c.query('VACUUM (ANALYZE) stats_groups, stats_users, stats_app_users, stats_latency');
       if (this.rebuilding) await c.query('SELECT pg_advisory_unlock($1::bigint)', [REBUILD_LOCK_KEY]);
     } finally {
       this.rebuilding = null;
@@ -173,6 +190,8 @@ export class PostgresCatalog implements Catalog {
   async insertMany(items: { entry: CatalogEntry; messages: CatalogMessage[] }[]): Promise<{ path: string; duplicateOf: string }[]> {
     if (!items.length) return [];
     return this.transaction(async (c) => {
+      // a rebuild's load: the statistics are filled from the rows at the end (finishRebuild)
+      if (this.rebuilding) await c.query("SET LOCAL vault.stats_deferred = 'on'");
       const anyRemoved = await this.anyRemoved(c);
       const duplicates: { path: string; duplicateOf: string }[] = [];
       for (const item of items) {
@@ -236,9 +255,10 @@ export class PostgresCatalog implements Catalog {
   }
 
   async erase(paths: string[]): Promise<number> {
-    // messages and texts go with their file (ON DELETE CASCADE); VACUUM makes the dead rows' space reusable
+    // messages and texts go with their file (ON DELETE CASCADE), the end user's statistics with the last of
+    // their conversations in a group; VACUUM makes the dead rows' space reusable
     const erased = (await this.conn().query('DELETE FROM files WHERE path = ANY($1::text[])', [paths])).rowCount ?? 0;
-    await this.conn().query('VACUUM files, messages, file_texts');
+    await this.conn().query('VACUUM files, messages, file_texts, stats_users, stats_app_users');
     return erased;
   }
 
@@ -387,35 +407,57 @@ export class PostgresCatalog implements Catalog {
     return `SELECT f.id FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`;
   }
 
-  /** Per (day, organization, app) and in total; p95 is the nearest rank (`percentile_disc`). */
+  /**
+   * Per (day, organization, app) and in total, from the statistics the triggers of migration 7 keep, read in
+   * one snapshot: the groups' figures, the distinct end users of the chosen groups, and their p95 (nearest
+   * rank), whose bucket comes from the per-group bucket counts and whose value from a walk of the latency
+   * index within it.
+   */
   async stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }> {
-    const fp = new Params();
-    const fileWhere = where(this.filter(query, fp));
-    const mp = new Params();
-    const latencyWhere = where([...this.filter(query, mp, 'm'), 'm.latency IS NOT NULL']);
-    const figures = `COUNT(*) AS conversations, COALESCE(SUM(f.message_count), 0) AS messages,
-         COUNT(DISTINCT COALESCE(f.end_user_id, f.end_user_session)) AS end_users, COALESCE(SUM(f.tokens), 0) AS tokens,
-         COALESCE(SUM(f.likes), 0) AS likes, COALESCE(SUM(f.dislikes), 0) AS dislikes, COALESCE(SUM(f.errors), 0) AS errors`;
-    const latency = 'AVG(m.latency) AS avg_latency, percentile_disc(0.95) WITHIN GROUP (ORDER BY m.latency) AS p95_latency';
-    const db = this.conn();
-    const [groups, groupLatency, totals, overall] = await Promise.all([
-      db.query<Omit<StatsRow, 'organization_id' | 'avg_latency' | 'p95_latency'> & { org_key: string }>(
-        `SELECT f.day, f.org_key, f.app_id, ${figures} FROM files f ${fileWhere} GROUP BY f.day, f.org_key, f.app_id ORDER BY f.day, f.org_key, f.app_id`,
-        fp.values,
-      ),
-      db.query<{ day: string; org_key: string; app_id: string; avg_latency: number; p95_latency: number }>(
-        `SELECT m.day, m.org_key, m.app_id, ${latency} FROM messages m ${latencyWhere} GROUP BY m.day, m.org_key, m.app_id`,
-        mp.values,
-      ),
-      db.query<Omit<StatsFigures, 'avg_latency' | 'p95_latency'>>(`SELECT ${figures} FROM files f ${fileWhere}`, fp.values),
-      db.query<{ avg_latency: number | null; p95_latency: number | null }>(`SELECT ${latency} FROM messages m ${latencyWhere}`, mp.values),
-    ]);
-    const byKey = new Map(groupLatency.rows.map((l) => [`${l.day}\n${l.org_key}\n${l.app_id}`, l]));
-    const rows: StatsRow[] = groups.rows.map(({ org_key, ...g }) => {
-      const l = byKey.get(`${g.day}\n${org_key}\n${g.app_id}`);
-      return { ...g, organization_id: org_key || null, avg_latency: l?.avg_latency ?? null, p95_latency: l?.p95_latency ?? null };
+    return this.snapshot(async (c) => {
+      const gp = new Params();
+      const groups = await c.query<GroupFigures>(
+        `SELECT g.day, g.org_key, g.app_id, g.conversations, g.messages, g.end_users, g.tokens, g.likes, g.dislikes, g.errors,
+           g.latencies, g.latency_micros, g.p95_latency
+         FROM stats_groups g ${where(this.filter(query, gp, 'g'))} ORDER BY g.day, g.org_key, g.app_id`,
+        gp.values,
+      );
+      const up = new Params();
+      // grouped rather than COUNT(DISTINCT), which always sorts: a hash, or a walk of the key, serves
+      const count = (table: string, conditions: string[]) =>
+        `(SELECT COUNT(*) FROM (SELECT u.end_user FROM ${table} u ${where(conditions)} GROUP BY u.end_user) d)`;
+      const byDay = count('stats_users', this.filter(query, up, 'u'));
+      const byApp = () =>
+        count('stats_app_users', [
+          ...(query.organization_id ? [`u.org_key = ${up.add(query.organization_id)}`] : []),
+          ...(query.app_id ? [`u.app_id = ${up.add(query.app_id)}`] : []),
+        ]);
+      // without dates, the rows without the day serve, unless a removed day folder waits to be purged
+      const users = await c.query<{ n: number }>(
+        query.start_date || query.end_date
+          ? `SELECT ${byDay} AS n`
+          : `SELECT CASE WHEN EXISTS (SELECT 1 FROM removed_dirs) THEN ${byDay} ELSE ${byApp()} END AS n`,
+        up.values,
+      );
+      const p95 = groups.rows.some((g) => g.latencies > 0) ? await this.totalP95(c, query) : null;
+      return { rows: statsRows(groups.rows), totals: statsTotals(groups.rows, users.rows[0].n, p95) };
     });
-    return { rows, totals: { ...totals.rows[0], avg_latency: overall.rows[0].avg_latency, p95_latency: overall.rows[0].p95_latency } };
+  }
+
+  private async totalP95(c: PoolClient, query: StatsQuery): Promise<number> {
+    const lp = new Params();
+    const buckets = await c.query<{ bucket: number; n: number }>(
+      `SELECT l.bucket, SUM(l.n) AS n FROM stats_latency l ${where(this.filter(query, lp, 'l'))} GROUP BY l.bucket ORDER BY l.bucket`,
+      lp.values,
+    );
+    const { from, offset } = p95Position(buckets.rows);
+    const mp = new Params();
+    const conditions = [...this.filter(query, mp, 'm'), `m.latency >= ${mp.add(from)}::float8`];
+    const row = await c.query<{ latency: number }>(
+      `SELECT m.latency FROM messages m ${where(conditions)} ORDER BY m.latency OFFSET ${mp.add(offset)} LIMIT 1`,
+      mp.values,
+    );
+    return row.rows[0].latency;
   }
 
   async dirsBefore(beforeDay: string, organizationId?: string): Promise<CatalogDir[]> {
@@ -587,6 +629,25 @@ export class PostgresCatalog implements Catalog {
 
   private async one<T = CatalogRow>(sql: string, params: unknown[]): Promise<T | undefined> {
     return (await this.conn().query(sql, params)).rows[0] as T | undefined;
+  }
+
+  /** `work` in one read-only transaction that sees one snapshot of the catalog. */
+  private async snapshot<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.conn().connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   /** `work` in one transaction, tried again when another replica's concurrent write got in the way. */

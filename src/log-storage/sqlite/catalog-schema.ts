@@ -1,3 +1,6 @@
+import type Database from 'better-sqlite3';
+import { refreshStaleP95, STATS_DROP, STATS_FILL, STATS_TABLES, STATS_TRIGGERS } from './catalog-stats';
+
 /**
  * The SQLite catalog's tables. A change of the tables is a new version with a migration from the one
  * before (below); a change of what is extracted from a file bumps `CATALOG_ENTRY_VERSION` too, which
@@ -5,16 +8,17 @@
  */
 
 /** The file's version; an older one with migrations up to this one is migrated in place, any other rebuilt. */
-export const CATALOG_SCHEMA_VERSION = 4;
+export const CATALOG_SCHEMA_VERSION = 5;
 
 /** What a catalog row holds of a file; a catalog built with another one is rebuilt from the files at start-up. */
 export const CATALOG_ENTRY_VERSION = 3;
 
-/** `sql` takes a catalog of version `to - 1` to version `to`, keeping its rows. */
+/** `sql`, then `after`, take a catalog of version `to - 1` to version `to`, keeping its rows. */
 export interface SqliteMigration {
   to: number;
   name: string;
   sql: string;
+  after?: (db: Database.Database) => void;
 }
 
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
@@ -23,11 +27,17 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
     sql: "ALTER TABLE files ADD COLUMN md5 TEXT NOT NULL DEFAULT ''",
   },
+  {
+    to: 5,
+    name: 'statistics kept per day, organization and app by triggers, filled from the rows',
+    sql: STATS_TABLES + STATS_FILL + STATS_TRIGGERS,
+    after: refreshStaleP95,
+  },
 ];
 export const CATALOG_FILE = 'catalog.sqlite';
 
 export const DROP_ALL =
-  'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs;';
+  'DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS dirs; DROP TABLE IF EXISTS removed_dirs; ' + STATS_DROP;
 
 /**
  * The write journal (see `Catalog.journalWrites`): made when missing, outside the schema version, and never

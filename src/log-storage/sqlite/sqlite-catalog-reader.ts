@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { CATALOG_SCHEMA_VERSION } from './catalog-schema';
 
-/** versions whose rows this reader copies: the current one, and 3 (before `md5`, copied as '') */
-const READABLE = [String(CATALOG_SCHEMA_VERSION), '3'];
+/** versions whose rows this reader copies: the current one, 4 (before the statistics tables, which it does not read) and 3 (before `md5`, copied as '') */
+const READABLE = [String(CATALOG_SCHEMA_VERSION), '4', '3'];
 
 export interface CatalogItem {
   entry: CatalogEntry;

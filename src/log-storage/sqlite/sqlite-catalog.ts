@@ -7,7 +7,7 @@ import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES, WRITE_JOURNAL_TABLE } from './catalog-schema';
-import { catalogStats } from './catalog-stats';
+import { catalogStats, refreshStaleP95, STATS_FILL, STATS_TABLES, STATS_TRIGGERS } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
   'path', 'org_key', 'organization_id', 'app_id', 'conversation_id', 'day', 'dir', 'name', 'size', 'sha256', 'md5',
@@ -105,6 +105,7 @@ export class SqliteCatalog implements Catalog {
         .transaction(() => {
           if (Number(this.meta('schema_version')) >= step.to) return false;
           db.exec(step.sql);
+          step.after?.(db);
           this.setMeta('schema_version', String(step.to));
           return true;
         })
@@ -144,6 +145,7 @@ export class SqliteCatalog implements Catalog {
     // the unique index and the full-text segments of 100,000s of rows stay in memory while they grow
     db.pragma('cache_size = -32768');
     db.exec(TABLES);
+    db.exec(STATS_TABLES);
     // the full-text index takes rows into memory up to this size before writing them as a segment: bigger
     // segments, fewer merges of them (the default, 1 MiB, is back at the end)
     db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${BULK_FTS_HASH_BYTES})`);
@@ -164,6 +166,7 @@ export class SqliteCatalog implements Catalog {
     this.takeStaged();
     db.transaction(() => {
       db.exec(INDEXES_AND_TRIGGERS);
+      this.fillStats();
       db.exec(`INSERT INTO fts (fts, rank) VALUES ('hashsize', ${FTS_HASH_BYTES})`);
       this.setMeta('complete', '1');
     })();
@@ -171,6 +174,17 @@ export class SqliteCatalog implements Catalog {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('cache_size = -2000');
+  }
+
+  /**
+   * The statistics of a bulk load: filled by grouped queries over the loaded rows (their triggers, created
+   * after, keep them from here on), every group's p95 computed once.
+   */
+  private fillStats(): void {
+    const db = this.conn();
+    db.exec(STATS_FILL);
+    db.exec(STATS_TRIGGERS);
+    refreshStaleP95(db);
   }
 
   /** Rolls back the bulk load's open transaction and leaves bulk mode; the catalog stays marked unfinished. */
@@ -234,6 +248,7 @@ export class SqliteCatalog implements Catalog {
     return this.conn().transaction(() => {
       const id = this.upsertOne(entry, messages);
       this.stmt('DELETE FROM write_journal WHERE path = ?').run(entry.path);
+      refreshStaleP95(this.conn());
       return id;
     })();
   }
@@ -275,6 +290,7 @@ export class SqliteCatalog implements Catalog {
         }
         this.upsertOne(item.entry, item.messages);
       }
+      refreshStaleP95(this.conn());
     })();
     return duplicates;
   }
@@ -374,10 +390,12 @@ export class SqliteCatalog implements Catalog {
   }
 
   async deleteByPath(filePath: string): Promise<number> {
-    return this.conn().transaction(() => {
+    const db = this.conn();
+    return db.transaction(() => {
       const row = this.stmt('SELECT id FROM files WHERE path = ?').get(filePath) as { id: number } | undefined;
       if (!row) return 0;
       this.deleteIds([row.id]);
+      refreshStaleP95(db);
       return 1;
     })();
   }
@@ -393,6 +411,7 @@ export class SqliteCatalog implements Catalog {
         const find = this.stmt('SELECT id FROM files WHERE path = ?');
         const ids = paths.map((p) => (find.get(p) as { id: number } | undefined)?.id).filter((id): id is number => id !== undefined);
         this.deleteIds(ids);
+        refreshStaleP95(db);
         return ids.length;
       })();
       db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
@@ -418,9 +437,11 @@ export class SqliteCatalog implements Catalog {
 
   /** Removes every row of one day folder; returns how many. */
   async deleteByDir(dir: string): Promise<number> {
-    return this.conn().transaction(() => {
+    const db = this.conn();
+    return db.transaction(() => {
       const ids = (this.stmt('SELECT id FROM files WHERE dir = ?').all(dir) as { id: number }[]).map((r) => r.id);
       this.deleteIds(ids);
+      refreshStaleP95(db);
       return ids.length;
     })();
   }
@@ -482,6 +503,7 @@ export class SqliteCatalog implements Catalog {
         (r) => r.id,
       );
       this.deleteIds(ids);
+      refreshStaleP95(this.conn());
       if (ids.length < limit) this.unmarkRemoved(next.org_key, next.day);
     })();
     return this.removed.size > 0;
@@ -568,7 +590,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async stats(query: StatsQuery): Promise<{ rows: StatsRow[]; totals: StatsFigures }> {
-    return catalogStats(this.conn(), query, (q, alias) => this.filter(q, alias));
+    return catalogStats(this.conn(), query, (q, alias) => this.filter(q, alias), this.removed.size > 0);
   }
 
   private upsertOne(entry: CatalogEntry, messages: CatalogMessage[]): number {
