@@ -18,6 +18,7 @@ import type { Job, SourceState } from '../../src/backup/jobs.types';
 import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
 import type { AppConfigSnapshots } from '../../src/log-storage/app-config-snapshots';
 import type { LogStorageService } from '../../src/log-storage/log-storage.service';
+import { SingleReplica } from '../../src/backup/replicas';
 
 /** Typed fakes shared by the backup and scheduler unit tests. */
 export class FakeClock extends Clock {
@@ -213,6 +214,7 @@ export function jobsService(parts: {
     fakeRegistry(parts.sources ?? []),
     parts.bus ?? new LocalJobEvents(),
     // an archive whose write journal is empty
-    { replayWrites: async () => ({ indexed: 0, dropped: 0 }) } as unknown as LogStorageService,
+    { replayWrites: async () => ({ indexed: 0, dropped: 0, superseded: 0, failed: 0 }) } as unknown as LogStorageService,
+    new SingleReplica(),
   );
 }
