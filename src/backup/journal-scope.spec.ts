@@ -1,4 +1,4 @@
-import { PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
+import { isProcessAlive, PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
 import type { JournaledWrite } from '../log-storage/catalog';
 import { writesOfGoneReplicas, writesOfSources } from './journal-scope';
 
@@ -36,5 +36,14 @@ describe(writesOfGoneReplicas.name, () => {
     // this process's id from before a restart (a reused pid), and a running process of this host without a heartbeat (a CLI)
     expect(gone(write({ writer: PROCESS_ID, since: PROCESS_STARTED_AT - 1 }))).toBe(true);
     expect(gone(write({ writer: `${host}:${process.ppid}` }))).toBe(false);
+  });
+
+  it('never takes a writer with a heartbeat, even of this host name with a pid not running here (another container)', () => {
+    const host = PROCESS_ID.slice(0, PROCESS_ID.lastIndexOf(':'));
+    let pid = 4_000_000;
+    while (isProcessAlive(pid)) pid++;
+    const twin = `${host}:${pid}`;
+    expect(writesOfGoneReplicas(new Set([PROCESS_ID, twin]))(write({ writer: twin, since: 1 }))).toBe(false);
+    expect(writesOfGoneReplicas(new Set([PROCESS_ID]))(write({ writer: twin, since: 1 }))).toBe(true);
   });
 });
