@@ -1,6 +1,6 @@
 import { isProcessAlive, PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
 import type { JournaledWrite } from '../log-storage/catalog';
-import { writesOfGoneReplicas, writesOfSources } from './journal-scope';
+import { writesOfGoneReplicas, writesOfGoneWriters, writesOfSources } from './journal-scope';
 
 const write = (over: Partial<JournaledWrite>): JournaledWrite => ({
   path: 'conversations/acme/2024/01/16/conversation_c1_2024-01-16T12-30-29-000Z.json',
@@ -45,5 +45,20 @@ describe(writesOfGoneReplicas.name, () => {
     const twin = `${host}:${pid}`;
     expect(writesOfGoneReplicas(new Set([PROCESS_ID, twin]))(write({ writer: twin, since: 1 }))).toBe(false);
     expect(writesOfGoneReplicas(new Set([PROCESS_ID]))(write({ writer: twin, since: 1 }))).toBe(true);
+  });
+});
+
+describe(writesOfGoneWriters.name, () => {
+  it("takes, besides the replicas gone, a dead pid of this host name whose heartbeat still lasts (a job that took its lock)", () => {
+    const host = PROCESS_ID.slice(0, PROCESS_ID.lastIndexOf(':'));
+    let pid = 4_000_000;
+    while (isProcessAlive(pid)) pid++;
+    const killed = `${host}:${pid}`;
+    const sut = writesOfGoneWriters(new Set([PROCESS_ID, killed, 'live-host:3']));
+    expect(sut(write({ writer: killed }))).toBe(true);
+    expect(sut(write({ writer: 'live-host:3' }))).toBe(false);
+    expect(sut(write({ writer: PROCESS_ID }))).toBe(false);
+    expect(sut(write({ writer: `${host}:${process.ppid}` }))).toBe(false);
+    expect(sut(write({ writer: 'dead-host:4' }))).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { isLocalProcessRunning, PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
+import { isLocalProcessGone, isLocalProcessRunning, PROCESS_ID, PROCESS_STARTED_AT } from '../common/process-liveness';
 import { isWorkspaceSource, type DifySource } from '../config/dify-source';
 import type { JournaledWrite } from '../log-storage/catalog';
 import { organizationOf } from './workspace-selection';
@@ -25,4 +25,16 @@ export function writesOfSources(sources: DifySource[]): (write: JournaledWrite) 
  */
 export function writesOfGoneReplicas(live: Set<string>): (write: JournaledWrite) => boolean {
   return (write) => (write.writer === PROCESS_ID ? write.since < PROCESS_STARTED_AT : !live.has(write.writer) && !isLocalProcessRunning(write.writer));
+}
+
+/**
+ * For a job holding its sources' locks: the writes of replicas gone (`writesOfGoneReplicas`), and those of a
+ * process of this host name whose pid is not running, even while its heartbeat lasts (a lock is given back the
+ * moment its holder dies, before the heartbeat lapses). Only two containers sharing a host name in separate
+ * pid namespaces could be mistaken here, and then only the writes of an overlapping source (a workspace and
+ * one of its apps) still in flight.
+ */
+export function writesOfGoneWriters(live: Set<string>): (write: JournaledWrite) => boolean {
+  const gone = writesOfGoneReplicas(live);
+  return (write) => gone(write) || isLocalProcessGone(write.writer, write.since);
 }
