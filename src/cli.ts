@@ -123,6 +123,7 @@ export async function runCli(
   }
 
   let app: INestApplicationContext | undefined;
+  let replay: Promise<void> | undefined;
   try {
     const options = parseCommandArgs(rest, command.flags);
     if (options.help) {
@@ -135,6 +136,7 @@ export async function runCli(
       app: async () => {
         if (!app) {
           app = await createContext();
+          if (command.replaysWrites) replay = app.get(LogStorageService).replayAtStartUp();
           // a missing catalog is rebuilt in the background at start-up: a one-shot command waits for it
           if (!command.duringRebuild) await app.get(LogStorageService).whenCatalogReady();
         }
@@ -149,6 +151,7 @@ export async function runCli(
     out.error(error instanceof ConfigError ? `configuration: ${error.message}` : `failed: ${(error as Error).message}`);
     return EXIT.failed;
   } finally {
+    await replay;
     await app?.close();
   }
 }

@@ -12,6 +12,7 @@ import { AppLogger } from './common/logging/app-logger';
 import { AppConfig, ConfigError } from './config/app-config';
 import { loadConfigFromEnvironment, readEnvironment } from './config/load-environment';
 import { configureApp } from './configure-app';
+import { LogStorageService } from './log-storage/log-storage.service';
 
 /**
  * The HTTP server, configured from `.env` and the environment unless a validated `config` is given.
@@ -33,6 +34,8 @@ export async function startServer(config?: AppConfig, logger: AppLogger = AppLog
   await warnAboutOtherProcesses(app, settings, url, main);
   const retention = retentionWarning(settings);
   if (retention) main.warn(retention);
+  // in the background: a job settles its sources' writes itself, under its locks
+  void app.get(LogStorageService).replayAtStartUp();
   await app.get(JobsService).resumeInterrupted();
   return app;
 }

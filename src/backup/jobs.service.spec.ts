@@ -20,6 +20,9 @@ import {
 } from '../../test/fakes/backup.fakes';
 import { filter, firstValueFrom, Subject, toArray } from 'rxjs';
 import type { Job, JobEvent } from './jobs.types';
+import type { JournaledWrite } from '../log-storage/catalog';
+import { PROCESS_ID } from '../common/process-liveness';
+import { SingleReplica } from './replicas';
 
 const alpha: DifySource = { app_id: 'alpha', organization_id: 'acme', console_api_url: 'http://127.0.0.1/console/api', admin_api_key: 'sim-admin-key-123', workspace_id: 'ws' };
 const beta: DifySource = { app_id: 'beta', dify_api_url: 'http://127.0.0.1/v1', api_key: 'app-beta-secret', users: ['u'] };
@@ -52,6 +55,25 @@ describe(JobsService.name, () => {
     alerts = new FakeAlerts();
     stale = new FakeStale();
     config = testConfig({ backfillFrom: '2d' });
+  });
+
+  it("replays, with its sources' locks held, only their journaled writes whose writer is gone (an app's own job may be writing)", async () => {
+    const checkpoints = checkpointService(checkpointRepo, [alpha, beta], clock);
+    await checkpoints.onModuleInit();
+    const write = (writer: string, app_id = 'alpha'): JournaledWrite => ({ path: `conversations/acme/${writer}/${app_id}.json`, org_key: 'acme', app_id, writer, since: Date.now() });
+    const journal = [write(PROCESS_ID), write('live-host:7'), write('gone-host:9'), write('gone-host:9', 'other')];
+    const replayed: string[][] = [];
+    const storage = {
+      replayWrites: async (which: (w: JournaledWrite) => boolean) => {
+        replayed.push(journal.filter(which).map((w) => w.path));
+        return { indexed: 0, dropped: 0, superseded: 0, failed: 0 };
+      },
+    };
+    const replicas = Object.assign(new SingleReplica(), { liveIds: async () => new Set([PROCESS_ID, 'live-host:7']) });
+    const sut = jobsService({ config, backups, checkpoints, history, alerts, stale, clock, sources: [alpha, beta], storage, replicas });
+    await sut.onModuleInit();
+    await sut.runBackup({ sources: [alpha], trigger: 'api' });
+    expect(replayed).toEqual([[write('gone-host:9').path]]);
   });
 
   it('catches up from BACKFILL_FROM day by day and moves the checkpoint to the end', async () => {

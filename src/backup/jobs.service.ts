@@ -19,7 +19,8 @@ import { CheckpointService } from './checkpoint.service';
 import { credentialsRejectedAlert } from './job-alerts';
 import { JOB_EVENTS_BUS, JobEventsBus } from './job-events';
 import { JobHistoryService } from './job-history.service';
-import { writesOfSources } from './journal-scope';
+import { writesOfGoneWriters, writesOfSources } from './journal-scope';
+import { REPLICAS, Replicas } from './replicas';
 import { orgAppLabel } from '../common/org-app-label';
 import { clone, describeJob, errorName, forHistory, isoWindow, isResumable, jobStatus, jobTotals, newJobSource, plural, resumePoint, sourceStatus } from './job-outcome';
 import type { BackupJobRequest, Job, JobEvent, JobSource } from './jobs.types';
@@ -90,6 +91,7 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
     private readonly registry: SourceRegistry,
     @Inject(JOB_EVENTS_BUS) private readonly bus: JobEventsBus,
     private readonly storage: LogStorageService,
+    @Inject(REPLICAS) private readonly replicas: Replicas,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -459,11 +461,15 @@ export class JobsService implements OnModuleInit, OnModuleDestroy {
   /**
    * With the sources' locks held: the writes to them that a killed process (this one before a restart, or a
    * replica that died) left unindexed are settled first, so the run finds those conversations archived
-   * instead of storing them again. A failure only costs that: it is logged and the run goes on.
+   * instead of storing them again. Only those of writers gone (`writesOfGoneWriters`): a workspace source's
+   * lock does not cover the jobs of its apps, whose saves in flight may not be stored yet. A failure only costs that: it is logged
+   * and the run goes on.
    */
   private async replayWrites(run: RunningJob): Promise<void> {
     try {
-      await this.storage.replayWrites(writesOfSources(run.sources), `backup lock of job ${run.job.id}`);
+      const ofSources = writesOfSources(run.sources);
+      const gone = writesOfGoneWriters(await this.replicas.liveIds());
+      await this.storage.replayWrites((w) => ofSources(w) && gone(w), `backup lock of job ${run.job.id}`);
     } catch (error) {
       this.logger.warn(`Failed write journal replay for job ${run.job.id}: ${errorName(error)}`);
     }

@@ -66,6 +66,7 @@ const CLEAN_FLAGS: Record<string, CliFlag> = {
 /** `clean`: retention by hand. */
 export const cleanCommand: CliCommand = {
   name: 'clean',
+  replaysWrites: true,
   summary: 'delete day folders older than N days (in LOG_TIMEZONE; today is never deleted)',
   flags: CLEAN_FLAGS,
   examples: ['npm run cli -- clean --days 30 --dry-run', 'npm run cli -- clean --days 90 --organization acme'],

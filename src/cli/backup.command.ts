@@ -35,6 +35,7 @@ export function selectSources(sources: DifySource[], options: ParsedOptions, out
  */
 export const backupCommand: CliCommand = {
   name: 'backup',
+  replaysWrites: true,
   summary: 'back up every configured source (or the selected ones) from its checkpoint to now',
   flags: SOURCE_FLAGS,
   examples: ['npm run cli -- backup', 'npm run cli -- backup --app support-bot --organization acme'],

@@ -57,6 +57,11 @@ export interface CliCommand {
    * command waits for the catalog before it starts
    */
   duringRebuild?: boolean;
+  /**
+   * true: a command that writes the archive settles meanwhile the writes a killed process of this host left
+   * unindexed (the write journal), finished before it exits; read-only commands leave them alone
+   */
+  replaysWrites?: boolean;
   /** returns the exit code */
   run(context: CommandContext): Promise<number>;
 }

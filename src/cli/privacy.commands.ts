@@ -19,6 +19,7 @@ const ERASE_FLAGS: Record<string, CliFlag> = {
 /** `erase-user`: the API's DELETE /api/end-users/{end_user}. */
 export const eraseUserCommand: CliCommand = {
   name: 'erase-user',
+  replaysWrites: true,
   summary: "erase every conversation of one end user for good (files, catalog, search, stats); later backups skip them",
   flags: { ...END_USER_FLAG, ...ERASE_FLAGS },
   examples: ['npm run cli -- erase-user --end-user user-42 --dry-run', 'npm run cli -- erase-user --end-user user-42 --organization acme'],

@@ -136,10 +136,20 @@ export class ArchiveFiles {
     return { size, sha256: hash.digest('hex') };
   }
 
-  /** Size and (on an object store) ETag of the stored bytes; null when missing. */
-  async stat(relative: string): Promise<{ size: number; etag?: string } | null> {
-    const object = await this.store.stat(relative);
-    return object ? { size: object.size, ...(object.etag ? { etag: object.etag } : {}) } : null;
+  /**
+   * The catalog entry of a stored file, its MD5 computed from the very bytes read (an ETag from another
+   * request may be another version's); null when missing.
+   */
+  async catalogEntryOfStored(source: Omit<CatalogSource, 'etag'>): Promise<CatalogExtract | null> {
+    const stored = await this.store.get(source.path);
+    if (!stored) return null;
+    let text: Buffer;
+    try {
+      text = source.info.compressed ? await gunzip(stored) : stored;
+    } catch (error) {
+      return { ok: false, reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    }
+    return extractCatalogEntry({ ...source, etag: createHash('md5').update(stored).digest('hex') }, stored, text);
   }
 
   async exists(relative: string): Promise<boolean> {

@@ -53,6 +53,13 @@ export interface Catalog {
   journaledWrites(): Promise<JournaledWrite[]>;
   /** Removes these entries; an entry recorded again since (another writer, another time) stays. */
   dropJournaled(writes: JournaledWrite[]): Promise<void>;
+  /**
+   * Settles an entry as listed by a replay, with the row of the object it read: in one transaction the entry
+   * is removed only as it was listed (same writer and time), and the row upserted only when that removed it.
+   * False when it was recorded again or removed meanwhile: a writer or another replay got there, and the
+   * bytes read may be older than the object now stored (the row is theirs to write).
+   */
+  settleJournaled(write: JournaledWrite, entry: CatalogEntry, messages: CatalogMessage[]): Promise<boolean>;
   /** Points a row at another file (compression), keeping everything else. */
   moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void>;
   deleteByPath(path: string): Promise<number>;

@@ -31,7 +31,10 @@ function fakeFiles(): FakeFiles {
     read: jest.fn().mockResolvedValue(null),
     hash: jest.fn().mockResolvedValue(null),
     exists: jest.fn().mockResolvedValue(false),
-    stat: jest.fn(async (p: string) => ((await fake.read(p)) ? { size: 10 } : null)),
+    catalogEntryOfStored: jest.fn(async (source: CatalogSource) => {
+      const read = await fake.read(source.path);
+      return read ? extractCatalogEntry({ ...source, etag: 'e'.repeat(32) }, Buffer.from(read.text), read.text) : null;
+    }),
     remove: jest.fn().mockResolvedValue(undefined),
     walk: jest.fn(async function* (): AsyncGenerator<FoundFile> {}),
     walkPaths: jest.fn(async function* (): AsyncGenerator<{ path: string; etag?: string }> {}),
@@ -97,6 +100,7 @@ function fakeCatalog(): Fake<Catalog> {
     journalWrites: jest.fn(),
     journaledWrites: jest.fn().mockReturnValue([]),
     dropJournaled: jest.fn(),
+    settleJournaled: jest.fn().mockResolvedValue(true),
   } as unknown as Fake<Catalog>;
 }
 
@@ -189,7 +193,7 @@ describe(LogStorageService.name, () => {
     });
   });
 
-  describe('onModuleInit: the write journal', () => {
+  describe('replayAtStartUp: the write journal', () => {
     /** a pid of this host that no process has now */
     const deadPid = () => {
       let pid = 4_000_000;
@@ -204,17 +208,27 @@ describe(LogStorageService.name, () => {
       const other = 'conversations/acme/2024/01/16/conversation_c2_2024-01-16T12-30-29-000Z.json';
       catalog.journaledWrites.mockResolvedValue([journaled(PATH, gone, 1000), journaled(other, gone, 1000)]);
       files.read.mockImplementation(async (p: string) => (p === PATH ? { text: JSON.stringify(conv), size: 10, sha256: 'sha' } : null));
-      await sut.onModuleInit();
-      expect(catalog.upsert).toHaveBeenCalledTimes(1);
-      expect(catalog.upsert.mock.calls[0][0]).toMatchObject({ path: PATH, conversation_id: 'c1', org_key: 'acme' });
+      await sut.replayAtStartUp();
+      expect(catalog.settleJournaled).toHaveBeenCalledTimes(1);
+      expect(catalog.settleJournaled.mock.calls[0][0]).toEqual(journaled(PATH, gone, 1000));
+      expect(catalog.settleJournaled.mock.calls[0][1]).toMatchObject({ path: PATH, conversation_id: 'c1', org_key: 'acme' });
       expect(catalog.dropJournaled).toHaveBeenCalledWith([journaled(other, gone, 1000)]);
+    });
+
+    it('is not replayed by a start-up alone (a read-only command leaves the journal to the writers)', async () => {
+      catalog.journaledWrites.mockResolvedValue([journaled(PATH, `${host}:${deadPid()}`, 1000)]);
+      files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 10, sha256: 'sha' });
+      await sut.onModuleInit();
+      expect(catalog.journaledWrites).not.toHaveBeenCalled();
+      await sut.replayAtStartUp();
+      expect(catalog.settleJournaled).toHaveBeenCalledTimes(1);
     });
 
     it('leaves the entries of running processes and of other hosts alone', async () => {
       catalog.journaledWrites.mockResolvedValue([journaled(PATH, PROCESS_ID), journaled(PATH, `${host}:${process.ppid}`), journaled(PATH, 'elsewhere.example:1')]);
       files.read.mockResolvedValue({ text: JSON.stringify(conv), size: 10, sha256: 'sha' });
-      await sut.onModuleInit();
-      expect(catalog.upsert).not.toHaveBeenCalled();
+      await sut.replayAtStartUp();
+      expect(catalog.settleJournaled).not.toHaveBeenCalled();
       expect(catalog.dropJournaled).not.toHaveBeenCalled();
     });
   });

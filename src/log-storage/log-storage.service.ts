@@ -49,6 +49,7 @@ export type { ConversationRef } from './archive-reader.service';
 @Injectable()
 export class LogStorageService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LogStorageService.name);
+  private startUpReplay: Promise<void> | null = null;
 
   constructor(
     private readonly access: ArchiveAccess,
@@ -82,13 +83,23 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       throw new ConfigError((error as Error).message);
     }
     await this.maintenance.start();
-    // the writes a killed process of this host left unindexed, settled before any backup runs (after the
-    // rebuild, in the background, when there is one); other hosts' are settled by the backup side
-    const replay = this.maintenance
+  }
+
+  /**
+   * Settles, in the background, the writes a killed process of this host left unindexed (see `WriteJournal`),
+   * once the catalog is ready: started by the server and by the commands that write, never awaited by a
+   * start-up (a store that retries would hold it up). Other hosts' are settled by the backup side. Resolves
+   * when done; a failure is logged, and the next job of the entries' sources or the leader's tick settles them.
+   */
+  replayAtStartUp(): Promise<void> {
+    this.startUpReplay ??= this.maintenance
       .whenCatalogReady()
       .then(() => this.journal.replay((w) => isLocalProcessGone(w.writer, w.since), 'start-up'))
-      .catch((error: unknown) => this.logger.warn(`Failed write journal replay at start-up: ${(error as Error).message}`));
-    if (!this.maintenance.rebuildProgress()) await replay;
+      .then(
+        () => undefined,
+        (error: unknown) => this.logger.warn(`Failed write journal replay at start-up: ${(error as Error).message}`),
+      );
+    return this.startUpReplay;
   }
 
   /**

@@ -45,13 +45,26 @@ describe(WriteJournal.name, () => {
     expect(catalog.entries.every((e) => e.writer === PROCESS_ID && e.org_key === 'acme' && e.app_id === 'bot')).toBe(true);
   });
 
-  it('never replays a write this process has in flight', async () => {
-    const catalog = new SlowJournal();
-    const sut = new WriteJournal(catalog as unknown as Catalog, { readsInFlight: 1 } as ArchiveFiles, new ArchiveAccess());
+  it('never replays a write this process has in flight, and replays it once settled (left by a failed store)', async () => {
+    const catalog = Object.assign(new SlowJournal(), {
+      settled: [] as string[],
+      async settleJournaled(write: JournaledWrite) {
+        this.settled.push(write.path);
+        return true;
+      },
+    });
+    const stored = { ok: true, entry: { path: path(1) }, messages: [] };
+    const files = { readsInFlight: 1, catalogEntryOfStored: async () => stored } as unknown as ArchiveFiles;
+    const sut = new WriteJournal(catalog as unknown as Catalog, files, new ArchiveAccess());
     const recorded = sut.record(path(1), { org_key: 'acme', app_id: 'bot' });
     await settle();
     catalog.release();
     await recorded;
-    await expect(sut.replay(() => true, 'test')).resolves.toEqual({ indexed: 0, dropped: 0 });
+    await expect(sut.replay(() => true, 'test')).resolves.toEqual({ indexed: 0, dropped: 0, superseded: 0, failed: 0 });
+    expect(catalog.settled).toEqual([]);
+    // the store failed: the entry stays, and is replayed once this process is done with the path
+    sut.settle(path(1));
+    await expect(sut.replay(() => true, 'test')).resolves.toEqual({ indexed: 1, dropped: 0, superseded: 0, failed: 0 });
+    expect(catalog.settled).toEqual([path(1)]);
   });
 });

@@ -6,10 +6,16 @@ import { ArchiveFiles } from './archive-files';
 import { parseArchivePath } from './archive-paths';
 import { CATALOG, Catalog, JournaledWrite } from './catalog';
 
-/** What a replay did: objects indexed, and entries dropped (no object, or not a usable conversation). */
+/**
+ * What a replay did: objects indexed; entries dropped (no object, or not a usable conversation); entries
+ * left to a writer or another replay that recorded or settled them meanwhile; entries that failed (a store
+ * or catalog error: they stay for the next replay).
+ */
 export interface JournalReplay {
   indexed: number;
   dropped: number;
+  superseded: number;
+  failed: number;
 }
 
 interface Queued {
@@ -74,14 +80,27 @@ export class WriteJournal {
    */
   async replay(which: (write: JournaledWrite) => boolean, why: string): Promise<JournalReplay> {
     const writes = (await this.catalog.journaledWrites()).filter((w) => !this.inFlight.has(w.path) && which(w));
-    const result: JournalReplay = { indexed: 0, dropped: 0 };
+    const result: JournalReplay = { indexed: 0, dropped: 0, superseded: 0, failed: 0 };
     if (!writes.length) return result;
-    const outcomes = await mapConcurrent(writes, this.files.readsInFlight, (write) => this.replayOne(write));
+    // one entry failing leaves it for the next replay, never the others
+    const outcomes = await mapConcurrent(writes, this.files.readsInFlight, (write) =>
+      this.replayOne(write).catch((error: unknown): keyof JournalReplay => {
+        this.logger.warn(`Failed write journal replay of ${write.path}: ${(error as Error).message}`);
+        return 'failed';
+      }),
+    );
     for (const outcome of outcomes) result[outcome]++;
-    this.logger.log(`Finished write journal replay (${why}): indexed=${result.indexed} dropped=${result.dropped}`);
+    this.logger.log(
+      `Finished write journal replay (${why}): indexed=${result.indexed} dropped=${result.dropped} superseded=${result.superseded} failed=${result.failed}`,
+    );
     return result;
   }
 
+  /**
+   * The object is read whole, then indexed only if the entry is still the one listed (`settleJournaled`):
+   * a writer of the path records it again before storing, so bytes read before that are never indexed after
+   * it. The conversation lock keeps out this process's own saves only; the check covers other processes'.
+   */
   private async replayOne(write: JournaledWrite): Promise<keyof JournalReplay> {
     const info = parseArchivePath(write.path);
     if (!info) {
@@ -89,17 +108,13 @@ export class WriteJournal {
       return 'dropped';
     }
     return this.access.forConversation(info.conversation_id, async () => {
-      // the ETag of the HEAD is the MD5 of the bytes the GET reads (an object is written whole by one PUT)
-      const object = await this.files.stat(write.path);
-      const [extract] = object ? await this.files.catalogEntries([{ path: write.path, info, ...(object.etag ? { etag: object.etag } : {}) }]) : [null];
+      const extract = await this.files.catalogEntryOfStored({ path: write.path, info });
       if (!extract?.ok) {
         if (extract) this.logger.warn(`Journaled write ${write.path} is not indexed: ${extract.reason}`);
         await this.catalog.dropJournaled([write]);
         return 'dropped';
       }
-      // removes the entry in the same transaction
-      await this.catalog.upsert(extract.entry, extract.messages);
-      return 'indexed';
+      return (await this.catalog.settleJournaled(write, extract.entry, extract.messages)) ? 'indexed' : 'superseded';
     });
   }
 

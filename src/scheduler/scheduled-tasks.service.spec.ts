@@ -69,7 +69,7 @@ class FakeStorage implements Pick<LogStorageService, 'cleanOldLogs' | 'compressO
   journal: JournaledWrite[] = [];
   async replayWrites(which: (write: JournaledWrite) => boolean) {
     this.replayed.push(this.journal.filter(which).map((w) => w.writer));
-    return { indexed: 0, dropped: 0 };
+    return { indexed: 0, dropped: 0, superseded: 0, failed: 0 };
   }
   cleaned: number[] = [];
   compressed: (number | null)[] = [];

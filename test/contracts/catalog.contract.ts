@@ -153,6 +153,32 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.journaledWrites()).toEqual([journaled('c2', 'host-b:2', 3000)]);
     });
 
+    it("settles a journal entry only as it was listed: the row with it in one transaction, none when it was recorded again or removed", async () => {
+      const journaled = (id: string, writer: string, since: number) => ({ path: entry(id).path, org_key: 'acme', app_id: 'app', writer, since });
+      await sut.upsert(entry('c1', { size: 10 }), messages([1]));
+      await sut.journalWrites([journaled('c1', 'host-a:1', 1000), journaled('c2', 'host-a:1', 1000)]);
+      // another writer recorded c1 again after the replay listed it: the replay's row and drop are refused
+      await sut.journalWrites([journaled('c1', 'host-b:2', 2000)]);
+      expect(await sut.settleJournaled(journaled('c1', 'host-a:1', 1000), entry('c1', { size: 99 }), messages([1, 2]))).toBe(false);
+      expect(await sut.findByPath(entry('c1').path)).toMatchObject({ size: 10, message_count: 1 });
+      expect(await sut.journaledWrites()).toEqual([journaled('c1', 'host-b:2', 2000), journaled('c2', 'host-a:1', 1000)]);
+      // as listed: the entry leaves and the row is written; a second settle of it writes nothing
+      expect(await sut.settleJournaled(journaled('c2', 'host-a:1', 1000), entry('c2', { size: 20 }), messages([1]))).toBe(true);
+      expect(await sut.findByPath(entry('c2').path)).toMatchObject({ size: 20 });
+      expect(await sut.settleJournaled(journaled('c2', 'host-a:1', 1000), entry('c2', { size: 30 }), messages([1]))).toBe(false);
+      expect(await sut.findByPath(entry('c2').path)).toMatchObject({ size: 20 });
+      expect(await sut.journaledWrites()).toEqual([journaled('c1', 'host-b:2', 2000)]);
+    });
+
+    it("leaves the journal alone when a rebuild inserts a path's row (a replay settles it)", async () => {
+      const journaled = { path: entry('c1').path, org_key: 'acme', app_id: 'app', writer: 'host-a:1', since: 1000 };
+      await sut.journalWrites([journaled]);
+      await sut.startRebuild();
+      await sut.insertMany([{ entry: entry('c1'), messages: messages([1]) }]);
+      await sut.finishRebuild();
+      expect(await sut.journaledWrites()).toEqual([journaled]);
+    });
+
     it('moves a row to its gzipped file', async () => {
       const id = await sut.upsert(entry('c1', { size: 100 }), []);
       await sut.moveFile(id, { path: `${entry('c1').path}.gz`, size: 40, sha256: 'gz', md5: 'gzmd5', compressed: true });

@@ -18,6 +18,7 @@ import type { Job, SourceState } from '../../src/backup/jobs.types';
 import type { StaleSourcesService } from '../../src/backup/stale-sources.service';
 import type { AppConfigSnapshots } from '../../src/log-storage/app-config-snapshots';
 import type { LogStorageService } from '../../src/log-storage/log-storage.service';
+import { Replicas, SingleReplica } from '../../src/backup/replicas';
 
 /** Typed fakes shared by the backup and scheduler unit tests. */
 export class FakeClock extends Clock {
@@ -189,6 +190,10 @@ export function jobsService(parts: {
   sources?: DifySource[];
   /** the events of other replicas' jobs (default: one process) */
   bus?: JobEventsBus;
+  /** the archive's write journal replays (default: an empty journal) */
+  storage?: Pick<LogStorageService, 'replayWrites'>;
+  /** the replicas with a heartbeat (default: this process alone) */
+  replicas?: Replicas;
 }): JobsService {
   const lock = (parts.lock ?? new FreeBackupLock()) as unknown as BackupLock;
   const alerts = parts.alerts as unknown as AlertsService;
@@ -212,7 +217,7 @@ export function jobsService(parts: {
     parts.config,
     fakeRegistry(parts.sources ?? []),
     parts.bus ?? new LocalJobEvents(),
-    // an archive whose write journal is empty
-    { replayWrites: async () => ({ indexed: 0, dropped: 0 }) } as unknown as LogStorageService,
+    (parts.storage ?? { replayWrites: async () => ({ indexed: 0, dropped: 0, superseded: 0, failed: 0 }) }) as LogStorageService,
+    parts.replicas ?? new SingleReplica(),
   );
 }

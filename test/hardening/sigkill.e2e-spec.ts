@@ -113,6 +113,8 @@ describe.each(STORE_KINDS)('Hardening: the service killed with SIGKILL in the mi
     // An object stored while the killed process waited for the answer (a PUT lasts a round trip) or renamed
     // into place just before its catalog row was written: its key was journaled, and the restart indexed it.
     // Before any new run the catalog holds exactly what the store holds.
+    // (the restart replays the journal in the background, once listening)
+    await waitFor(async () => (await api(second, '/api/conversation-logs/verify')).body.unindexed.length === 0, 'the write journal replayed');
     const atRestart = await inspect();
     expect(atRestart.files.size).toBeGreaterThanOrEqual(afterKill.files.size);
     expect(atRestart.files.size).toBeLessThanOrEqual(afterKill.files.size + SAVES_IN_FLIGHT);

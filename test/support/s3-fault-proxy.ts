@@ -13,8 +13,12 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** `cut`: the request is forwarded, and its answer cut off half way through the body (the socket closed) */
-export type S3Fault = 'slowdown' | 'internal' | 'stall' | 'cut';
+/**
+ * `cut`: the request is forwarded, and its answer cut off half way through the body (the socket closed);
+ * `hold`: the request is forwarded and done by the gateway (a PUT's object stored), its answer never sent (the
+ * writer still waits for it: the moment a kill leaves a stored object without its catalog row)
+ */
+export type S3Fault = 'slowdown' | 'internal' | 'stall' | 'cut' | 'hold';
 
 export interface FaultRule {
   /** only requests of this method (GET, PUT, HEAD, POST for DeleteObjects...); any when absent */
@@ -49,7 +53,7 @@ export interface S3FaultProxy {
   close(): Promise<void>;
 }
 
-const ERRORS: Record<Exclude<S3Fault, 'stall' | 'cut'>, { status: number; code: string; message: string }> = {
+const ERRORS: Record<Exclude<S3Fault, 'stall' | 'cut' | 'hold'>, { status: number; code: string; message: string }> = {
   slowdown: { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
   internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
 };
@@ -71,7 +75,7 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       (r) => r.given < r.times && (!r.method || r.method === method) && path.includes(r.path) && (r.query === undefined || query.includes(r.query)),
     );
     requests.push({ method, path, fault: rule?.fault ?? null });
-    if (rule && rule.fault !== 'cut') {
+    if (rule && rule.fault !== 'cut' && rule.fault !== 'hold') {
       rule.given++;
       // take the body, as a server does before it answers
       req.resume();
@@ -87,12 +91,20 @@ export async function startS3FaultProxy(target: string): Promise<S3FaultProxy> {
       });
       return;
     }
+    // counted on arrival, so that requests in flight at once do not all take a single hold
+    if (rule?.fault === 'hold') rule.given++;
     inFlight.set(method, (inFlight.get(method) ?? 0) + 1);
     peaks.set(method, Math.max(peaks.get(method) ?? 0, inFlight.get(method)!));
     res.once('close', () => inFlight.set(method, inFlight.get(method)! - 1));
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers },
       (answer) => {
+        if (rule?.fault === 'hold') {
+          // done upstream; the client is left waiting (until `clear` or `close`)
+          answer.resume();
+          stalled.add(req.socket);
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
         if (rule?.fault !== 'cut') {
           answer.pipe(res);

@@ -203,14 +203,24 @@ export class PostgresCatalog implements Catalog {
           duplicates.push({ path: item.entry.path, duplicateOf: rows[0].path });
           continue;
         }
-        await this.upsertOne(c, item.entry, item.messages, anyRemoved);
+        // a rebuild's row leaves the path's journal entry alone (a replay settles it), as on SQLite
+        await this.upsertOne(c, item.entry, item.messages, anyRemoved, null);
       }
       return duplicates;
     });
   }
 
   async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
-    return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c)));
+    return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c), entry.path));
+  }
+
+  async settleJournaled(write: JournaledWrite, entry: CatalogEntry, messages: CatalogMessage[]): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const listed = await c.query('DELETE FROM write_journal WHERE path = $1 AND writer = $2 AND since = $3 RETURNING path', [write.path, write.writer, write.since]);
+      if (!listed.rowCount) return false;
+      await this.upsertOne(c, entry, messages, await this.anyRemoved(c), null);
+      return true;
+    });
   }
 
   async journalWrites(writes: JournaledWrite[]): Promise<void> {
@@ -499,7 +509,8 @@ export class PostgresCatalog implements Catalog {
     return this.hasRemoved();
   }
 
-  private async upsertOne(c: PoolClient, raw: CatalogEntry, messages: CatalogMessage[], anyRemoved: boolean): Promise<number> {
+  /** `journalPath`: the journal entry removed with the row (none for a rebuild's row or a replay's, settled apart). */
+  private async upsertOne(c: PoolClient, raw: CatalogEntry, messages: CatalogMessage[], anyRemoved: boolean, journalPath: string | null): Promise<number> {
     const entry = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, clean(v)])) as unknown as CatalogEntry;
     if (anyRemoved) {
       // a save into a removed day folder: its old rows go now, so the folder is an ordinary one again
@@ -558,12 +569,12 @@ export class PostgresCatalog implements Catalog {
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
     // the path's journal entry goes with the same statement (no round trip of its own)
     await c.query(
-      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11)
+      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11::text)
        INSERT INTO file_texts (file_id, queries, answers, document, created_at, org_key, day)
        VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
        ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document,
          created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
-      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, entry.path],
+      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, journalPath],
     );
     return id;
   }

@@ -253,6 +253,15 @@ export class SqliteCatalog implements Catalog {
     })();
   }
 
+  async settleJournaled(write: JournaledWrite, entry: CatalogEntry, messages: CatalogMessage[]): Promise<boolean> {
+    return this.conn().transaction(() => {
+      const listed = this.stmt('DELETE FROM write_journal WHERE path = ? AND writer = ? AND since = ?').run(write.path, write.writer, write.since);
+      if (!listed.changes) return false;
+      this.upsertOne(entry, messages);
+      return true;
+    })();
+  }
+
   async journalWrites(writes: JournaledWrite[]): Promise<void> {
     const insert = this.stmt(
       `INSERT INTO write_journal (path, org_key, app_id, writer, since) VALUES (?, ?, ?, ?, ?)
