@@ -31,14 +31,23 @@ export class CatalogRebuildingError extends Error {
   }
 }
 
-const STORAGE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
+const STORAGE_FAILURES = new Set([
+  'ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE',
+  // the SQLite catalog (and its write journal) on a full, read-only or failing disk
+  'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN',
+  // PostgreSQL: disk_full, insufficient_resources, out_of_memory (SQLSTATE class 53)
+  '53100', '53000', '53200',
+]);
 
 /**
- * A failure of the disk itself (full, read-only, no permission), or of the object store after its retries
- * (5xx, SlowDown, timeouts, refused credentials): every further write would most likely fail the same way.
+ * A failure of the disk itself (full, read-only, no permission), of the catalog's storage (SQLite on a full
+ * disk, PostgreSQL out of space), or of the object store after its retries (5xx, SlowDown, timeouts, refused
+ * credentials): every further write would most likely fail the same way.
  */
 export function isStorageFailure(error: unknown): error is NodeJS.ErrnoException {
   if (error instanceof ArchiveStoreError) return true;
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && STORAGE_FAILURES.has(code);
+  if (typeof code !== 'string') return false;
+  // SQLite's extended codes: SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED, ...
+  return STORAGE_FAILURES.has(code) || STORAGE_FAILURES.has(code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1'));
 }
