@@ -643,11 +643,28 @@ export class PostgresCatalog implements Catalog {
   }
 
   /** `work` in one read-only transaction that sees one snapshot of the catalog. */
-  private async snapshot<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  private snapshot<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+  }
+
+  /** `work` in one transaction, tried again when another replica's concurrent write got in the way. */
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inTransaction('BEGIN', work);
+      } catch (error) {
+        if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** `work` between `begin` and COMMIT on a client of the pool, rolled back on failure (a client that cannot roll back is not reused). */
+  private async inTransaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.conn().connect();
     let broken = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(begin);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -658,28 +675,6 @@ export class PostgresCatalog implements Catalog {
       throw error;
     } finally {
       client.release(broken);
-    }
-  }
-
-  /** `work` in one transaction, tried again when another replica's concurrent write got in the way. */
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.conn().connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
-        throw error;
-      } finally {
-        client.release(broken);
-      }
     }
   }
 
