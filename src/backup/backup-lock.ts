@@ -46,6 +46,11 @@ export interface BackupLock {
    * of the history later on.
    */
   abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]>;
+  /**
+   * Where the lock can be lost while held (a PostgreSQL session cut off): calls `listener` with the keys lost,
+   * and returns the call that stops listening.
+   */
+  onLost?(listener: (keys: string[]) => void): () => void;
   /** Where the lock lives, for messages. */
   readonly where: string;
 }

@@ -64,6 +64,9 @@ export function replicaTarget(settings: S3Settings): string {
 
 const isReplication = (job: Job) => job.kind === 'replication';
 
+/** The reason a copy is aborted with when its replication lock is lost (not a shutdown). */
+const LOCK_LOST = 'replication lock lost';
+
 /** 409 naming the running job that holds what was asked for. */
 function busy(message: string, jobId: string | undefined): ConflictError {
   const error = new ConflictError(message, 'replication');
@@ -176,10 +179,13 @@ export class ReplicationService implements OnModuleDestroy {
     this.history.claim(job.id);
     this.history.finish(job);
     run.events.subscribe((event) => this.bus.publish(event));
+    // a lock lost while copying (PostgreSQL's session cut off) may be taken by another replica: this copy stops
+    const stopWatching = this.replicationLock.onLost?.(() => controller.abort(LOCK_LOST));
     let released: Promise<void> | null = null;
     const release = () =>
       (released ??= this.replicationLock.release(claim).catch((error) => this.logger.warn(`Could not release the replication lock: ${errorName(error)}`)));
     run.done = this.execute(stores, run, request, release).finally(async () => {
+      stopWatching?.();
       this.running = null;
       await release();
     });
@@ -316,7 +322,9 @@ export class ReplicationService implements OnModuleDestroy {
       if (error instanceof ReplicationAbortedError) {
         apply(error.progress);
         job.status = 'interrupted';
-        job.message = `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
+        job.message = signal.reason === LOCK_LOST
+          ? `Stopped after ${record.checked} files checked, ${record.copied} copied: the connection holding the replication lock was lost, so another copy may start; the next run copies the rest`
+          : `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
       } else {
         if (error instanceof ReplicationDeleteRefusedError) apply(error.progress);
         job.status = 'failed';
