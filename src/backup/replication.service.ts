@@ -74,6 +74,13 @@ function busy(message: string, jobId: string | undefined): ConflictError {
   return error;
 }
 
+/** A backup of another process holds the backup lock: the copy is refused (and recorded as skipped) with `refusal`. */
+class BackupRunningError extends Error {
+  constructor(readonly refusal: ConflictError) {
+    super(refusal.message);
+  }
+}
+
 function newCopyJob(stores: ReplicationStores, trigger: JobTrigger, now: string): Job {
   return {
     id: randomUUID(),
@@ -152,7 +159,7 @@ export class ReplicationService implements OnModuleDestroy {
       throw await this.skip(stores, request, busy(`replication job ${id} is under way; try again when it has finished`, id));
     }
     const backup = this.jobs.runningJobIds()[0];
-    if (backup) throw busy(`backup job ${backup} is running; try again when it has finished`, backup);
+    if (backup) throw await this.skip(stores, request, busy(`backup job ${backup} is running; try again when it has finished`, backup));
     const job = newCopyJob(stores, request.trigger, this.clock.now().toISOString());
     const controller = new AbortController();
     // claimed before the first await, so two requests at once never start two copies
@@ -163,7 +170,7 @@ export class ReplicationService implements OnModuleDestroy {
     try {
       const holder = await this.lock.otherHolder();
       if (holder) {
-        throw busy(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, holder.job_id);
+        throw new BackupRunningError(busy(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, holder.job_id));
       }
       await this.replicationLock.hold(request.trigger === 'cli' ? 'cli' : 'server', claim);
       locked = true;
@@ -174,6 +181,7 @@ export class ReplicationService implements OnModuleDestroy {
       this.running = null;
       if (locked) await this.replicationLock.release(claim).catch(() => undefined);
       if (error instanceof BackupLockedError) throw await this.skip(stores, request, new ReplicationLockedError(error.holder));
+      if (error instanceof BackupRunningError) throw await this.skip(stores, request, error.refusal);
       throw error;
     }
     this.history.claim(job.id);
@@ -193,15 +201,22 @@ export class ReplicationService implements OnModuleDestroy {
     return { job: clone(job), done: run.done };
   }
 
-  /** A copy refused because another one runs is recorded as skipped, as a backup refused by the lock is: not a failure. */
+  /**
+   * A copy refused because another one or a backup runs is recorded as skipped, as a backup refused by the lock
+   * is: not a failure. The refusal is the answer (409, the CLI's exit 3) even when it cannot be recorded.
+   */
   private async skip(stores: ReplicationStores, request: ReplicationRequest, refusal: ConflictError): Promise<ConflictError> {
     const now = this.clock.now().toISOString();
     const job: Job = { ...newCopyJob(stores, request.trigger, now), status: 'skipped', finished_at: now, message: `Skipped: ${refusal.message}` };
     const live = () => (this.running ? [this.running.job] : []);
-    await this.history.load(live);
-    this.history.claim(job.id);
-    this.history.finish(job);
-    await this.history.persist(live);
+    try {
+      await this.history.load(live);
+      this.history.claim(job.id);
+      this.history.finish(job);
+      await this.history.persist(live);
+    } catch (error) {
+      this.logger.error(`Could not record the skipped replication job ${job.id} (${job.trigger}): ${errorName(error)}`);
+    }
     this.logger.warn(`Skipped replication job ${job.id} (${job.trigger}): ${refusal.message}`);
     return refusal;
   }

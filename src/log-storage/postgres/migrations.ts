@@ -190,4 +190,9 @@ CREATE INDEX IF NOT EXISTS audit_log_newest ON audit_log (at DESC, id DESC);
     name: "the stored bytes' MD5 (an object's ETag); '' for rows catalogued before it, which verify checks by sha256",
     sql: `ALTER TABLE files ADD COLUMN md5 text NOT NULL DEFAULT '';`,
   },
+  {
+    version: 9,
+    name: 'files by the time they were written, for the off-site copy\'s pending_files (COLLATE "C" as the count compares)',
+    sql: `CREATE INDEX IF NOT EXISTS files_indexed_at ON files (indexed_at COLLATE "C");`,
+  },
 ];
