@@ -174,7 +174,7 @@ describe(ReplicationService.name, () => {
         { source: new FsArchiveStore(dirs[0]), target: new FsArchiveStore(dirs[1]), settings: replica },
         history,
         new FakeAlerts() as unknown as AlertsService,
-        {} as LogStorageService,
+        { countConversations: async () => 0, countWrittenSince: async () => 0 } as unknown as LogStorageService,
         backupLock as unknown as BackupLock,
         replicationLock as unknown as BackupLock,
         clock,
@@ -207,6 +207,23 @@ describe(ReplicationService.name, () => {
       expect((refused as Error).message).toMatch(/^replication job copy-elsewhere \(a CLI copy, pid 4242 on other-host/);
       const copies = history.list([]).filter((j) => j.kind === 'replication');
       expect(copies.map((j) => `${j.id === 'copy-elsewhere' ? 'elsewhere' : j.trigger} ${j.status}`)).toEqual(['scheduled skipped', 'elsewhere running']);
+    });
+
+    it('marks a copy of another process interrupted in the status once nothing holds the replication lock (the copying process was killed)', async () => {
+      const repository = new MemoryJobHistoryRepository();
+      repository.jobs = [structuredClone(copyOfAnotherProcess)];
+      const { sut, backupLock, replicationLock, history } = setUp({ repository });
+      replicationLock.other = holder('copy-elsewhere');
+      // a backup of another process holds the backup lock all along: only the replication lock counts for a copy
+      backupLock.other = holder('backup-elsewhere');
+      expect(await sut.status()).toMatchObject({ running_job_id: 'copy-elsewhere' });
+      expect(await sut.status()).toMatchObject({ running_job_id: 'copy-elsewhere' });
+
+      replicationLock.other = null;
+      expect(await sut.status()).toMatchObject({ running_job_id: null, last_run: { job_id: 'copy-elsewhere', status: 'interrupted' } });
+      expect(history.find('copy-elsewhere')).toMatchObject({ status: 'interrupted' });
+      expect(repository.jobs.find((j) => j.id === 'copy-elsewhere')).toMatchObject({ status: 'interrupted' });
+      await sut.onModuleDestroy();
     });
 
     it.each([

@@ -255,6 +255,7 @@ export class ReplicationService implements OnModuleDestroy {
     await this.history.load(live);
     // what other processes on this archive recorded since (a CLI copy, another replica's backups)
     await this.history.refresh(live());
+    await this.interruptCutOffCopies(live());
     const jobs = this.history.list(live());
     // the copy of this process still under way (its job already says how it ended while that is being recorded) is not the last
     const runs = jobs.filter((j) => isReplication(j) && j.id !== this.running?.job.id);
@@ -290,6 +291,23 @@ export class ReplicationService implements OnModuleDestroy {
         : null,
       pending_files: pending,
     };
+  }
+
+  /**
+   * A copy records itself as running only once it holds the replication lock, and gives the lock back only once
+   * its outcome is recorded: a copy of another process the history calls running while nobody holds the lock was
+   * cut off (a CLI killed with SIGKILL), and is marked interrupted now rather than at the next copy or restart.
+   */
+  private async interruptCutOffCopies(live: Job[]): Promise<void> {
+    const running = this.history.list(live).filter((j) => isReplication(j) && j.status === 'running' && j.id !== this.running?.job.id);
+    if (!running.length) return;
+    try {
+      if (await this.replicationLock.otherHolder()) return;
+      const ids = new Set(running.map((j) => j.id));
+      await this.history.interruptRunning((j) => ids.has(j.id), live, 'the process copying stopped before the copy finished');
+    } catch (error) {
+      this.logger.warn(`Could not check the replication lock for a copy cut off: ${errorName(error)}`);
+    }
   }
 
   private async execute(stores: ReplicationStores, run: RunningCopy, request: ReplicationRequest, releaseLock: () => Promise<void>): Promise<Job> {
