@@ -177,6 +177,9 @@ export class ReplicationService implements OnModuleDestroy {
       await this.history.load(() => [job]);
       // with the lock held no other copy runs: one the history still calls running was cut off (a killed CLI)
       await this.history.interruptRunning((j) => isReplication(j) && j.id !== job.id, [job], 'the process copying stopped before the copy finished');
+      // read before the copy lists the archive, from the clock the catalog stamps files with: with PostgreSQL
+      // the database's, so no host's clock is compared with another's (a failed read: this process's start)
+      job.replication!.catalog_since = await this.storage.catalogClock().catch(() => job.started_at);
     } catch (error) {
       this.running = null;
       if (locked) await this.replicationLock.release(claim).catch(() => undefined);
@@ -264,7 +267,7 @@ export class ReplicationService implements OnModuleDestroy {
     const elsewhere = runs.find((j) => j.status === 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
     // the catalog stamps every file it indexes (a save, a rewrite, a compression): those after the copy began may be missing from it
-    const pending = await (success ? this.storage.countWrittenSince(success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
+    const pending = await (success ? this.storage.countWrittenSince(success.replication?.catalog_since ?? success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
       // the status still answers while the catalog is rebuilt, without the count
       if (error instanceof CatalogRebuildingError) return null;
       throw error;

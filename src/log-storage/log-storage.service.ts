@@ -114,6 +114,11 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.reader.countConversations(filter);
   }
 
+  /** The clock the catalog stamps written files with (see Catalog.clock), to compare with countWrittenSince. */
+  async catalogClock(): Promise<string> {
+    return this.catalog.clock ? this.catalog.clock() : new Date().toISOString();
+  }
+
   /** Conversation files written after `since` (ISO time): saved, rewritten with new content, or compressed. */
   async countWrittenSince(since: string): Promise<number> {
     this.catalogReady();

@@ -45,4 +45,34 @@ describe(`${PostgresCatalog.name} pending files`, () => {
       await dropDatabase(url);
     }
   });
+
+  it("stamps written files with the database's clock, the one the off-site copy reads when it starts, whatever the writer's clock says", async () => {
+    const url = await createDatabase('catalog_clock');
+    const sut = new PostgresCatalog({ url, ftsLanguage: 'simple' });
+    try {
+      await sut.open();
+      await sut.startRebuild();
+      await sut.insertMany([{ entry: catalogEntry('c1'), messages: [] }]);
+      await sut.finishRebuild();
+      const copyStarted = await sut.clock();
+      expect(Math.abs(Date.parse(copyStarted) - Date.now())).toBeLessThan(3_600_000);
+      // this writer's clock is 25 years behind: stamped with it, the file would look written long before the copy
+      // only Date: the database client keeps its own timers
+      jest.useFakeTimers({
+        now: new Date('2001-01-01T00:00:00.000Z'),
+        doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+      });
+      try {
+        await sut.upsert(catalogEntry('c2'), []);
+        await sut.moveFile((await sut.findByConversationId('c1'))!.id, { path: catalogEntry('c1').path, size: 1, sha256: 'x', md5: '', compressed: false });
+      } finally {
+        jest.useRealTimers();
+      }
+      expect(await sut.countWrittenSince(copyStarted)).toBe(2);
+    } finally {
+      await sut.close();
+      await dropDatabase(url);
+    }
+  });
 });
+
