@@ -6,6 +6,7 @@ import {
   jobRowView,
   parseSourceValue,
   progressView,
+  replicationPendingText,
   SERVICE_MODE_HINT,
   snippetParts,
   sourceValue,
@@ -129,5 +130,11 @@ describe('admin view models', () => {
     ]);
     const clean = { success: true as const, method: 'sha256' as const, checked: 3, by_etag: 0, by_sha256: 3, sha256_fallback: 0, missing: [], changed: [], unindexed: [], corrupt: [] };
     expect(verifyRunView({ ...run, status: 'succeeded', checked: 3, result: clean }).result).toMatchObject({ problems: 0, summary: 'All 3 files match the catalog.', appConfigs: null, appConfigsOk: true });
+  });
+
+  it('shows the files not copied yet as unknown while the catalog is rebuilt, never as none', () => {
+    expect(replicationPendingText(null)).toBe('unknown until the catalog is rebuilt');
+    expect(replicationPendingText(0)).toBe('0 conversation files');
+    expect(replicationPendingText(1)).toBe('1 conversation file');
   });
 });

@@ -2,7 +2,7 @@ import type { ArchivedConversation, DifyAccessMode } from '../common/conversatio
 import type { DifySource } from '../dify/dify.types';
 import { isResumable } from '../backup/job-outcome';
 import type { Job, JobSource, JobSourceStatus, SourceState } from '../backup/jobs.types';
-import { formatNumber, progressPercent, ProgressCounts } from './format';
+import { countOf, formatNumber, progressPercent, ProgressCounts } from './format';
 import type { VerifyRun } from './verify-runs';
 
 /** How a job or source is shown: its status, or `skipped` when it only met another run's lock. */
@@ -344,4 +344,9 @@ export function verifyRunView(run: VerifyRun) {
         }
       : null,
   };
+}
+
+/** The off-site copy's files not copied yet: unknown (null) while the catalog is rebuilt, never shown as none. */
+export function replicationPendingText(pending: number | null): string {
+  return pending === null ? 'unknown until the catalog is rebuilt' : countOf(pending, 'conversation file');
 }

@@ -18,6 +18,7 @@ import {
   jobRowView,
   parseSourceValue,
   progressView,
+  replicationPendingText,
   sourceLabel,
   sourceValue,
   sourceView,
@@ -156,8 +157,9 @@ export class AdminService {
       running: status.running_job_id !== null,
       lastSuccessAt: status.last_success?.finished_at ?? null,
       lastCopied: status.last_success ? `${countOf(status.last_success.copied, 'file')} copied (${formatBytes(status.last_success.copied_bytes)}) of ${formatNumber(status.last_success.checked)} checked` : null,
-      pending: status.pending_files ?? 0,
-      pendingText: countOf(status.pending_files ?? 0, 'conversation file'),
+      // null while the catalog is rebuilt: data-pending is then empty
+      pending: status.pending_files,
+      pendingText: replicationPendingText(status.pending_files),
       lastError: failed ? `The copy of ${failed.finished_at ?? failed.started_at} failed: ${failed.error ?? 'unknown error'}` : null,
     };
   }

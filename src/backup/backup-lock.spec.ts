@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,5 +42,30 @@ describe(FileBackupLock.name, () => {
     await sut.release({ jobId: 'second', sources: ['acme/beta'] });
     await other.hold('server', { jobId: 'other', sources: ['acme/alpha'] });
     expect(JSON.parse(fs.readFileSync(path.join(logsDir, 'state', 'backup.lock'), 'utf8'))).toMatchObject({ job_id: 'other', pid: process.pid });
+  });
+
+  it('lets one of two processes racing to take over a dead holder\'s lock have it, every time', async () => {
+    // a pid that has just exited: its lock is stale on this host
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    const file = path.join(logsDir, 'state', 'replication.lock');
+    const config = { logsDir } as AppConfig;
+    const [first, second] = [new FileBackupLock(config, 'replication.lock'), new FileBackupLock(config, 'replication.lock')];
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 200; attempt++) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const stale = { pid: deadPid, hostname: os.hostname(), instance: `dead-${attempt}`, owner: 'cli', since: '2025-10-15T01:00:00.000Z' };
+      fs.writeFileSync(file, `${JSON.stringify(stale)}\n`);
+      const results = await Promise.allSettled([
+        first.hold('server', { jobId: 'first', sources: ['replication'] }),
+        second.hold('server', { jobId: 'second', sources: ['replication'] }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled').length;
+      const refused = results.filter((r) => r.status === 'rejected' && r.reason instanceof BackupLockedError).length;
+      outcomes.push(`${won} won, ${refused} refused`);
+      await first.release({ jobId: 'first', sources: ['replication'] });
+      await second.release({ jobId: 'second', sources: ['replication'] });
+    }
+    expect(outcomes.filter((o) => o !== '1 won, 1 refused')).toEqual([]);
+    expect(fs.readdirSync(path.join(logsDir, 'state'))).toEqual([]);
   });
 });

@@ -46,6 +46,11 @@ export interface BackupLock {
    * of the history later on.
    */
   abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]>;
+  /**
+   * Where the lock can be lost while held (a PostgreSQL session cut off): calls `listener` with the keys lost,
+   * and returns the call that stops listening.
+   */
+  onLost?(listener: (keys: string[]) => void): () => void;
   /** Where the lock lives, for messages. */
   readonly where: string;
 }
@@ -55,6 +60,17 @@ export const BACKUP_LOCK = Symbol('BACKUP_LOCK');
 /** The holder's heartbeat: a lock of another host not touched for this long is stale. */
 const HEARTBEAT_MS = 10_000;
 const STALE_AFTER_MS = 60_000;
+/** Tries at taking a lock that is stale or being taken over by another process, before giving up. */
+const TAKE_ATTEMPTS = 50;
+const TAKEOVER_PAUSE_MS = 10;
+/** A takeover guard older than this was left by a process killed while taking over. */
+const GUARD_STALE_MS = 10_000;
+
+/** Whether two reads of the lock file name one holder (null: absent or unreadable). */
+function sameHolder(a: LockHolder | null, b: LockHolder | null): boolean {
+  if (!a || !b) return a === b;
+  return a.instance === b.instance && a.since === b.since && a.pid === b.pid;
+}
 
 export class BackupLockedError extends ConflictError {
   constructor(
@@ -158,7 +174,7 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
       ...(jobId ? { job_id: jobId } : {}),
     };
     await fs.mkdir(path.dirname(this.file), { recursive: true });
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
       try {
         await fs.writeFile(this.file, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
         this.startHeartbeat();
@@ -168,10 +184,53 @@ export class FileBackupLock implements BackupLock, OnApplicationShutdown {
       }
       const current = await this.read();
       if (current && !(await this.isStale(current))) throw new BackupLockedError(current, this.file);
-      this.logger.warn(`Taking over the stale lock ${path.basename(this.file)}${current ? ` of pid ${current.pid} on ${current.hostname}` : ''}`);
-      await fs.unlink(this.file).catch(() => undefined);
+      if (await this.takeOver(current, mine)) {
+        this.startHeartbeat();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, TAKEOVER_PAUSE_MS));
     }
     throw new Error(`the backup lock ${this.file} could not be taken`);
+  }
+
+  /**
+   * Replaces the stale holder `stale` with `mine`, under the guard file `<lock>.takeover` (created `wx`): two
+   * processes that both judged one holder stale would otherwise both remove it, the second removing the
+   * first's fresh lock. Inside the guard the lock file is read again and replaced (atomically, so it never goes
+   * missing) only when it still names the stale holder. False when the guard is busy or the holder changed:
+   * the caller tries again from the start.
+   */
+  private async takeOver(stale: LockHolder | null, mine: LockHolder): Promise<boolean> {
+    const guard = `${this.file}.takeover`;
+    if (!(await this.takeGuard(guard))) return false;
+    try {
+      const current = await this.read();
+      if (!sameHolder(current, stale)) return false;
+      // gone since (released): the next try creates it as usual
+      if (!current && !(await fs.stat(this.file).then(() => true, () => false))) return false;
+      this.logger.warn(`Taking over the stale lock ${path.basename(this.file)}${stale ? ` of pid ${stale.pid} on ${stale.hostname}` : ''}`);
+      await writeFileAtomic(this.file, `${JSON.stringify(mine)}\n`, { mode: 0o600 });
+      return true;
+    } finally {
+      await fs.unlink(guard).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The guard is held for a read and a rename; one older than GUARD_STALE_MS was left by a process killed in
+   * between, and is removed (two takers removing one abandoned guard at once is the only race left, after a
+   * kill inside those few milliseconds).
+   */
+  private async takeGuard(guard: string): Promise<boolean> {
+    try {
+      await fs.writeFile(guard, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const mtime = await fs.stat(guard).then((s) => s.mtimeMs, () => null);
+    if (mtime !== null && Date.now() - mtime > GUARD_STALE_MS) await fs.unlink(guard).catch(() => undefined);
+    return false;
   }
 
   /** Rewrites this process's lock file (atomically) naming the oldest job still holding it. */

@@ -56,6 +56,8 @@ export interface ReplicationRecord {
   extra: number;
   /** why the copy failed, when it did */
   error: string | null;
+  /** the catalog's clock when the copy started (PostgreSQL's with DATABASE_URL): pending_files counts the files written after it */
+  catalog_since?: string;
 }
 
 export interface Job {

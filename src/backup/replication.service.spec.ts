@@ -20,7 +20,8 @@ import type { ArchiveStore } from '../log-storage/archive-store';
 import { FsArchiveStore } from '../log-storage/fs/fs-archive-store';
 import type { LogStorageService } from '../log-storage/log-storage.service';
 import type { AlertsService } from './alerts.service';
-import type { BackupLock } from './backup-lock';
+import type { BackupLock, LockHolder } from './backup-lock';
+import { ConflictError } from '../common/domain-errors';
 import { LocalJobEvents } from './job-events';
 import type { JobHistoryRepository } from './job-history.repository';
 import { JobHistoryService } from './job-history.service';
@@ -70,6 +71,7 @@ describe(ReplicationService.name, () => {
     const target = new FsArchiveStore(dirs[1]);
     const clock = new FakeClock();
     const lock = new FreeBackupLock() as unknown as BackupLock;
+    const replicationLock = new FreeBackupLock() as unknown as BackupLock;
     const alerts = new FakeAlerts();
     const sut = new ReplicationService(
       config,
@@ -78,11 +80,11 @@ describe(ReplicationService.name, () => {
         target,
         settings: replica,
       },
-      new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, lock, clock),
+      new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, replicationLock, clock),
       alerts as unknown as AlertsService,
-      {} as LogStorageService,
+      { catalogClock: async () => new Date().toISOString() } as unknown as LogStorageService,
       lock,
-      new FreeBackupLock() as unknown as BackupLock,
+      replicationLock,
       clock,
       { runningJobIds: () => [] } as unknown as JobsService,
       new LocalJobEvents(),
@@ -108,15 +110,16 @@ describe(ReplicationService.name, () => {
     const clock = new FakeClock();
     clock.now = () => new Date((clock.current = new Date(clock.current.getTime() + 1000)));
     const lock = new FreeBackupLock() as unknown as BackupLock;
-    const history = new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, lock, clock);
+    const replicationLock = new FreeBackupLock() as unknown as BackupLock;
+    const history = new JobHistoryService(new MemoryJobHistoryRepository() as unknown as JobHistoryRepository, lock, replicationLock, clock);
     const sut = new ReplicationService(
       config,
       { source, target, settings: replica },
       history,
       new FakeAlerts() as unknown as AlertsService,
-      {} as LogStorageService,
+      { catalogClock: async () => new Date().toISOString() } as unknown as LogStorageService,
       lock,
-      new FreeBackupLock() as unknown as BackupLock,
+      replicationLock,
       clock,
       { runningJobIds: () => [] } as unknown as JobsService,
       new LocalJobEvents(),
@@ -140,6 +143,119 @@ describe(ReplicationService.name, () => {
     expect(recorded).toEqual([1, 2, 3, 4, 5, 6]);
     expect(job.status).toBe('succeeded');
     expect(sut.events(id)).toBeNull();
+  });
+
+  describe('the two locks', () => {
+    const replica = bucket('vault-replica', 'REPLICAACCESSKEY88', 'replica-secret-key-9931');
+    const config = (): AppConfig => ({ ...testConfig(), archive: { storage: 'fs' }, replication: { s3: replica, cron: null, delete: false, concurrency: 1 } });
+    const holder = (jobId: string): LockHolder => ({ pid: 4242, hostname: 'other-host', instance: 'other', owner: 'cli', since: '2025-10-15T09:00:00.000Z', job_id: jobId });
+    const copyOfAnotherProcess: Job = {
+      id: 'copy-elsewhere',
+      kind: 'replication',
+      trigger: 'cli',
+      status: 'running',
+      window: null,
+      started_at: '2025-10-15T09:00:00.000Z',
+      finished_at: null,
+      message: 'Copying the archive to s3://vault-replica/',
+      sources: [],
+      replication: { target: 's3://vault-replica/', checked: 0, copied: 0, copied_bytes: 0, unchanged: 0, deleted: 0, extra: 0, error: null },
+    };
+
+    /** The service over two distinct locks and a history in memory (or one that cannot be written). */
+    function setUp(options: { runningBackups?: string[]; repository?: MemoryJobHistoryRepository } = {}) {
+      const backupLock = new FreeBackupLock();
+      const replicationLock = new FreeBackupLock();
+      const repository = options.repository ?? new MemoryJobHistoryRepository();
+      const clock = new FakeClock();
+      const history = new JobHistoryService(repository as unknown as JobHistoryRepository, backupLock as unknown as BackupLock, replicationLock as unknown as BackupLock, clock);
+      const sut = new ReplicationService(
+        config(),
+        { source: new FsArchiveStore(dirs[0]), target: new FsArchiveStore(dirs[1]), settings: replica },
+        history,
+        new FakeAlerts() as unknown as AlertsService,
+        { countConversations: async () => 0, countWrittenSince: async () => 0, catalogClock: async () => new Date().toISOString() } as unknown as LogStorageService,
+        backupLock as unknown as BackupLock,
+        replicationLock as unknown as BackupLock,
+        clock,
+        { runningJobIds: () => options.runningBackups ?? [] } as unknown as JobsService,
+        new LocalJobEvents(),
+      );
+      return { sut, backupLock, replicationLock, repository, history };
+    }
+
+    it('holds the replication lock for a copy, never the backup lock', async () => {
+      const { sut, backupLock, replicationLock } = setUp();
+      const job = await sut.run({ trigger: 'api' });
+      await sut.onModuleDestroy();
+      expect(job.status).toBe('succeeded');
+      expect(replicationLock.claims).toEqual([{ jobId: job.id, sources: ['replication'] }]);
+      expect(backupLock.claims).toEqual([]);
+      expect([replicationLock.held, backupLock.held]).toEqual([0, 0]);
+    });
+
+    it('asks the replication lock whether a running copy of another process is alive, and refuses a copy while it holds it (409, skipped)', async () => {
+      const repository = new MemoryJobHistoryRepository();
+      repository.jobs = [structuredClone(copyOfAnotherProcess)];
+      const { sut, replicationLock, history } = setUp({ repository });
+      // the backup lock is free: only the replication lock says the copy is alive
+      replicationLock.other = holder('copy-elsewhere');
+
+      const refused = await sut.start({ trigger: 'scheduled' }).catch((e: unknown) => e);
+      await sut.onModuleDestroy();
+      expect(refused).toMatchObject({ jobId: 'copy-elsewhere', field: 'replication' });
+      expect((refused as Error).message).toMatch(/^replication job copy-elsewhere \(a CLI copy, pid 4242 on other-host/);
+      const copies = history.list([]).filter((j) => j.kind === 'replication');
+      expect(copies.map((j) => `${j.id === 'copy-elsewhere' ? 'elsewhere' : j.trigger} ${j.status}`)).toEqual(['scheduled skipped', 'elsewhere running']);
+    });
+
+    it('marks a copy of another process interrupted in the status once nothing holds the replication lock (the copying process was killed)', async () => {
+      const repository = new MemoryJobHistoryRepository();
+      repository.jobs = [structuredClone(copyOfAnotherProcess)];
+      const { sut, backupLock, replicationLock, history } = setUp({ repository });
+      replicationLock.other = holder('copy-elsewhere');
+      // a backup of another process holds the backup lock all along: only the replication lock counts for a copy
+      backupLock.other = holder('backup-elsewhere');
+      expect(await sut.status()).toMatchObject({ running_job_id: 'copy-elsewhere' });
+      expect(await sut.status()).toMatchObject({ running_job_id: 'copy-elsewhere' });
+
+      replicationLock.other = null;
+      expect(await sut.status()).toMatchObject({ running_job_id: null, last_run: { job_id: 'copy-elsewhere', status: 'interrupted' } });
+      expect(history.find('copy-elsewhere')).toMatchObject({ status: 'interrupted' });
+      expect(repository.jobs.find((j) => j.id === 'copy-elsewhere')).toMatchObject({ status: 'interrupted' });
+      await sut.onModuleDestroy();
+    });
+
+    it.each([
+      ['of this process', { runningBackups: ['backup-here'] }, null, 'backup-here', /^Skipped: backup job backup-here is running/],
+      ['of another process', {}, 'backup-there', 'backup-there', /^Skipped: a backup of another process \(pid 4242 on other-host\) is running/],
+    ])('refuses a copy while a backup %s runs: 409 naming it, recorded as skipped', async (_title, options, otherBackup, jobId, message) => {
+      const { sut, backupLock, replicationLock, history } = setUp(options);
+      if (otherBackup) backupLock.other = holder(otherBackup);
+      const refused = await sut.start({ trigger: 'cli' }).catch((e: unknown) => e);
+      await sut.onModuleDestroy();
+      expect(refused).toMatchObject({ jobId, field: 'replication' });
+      const copies = history.list([]).filter((j) => j.kind === 'replication');
+      expect(copies).toHaveLength(1);
+      expect(copies[0]).toMatchObject({ trigger: 'cli', status: 'skipped' });
+      expect(copies[0].message).toMatch(message);
+      expect(replicationLock.claims).toEqual([]);
+    });
+
+    it('still refuses with the 409 when the skipped copy cannot be recorded', async () => {
+      const repository = new MemoryJobHistoryRepository();
+      // the shared history is out of reach (its database down): it can be neither read nor written
+      repository.load = async () => Promise.reject(new Error('the history cannot be read'));
+      repository.update = async () => Promise.reject(new Error('the history cannot be written'));
+      for (const refusedBy of ['backup', 'copy'] as const) {
+        const { sut, replicationLock } = setUp({ repository, runningBackups: refusedBy === 'backup' ? ['backup-here'] : [] });
+        if (refusedBy === 'copy') replicationLock.other = holder('copy-elsewhere');
+        const refused = await sut.start({ trigger: 'cli' }).catch((e: unknown) => e);
+        await sut.onModuleDestroy();
+        expect(refused).toBeInstanceOf(ConflictError);
+        expect(refused).toMatchObject({ jobId: refusedBy === 'backup' ? 'backup-here' : 'copy-elsewhere', field: 'replication' });
+      }
+    });
   });
 
   it('leaves a copy a crash cut off interrupted without a resume point, and answers its resume with a 409 saying a copy is run again', async () => {

@@ -64,11 +64,21 @@ export function replicaTarget(settings: S3Settings): string {
 
 const isReplication = (job: Job) => job.kind === 'replication';
 
+/** The reason a copy is aborted with when its replication lock is lost (not a shutdown). */
+const LOCK_LOST = 'replication lock lost';
+
 /** 409 naming the running job that holds what was asked for. */
 function busy(message: string, jobId: string | undefined): ConflictError {
   const error = new ConflictError(message, 'replication');
   error.jobId = jobId;
   return error;
+}
+
+/** A backup of another process holds the backup lock: the copy is refused (and recorded as skipped) with `refusal`. */
+class BackupRunningError extends Error {
+  constructor(readonly refusal: ConflictError) {
+    super(refusal.message);
+  }
 }
 
 function newCopyJob(stores: ReplicationStores, trigger: JobTrigger, now: string): Job {
@@ -149,7 +159,7 @@ export class ReplicationService implements OnModuleDestroy {
       throw await this.skip(stores, request, busy(`replication job ${id} is under way; try again when it has finished`, id));
     }
     const backup = this.jobs.runningJobIds()[0];
-    if (backup) throw busy(`backup job ${backup} is running; try again when it has finished`, backup);
+    if (backup) throw await this.skip(stores, request, busy(`backup job ${backup} is running; try again when it has finished`, backup));
     const job = newCopyJob(stores, request.trigger, this.clock.now().toISOString());
     const controller = new AbortController();
     // claimed before the first await, so two requests at once never start two copies
@@ -160,26 +170,33 @@ export class ReplicationService implements OnModuleDestroy {
     try {
       const holder = await this.lock.otherHolder();
       if (holder) {
-        throw busy(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, holder.job_id);
+        throw new BackupRunningError(busy(`a backup of another process (pid ${holder.pid} on ${holder.hostname}) is running; try again when it has finished`, holder.job_id));
       }
       await this.replicationLock.hold(request.trigger === 'cli' ? 'cli' : 'server', claim);
       locked = true;
       await this.history.load(() => [job]);
       // with the lock held no other copy runs: one the history still calls running was cut off (a killed CLI)
       await this.history.interruptRunning((j) => isReplication(j) && j.id !== job.id, [job], 'the process copying stopped before the copy finished');
+      // read before the copy lists the archive, from the clock the catalog stamps files with: with PostgreSQL
+      // the database's, so no host's clock is compared with another's (a failed read: this process's start)
+      job.replication!.catalog_since = await this.storage.catalogClock().catch(() => job.started_at);
     } catch (error) {
       this.running = null;
       if (locked) await this.replicationLock.release(claim).catch(() => undefined);
       if (error instanceof BackupLockedError) throw await this.skip(stores, request, new ReplicationLockedError(error.holder));
+      if (error instanceof BackupRunningError) throw await this.skip(stores, request, error.refusal);
       throw error;
     }
     this.history.claim(job.id);
     this.history.finish(job);
     run.events.subscribe((event) => this.bus.publish(event));
+    // a lock lost while copying (PostgreSQL's session cut off) may be taken by another replica: this copy stops
+    const stopWatching = this.replicationLock.onLost?.(() => controller.abort(LOCK_LOST));
     let released: Promise<void> | null = null;
     const release = () =>
       (released ??= this.replicationLock.release(claim).catch((error) => this.logger.warn(`Could not release the replication lock: ${errorName(error)}`)));
     run.done = this.execute(stores, run, request, release).finally(async () => {
+      stopWatching?.();
       this.running = null;
       await release();
     });
@@ -187,15 +204,22 @@ export class ReplicationService implements OnModuleDestroy {
     return { job: clone(job), done: run.done };
   }
 
-  /** A copy refused because another one runs is recorded as skipped, as a backup refused by the lock is: not a failure. */
+  /**
+   * A copy refused because another one or a backup runs is recorded as skipped, as a backup refused by the lock
+   * is: not a failure. The refusal is the answer (409, the CLI's exit 3) even when it cannot be recorded.
+   */
   private async skip(stores: ReplicationStores, request: ReplicationRequest, refusal: ConflictError): Promise<ConflictError> {
     const now = this.clock.now().toISOString();
     const job: Job = { ...newCopyJob(stores, request.trigger, now), status: 'skipped', finished_at: now, message: `Skipped: ${refusal.message}` };
     const live = () => (this.running ? [this.running.job] : []);
-    await this.history.load(live);
-    this.history.claim(job.id);
-    this.history.finish(job);
-    await this.history.persist(live);
+    try {
+      await this.history.load(live);
+      this.history.claim(job.id);
+      this.history.finish(job);
+      await this.history.persist(live);
+    } catch (error) {
+      this.logger.error(`Could not record the skipped replication job ${job.id} (${job.trigger}): ${errorName(error)}`);
+    }
     this.logger.warn(`Skipped replication job ${job.id} (${job.trigger}): ${refusal.message}`);
     return refusal;
   }
@@ -234,6 +258,7 @@ export class ReplicationService implements OnModuleDestroy {
     await this.history.load(live);
     // what other processes on this archive recorded since (a CLI copy, another replica's backups)
     await this.history.refresh(live());
+    await this.interruptCutOffCopies(live());
     const jobs = this.history.list(live());
     // the copy of this process still under way (its job already says how it ended while that is being recorded) is not the last
     const runs = jobs.filter((j) => isReplication(j) && j.id !== this.running?.job.id);
@@ -242,7 +267,7 @@ export class ReplicationService implements OnModuleDestroy {
     const elsewhere = runs.find((j) => j.status === 'running') ?? null;
     const success = runs.find((j) => j.status === 'succeeded' && j.finished_at) ?? null;
     // the catalog stamps every file it indexes (a save, a rewrite, a compression): those after the copy began may be missing from it
-    const pending = await (success ? this.storage.countWrittenSince(success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
+    const pending = await (success ? this.storage.countWrittenSince(success.replication?.catalog_since ?? success.started_at) : this.storage.countConversations()).catch((error: unknown) => {
       // the status still answers while the catalog is rebuilt, without the count
       if (error instanceof CatalogRebuildingError) return null;
       throw error;
@@ -269,6 +294,23 @@ export class ReplicationService implements OnModuleDestroy {
         : null,
       pending_files: pending,
     };
+  }
+
+  /**
+   * A copy records itself as running only once it holds the replication lock, and gives the lock back only once
+   * its outcome is recorded: a copy of another process the history calls running while nobody holds the lock was
+   * cut off (a CLI killed with SIGKILL), and is marked interrupted now rather than at the next copy or restart.
+   */
+  private async interruptCutOffCopies(live: Job[]): Promise<void> {
+    const running = this.history.list(live).filter((j) => isReplication(j) && j.status === 'running' && j.id !== this.running?.job.id);
+    if (!running.length) return;
+    try {
+      if (await this.replicationLock.otherHolder()) return;
+      const ids = new Set(running.map((j) => j.id));
+      await this.history.interruptRunning((j) => ids.has(j.id), live, 'the process copying stopped before the copy finished');
+    } catch (error) {
+      this.logger.warn(`Could not check the replication lock for a copy cut off: ${errorName(error)}`);
+    }
   }
 
   private async execute(stores: ReplicationStores, run: RunningCopy, request: ReplicationRequest, releaseLock: () => Promise<void>): Promise<Job> {
@@ -316,7 +358,9 @@ export class ReplicationService implements OnModuleDestroy {
       if (error instanceof ReplicationAbortedError) {
         apply(error.progress);
         job.status = 'interrupted';
-        job.message = `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
+        job.message = signal.reason === LOCK_LOST
+          ? `Stopped after ${record.checked} files checked, ${record.copied} copied: the connection holding the replication lock was lost, so another copy may start; the next run copies the rest`
+          : `Stopped by shutdown after ${record.checked} files checked, ${record.copied} copied; the next run copies the rest`;
       } else {
         if (error instanceof ReplicationDeleteRefusedError) apply(error.progress);
         job.status = 'failed';

@@ -18,6 +18,11 @@ export class ArchiveAccess {
     return this.gate.shared(() => this.locks.run(conversationId, work));
   }
 
+  /** `work` sharing the archive (a check reading it through): a rebuild or a retention run waits for it to finish. */
+  shared<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.shared(work);
+  }
+
   /** `work` alone, once the shared work under way has finished. */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
     return this.gate.exclusive(work);

@@ -85,6 +85,11 @@ export interface Catalog {
    * a compressed file. A rebuild writes every row anew, so after one every row counts.
    */
   countWrittenSince(since: string): Promise<number>;
+  /**
+   * The clock rows are stamped with (`indexed_at`), as an ISO time: the database's for a catalog many hosts
+   * write (PostgreSQL), so one compared with the stamps never mixes two hosts' clocks; absent, this process's.
+   */
+  clock?(): Promise<string>;
   /** One page of the filter's rows in (day, path) order, after the given key. */
   exportPage(filter: ArchiveFilter, after: { day: string; path: string } | null, limit: number): Promise<ExportRow[]>;
   /** Rows in id order after `afterId`. */

@@ -145,6 +145,11 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.reader.countConversations(filter);
   }
 
+  /** The clock the catalog stamps written files with (see Catalog.clock), to compare with countWrittenSince. */
+  async catalogClock(): Promise<string> {
+    return this.catalog.clock ? this.catalog.clock() : new Date().toISOString();
+  }
+
   /** Conversation files written after `since` (ISO time): saved, rewritten with new content, or compressed. */
   async countWrittenSince(since: string): Promise<number> {
     this.catalogReady();
@@ -285,11 +290,19 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
     return this.reader.getConversation(ref);
   }
 
-  /** The conversation files against the catalog, and the app configuration snapshots against their hashes. */
+  /**
+   * The conversation files against the catalog, and the app configuration snapshots against their hashes.
+   * Under shared access from start to end, for every caller (API, CLI, admin page): a rebuild or retention
+   * run started meanwhile waits, instead of making files look missing or unindexed halfway through the check.
+   */
   async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.catalogReady();
-    const result = await this.maintenance.verify(options);
-    return { ...result, app_configs: await this.appConfigs.verify() };
+    return this.access.shared(async () => {
+      // a rebuild asked for before this check (waiting for the saves under way) goes first
+      this.catalogReady();
+      const result = await this.maintenance.verify(options);
+      return { ...result, app_configs: await this.appConfigs.verify() };
+    });
   }
 
   /** Rebuilds the catalog from the files; joins the rebuild already running, if any. */

@@ -106,6 +106,33 @@ describe(`${SqliteCatalog.name} migrations`, () => {
     await sut.close();
   });
 
+  it('counts the files written since a moment through an index, also in a catalog of this version made without it', async () => {
+    const file = path.join(dir, CATALOG_FILE);
+    const plan = () => {
+      const db = new Database(file, { readonly: true });
+      const rows = db.prepare('EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM files f WHERE f.indexed_at > ?').all('2024-01-01T00:00:00.000Z') as { detail: string }[];
+      db.close();
+      return rows.map((r) => r.detail).join('; ');
+    };
+    const made = new SqliteCatalog(file);
+    await made.open();
+    await made.startRebuild();
+    await made.insertMany([{ entry: catalogEntry('c1'), messages: [] }]);
+    await made.finishRebuild();
+    await made.close();
+    expect(plan()).toMatch(/USING COVERING INDEX files_indexed_at/);
+
+    const db = new Database(file);
+    db.exec('DROP INDEX files_indexed_at');
+    db.close();
+    expect(plan()).toMatch(/SCAN f/);
+    const sut = new SqliteCatalog(file);
+    expect(await sut.open()).toEqual({ needsRebuild: false, reason: null });
+    expect(await sut.countWrittenSince('2000-01-01T00:00:00.000Z')).toBe(1);
+    await sut.close();
+    expect(plan()).toMatch(/USING COVERING INDEX files_indexed_at/);
+  });
+
   it('rebuilds a catalog of a version no migration leads from, or one whose last rebuild did not finish', async () => {
     const file = path.join(dir, CATALOG_FILE);
     const current = new SqliteCatalog(file);

@@ -5,7 +5,7 @@ import type { SourceRegistry } from '../../src/backup/source-registry';
 import type { AppConfig } from '../../src/config/app-config';
 import type { DifyAppClient, DifySource } from '../../src/dify/dify.types';
 import type { AlertInput, AlertsService } from '../../src/backup/alerts.service';
-import type { BackupLock, LockHolder } from '../../src/backup/backup-lock';
+import { type BackupLock, BackupLockedError, type LockClaim, type LockHolder } from '../../src/backup/backup-lock';
 import { JobEventsBus, LocalJobEvents } from '../../src/backup/job-events';
 import type { CheckpointRepository } from '../../src/backup/checkpoint.repository';
 import { CheckpointService } from '../../src/backup/checkpoint.service';
@@ -66,18 +66,24 @@ export class MemoryJobHistoryRepository implements Pick<JobHistoryRepository, 'l
   }
 }
 
-/** A backup lock nobody else holds. */
+/** A backup lock nobody else holds, unless a test says another process does (`other`). */
 export class FreeBackupLock implements Pick<BackupLock, 'hold' | 'release' | 'otherHolder' | 'abandonedJobs' | 'where'> {
   readonly where = 'the test archive';
   held = 0;
-  async hold() {
+  /** every claim this lock was held for, in order: which lock a service takes */
+  readonly claims: LockClaim[] = [];
+  /** another live process holding it: named by otherHolder, and `hold` is refused */
+  other: LockHolder | null = null;
+  async hold(_owner?: LockHolder['owner'], claim?: LockClaim) {
+    if (this.other) throw new BackupLockedError(this.other, this.where);
     this.held++;
+    if (claim) this.claims.push(claim);
   }
   async release() {
     this.held--;
   }
   async otherHolder(): Promise<LockHolder | null> {
-    return null;
+    return this.other;
   }
   /** like the file lock: at start-up the running jobs are cut off unless another process holds the lock */
   async abandonedJobs(running: Job[], when: 'start-up' | 'refresh'): Promise<Job[]> {

@@ -8,6 +8,10 @@ import { createDatabase, dropDatabase } from '../support/postgres';
 
 jest.setTimeout(120_000);
 
+const waitUntil = async (done: () => boolean) => {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 20));
+};
+
 const job = (id: string, startedAt: string, extra: Partial<Job> = {}): Job => ({
   id,
   kind: 'backup',
@@ -115,6 +119,32 @@ describe(PostgresState.name, () => {
     expect(named.jobId).toBe('live-job');
     expect(named.message).toMatch(/^job live-job \(a server, pid 7 on alive-host, since .+\) is backing up source acme\/gamma; try again/);
     await admin.query('SELECT pg_advisory_unlock($1, hashtext($2))', [0x646c7673, 'acme/gamma']);
+  });
+
+  it('gives back every lock a claim took when recording its holder fails, so another replica can take them', async () => {
+    // the database refuses to record this job as a holder: the locks it took before must not stay behind
+    await admin.query(`CREATE FUNCTION refuse_holder() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.job_id = 'job-refused' AND NEW.source_key = 'acme/beta' THEN RAISE EXCEPTION 'holder refused'; END IF; RETURN NEW; END $$`);
+    await admin.query('CREATE TRIGGER refuse_holder BEFORE INSERT OR UPDATE ON backup_lock_holders FOR EACH ROW EXECUTE FUNCTION refuse_holder()');
+    const claim = { jobId: 'job-refused', sources: ['acme/alpha', 'acme/beta'] };
+    await expect(a.lock.hold('server', claim)).rejects.toThrow('holder refused');
+
+    const held = await admin.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::bigint::oid`, [0x646c7673]);
+    expect(held.rows[0].n).toBe(0);
+    await b.lock.hold('server', { jobId: 'job-b', sources: ['acme/alpha', 'acme/beta'] });
+    await b.lock.release({ jobId: 'job-b', sources: ['acme/alpha', 'acme/beta'] });
+  });
+
+  it('tells who listens when the connection holding its locks is lost, with the keys it held', async () => {
+    const lost: string[][] = [];
+    const stop = a.replicationLock.onLost((keys) => lost.push(keys));
+    await a.replicationLock.hold('server', { jobId: 'copy-a', sources: ['replication'] });
+    await killSessions('dify-log-vault-backup-lock');
+    await waitUntil(() => lost.length > 0);
+    stop();
+    expect(lost).toEqual([['replication']]);
+    // the database gave it back: another replica takes it
+    await b.replicationLock.hold('server', { jobId: 'copy-b', sources: ['replication'] });
   });
 
   it('elects one leader; when its connection dies another replica leads at its next try', async () => {

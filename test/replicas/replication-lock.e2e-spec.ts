@@ -150,6 +150,9 @@ describe.each([
 
     cli.child.kill('SIGKILL');
     expect(await cli.exited).toBe('SIGKILL');
+    // the server already up sees it from the lock nobody holds any more, without a restart or another copy
+    await waitFor(async () => (await api(watcher, 'GET', '/api/replication')).body.running_job_id === null, 'the killed copy to be seen as cut off');
+    expect((await api(watcher, 'GET', `/api/jobs/${cliJob!.id}`)).body).toMatchObject({ status: 'interrupted', trigger: 'cli' });
     const restarted = await startServer('second');
     if (mode === 'file') {
       // the lock file names a pid that is gone: the starting server knows no process runs the copy

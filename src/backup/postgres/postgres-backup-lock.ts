@@ -40,6 +40,7 @@ export class PostgresBackupLock implements BackupLock {
   private connection: Client | null = null;
   /** source key -> jobs of this process holding it */
   private readonly held = new Map<string, number>();
+  private readonly lostListeners = new Set<(keys: string[]) => void>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -63,11 +64,17 @@ export class PostgresBackupLock implements BackupLock {
           throw new BackupLockedError(holder, `source ${key}`);
         }
         taken.push(key);
-        await this.db.query(
-          `INSERT INTO backup_lock_holders (source_key, job_id, replica, owner, since) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (source_key) DO UPDATE SET job_id = excluded.job_id, replica = excluded.replica, owner = excluded.owner, since = excluded.since`,
-          [key, claim.jobId, REPLICA_ID, owner, new Date().toISOString()],
-        );
+        try {
+          await this.db.query(
+            `INSERT INTO backup_lock_holders (source_key, job_id, replica, owner, since) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (source_key) DO UPDATE SET job_id = excluded.job_id, replica = excluded.replica, owner = excluded.owner, since = excluded.since`,
+            [key, claim.jobId, REPLICA_ID, owner, new Date().toISOString()],
+          );
+        } catch (error) {
+          // advisory locks stack and these keys are not in `held` yet: give back every one this hold took
+          for (const k of taken) await this.unlock(connection, k).catch(() => undefined);
+          throw error;
+        }
       }
       for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1);
     });
@@ -87,6 +94,15 @@ export class PostgresBackupLock implements BackupLock {
         if (this.connection) await this.unlock(this.connection, key).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * Calls `listener` with the keys this process held when the connection holding them is lost: the database
+   * has let them go and another replica may take them, so whatever runs under them must stop.
+   */
+  onLost(listener: (keys: string[]) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
   }
 
   /** A live holder of any source lock in another process. */
@@ -162,10 +178,11 @@ export class PostgresBackupLock implements BackupLock {
     const lost = () => {
       if (this.connection !== client) return;
       this.connection = null;
-      if (this.held.size) {
-        this.logger.error(`Lost the connection holding the locks of ${[...this.held.keys()].join(', ')} (${this.where}): another replica may now take them too`);
-      }
+      const keys = [...this.held.keys()];
       this.held.clear();
+      if (!keys.length) return;
+      this.logger.error(`Lost the connection holding the locks of ${keys.join(', ')} (${this.where}): another replica may now take them too`);
+      for (const listener of [...this.lostListeners]) listener(keys);
     };
     client.on('error', lost);
     client.on('end', lost);

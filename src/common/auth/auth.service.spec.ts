@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { loadAppConfig } from '../../config/app-config';
 import { AuthService } from './auth.service';
 
@@ -19,6 +20,17 @@ describe(AuthService.name, () => {
     expect(sut.verifySession(`${session}x`, 1000)).toBe(false);
     expect(sut.verifyCsrf(session, sut.csrfFor(session))).toBe(true);
     expect(sut.verifyCsrf(session, sut.csrfFor(sut.createSession(0)))).toBe(false);
+  });
+
+  it('without ADMIN_TOKEN signs the page\'s CSRF token with a key of its own, so no other site can compute it', () => {
+    const open = loadAppConfig({ LOGS_DIR: '/tmp' });
+    const sut = new AuthService(open);
+    const token = sut.csrfFor(undefined);
+    expect(sut.verifyCsrf(undefined, token)).toBe(true);
+    // what anyone could compute from a key written in the source
+    for (const known of ['no-admin-token', '']) expect(sut.verifyCsrf(undefined, createHmac('sha256', known).update('csrf:anonymous').digest('base64url'))).toBe(false);
+    // another process (another replica) has another key
+    expect(new AuthService(open).verifyCsrf(undefined, token)).toBe(false);
   });
 
   it('rate-limits a client after ten failures within a minute, and forgets it after', () => {

@@ -35,6 +35,13 @@ export class AuthService {
       : null;
   }
 
+  /**
+   * Signs the anonymous page's CSRF token when no ADMIN_TOKEN is set: random, made once per process, so no other
+   * site can compute the token (a fixed key would let any page post the admin forms). A token of one process is
+   * refused by another: replicas behind a load balancer need ADMIN_TOKEN.
+   */
+  private readonly anonymousKey = randomBytes(32);
+
   get enabled(): boolean {
     return this.config.adminToken !== null;
   }
@@ -114,7 +121,7 @@ export class AuthService {
   }
 
   private sign(payload: string): string {
-    const key = this.key ?? Buffer.from('no-admin-token');
+    const key = this.key ?? this.anonymousKey;
     return createHmac('sha256', key).update(payload).digest('base64url');
   }
 }

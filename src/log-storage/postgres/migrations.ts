@@ -427,4 +427,9 @@ CREATE TABLE IF NOT EXISTS write_journal (
 );
 `,
   },
+  {
+    version: 9,
+    name: 'files by the time they were written, for the off-site copy\'s pending_files (COLLATE "C" as the count compares)',
+    sql: `CREATE INDEX IF NOT EXISTS files_indexed_at ON files (indexed_at COLLATE "C");`,
+  },
 ];

@@ -31,6 +31,14 @@ const ENTRY_COLUMNS = [
   'end_user_id', 'end_user_session', 'likes', 'dislikes', 'errors', 'indexed_at',
 ] as const;
 
+/**
+ * `indexed_at` as the database stamps it: every replica writes with one clock, PostgreSQL's, and the off-site
+ * copy reads the same clock when it starts (`clock`), so pending_files never compares two hosts' clocks.
+ */
+const DB_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** The value of an entry column's parameter `$n`; `indexed_at` is the database's clock (its parameter is null). */
+const entryValue = (col: string, n: number) => (col === 'indexed_at' ? `coalesce($${n}::text, ${DB_NOW})` : `$${n}`);
+
 const ROW_COLUMNS = `f.id, ${ENTRY_COLUMNS.filter((c) => c !== 'indexed_at' && c !== 'org_from_path').map((c) => `f.${c}`).join(', ')}`;
 
 /** One rebuild at a time over all replicas ("dlvrebd" in ASCII). */
@@ -249,13 +257,12 @@ export class PostgresCatalog implements Catalog {
 
   async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
     // a new file: the off-site copy has it to copy (countWrittenSince)
-    await this.conn().query('UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5, indexed_at = $6 WHERE id = $7', [
+    await this.conn().query(`UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5, indexed_at = ${DB_NOW} WHERE id = $6`, [
       file.path,
       file.size,
       file.sha256,
       file.md5,
       file.compressed ? 1 : 0,
-      new Date().toISOString(),
       id,
     ]);
   }
@@ -318,6 +325,10 @@ export class PostgresCatalog implements Catalog {
     const p = new Params();
     const conditions = this.filter(filter, p);
     return (await this.one<{ n: number }>(`SELECT COUNT(*) AS n FROM files f ${where(conditions)}`, p.values))!.n;
+  }
+
+  async clock(): Promise<string> {
+    return (await this.one<{ now: string }>(`SELECT ${DB_NOW} AS now`, []))!.now;
   }
 
   async countWrittenSince(since: string): Promise<number> {
@@ -517,7 +528,7 @@ export class PostgresCatalog implements Catalog {
       const revived = await c.query('DELETE FROM removed_dirs WHERE org_key = $1 AND day = $2', [entry.org_key, entry.day]);
       if (revived.rowCount) await c.query('DELETE FROM files WHERE org_key = $1 AND day = $2', [entry.org_key, entry.day]);
     }
-    const values = { ...entry, compressed: entry.compressed ? 1 : 0, org_from_path: entry.org_from_path ? 1 : 0, indexed_at: new Date().toISOString() } as Record<string, unknown>;
+    const values = { ...entry, compressed: entry.compressed ? 1 : 0, org_from_path: entry.org_from_path ? 1 : 0, indexed_at: null } as Record<string, unknown>;
     const params = ENTRY_COLUMNS.map((col) => values[col]);
     let existing: { id: number; live: boolean } | undefined = (
       await c.query<{ id: number; live: boolean }>(
@@ -534,7 +545,7 @@ export class PostgresCatalog implements Catalog {
       id = existing.id;
       // another conversation's row cannot hold this path (the path names the conversation), but a stale one might
       await c.query('DELETE FROM files WHERE path = $1 AND id <> $2', [entry.path, id]);
-      await c.query(`UPDATE files SET ${ENTRY_COLUMNS.map((col, i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${ENTRY_COLUMNS.length + 1}`, [
+      await c.query(`UPDATE files SET ${ENTRY_COLUMNS.map((col, i) => `${col} = ${entryValue(col, i + 1)}`).join(', ')} WHERE id = $${ENTRY_COLUMNS.length + 1}`, [
         ...params,
         id,
       ]);
@@ -543,7 +554,7 @@ export class PostgresCatalog implements Catalog {
       await c.query('DELETE FROM files WHERE path = $1', [entry.path]);
       id = (
         await c.query<{ id: number }>(
-          `INSERT INTO files (${ENTRY_COLUMNS.join(', ')}) VALUES (${ENTRY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING id`,
+          `INSERT INTO files (${ENTRY_COLUMNS.join(', ')}) VALUES (${ENTRY_COLUMNS.map((col, i) => entryValue(col, i + 1)).join(', ')}) RETURNING id`,
           params,
         )
       ).rows[0].id;

@@ -110,10 +110,17 @@ CREATE TABLE removed_dirs (org_key TEXT NOT NULL, day TEXT NOT NULL, dir TEXT NO
 `;
 
 /**
+ * The files written since a moment (the off-site copy's pending_files, read on every status): without it each
+ * read scans the whole catalog. IF NOT EXISTS: the catalog also creates it when it opens (see SqliteCatalog.open).
+ */
+export const INDEXED_AT_INDEX = 'CREATE INDEX IF NOT EXISTS files_indexed_at ON files (indexed_at);';
+
+/**
  * The indexes and the triggers that keep the per-folder totals: created after a bulk load (cheaper than
  * keeping them up to date row by row), with the totals computed once.
  */
 export const INDEXES_AND_TRIGGERS = `
+${INDEXED_AT_INDEX}
 CREATE INDEX files_conversation_id ON files (conversation_id);
 CREATE INDEX files_day ON files (day, path);
 CREATE INDEX files_dir ON files (dir);

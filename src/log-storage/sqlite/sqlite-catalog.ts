@@ -6,7 +6,7 @@ import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, Exp
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import { filterSql, ftsQuery, SearchCursor, whereClause } from '../catalog-query';
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
-import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES, WRITE_JOURNAL_TABLE } from './catalog-schema';
+import { CATALOG_SCHEMA_VERSION, DROP_ALL, INDEXED_AT_INDEX, INDEXES_AND_TRIGGERS, SQLITE_MIGRATIONS, TABLES, WRITE_JOURNAL_TABLE } from './catalog-schema';
 import { catalogStats, refreshStaleP95, STATS_FILL, STATS_TABLES, STATS_TRIGGERS } from './catalog-stats';
 
 const ENTRY_COLUMNS = [
@@ -67,6 +67,9 @@ export class SqliteCatalog implements Catalog {
         return { needsRebuild: true, reason: `catalog schema version ${version ?? 'none'} is not ${CATALOG_SCHEMA_VERSION}` };
       }
       if (this.meta('complete') !== '1') return { needsRebuild: true, reason: 'the last rebuild did not finish' };
+      // created when missing rather than by a migration (no new schema version): a catalog of this version
+      // made before it gains it here, and a rebuild makes it with the other indexes
+      this.conn().exec(INDEXED_AT_INDEX);
       this.loadRemoved();
       return { needsRebuild: false, reason: null };
     } catch (error) {
