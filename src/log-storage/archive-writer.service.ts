@@ -83,11 +83,11 @@ export class ArchiveWriter {
     const target = existing && onDisk && parseArchivePath(existing.path) ? existing.path : freshPath;
     const info = parseArchivePath(target)!;
     // journaled before it is stored, the entry leaving with the row: a kill in between is replayed (WriteJournal)
-    await this.journal.record(target, { org_key: conv.organization_id || '', app_id: conv.app_id });
+    const journaled = await this.journal.record(target, { org_key: conv.organization_id || '', app_id: conv.app_id });
     try {
       const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
       const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info });
-      await this.catalog.upsert(entry, messages);
+      await this.catalog.upsert(entry, messages, journaled);
     } finally {
       this.journal.settle(target);
     }

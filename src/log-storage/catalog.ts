@@ -38,9 +38,11 @@ export interface Catalog {
 
   /**
    * Inserts or replaces the row of a conversation (by organization + conversation id); returns its id. The
-   * journal entry of its path goes in the same transaction (see `journalWrites`).
+   * journal entry of its path goes in the same transaction (see `journalWrites`): with `journaled`, only the
+   * entry this save recorded (another live writer's newer entry of the path stays, for its own row or a
+   * replay); without it, whichever entry the path has.
    */
-  upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number>;
+  upsert(entry: CatalogEntry, messages: CatalogMessage[], journaled?: Pick<JournaledWrite, 'writer' | 'since'>): Promise<number>;
 
   /**
    * The write journal: a key is recorded here before its object is stored and leaves with the catalog row

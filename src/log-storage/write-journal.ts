@@ -49,14 +49,19 @@ export class WriteJournal {
     private readonly access: ArchiveAccess,
   ) {}
 
-  /** Records the path (of a conversation of that organization and app) before its object is stored. */
-  async record(path: string, source: { org_key: string; app_id: string }): Promise<void> {
+  /**
+   * Records the path (of a conversation of that organization and app) before its object is stored, and
+   * returns the entry: the row that indexes the object removes that entry only (`Catalog.upsert`).
+   */
+  async record(path: string, source: { org_key: string; app_id: string }): Promise<JournaledWrite> {
     this.inFlight.set(path, (this.inFlight.get(path) ?? 0) + 1);
+    const write: JournaledWrite = { path, org_key: source.org_key, app_id: source.app_id, writer: PROCESS_ID, since: Date.now() };
     try {
       await new Promise<void>((resolve, reject) => {
-        this.queue.push({ write: { path, org_key: source.org_key, app_id: source.app_id, writer: PROCESS_ID, since: Date.now() }, resolve, reject });
+        this.queue.push({ write, resolve, reject });
         this.flushing ??= this.flush();
       });
+      return write;
     } catch (error) {
       this.settle(path);
       throw error;

@@ -153,6 +153,20 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.journaledWrites()).toEqual([journaled('c2', 'host-b:2', 3000)]);
     });
 
+    it("removes with a save's row only the journal entry that save recorded: another writer's newer entry of the path stays", async () => {
+      const journaled = (id: string, writer: string, since: number) => ({ path: entry(id).path, org_key: 'acme', app_id: 'app', writer, since });
+      await sut.journalWrites([journaled('c1', 'host-a:1', 1000)]);
+      // another live process records the same path before the first one's row is written
+      await sut.journalWrites([journaled('c1', 'host-b:2', 2000)]);
+      await sut.upsert(entry('c1', { size: 11 }), messages([1]), { writer: 'host-a:1', since: 1000 });
+      expect((await sut.findByConversationId('c1'))?.size).toBe(11);
+      expect(await sut.journaledWrites()).toEqual([journaled('c1', 'host-b:2', 2000)]);
+      // its own row takes its own entry along
+      await sut.upsert(entry('c1', { size: 12 }), messages([1]), { writer: 'host-b:2', since: 2000 });
+      expect((await sut.findByConversationId('c1'))?.size).toBe(12);
+      expect(await sut.journaledWrites()).toEqual([]);
+    });
+
     it("settles a journal entry only as it was listed: the row with it in one transaction, none when it was recorded again or removed", async () => {
       const journaled = (id: string, writer: string, since: number) => ({ path: entry(id).path, org_key: 'acme', app_id: 'app', writer, since });
       await sut.upsert(entry('c1', { size: 10 }), messages([1]));

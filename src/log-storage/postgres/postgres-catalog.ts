@@ -218,8 +218,9 @@ export class PostgresCatalog implements Catalog {
     });
   }
 
-  async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
-    return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c), entry.path));
+  async upsert(entry: CatalogEntry, messages: CatalogMessage[], journaled?: Pick<JournaledWrite, 'writer' | 'since'>): Promise<number> {
+    const journal = { path: entry.path, writer: journaled?.writer ?? null, since: journaled?.since ?? null };
+    return this.transaction(async (c) => this.upsertOne(c, entry, messages, await this.anyRemoved(c), journal));
   }
 
   async settleJournaled(write: JournaledWrite, entry: CatalogEntry, messages: CatalogMessage[]): Promise<boolean> {
@@ -520,8 +521,17 @@ export class PostgresCatalog implements Catalog {
     return this.hasRemoved();
   }
 
-  /** `journalPath`: the journal entry removed with the row (none for a rebuild's row or a replay's, settled apart). */
-  private async upsertOne(c: PoolClient, raw: CatalogEntry, messages: CatalogMessage[], anyRemoved: boolean, journalPath: string | null): Promise<number> {
+  /**
+   * `journal`: the journal entry removed with the row, the one of that writer and time only when they are
+   * given (none for a rebuild's row or a replay's, settled apart).
+   */
+  private async upsertOne(
+    c: PoolClient,
+    raw: CatalogEntry,
+    messages: CatalogMessage[],
+    anyRemoved: boolean,
+    journal: { path: string; writer: string | null; since: number | null } | null,
+  ): Promise<number> {
     const entry = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, clean(v)])) as unknown as CatalogEntry;
     if (anyRemoved) {
       // a save into a removed day folder: its old rows go now, so the folder is an ordinary one again
@@ -580,12 +590,12 @@ export class PostgresCatalog implements Catalog {
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
     // the path's journal entry goes with the same statement (no round trip of its own)
     await c.query(
-      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11::text)
+      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11::text AND ($12::text IS NULL OR (writer = $12::text AND since = $13::bigint)))
        INSERT INTO file_texts (file_id, queries, answers, document, created_at, org_key, day)
        VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
        ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document,
          created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
-      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, journalPath],
+      [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, journal?.path ?? null, journal?.writer ?? null, journal?.since ?? null],
     );
     return id;
   }

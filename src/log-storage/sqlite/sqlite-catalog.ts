@@ -247,10 +247,11 @@ export class SqliteCatalog implements Catalog {
   }
 
   /** Inserts or replaces the row of a conversation (by organization + conversation id), in one transaction. */
-  async upsert(entry: CatalogEntry, messages: CatalogMessage[]): Promise<number> {
+  async upsert(entry: CatalogEntry, messages: CatalogMessage[], journaled?: Pick<JournaledWrite, 'writer' | 'since'>): Promise<number> {
     return this.conn().transaction(() => {
       const id = this.upsertOne(entry, messages);
-      this.stmt('DELETE FROM write_journal WHERE path = ?').run(entry.path);
+      if (journaled) this.stmt('DELETE FROM write_journal WHERE path = ? AND writer = ? AND since = ?').run(entry.path, journaled.writer, journaled.since);
+      else this.stmt('DELETE FROM write_journal WHERE path = ?').run(entry.path);
       refreshStaleP95(this.conn());
       return id;
     })();
