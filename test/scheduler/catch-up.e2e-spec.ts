@@ -50,8 +50,11 @@ describe('Scheduled catch-up against the simulator', () => {
 
   it('does not move the checkpoint when a run fails half way, and the next run completes the window', async () => {
     const now = nowSeconds();
-    const checkpoint = new Date((now - 2 * DAY - 3600) * 1000).toISOString();
-    const convs = [2 * DAY, 2 * DAY - 600, DAY, DAY - 600, 1200, 600].map((ago) => sim.addConversation({ app_id: app.id, created_at: now - ago }));
+    // noon (UTC) two days ago and yesterday, whatever the time of day: a catch-up goes a day at a time, and a
+    // first day with nothing in it would rightly move the checkpoint to its end
+    const noon = Math.floor(now / DAY) * DAY - 2 * DAY + 12 * 3600;
+    const checkpoint = new Date((noon - 3600) * 1000).toISOString();
+    const convs = [noon, noon + 600, noon + DAY, noon + DAY + 600, now - 1200, now - 600].map((at) => sim.addConversation({ app_id: app.id, created_at: at }));
     const logsDir = makeTempDir();
     writeCheckpoint(logsDir, app.id, 'acme', checkpoint);
     sim.injectFault({ path: /\/chat-messages$/, after: 1, fault: { kind: 'status', status: 500 } });
