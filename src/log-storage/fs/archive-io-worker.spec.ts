@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ArchiveFiles } from '../archive-files';
-import { threadEntry } from './archive-io-worker';
+import { ArchiveIoWorker, threadEntry } from './archive-io-worker';
 import { FsArchiveStore } from './fs-archive-store';
 
 describe('FsArchiveStore bulk work in the worker thread', () => {
@@ -115,6 +115,43 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     expect(await sut.readStored('ndjson', [{ path: `${dir}/a.json`, size: 2 }])).toEqual([
       { kind: 'bytes', data: Buffer.from('{}\n'), items: 1, reusable: expect.any(ArrayBuffer) },
     ]);
+  });
+
+  describe('folders shared out between threads', () => {
+    let io: ArchiveIoWorker;
+    const folder = (i: number, files: number) => {
+      const d = path.join(root, `day-${i}`);
+      fs.mkdirSync(d);
+      for (let f = 0; f < files; f++) fs.writeFileSync(path.join(d, `${f}.json`), 'x'.repeat(f + 1));
+      return d;
+    };
+    beforeEach(() => (io = new ArchiveIoWorker(3)));
+    afterEach(() => io.close());
+
+    it('answers each folder in the order asked, whichever thread removed it', async () => {
+      const dirs = [0, 1, 2, 3, 4, 5, 6].map((i) => (i === 3 ? path.join(root, 'gone') : folder(i, i)));
+      const expected = dirs.map((dir, i) => ({ dir, expected: i === 5 ? 99 : i }));
+      expect(await io.tallyDirs(expected, true)).toEqual([
+        { files: 0, bytes: null },
+        { files: 1, bytes: null },
+        { files: 2, bytes: null },
+        { files: 0, bytes: null },
+        { files: 4, bytes: null },
+        { files: 5, bytes: 15 },
+        { files: 6, bytes: null },
+      ]);
+      expect(dirs.filter((d) => fs.existsSync(d))).toEqual([]);
+      expect(await io.tallyDirs([], true)).toEqual([]);
+    });
+
+    it('reports a failure only once every thread is done with its share', async () => {
+      const notADir = path.join(root, 'file');
+      fs.writeFileSync(notADir, '{}');
+      const dirs = [notADir, ...[1, 2, 3, 4, 5].map((i) => folder(i, 200))];
+      await expect(io.tallyDirs(dirs.map((dir) => ({ dir, expected: 200 })), true)).rejects.toMatchObject({ code: 'ENOTDIR' });
+      // the other threads' folders are gone by then; the failing thread stopped at its first folder
+      expect(dirs.filter((d) => fs.existsSync(d))).toEqual([notADir, dirs[3]]);
+    });
   });
 
   it('runs the thread from its .ts sources, transpiled once, when no compiled .js lies beside it (ts-jest)', () => {
