@@ -13,6 +13,7 @@ import { conversation } from '../archive/archive-fixtures';
 import { waitFor } from '../hardening/process';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
 import { createDatabase, dropDatabase } from '../support/postgres';
+import { s3ReplicaEnv } from '../support/s3-bucket';
 import { S3FaultProxy, startS3FaultProxy } from '../support/s3-fault-proxy';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 
@@ -38,11 +39,7 @@ describe('A copy that loses its replication lock (PostgreSQL)', () => {
     t = await createTestApp({
       LOGS_DIR: logsDir,
       DATABASE_URL: url,
-      REPLICATE_S3_ENDPOINT: proxy.endpoint,
-      REPLICATE_S3_REGION: s3.region,
-      REPLICATE_S3_BUCKET_NAME: bucket,
-      REPLICATE_S3_ACCESS_KEY: s3.accessKeyId,
-      REPLICATE_S3_SECRET_KEY: s3.secretAccessKey,
+      ...s3ReplicaEnv(s3, bucket, { REPLICATE_S3_ENDPOINT: proxy.endpoint }),
       REPLICATE_CONCURRENCY: '1',
       S3_REQUEST_TIMEOUT_SECONDS: '120',
     });

@@ -13,6 +13,7 @@ import { conversation } from '../archive/archive-fixtures';
 import { buildService, runCliProcess, ServiceProcess, startCliProcess, startService, waitFor } from '../hardening/process';
 import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../support/ceph-rgw';
 import { createDatabase, dropDatabase } from '../support/postgres';
+import { s3ReplicaEnv } from '../support/s3-bucket';
 import { startS3FaultProxy, S3FaultProxy } from '../support/s3-fault-proxy';
 import { createTestApp, makeTempDir } from '../support/test-app';
 
@@ -57,11 +58,7 @@ describe.each([
     base = {
       ENABLE_AUTO_LOGGING: 'false',
       LOGS_DIR: logsDir,
-      REPLICATE_S3_ENDPOINT: proxy.endpoint,
-      REPLICATE_S3_REGION: s3.region,
-      REPLICATE_S3_BUCKET_NAME: bucket,
-      REPLICATE_S3_ACCESS_KEY: s3.accessKeyId,
-      REPLICATE_S3_SECRET_KEY: s3.secretAccessKey,
+      ...s3ReplicaEnv(s3, bucket, { REPLICATE_S3_ENDPOINT: proxy.endpoint }),
       REPLICATE_CONCURRENCY: '1',
       // an upload held by the proxy waits for the test, not for a timeout
       S3_REQUEST_TIMEOUT_SECONDS: '120',

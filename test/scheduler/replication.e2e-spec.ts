@@ -11,7 +11,7 @@ import { createBucket, deleteBucket, s3Client, S3Instance, startS3 } from '../su
 import { LogStorageService } from '../../src/log-storage/log-storage.service';
 import { conversation } from '../archive/archive-fixtures';
 import { createDatabase, dropDatabase } from '../support/postgres';
-import { listKeys } from '../support/s3-bucket';
+import { listKeys, s3ReplicaEnv } from '../support/s3-bucket';
 import { createTestApp, makeTempDir, TestApp } from '../support/test-app';
 import { chatApp, consoleEnv, DAY, importWithEnvironment, nowSeconds, startReceiver } from './scheduler-kit';
 
@@ -42,15 +42,7 @@ describe('Scheduled off-site copy (REPLICATE_CRON)', () => {
     return dir;
   };
 
-  const replicaEnv = (extra: Record<string, string> = {}) => ({
-    REPLICATE_S3_ENDPOINT: s3.endpoint,
-    REPLICATE_S3_REGION: s3.region,
-    REPLICATE_S3_BUCKET_NAME: bucket,
-    REPLICATE_S3_ACCESS_KEY: s3.accessKeyId,
-    REPLICATE_S3_SECRET_KEY: s3.secretAccessKey,
-    REPLICATE_S3_PREFIX: 'offsite',
-    ...extra,
-  });
+  const replicaEnv = (extra: Record<string, string> = {}) => s3ReplicaEnv(s3, bucket, { REPLICATE_S3_PREFIX: 'offsite', ...extra });
   const bucketKeys = (prefix = 'offsite/'): Promise<string[]> => listKeys(client, bucket, prefix);
   /** What a copy holds: the conversation files and the app configuration snapshots, as keys relative to LOGS_DIR. */
   const archived = (logsDir: string) =>

@@ -14,6 +14,18 @@ export function s3ArchiveEnv(s3: S3Instance, bucket: string, extra: Record<strin
   };
 }
 
+/** The REPLICATE_S3_* variables of an off-site copy into `bucket` of the gateway; `extra` is laid over them (a fault proxy's endpoint, a prefix). */
+export function s3ReplicaEnv(s3: S3Instance, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REPLICATE_S3_ENDPOINT: s3.endpoint,
+    REPLICATE_S3_REGION: s3.region,
+    REPLICATE_S3_BUCKET_NAME: bucket,
+    REPLICATE_S3_ACCESS_KEY: s3.accessKeyId,
+    REPLICATE_S3_SECRET_KEY: s3.secretAccessKey,
+    ...extra,
+  };
+}
+
 /** Every page of the bucket's listing under `prefix`, one call per page. */
 async function eachPage(client: S3Client, bucket: string, prefix: string, visit: (keys: string[]) => void): Promise<void> {
   let token: string | undefined;
