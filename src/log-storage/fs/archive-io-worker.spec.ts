@@ -65,6 +65,16 @@ describe('FsArchiveStore bulk work in the worker thread', () => {
     expect(second[0].kind === 'bytes' && second[0].data.buffer.byteLength).toBeGreaterThanOrEqual(1024 * 1024);
   });
 
+  it('sizes a new read buffer to the next power of two, so that a slightly bigger request fits it when handed back', async () => {
+    const big = (name: string, bytes: number) => write(name, `{"x": "${'y'.repeat(bytes - 9)}"}`);
+    const first = await sut.readStored('ndjson', [big('a.json', 1_500_000)]);
+    const buffer = first[0].kind === 'bytes' ? first[0].reusable : undefined;
+    expect(buffer?.byteLength).toBe(2 * 1024 * 1024);
+    const second = await sut.readStored('ndjson', [big('b.json', 1_900_000)], [buffer!]);
+    expect(second[0].kind === 'bytes' && second[0].data.buffer.byteLength).toBe(2 * 1024 * 1024);
+    expect(second[0].kind === 'bytes' && second[0].data.length).toBe(1_900_001);
+  });
+
   it('frames stored files for NDJSON and JSON, and sends back whatever fails a check', async () => {
     const a = write('a.json', '{\n  "a": "x\\ny"\r\n}');
     const gz = { ...write('b.json.gz', zlib.gzipSync('{\n  "b": 2\n}')) };

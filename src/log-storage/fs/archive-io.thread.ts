@@ -27,10 +27,16 @@ export function takeBack(buffers: ArrayBuffer[] | undefined): void {
   for (const b of buffers ?? []) if (spare.length < SPARE_BUFFERS && b.byteLength >= READ_BUFFER_BYTES) spare.push(b);
 }
 
+/**
+ * A buffer of at least `capacity` bytes: a spare one if one is big enough, else a new one sized to the next
+ * power of two. Requests of one kind vary by a few percent (a batch's files differ in size); an exact size
+ * would leave every spare buffer a little too small half the time, and the new ones would pile up as
+ * garbage outside the heap until a collection came round to them.
+ */
 function readBuffer(capacity: number): ArrayBuffer {
   const i = spare.findIndex((b) => b.byteLength >= capacity);
   if (i >= 0) return spare.splice(i, 1)[0];
-  return new ArrayBuffer(Math.max(capacity, READ_BUFFER_BYTES));
+  return new ArrayBuffer(Math.max(2 ** Math.ceil(Math.log2(capacity)), READ_BUFFER_BYTES));
 }
 
 /** The files directly in a day folder; `bytes` is null when their number was the expected one (not sized then). */
