@@ -156,8 +156,11 @@ export function catalogEntryOf(
     md5: string;
     info: Pick<ArchivePathInfo, 'day' | 'dir' | 'compressed'>;
     orgFromPath?: boolean;
-    /** false: leave content_hash empty (it costs as much as parsing the file) */
-    withContentHash?: boolean;
+    /**
+     * the conversation's `contentHash`, taken once by the caller (a save compares it before writing); ''
+     * leaves it empty, for a rebuild (it costs as much as parsing the file)
+     */
+    contentHash: string;
   },
 ): { entry: CatalogEntry; messages: CatalogMessage[] } {
   const rawMessages = Array.isArray(conv.messages) ? conv.messages : [];
@@ -192,7 +195,7 @@ export function catalogEntryOf(
       size: file.size,
       sha256: file.sha256,
       md5: file.md5,
-      content_hash: file.withContentHash === false ? '' : contentHash(conv),
+      content_hash: file.contentHash,
       compressed: file.info.compressed,
       org_from_path: file.orgFromPath === true,
       created_at: createdAt,
@@ -258,5 +261,5 @@ export function extractCatalogEntry(source: CatalogSource, stored: Buffer, text:
   const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, source.info.organization_id);
   const mismatch = pathMismatch(conversation, source.info);
   if (mismatch) return { ok: false, reason: mismatch };
-  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: source.etag && MD5_ETAG.test(source.etag) ? source.etag : '', info: source.info, orgFromPath, withContentHash: false }) };
+  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: source.etag && MD5_ETAG.test(source.etag) ? source.etag : '', info: source.info, orgFromPath, contentHash: '' }) };
 }

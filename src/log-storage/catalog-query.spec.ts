@@ -98,8 +98,10 @@ describe('catalog queries and entries', () => {
       sha256: 'h',
       md5: 'm',
       info: { day: '2024-01-16', dir: 'conversations/2024/01/16', compressed: false },
+      contentHash: 'ch',
     });
     expect(entry).toMatchObject({
+      content_hash: 'ch',
       org_key: '',
       organization_id: null,
       created_at: '2024-01-16T12:00:00.000Z',
