@@ -93,10 +93,43 @@ function sortedKeys(_key: string, value: unknown): unknown {
   return copy;
 }
 
-/** Identity of a conversation's content: everything but `logged_at`, independent of key order. */
+/**
+ * Every key of every object in a JSON value, sorted; null when one of them is also a property of every
+ * object, or an object has a `toJSON`.
+ */
+function sortedKeysOf(value: unknown): string[] | null {
+  const keys = new Set<string>();
+  const visit = (v: unknown) => {
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    // what a toJSON returns is not walked here: such an object takes the copying path
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') keys.add('toJSON');
+    for (const k of Object.keys(v)) {
+      keys.add(k);
+      visit((v as Record<string, unknown>)[k]);
+    }
+  };
+  visit(value);
+  const sorted = [...keys].sort();
+  return sorted.some((k) => k in Object.prototype || k === 'toJSON') ? null : sorted;
+}
+
+/**
+ * Identity of a conversation's content: everything but `logged_at`, independent of key order. Written as
+ * JSON with every object's keys sorted: native stringify given the sorted keys of the whole document, which
+ * writes each object's own keys in that order and skips the ones it lacks, without a copy of any object.
+ * A key that every object inherits (`constructor`, `__proto__`) would be written for objects that lack it:
+ * then the objects are copied with their keys sorted instead (`sortedKeys`), which gives the same text.
+ */
 export function contentHash(conv: ArchivedConversation): string {
   const { logged_at: _ignored, ...rest } = conv;
-  return createHash('sha256').update(JSON.stringify(rest, sortedKeys)).digest('hex');
+  const keys = sortedKeysOf(rest);
+  return createHash('sha256')
+    .update(keys ? JSON.stringify(rest, keys) : JSON.stringify(rest, sortedKeys))
+    .digest('hex');
 }
 
 export function sha256Of(data: Buffer | string): string {
