@@ -93,9 +93,11 @@ function sortedKeys(_key: string, value: unknown): unknown {
   return copy;
 }
 
+const INTEGER_KEY = /^(0|[1-9]\d*)$/;
+
 /**
  * Every key of every object in a JSON value, sorted; null when one of them is also a property of every
- * object, or an object has a `toJSON`.
+ * object or integer-like, or an object has a `toJSON`.
  */
 function sortedKeysOf(value: unknown): string[] | null {
   const keys = new Set<string>();
@@ -114,7 +116,8 @@ function sortedKeysOf(value: unknown): string[] | null {
   };
   visit(value);
   const sorted = [...keys].sort();
-  return sorted.some((k) => k in Object.prototype || k === 'toJSON') ? null : sorted;
+  // an object writes its integer-like keys first, in numeric order, whatever the list says ("9" before "10")
+  return sorted.some((k) => k in Object.prototype || k === 'toJSON' || INTEGER_KEY.test(k)) ? null : sorted;
 }
 
 /**

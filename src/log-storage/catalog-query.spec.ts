@@ -81,6 +81,9 @@ describe('catalog queries and entries', () => {
     it('writes keys every object inherits, and objects with a toJSON, only where they are', () => {
       const inherited = JSON.parse('{"z":{"b":1},"constructor":"c","__proto__":{"p":1},"a":{"toString":2}}') as ArchivedConversation;
       expect(contentHash(inherited)).toBe(sha256('{"__proto__":{"p":1},"a":{"toString":2},"constructor":"c","z":{"b":1}}'));
+      // integer-like keys come first in numeric order, as every object enumerates them
+      const numbered = { b: { '10': 1, '9': 2, a: 3, '01': 4 } } as unknown as ArchivedConversation;
+      expect(contentHash(numbered)).toBe(sha256('{"b":{"9":2,"10":1,"01":4,"a":3}}'));
       const withToJson = { b: { toJSON: () => ({ y: 1, x: 2 }) }, a: 1 } as unknown as ArchivedConversation;
       expect(contentHash(withToJson)).toBe(sha256('{"a":1,"b":{"x":2,"y":1}}'));
     });
