@@ -15,7 +15,8 @@ import { JobHistoryService } from './job-history.service';
 import { JOB_EVENTS_BUS, JobEventsBus, LocalJobEvents } from './job-events';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
-import { POSTGRES_STATE, PostgresState } from './postgres/postgres-state';
+import type { PostgresState } from './postgres/postgres-state';
+import { POSTGRES_STATE } from './postgres/postgres-state.token';
 import { REPLICAS, Replicas, SingleReplica } from './replicas';
 import { ReplicasController } from './replicas.controller';
 import { ServerPresence } from './server-presence';
@@ -23,13 +24,18 @@ import { ReplicationController } from './replication.controller';
 import { REPLICATION_LOCK, ReplicationLock } from './replication-lock';
 import { REPLICATION_STORES, ReplicationService, ReplicationStores } from './replication.service';
 import { ARCHIVE_STORE, ArchiveStore } from '../log-storage/archive-store';
-import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
 import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
 import { SourcesController } from './sources.controller';
 import { SourcesService } from './sources.service';
 import { StaleSourcesService } from './stale-sources.service';
 import { WorkspaceBackupService } from './workspace-backup.service';
+
+/* The PostgreSQL driver and the AWS SDK are loaded only when configured (see LogStorageModule). */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const postgresState = (): typeof import('./postgres/postgres-state') => require('./postgres/postgres-state');
+const s3Store = (): typeof import('../log-storage/s3/s3-archive-store') => require('../log-storage/s3/s3-archive-store');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * Backup runs for every trigger (HTTP, admin page, CLI, cron): jobs and their history, catch-up from
@@ -44,7 +50,7 @@ import { WorkspaceBackupService } from './workspace-backup.service';
     {
       provide: POSTGRES_STATE,
       useFactory: (config: AppConfig): PostgresState | null =>
-        config.catalog.databaseUrl ? new PostgresState(config.catalog.databaseUrl, config.catalog.replicaTimeoutSeconds) : null,
+        config.catalog.databaseUrl ? new (postgresState().PostgresState)(config.catalog.databaseUrl, config.catalog.replicaTimeoutSeconds) : null,
       inject: [AppConfig],
     },
     {
@@ -93,7 +99,7 @@ import { WorkspaceBackupService } from './workspace-backup.service';
     {
       provide: REPLICATION_STORES,
       useFactory: (config: AppConfig, archive: ArchiveStore): ReplicationStores | null =>
-        config.replication.s3 ? { source: archive, target: new S3ArchiveStore(config.replication.s3), settings: config.replication.s3 } : null,
+        config.replication.s3 ? { source: archive, target: new (s3Store().S3ArchiveStore)(config.replication.s3), settings: config.replication.s3 } : null,
       inject: [AppConfig, ARCHIVE_STORE],
     },
     ReplicationService,

@@ -93,13 +93,15 @@ function canonical(value: unknown, key = ''): unknown {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-/** Named fields first in a fixed order, then every other field sorted by name. */
+/**
+ * Named fields first in a fixed order, then every other field sorted by name. Only the other fields are
+ * copied (canonical): the named ones' raw values would be copied just to be dropped.
+ */
 function ordered<T extends Row>(named: readonly string[], values: Row, rest: Row, omit: string[]): T {
   const out: Row = {};
   for (const k of named) out[k] = values[k];
-  const extras = canonical(rest) as Row;
-  for (const k of Object.keys(extras)) {
-    if (!(k in out) && !omit.includes(k)) out[k] = extras[k];
+  for (const k of Object.keys(rest).sort()) {
+    if (!(k in out) && !omit.includes(k) && rest[k] !== undefined) out[k] = canonical(rest[k], k);
   }
   return out as T;
 }

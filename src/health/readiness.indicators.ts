@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { POSTGRES_STATE, PostgresState } from '../backup/postgres/postgres-state';
+import type { PostgresState } from '../backup/postgres/postgres-state';
+import { POSTGRES_STATE } from '../backup/postgres/postgres-state.token';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { LogStorageService } from '../log-storage/log-storage.service';

@@ -86,7 +86,7 @@ export class ArchiveWriter {
     const journaled = await this.journal.record(target, { org_key: conv.organization_id || '', app_id: conv.app_id });
     try {
       const written = await this.files.writeAtomic(target, JSON.stringify(conv, null, 2));
-      const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info });
+      const { entry, messages } = catalogEntryOf(conv, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, info, contentHash: hash });
       await this.catalog.upsert(entry, messages, journaled);
     } finally {
       this.journal.settle(target);

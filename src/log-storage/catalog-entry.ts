@@ -93,10 +93,46 @@ function sortedKeys(_key: string, value: unknown): unknown {
   return copy;
 }
 
-/** Identity of a conversation's content: everything but `logged_at`, independent of key order. */
+const INTEGER_KEY = /^(0|[1-9]\d*)$/;
+
+/**
+ * Every key of every object in a JSON value, sorted; null when one of them is also a property of every
+ * object or integer-like, or an object has a `toJSON`.
+ */
+function sortedKeysOf(value: unknown): string[] | null {
+  const keys = new Set<string>();
+  const visit = (v: unknown) => {
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    // what a toJSON returns is not walked here: such an object takes the copying path
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') keys.add('toJSON');
+    for (const k of Object.keys(v)) {
+      keys.add(k);
+      visit((v as Record<string, unknown>)[k]);
+    }
+  };
+  visit(value);
+  const sorted = [...keys].sort();
+  // an object writes its integer-like keys first, in numeric order, whatever the list says ("9" before "10")
+  return sorted.some((k) => k in Object.prototype || k === 'toJSON' || INTEGER_KEY.test(k)) ? null : sorted;
+}
+
+/**
+ * Identity of a conversation's content: everything but `logged_at`, independent of key order. Written as
+ * JSON with every object's keys sorted: native stringify given the sorted keys of the whole document, which
+ * writes each object's own keys in that order and skips the ones it lacks, without a copy of any object.
+ * A key that every object inherits (`constructor`, `__proto__`) would be written for objects that lack it:
+ * then the objects are copied with their keys sorted instead (`sortedKeys`), which gives the same text.
+ */
 export function contentHash(conv: ArchivedConversation): string {
   const { logged_at: _ignored, ...rest } = conv;
-  return createHash('sha256').update(JSON.stringify(rest, sortedKeys)).digest('hex');
+  const keys = sortedKeysOf(rest);
+  return createHash('sha256')
+    .update(keys ? JSON.stringify(rest, keys) : JSON.stringify(rest, sortedKeys))
+    .digest('hex');
 }
 
 export function sha256Of(data: Buffer | string): string {
@@ -156,8 +192,11 @@ export function catalogEntryOf(
     md5: string;
     info: Pick<ArchivePathInfo, 'day' | 'dir' | 'compressed'>;
     orgFromPath?: boolean;
-    /** false: leave content_hash empty (it costs as much as parsing the file) */
-    withContentHash?: boolean;
+    /**
+     * the conversation's `contentHash`, taken once by the caller (a save compares it before writing); ''
+     * leaves it empty, for a rebuild (it costs as much as parsing the file)
+     */
+    contentHash: string;
   },
 ): { entry: CatalogEntry; messages: CatalogMessage[] } {
   const rawMessages = Array.isArray(conv.messages) ? conv.messages : [];
@@ -192,7 +231,7 @@ export function catalogEntryOf(
       size: file.size,
       sha256: file.sha256,
       md5: file.md5,
-      content_hash: file.withContentHash === false ? '' : contentHash(conv),
+      content_hash: file.contentHash,
       compressed: file.info.compressed,
       org_from_path: file.orgFromPath === true,
       created_at: createdAt,
@@ -258,5 +297,5 @@ export function extractCatalogEntry(source: CatalogSource, stored: Buffer, text:
   const { conversation, orgFromPath } = withPathOrganization(value as ArchivedConversation, source.info.organization_id);
   const mismatch = pathMismatch(conversation, source.info);
   if (mismatch) return { ok: false, reason: mismatch };
-  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: source.etag && MD5_ETAG.test(source.etag) ? source.etag : '', info: source.info, orgFromPath, withContentHash: false }) };
+  return { ok: true, ...catalogEntryOf(conversation, { path: source.path, size: stored.length, sha256: sha256Of(stored), md5: source.etag && MD5_ETAG.test(source.etag) ? source.etag : '', info: source.info, orgFromPath, contentHash: '' }) };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeCursor, encodeCursor, filterSql, ftsQuery, percentile } from './catalog-query';
 import { catalogEntryOf, contentHash, conversationProblem, messageRating } from './catalog-entry';
 import type { ArchivedConversation } from '../common/conversation-log';
@@ -67,6 +68,25 @@ describe('catalog queries and entries', () => {
       expect(contentHash({ messages: conv.messages, app_id: 'a', conversation_id: 'c' } as unknown as ArchivedConversation)).toBe(contentHash(conv));
       expect(contentHash({ ...conv, name: 'x' })).not.toBe(contentHash(conv));
     });
+
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+    it('hashes the JSON text with every object’s keys sorted, a nested logged_at kept, undefined values left out', () => {
+      const doc = { b: 1, a: { d: [{ y: 1, x: 2 }, 3], c: null, u: undefined }, logged_at: 'z', messages: [{ logged_at: 'keep', id: 'm' }] };
+      expect(contentHash(doc as unknown as ArchivedConversation)).toBe(
+        sha256('{"a":{"c":null,"d":[{"x":2,"y":1},3]},"b":1,"messages":[{"id":"m","logged_at":"keep"}]}'),
+      );
+    });
+
+    it('writes keys every object inherits, and objects with a toJSON, only where they are', () => {
+      const inherited = JSON.parse('{"z":{"b":1},"constructor":"c","__proto__":{"p":1},"a":{"toString":2}}') as ArchivedConversation;
+      expect(contentHash(inherited)).toBe(sha256('{"__proto__":{"p":1},"a":{"toString":2},"constructor":"c","z":{"b":1}}'));
+      // integer-like keys come first in numeric order, as every object enumerates them
+      const numbered = { b: { '10': 1, '9': 2, a: 3, '01': 4 } } as unknown as ArchivedConversation;
+      expect(contentHash(numbered)).toBe(sha256('{"b":{"9":2,"10":1,"01":4,"a":3}}'));
+      const withToJson = { b: { toJSON: () => ({ y: 1, x: 2 }) }, a: 1 } as unknown as ArchivedConversation;
+      expect(contentHash(withToJson)).toBe(sha256('{"a":1,"b":{"x":2,"y":1}}'));
+    });
   });
 
   it('names what makes a document unusable', () => {
@@ -98,8 +118,10 @@ describe('catalog queries and entries', () => {
       sha256: 'h',
       md5: 'm',
       info: { day: '2024-01-16', dir: 'conversations/2024/01/16', compressed: false },
+      contentHash: 'ch',
     });
     expect(entry).toMatchObject({
+      content_hash: 'ch',
       org_key: '',
       organization_id: null,
       created_at: '2024-01-16T12:00:00.000Z',

@@ -11,15 +11,24 @@ import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
-import { S3ArchiveStore } from './s3/s3-archive-store';
 import { LogStorageService } from './log-storage.service';
 import { AuditLog, FileAuditLog } from './privacy/audit-log';
 import { ErasureRegistry, FileErasureRegistry } from './privacy/erasure-registry';
-import { PostgresCatalog } from './postgres/postgres-catalog';
-import { POSTGRES_PRIVACY, PostgresPrivacy } from './postgres/postgres-privacy';
+import type { PostgresPrivacy } from './postgres/postgres-privacy';
+import { POSTGRES_PRIVACY } from './postgres/postgres-privacy.token';
 import { CATALOG_FILE } from './sqlite/catalog-schema';
 import { SqliteCatalog } from './sqlite/sqlite-catalog';
 import { WriteJournal } from './write-journal';
+
+/*
+ * The AWS SDK and the PostgreSQL driver take about 35 MB of memory once loaded: their modules are required
+ * only by the factories that use them, so an archive of files and SQLite never loads either.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const s3Store = (): typeof import('./s3/s3-archive-store') => require('./s3/s3-archive-store');
+const postgresCatalog = (): typeof import('./postgres/postgres-catalog') => require('./postgres/postgres-catalog');
+const postgresPrivacy = (): typeof import('./postgres/postgres-privacy') => require('./postgres/postgres-privacy');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * The archive: conversation files, their catalog, and everything read from them. The store, the catalog, the
@@ -31,14 +40,14 @@ import { WriteJournal } from './write-journal';
     {
       provide: ARCHIVE_STORE,
       useFactory: (config: AppConfig): ArchiveStore =>
-        config.archive.storage === 's3' ? new S3ArchiveStore(config.archive.s3) : new FsArchiveStore(config.logsDir),
+        config.archive.storage === 's3' ? new (s3Store().S3ArchiveStore)(config.archive.s3) : new FsArchiveStore(config.logsDir),
       inject: [AppConfig],
     },
     {
       provide: CATALOG,
       useFactory: (config: AppConfig): Catalog =>
         config.catalog.databaseUrl
-          ? new PostgresCatalog({ url: config.catalog.databaseUrl, ftsLanguage: config.catalog.ftsLanguage })
+          ? new (postgresCatalog().PostgresCatalog)({ url: config.catalog.databaseUrl, ftsLanguage: config.catalog.ftsLanguage })
           : new SqliteCatalog(path.join(path.resolve(config.logsDir), CATALOG_FILE)),
       inject: [AppConfig],
     },
@@ -53,7 +62,7 @@ import { WriteJournal } from './write-journal';
     AppConfigSnapshots,
     {
       provide: POSTGRES_PRIVACY,
-      useFactory: (config: AppConfig): PostgresPrivacy | null => (config.catalog.databaseUrl ? new PostgresPrivacy(config.catalog.databaseUrl) : null),
+      useFactory: (config: AppConfig): PostgresPrivacy | null => (config.catalog.databaseUrl ? new (postgresPrivacy().PostgresPrivacy)(config.catalog.databaseUrl) : null),
       inject: [AppConfig],
     },
     {

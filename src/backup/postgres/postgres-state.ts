@@ -6,8 +6,7 @@ import { PostgresJobHistoryRepository } from './postgres-job-history.repository'
 import { PostgresReplicas } from './postgres-replicas';
 import { StateDatabase } from './state-database';
 
-/** The state replicas share in PostgreSQL (DATABASE_URL); null in the container when it is not set. */
-export const POSTGRES_STATE = Symbol('POSTGRES_STATE');
+export { POSTGRES_STATE } from './postgres-state.token';
 
 /**
  * Everything kept in PostgreSQL besides the catalog, over one pool: job history, checkpoints, the backup

@@ -3,8 +3,7 @@ import { PostgresAuditLog } from './postgres-audit-log';
 import { PostgresErasureRegistry } from './postgres-erasure-registry';
 import { PrivacyDatabase } from './privacy-database';
 
-/** The erasures and the audit log in PostgreSQL (DATABASE_URL); null in the container when it is not set. */
-export const POSTGRES_PRIVACY = Symbol('POSTGRES_PRIVACY');
+export { POSTGRES_PRIVACY } from './postgres-privacy.token';
 
 /** The erasure registry and the audit log over one pool, closed at shutdown. */
 export class PostgresPrivacy implements OnApplicationShutdown {
