@@ -8,7 +8,7 @@ import { GroupFigures, p95Position, statsRows, statsTotals } from '../catalog-st
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_ENTRY_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
-import { fts5Snippet } from './fts5-snippet';
+import { fts5FirstWords, fts5Snippet } from './fts5-snippet';
 import { documentFields, searchTerms } from './full-text';
 import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
@@ -80,6 +80,15 @@ function snippetOf(name: string, queries: string | null, answers: string | null,
   if (queries === null) return null;
   return text === null ? queries : fts5Snippet([name, queries, answers ?? ''], text);
 }
+
+/**
+ * A text field of a page's row for its snippet, or '' where it cannot hold a hit (fts5Snippet's own test, made
+ * where the text lies so the text is not sent): ASCII text in whose lower case no searched word's first token
+ * occurs. Such a field is never the one a snippet shows. `words`: the parameter of those tokens.
+ */
+const snippetField = (column: string, words: string) =>
+  `CASE WHEN ${column} IS NULL OR ${column} ~ '[^[:ascii:]]'
+     OR EXISTS (SELECT 1 FROM unnest(${words}::text[]) w WHERE strpos(lower(${column} COLLATE "C"), w) > 0) THEN ${column} ELSE '' END`;
 
 /** Postgres text holds no NUL character; a conversation might. */
 const clean = <T>(value: T): T => (typeof value === 'string' ? (value.replace(/\u0000/g, '') as T) : value);
@@ -386,8 +395,10 @@ export class PostgresCatalog implements Catalog {
     const byText = terms !== null && textsAlone(filter);
     const page = byText ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
     // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
-    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
-    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
+    // rows alone, for the snippets: with a search text the stored fields that may hold a hit, without one the
+    // start of the first query
+    const words = text !== null ? p.add(fts5FirstWords(text)) : null;
+    const texts = words !== null ? `${snippetField('t.queries', words)} AS queries, ${snippetField('t.answers', words)} AS answers` : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
     const sql = `SELECT ${ROW_COLUMNS}, ${texts}
        FROM (${page}) page JOIN files f ON f.id = page.id LEFT JOIN file_texts t ON t.file_id = f.id
        ORDER BY f.created_at DESC, f.id DESC`;
