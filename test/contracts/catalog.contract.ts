@@ -227,6 +227,24 @@ export function describeCatalogContract(name: string, create: () => Promise<Cata
       expect(await sut.count({ start_date: '2024-01-17' })).toBe(0);
     });
 
+    it('cuts a snippet from the field holding the hit, whatever its case or script, and from the name when no field holds one', async () => {
+      const save = (id: string, queries: string, answers: string, created_at: string) => sut.upsert(entry(id, { queries, answers, created_at }), []);
+      await save('answer', 'nothing to see', 'The PARCEL left the depot on Monday.', '2024-01-16T12:03:00.000Z');
+      await save('upper', 'Where is my PARCEL?', 'It is on its way.', '2024-01-16T12:02:00.000Z');
+      await save('folded', 'Où est le colis', 'Le Parcel est à Zürich', '2024-01-16T12:01:00.000Z');
+      await save('phrase', 'parcel_tracking numbers', 'no parcel here', '2024-01-16T12:00:00.000Z');
+      const snippets = async (text: string) => (await sut.search({}, text, null, 10)).map((r) => `${r.conversation_id}: ${r.snippet}`);
+      expect(await snippets('parcel')).toEqual([
+        'answer: The «PARCEL» left the depot on Monday.',
+        'upper: Where is my «PARCEL»?',
+        'folded: Le «Parcel» est à Zürich',
+        'phrase: «parcel»_tracking numbers',
+      ]);
+      expect(await snippets('zurich')).toEqual(['folded: Le Parcel est à «Zürich»']);
+      expect(await snippets('parcel_tracking')).toEqual(['phrase: «parcel_tracking» numbers']);
+      expect(await snippets('name folded')).toEqual(['folded: «name» «folded»']);
+    });
+
     it('pages exports in day and path order, after a key', async () => {
       await sut.upsert(entry('b', { day: '2024-01-17' }), []);
       await sut.upsert(entry('a', { day: '2024-01-17' }), []);

@@ -27,7 +27,7 @@ describe(runMigrations.name, () => {
 
   it('lets two replicas starting at once apply the schema exactly once', async () => {
     const [a, b] = await Promise.all([runMigrations(pool(), CATALOG_MIGRATIONS), runMigrations(pool(), CATALOG_MIGRATIONS)]);
-    expect([...a, ...b].sort()).toEqual(CATALOG_MIGRATIONS.map((m) => m.version));
+    expect([...a, ...b].sort((x, y) => x - y)).toEqual(CATALOG_MIGRATIONS.map((m) => m.version));
     const check = pool();
     const { rows } = await check.query('SELECT version, name FROM schema_migrations ORDER BY version');
     expect(rows).toEqual(CATALOG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));

@@ -131,10 +131,19 @@ function score(hits: Instance[], phrases: string[][], from: number, size: number
   return { score: total, start };
 }
 
+/** The first token of each phrase of the search text: a column holds a hit only if it holds one of them. */
+export function fts5FirstWords(text: string): string[] {
+  return firstWordsOf(fts5Phrases(text));
+}
+
+function firstWordsOf(phrases: string[][]): string[] {
+  return phrases.filter((p) => p.length > 0).map((p) => p[0]);
+}
+
 /** The snippet of the columns (name, queries, answers) for the search text, hits between « and ». */
 export function fts5Snippet(columns: string[], text: string, size = 16): string {
   const phrases = fts5Phrases(text);
-  const firstWords = phrases.filter((p) => p.length > 0).map((p) => p[0]);
+  const firstWords = firstWordsOf(phrases);
   // cutting a long answer into words is most of the work: a column that cannot hold a hit is only cut if shown
   const tokens = columns.map((c) => (mayHold(c, firstWords) ? fts5Tokens(c) : null));
   const all = instances(tokens, phrases);

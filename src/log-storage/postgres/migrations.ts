@@ -432,4 +432,28 @@ CREATE TABLE IF NOT EXISTS write_journal (
     name: 'files by the time they were written, for the off-site copy\'s pending_files (COLLATE "C" as the count compares)',
     sql: `CREATE INDEX IF NOT EXISTS files_indexed_at ON files (indexed_at COLLATE "C");`,
   },
+  {
+    version: 10,
+    name: 'full-text documents in a narrow table of their own, where a search chooses its page; file_texts keeps the fields for snippets',
+    sql: `
+-- a search reads the row of every match to order them: kept narrow (keys and a pointer to the document, stored
+-- apart), the rows of a thousand matches lie on a few pages instead of one page each among the texts' wide rows.
+-- The index answers a one-word search without reading the documents themselves.
+CREATE TABLE IF NOT EXISTS file_documents (
+  file_id bigint PRIMARY KEY REFERENCES files (id) ON DELETE CASCADE,
+  created_at text COLLATE "C" NOT NULL,
+  org_key text COLLATE "C" NOT NULL,
+  day text COLLATE "C" NOT NULL,
+  document tsvector NOT NULL
+) WITH (toast_tuple_target = 128);
+ALTER TABLE file_documents ALTER COLUMN document SET STORAGE EXTERNAL;
+INSERT INTO file_documents (file_id, created_at, org_key, day, document)
+  SELECT file_id, created_at, org_key, day, document FROM file_texts
+  ON CONFLICT (file_id) DO NOTHING;
+CREATE INDEX IF NOT EXISTS file_documents_document ON file_documents USING gin (document) WITH (gin_pending_list_limit = 256);
+-- the index file_texts_document goes with its column
+ALTER TABLE file_texts DROP COLUMN IF EXISTS document, DROP COLUMN IF EXISTS created_at, DROP COLUMN IF EXISTS org_key, DROP COLUMN IF EXISTS day;
+ANALYZE file_documents;
+`,
+  },
 ];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { Pool, PoolClient, types as pgTypes } from 'pg';
+import { Pool, PoolClient, QueryResult, types as pgTypes } from 'pg';
 import type { Catalog, CatalogDir, CatalogRow, CatalogState, CatalogSummary, ExportRow, JournaledWrite, SearchRow } from '../catalog';
 import type { CatalogEntry, CatalogMessage } from '../catalog-entry';
 import type { SearchCursor } from '../catalog-query';
@@ -8,7 +8,7 @@ import { GroupFigures, p95Position, statsRows, statsTotals } from '../catalog-st
 import type { ArchiveFilter, StatsFigures, StatsQuery, StatsRow } from '../log-storage.types';
 import { CATALOG_ENTRY_VERSION } from '../sqlite/catalog-schema';
 import { redactDatabaseUrl, scrubSecret } from '../../common/database-url';
-import { fts5Snippet } from './fts5-snippet';
+import { fts5FirstWords, fts5Snippet } from './fts5-snippet';
 import { documentFields, searchTerms } from './full-text';
 import { runMigrations } from './migration-runner';
 import { CATALOG_MIGRATIONS } from './migrations';
@@ -81,6 +81,15 @@ function snippetOf(name: string, queries: string | null, answers: string | null,
   return text === null ? queries : fts5Snippet([name, queries, answers ?? ''], text);
 }
 
+/**
+ * A text field of a page's row for its snippet, or '' where it cannot hold a hit (fts5Snippet's own test, made
+ * where the text lies so the text is not sent): ASCII text in whose lower case no searched word's first token
+ * occurs. Such a field is never the one a snippet shows. `words`: the parameter of those tokens.
+ */
+const snippetField = (column: string, words: string) =>
+  `CASE WHEN ${column} IS NULL OR ${column} ~ '[^[:ascii:]]'
+     OR EXISTS (SELECT 1 FROM unnest(${words}::text[]) w WHERE strpos(lower(${column} COLLATE "C"), w) > 0) THEN ${column} ELSE '' END`;
+
 /** Postgres text holds no NUL character; a conversation might. */
 const clean = <T>(value: T): T => (typeof value === 'string' ? (value.replace(/\u0000/g, '') as T) : value);
 
@@ -106,6 +115,9 @@ export class PostgresCatalog implements Catalog {
       max: this.options.poolSize ?? 10,
       types: NUMERIC_TYPES,
       application_name: 'dify-log-vault',
+      // the prepared statements (a search's page among the documents, the summary) have one good plan whatever
+      // their values: planned once per connection, not again for each of the first five calls as by default
+      options: '-c plan_cache_mode=force_generic_plan',
     });
     // an idle connection the server drops must not take the process down
     pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
@@ -156,7 +168,7 @@ export class PostgresCatalog implements Catalog {
     const c = this.rebuilding;
     await c.query('BEGIN');
     try {
-      await c.query('TRUNCATE files, messages, file_texts, dirs, removed_dirs, stats_groups, stats_users, stats_app_users, stats_latency RESTART IDENTITY');
+      await c.query('TRUNCATE files, messages, file_texts, file_documents, dirs, removed_dirs, stats_groups, stats_users, stats_app_users, stats_latency RESTART IDENTITY');
       await this.setMeta(c, { complete: '0', entry_version: String(CATALOG_ENTRY_VERSION), fts_language: this.options.ftsLanguage });
       await c.query('COMMIT');
     } catch (error) {
@@ -176,7 +188,7 @@ export class PostgresCatalog implements Catalog {
     try {
       // VACUUM, not only ANALYZE: it also merges the full-text index's pending list, which every search
       // would otherwise scan, and marks the freshly written pages all-visible (the latency walks read the index alone)
-      await c.query('VACUUM (ANALYZE) files, messages, file_texts, dirs');
+      await c.query('VACUUM (ANALYZE) files, messages, file_texts, file_documents, dirs');
       await c.query('BEGIN');
       try {
         await c.query('LOCK TABLE files, messages IN SHARE MODE');
@@ -258,7 +270,7 @@ export class PostgresCatalog implements Catalog {
 
   async moveFile(id: number, file: { path: string; size: number; sha256: string; md5: string; compressed: boolean }): Promise<void> {
     // a new file: the off-site copy has it to copy (countWrittenSince)
-    await this.conn().query(`UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5, indexed_at = ${DB_NOW} WHERE id = $6`, [
+    await this.statement(`UPDATE files SET path = $1, size = $2, sha256 = $3, md5 = $4, compressed = $5, indexed_at = ${DB_NOW} WHERE id = $6`, [
       file.path,
       file.size,
       file.sha256,
@@ -269,19 +281,19 @@ export class PostgresCatalog implements Catalog {
   }
 
   async deleteByPath(path: string): Promise<number> {
-    return (await this.conn().query('DELETE FROM files WHERE path = $1', [path])).rowCount ?? 0;
+    return (await this.statement('DELETE FROM files WHERE path = $1', [path])).rowCount ?? 0;
   }
 
   async erase(paths: string[]): Promise<number> {
-    // messages and texts go with their file (ON DELETE CASCADE), the end user's statistics with the last of
+    // messages, texts and documents go with their file (ON DELETE CASCADE), the end user's statistics with the last of
     // their conversations in a group; VACUUM makes the dead rows' space reusable
-    const erased = (await this.conn().query('DELETE FROM files WHERE path = ANY($1::text[])', [paths])).rowCount ?? 0;
-    await this.conn().query('VACUUM files, messages, file_texts, stats_users, stats_app_users');
+    const erased = (await this.statement('DELETE FROM files WHERE path = ANY($1::text[])', [paths])).rowCount ?? 0;
+    await this.conn().query('VACUUM files, messages, file_texts, file_documents, stats_users, stats_app_users');
     return erased;
   }
 
   async deleteByDir(dir: string): Promise<number> {
-    return (await this.conn().query('DELETE FROM files WHERE dir = $1', [dir])).rowCount ?? 0;
+    return (await this.statement('DELETE FROM files WHERE dir = $1', [dir])).rowCount ?? 0;
   }
 
   async findConversation(organizationId: string | null, conversationId: string): Promise<CatalogRow | undefined> {
@@ -383,8 +395,10 @@ export class PostgresCatalog implements Catalog {
     const byText = terms !== null && textsAlone(filter);
     const page = byText ? this.pageOfTexts(filter, terms.query, cursor, limit, p) : this.pageOfFiles(filter, terms?.query ?? null, cursor, limit, p);
     // one statement: the page first (only its rows are ordered out of the matches), then the texts of its
-    // rows alone, for the snippets: with a search text the stored fields, without one the start of the first query
-    const texts = text !== null ? 't.queries, t.answers' : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
+    // rows alone, for the snippets: with a search text the stored fields that may hold a hit, without one the
+    // start of the first query
+    const words = text !== null ? p.add(fts5FirstWords(text)) : null;
+    const texts = words !== null ? `${snippetField('t.queries', words)} AS queries, ${snippetField('t.answers', words)} AS answers` : 'substr(t.queries, 1, 160) AS queries, NULL AS answers';
     const sql = `SELECT ${ROW_COLUMNS}, ${texts}
        FROM (${page}) page JOIN files f ON f.id = page.id LEFT JOIN file_texts t ON t.file_id = f.id
        ORDER BY f.created_at DESC, f.id DESC`;
@@ -400,20 +414,20 @@ export class PostgresCatalog implements Catalog {
 
   /**
    * The ids of a search page chosen among the full-text documents alone: each holds its file's created_at,
-   * organization and day, so the matches are ordered without a look-up in `files` per match. The removed
-   * folders are one hashed set, not a probe per match.
+   * organization and day, so the matches are ordered without a look-up in `files` per match, and their narrow
+   * rows (migration 10) share pages. The removed folders are one hashed set, not a probe per match.
    */
   private pageOfTexts(filter: ArchiveFilter, query: string, cursor: SearchCursor | null, limit: number, p: Params): string {
-    const conditions = [`t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)})`];
-    if (filter.start_date) conditions.push(`t.day >= ${p.add(filter.start_date)}`);
-    if (filter.end_date) conditions.push(`t.day <= ${p.add(filter.end_date)}`);
-    if (filter.organization_id) conditions.push(`t.org_key = ${p.add(filter.organization_id)}`);
+    const conditions = [`d.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)})`];
+    if (filter.start_date) conditions.push(`d.day >= ${p.add(filter.start_date)}`);
+    if (filter.end_date) conditions.push(`d.day <= ${p.add(filter.end_date)}`);
+    if (filter.organization_id) conditions.push(`d.org_key = ${p.add(filter.organization_id)}`);
     if (cursor) {
       const at = p.add(cursor.created_at);
-      conditions.push(`(t.created_at < ${at} OR (t.created_at = ${at} AND t.file_id < ${p.add(cursor.id)}))`);
+      conditions.push(`(d.created_at < ${at} OR (d.created_at = ${at} AND d.file_id < ${p.add(cursor.id)}))`);
     }
-    conditions.push('(t.org_key, t.day) NOT IN (SELECT r.org_key, r.day FROM removed_dirs r)');
-    return `SELECT t.file_id AS id FROM file_texts t ${where(conditions)} ORDER BY t.created_at DESC, t.file_id DESC LIMIT ${p.add(Math.trunc(limit))}`;
+    conditions.push('(d.org_key, d.day) NOT IN (SELECT r.org_key, r.day FROM removed_dirs r)');
+    return `SELECT d.file_id AS id FROM file_documents d ${where(conditions)} ORDER BY d.created_at DESC, d.file_id DESC LIMIT ${p.add(Math.trunc(limit))}`;
   }
 
   /** The ids of a search page chosen in `files`, for filters on what only a file row holds. */
@@ -424,7 +438,7 @@ export class PostgresCatalog implements Catalog {
       conditions.push(`(f.created_at < ${at} OR (f.created_at = ${at} AND f.id < ${p.add(cursor.id)}))`);
     }
     if (query !== null) {
-      conditions.push(`f.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)}))`);
+      conditions.push(`f.id IN (SELECT d.file_id FROM file_documents d WHERE d.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(query)}))`);
     }
     return `SELECT f.id FROM files f ${where(conditions)} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p.add(Math.trunc(limit))}`;
   }
@@ -588,13 +602,15 @@ export class PostgresCatalog implements Catalog {
       );
     }
     const [name, queries, answers] = documentFields([entry.name, entry.queries, entry.answers]);
-    // the path's journal entry goes with the same statement (no round trip of its own)
+    // the texts, the document and the path's journal entry in one statement (no round trip of their own)
     await c.query(
-      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11::text AND ($12::text IS NULL OR (writer = $12::text AND since = $13::bigint)))
-       INSERT INTO file_texts (file_id, queries, answers, document, created_at, org_key, day)
-       VALUES ($1, $2, $3, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
-       ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers, document = excluded.document,
-         created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
+      `WITH journaled AS (DELETE FROM write_journal WHERE path = $11::text AND ($12::text IS NULL OR (writer = $12::text AND since = $13::bigint))),
+       texts AS (
+         INSERT INTO file_texts (file_id, queries, answers) VALUES ($1, $2, $3)
+         ON CONFLICT (file_id) DO UPDATE SET queries = excluded.queries, answers = excluded.answers)
+       INSERT INTO file_documents (file_id, document, created_at, org_key, day)
+       VALUES ($1, setweight(to_tsvector($4::regconfig, $5), 'A') || setweight(to_tsvector($4::regconfig, $6), 'B') || setweight(to_tsvector($4::regconfig, $7), 'C'), $8, $9, $10)
+       ON CONFLICT (file_id) DO UPDATE SET document = excluded.document, created_at = excluded.created_at, org_key = excluded.org_key, day = excluded.day`,
       [id, entry.queries, entry.answers, this.options.ftsLanguage, name, queries, answers, entry.created_at, entry.org_key, entry.day, journal?.path ?? null, journal?.writer ?? null, journal?.since ?? null],
     );
     return id;
@@ -624,7 +640,7 @@ export class PostgresCatalog implements Catalog {
       // a keyword without any word matches nothing rather than everything
       conditions.push(
         terms
-          ? `${alias}.id IN (SELECT t.file_id FROM file_texts t WHERE t.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(terms.query)}))`
+          ? `${alias}.id IN (SELECT d.file_id FROM file_documents d WHERE d.document @@ to_tsquery(${p.add(this.options.ftsLanguage)}::regconfig, ${p.add(terms.query)}))`
           : 'false',
       );
     }
@@ -669,10 +685,27 @@ export class PostgresCatalog implements Catalog {
   }
 
   /** `work` in one transaction, tried again when another replica's concurrent write got in the way. */
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  private transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.retried(() => this.inTransaction('BEGIN', work));
+  }
+
+  /**
+   * One writing statement on its own (its own transaction), tried again like a transaction: the triggers it
+   * fires lock folder totals and statistics rows, so it can deadlock with another replica's writes as well.
+   */
+  private statement(sql: string, params: unknown[]): Promise<QueryResult> {
+    return this.retried(() => this.conn().query(sql, params));
+  }
+
+  /**
+   * `write` again when another replica's concurrent write got in the way: a deadlock or serialization failure
+   * rolled all of it back, so it is repeated whole; a unique violation means another replica inserted the same
+   * conversation first, which the repeat finds.
+   */
+  private async retried<T>(write: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.inTransaction('BEGIN', work);
+        return await write();
       } catch (error) {
         if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;
