@@ -8,6 +8,7 @@ import { createDatabaseOn as createDatabase, dropDatabaseOn as dropDatabase, Pos
 import { Daemon, freePort, killPids, run, spawnDaemon } from '../test/support/processes';
 import { SEARCH_KEYWORD } from './archive-generator';
 import { median, runWorker } from './measure';
+import { WARM_UP_CALLS } from './worker';
 import type { Row } from './report';
 import { BenchArchive, skippedRow } from './s3-scenarios';
 import type { BenchServices } from './services';
@@ -108,7 +109,7 @@ export async function pgQueryScenarios(services: BenchServices, opts: ReplicaBen
           { label: `median ${m.toFixed(1)} ms`, pass: m < 100 },
           { label: 'same answer as SQLite', pass: same },
         ],
-        note: `${k.what}; median of ${opts.fastRuns} calls in one process per catalog, after one untimed call`,
+        note: `${k.what}; median of ${opts.fastRuns} calls in one process per catalog, after ${WARM_UP_CALLS} untimed calls`,
       });
     }
     return rows;

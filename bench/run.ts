@@ -9,6 +9,7 @@ import { BenchUsageError, Options, parseOptions, Scenario, SCENARIOS, USAGE } fr
 import { failoverScenario, pgQueryScenarios, replicaBackupScenario, ReplicaBenchOptions } from './replica-scenarios';
 import { s3ArchiveScenarios, s3BackupScenario, S3BenchOptions } from './s3-scenarios';
 import { BenchServices } from './services';
+import { WARM_UP_CALLS } from './worker';
 
 /**
  * `npm run bench`: measures the service against the machine (cat, du, find, grep on the same tree)
@@ -623,7 +624,7 @@ function writeReport(opts: Options, started: number, setup: string[], rows: Row[
     environment: [
       `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.platform()} ${os.release()}`,
       `archives of ${count(opts.small)} and ${count(opts.large)} generated conversations in the ${opts.format} format (seed ${SEED}); baselines run on the same trees in the same run, page cache warm for both`,
-      `median of ${opts.runs.fast} runs (summary, search), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.workspace.runs} (workspace backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
+      `median of ${opts.runs.fast} runs (summary, search; after ${WARM_UP_CALLS} untimed calls), ${opts.runs.slow} (export, retention, reindex, start-up without catalog), ${opts.backup.runs} (backup), ${opts.workspace.runs} (workspace backup), ${opts.runs.startup} (start-up); baselines ${opts.runs.baseline} runs`,
       `scenarios: ${opts.selection}${expanded(opts) ? ` (${[...opts.only].join(', ')})` : ''}`,
       `${final ? 'whole run' : 'so far'} ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) at the end`,
     ],
