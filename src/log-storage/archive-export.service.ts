@@ -120,7 +120,9 @@ export class ArchiveExporter {
    * ends with `}`. The files are pretty-printed JSON, so for NDJSON their line breaks, all between tokens,
    * become spaces. A file in the seed's format gets the `organization_id` its path names, first, as the
    * parsed export does. Any other file is read, parsed and checked here as before; gone ones are skipped.
-   * Reads run a few batches ahead, in order; each takes the read buffers in `spare` along for reuse.
+   * Reads run a few batches ahead, in order; each takes one read buffer of `spare` along for reuse (a batch
+   * fills one buffer: given them all, a thread would keep the ones it does not need while the other
+   * thread, finding none, allocated more).
    */
   private async *storedChunks(
     filter: ArchiveFilter,
@@ -141,7 +143,7 @@ export class ArchiveExporter {
             return null;
           }
           const items = next.value.map((r) => ({ path: r.path, size: r.size, insert: r.org_from_path ? organizationMember(r.organization_id) : undefined }));
-          return { rows: next.value, segments: await this.files.readStored(mode, items, spare.splice(0)) };
+          return { rows: next.value, segments: await this.files.readStored(mode, items, spare.splice(0, 1)) };
         });
         batch.catch(() => undefined);
         ahead.push(batch);
