@@ -115,9 +115,6 @@ export class PostgresCatalog implements Catalog {
       max: this.options.poolSize ?? 10,
       types: NUMERIC_TYPES,
       application_name: 'dify-log-vault',
-      // the prepared statements (a search's page among the documents, the summary) have one good plan whatever
-      // their values: planned once per connection, not again for each of the first five calls as by default
-      options: '-c plan_cache_mode=force_generic_plan',
     });
     // an idle connection the server drops must not take the process down
     pool.on('error', (error) => this.logger.warn(`An idle PostgreSQL connection failed: ${this.scrub(error)}`));
