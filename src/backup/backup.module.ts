@@ -24,6 +24,7 @@ import { ReplicationController } from './replication.controller';
 import { REPLICATION_LOCK, ReplicationLock } from './replication-lock';
 import { REPLICATION_STORES, ReplicationService, ReplicationStores } from './replication.service';
 import { ARCHIVE_STORE, ArchiveStore } from '../log-storage/archive-store';
+import { newS3ArchiveStore } from '../log-storage/s3/s3-archive-store.lazy';
 import { SourceBackupService } from './source-backup.service';
 import { SourceRegistry } from './source-registry';
 import { SourcesController } from './sources.controller';
@@ -34,7 +35,6 @@ import { WorkspaceBackupService } from './workspace-backup.service';
 /* The PostgreSQL driver and the AWS SDK are loaded only when configured (see LogStorageModule). */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const postgresState = (): typeof import('./postgres/postgres-state') => require('./postgres/postgres-state');
-const s3Store = (): typeof import('../log-storage/s3/s3-archive-store') => require('../log-storage/s3/s3-archive-store');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -99,7 +99,7 @@ const s3Store = (): typeof import('../log-storage/s3/s3-archive-store') => requi
     {
       provide: REPLICATION_STORES,
       useFactory: (config: AppConfig, archive: ArchiveStore): ReplicationStores | null =>
-        config.replication.s3 ? { source: archive, target: new (s3Store().S3ArchiveStore)(config.replication.s3), settings: config.replication.s3 } : null,
+        config.replication.s3 ? { source: archive, target: newS3ArchiveStore(config.replication.s3), settings: config.replication.s3 } : null,
       inject: [AppConfig, ARCHIVE_STORE],
     },
     ReplicationService,

@@ -11,6 +11,7 @@ import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
 import { CATALOG, Catalog } from './catalog';
 import { FsArchiveStore } from './fs/fs-archive-store';
+import { newS3ArchiveStore } from './s3/s3-archive-store.lazy';
 import { LogStorageService } from './log-storage.service';
 import { AuditLog, FileAuditLog } from './privacy/audit-log';
 import { ErasureRegistry, FileErasureRegistry } from './privacy/erasure-registry';
@@ -25,7 +26,6 @@ import { WriteJournal } from './write-journal';
  * only by the factories that use them, so an archive of files and SQLite never loads either.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
-const s3Store = (): typeof import('./s3/s3-archive-store') => require('./s3/s3-archive-store');
 const postgresCatalog = (): typeof import('./postgres/postgres-catalog') => require('./postgres/postgres-catalog');
 const postgresPrivacy = (): typeof import('./postgres/postgres-privacy') => require('./postgres/postgres-privacy');
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -40,7 +40,7 @@ const postgresPrivacy = (): typeof import('./postgres/postgres-privacy') => requ
     {
       provide: ARCHIVE_STORE,
       useFactory: (config: AppConfig): ArchiveStore =>
-        config.archive.storage === 's3' ? new (s3Store().S3ArchiveStore)(config.archive.s3) : new FsArchiveStore(config.logsDir),
+        config.archive.storage === 's3' ? newS3ArchiveStore(config.archive.s3) : new FsArchiveStore(config.logsDir),
       inject: [AppConfig],
     },
     {
