@@ -456,4 +456,57 @@ ALTER TABLE file_texts DROP COLUMN IF EXISTS document, DROP COLUMN IF EXISTS cre
 ANALYZE file_documents;
 `,
   },
+  {
+    version: 11,
+    name: 'the distinct end users of the whole archive kept by triggers, counted without a walk of every (user, app) pair',
+    sql: `
+-- per end user, their conversations in the whole archive: the end users of a stats call without filters are its
+-- rows (15,000 users, 0.6 ms) rather than the distinct users among stats_app_users (30,000 rows, 5 ms). A row is
+-- locked only by writers of that end user's conversations, as stats_app_users' rows are.
+CREATE TABLE stats_archive_users (
+  end_user text COLLATE "C" PRIMARY KEY,
+  conversations bigint NOT NULL
+);
+CREATE FUNCTION files_stats_users() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  user_key text;
+BEGIN
+  IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
+    user_key := COALESCE(OLD.end_user_id, OLD.end_user_session);
+    IF user_key IS NOT NULL THEN
+      DELETE FROM stats_archive_users a WHERE a.end_user = user_key AND a.conversations <= 1;
+      IF NOT FOUND THEN
+        UPDATE stats_archive_users a SET conversations = a.conversations - 1 WHERE a.end_user = user_key;
+      END IF;
+    END IF;
+  END IF;
+  IF TG_OP = 'UPDATE' OR TG_OP = 'INSERT' THEN
+    user_key := COALESCE(NEW.end_user_id, NEW.end_user_session);
+    IF user_key IS NOT NULL THEN
+      INSERT INTO stats_archive_users AS a (end_user, conversations) VALUES (user_key, 1)
+        ON CONFLICT (end_user) DO UPDATE SET conversations = a.conversations + 1;
+    END IF;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+-- named to fire after files_stats_* (triggers of one event fire in name order), so a write locks its group's
+-- statistics before its end user's, as before
+CREATE TRIGGER files_stats_users_insert AFTER INSERT ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats_users();
+CREATE TRIGGER files_stats_users_delete AFTER DELETE ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats_users();
+CREATE TRIGGER files_stats_users_update AFTER UPDATE OF end_user_id, end_user_session ON files FOR EACH ROW
+  WHEN (current_setting('vault.stats_deferred', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION files_stats_users();
+-- the fill of migration 7, then the whole archive's end users from its per-app rows
+ALTER FUNCTION stats_fill() RENAME TO stats_fill_groups;
+CREATE FUNCTION stats_fill() RETURNS void LANGUAGE sql AS $$
+SELECT stats_fill_groups();
+DELETE FROM stats_archive_users;
+INSERT INTO stats_archive_users (end_user, conversations) SELECT end_user, SUM(conversations) FROM stats_app_users GROUP BY 1;
+$$;
+INSERT INTO stats_archive_users (end_user, conversations) SELECT end_user, SUM(conversations) FROM stats_app_users GROUP BY 1;
+ANALYZE stats_archive_users;
+`,
+  },
 ];
