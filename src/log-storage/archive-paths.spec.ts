@@ -8,6 +8,7 @@ import {
   isValidDay,
   localTime,
   parseArchivePath,
+  plainPathOf,
   retentionCutoff,
   todayIn,
 } from './archive-paths';
@@ -125,5 +126,10 @@ describe('archive paths', () => {
   it('names the gzipped file', () => {
     expect(gzPathOf('a/b.json')).toBe('a/b.json.gz');
     expect(gzPathOf('a/b.json.gz')).toBe('a/b.json.gz');
+  });
+
+  it('names the plain file a gzipped one was made from, and none for a plain file', () => {
+    expect(plainPathOf('a/b.json.gz')).toBe('a/b.json');
+    expect(plainPathOf('a/b.json')).toBeNull();
   });
 });

@@ -158,3 +158,8 @@ export function archiveKeyParts(relative: string): string[] {
 export function gzPathOf(relative: string): string {
   return relative.endsWith('.gz') ? relative : `${relative}.gz`;
 }
+
+/** The plain file a gzipped one was made from (compression), or null for a path that is not gzipped. */
+export function plainPathOf(relative: string): string | null {
+  return relative.endsWith('.gz') ? relative.slice(0, -'.gz'.length) : null;
+}

@@ -100,15 +100,26 @@ export class ArchiveWriter {
     return loaded?.ok ? contentHash(loaded.conversation) : null;
   }
 
+  /**
+   * Gzips one file: the gzipped file is journaled before it is stored, and its entry dropped only once the row
+   * points at it and the plain file is gone. A kill anywhere in between leaves the entry, whose replay indexes
+   * the gzipped file (when it was stored) and removes the plain one, so no conversation is left with two files.
+   */
   private async compressOne(stale: CatalogRow): Promise<{ before: number; after: number } | null> {
     const row = await this.catalog.findByPath(stale.path);
     if (!row || row.compressed) return null;
     const loaded = await this.files.read(row.path);
     if (!loaded) return null;
     const target = gzPathOf(row.path);
-    const written = await this.files.writeAtomic(target, loaded.text);
-    await this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, compressed: true });
-    await this.files.remove(row.path);
-    return { before: loaded.size, after: written.size };
+    const journaled = await this.journal.record(target, { org_key: row.org_key, app_id: row.app_id });
+    try {
+      const written = await this.files.writeAtomic(target, loaded.text);
+      await this.catalog.moveFile(row.id, { path: target, size: written.size, sha256: written.sha256, md5: written.md5, compressed: true });
+      await this.files.remove(row.path);
+      await this.catalog.dropJournaled([journaled]);
+      return { before: loaded.size, after: written.size };
+    } finally {
+      this.journal.settle(target);
+    }
   }
 }

@@ -319,7 +319,8 @@ describe(LogStorageService.name, () => {
       expect(rememberedAt).toBeLessThan(store.delete.mock.invocationCallOrder[0]);
       expect(rememberedAt).toBeLessThan(catalog.erase.mock.invocationCallOrder[0]);
       expect(rememberedAt).toBeLessThan(forgetPaths.mock.invocationCallOrder[0]);
-      expect(store.delete).toHaveBeenCalledWith([PATH]);
+      // with the gzipped form a compression cut short may have left beside the file
+      expect(store.delete).toHaveBeenCalledWith([PATH, `${PATH}.gz`]);
       expect(audit.record).toHaveBeenCalledWith(expect.objectContaining({ action: 'erase-end-user', counts: { conversations: 1, days: 1 } }));
     });
 
@@ -690,6 +691,12 @@ describe(LogStorageService.name, () => {
       expect(files.writeAtomic).toHaveBeenCalledWith(`${PATH}.gz`, '{}');
       expect(catalog.moveFile).toHaveBeenCalledWith(1, { path: `${PATH}.gz`, size: 30, sha256: 'gz', md5: 'gzmd5', compressed: true });
       expect(files.remove).toHaveBeenCalledWith(PATH);
+      // journaled before the gzipped file is stored, the entry dropped only once the plain file is gone
+      const [[[entry]]] = catalog.journalWrites.mock.calls;
+      expect(entry).toMatchObject({ path: `${PATH}.gz`, org_key: 'acme', app_id: 'bot' });
+      expect(catalog.journalWrites.mock.invocationCallOrder[0]).toBeLessThan(files.writeAtomic.mock.invocationCallOrder[0]);
+      expect(catalog.dropJournaled).toHaveBeenCalledWith([entry]);
+      expect(files.remove.mock.invocationCallOrder[0]).toBeLessThan(catalog.dropJournaled.mock.invocationCallOrder[0]);
     });
   });
 

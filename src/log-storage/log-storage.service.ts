@@ -8,6 +8,7 @@ import { AppConfigSnapshots } from './app-config-snapshots';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveExporter } from './archive-export.service';
 import { ArchiveMaintenance } from './archive-maintenance.service';
+import { gzPathOf, plainPathOf } from './archive-paths';
 import { ArchiveReader, ConversationRef } from './archive-reader.service';
 import { ARCHIVE_STORE, ArchiveStore } from './archive-store';
 import { ArchiveWriter } from './archive-writer.service';
@@ -240,8 +241,9 @@ export class LogStorageService implements OnModuleInit, OnModuleDestroy {
       } catch (error) {
         throw new Error('The erasure could not be recorded, so nothing was deleted; try again when the erasure registry is reachable', { cause: error });
       }
-      // the files before the rows: a failure leaves catalog rows that verify reports, never text without a row
-      await this.store.delete(paths);
+      // the files before the rows: a failure leaves catalog rows that verify reports, never text without a row;
+      // each with its other form (plain or gzipped), which a compression cut short may have left beside it
+      await this.store.delete(paths.flatMap((p) => [p, plainPathOf(p) ?? gzPathOf(p)]));
       await this.catalog.erase(paths);
       await forgetPaths?.(paths);
       result.message = `Erased ${paths.length} conversation${paths.length === 1 ? '' : 's'} of this end user; later backups skip them`;

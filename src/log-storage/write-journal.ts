@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { mapConcurrent } from '../common/concurrency';
 import { PROCESS_ID } from '../common/process-liveness';
 import { ArchiveAccess } from './archive-access';
 import { ArchiveFiles } from './archive-files';
-import { parseArchivePath } from './archive-paths';
+import { parseArchivePath, plainPathOf } from './archive-paths';
 import { CATALOG, Catalog, JournaledWrite } from './catalog';
 
 /**
@@ -119,8 +120,27 @@ export class WriteJournal {
         await this.catalog.dropJournaled([write]);
         return 'dropped';
       }
-      return (await this.catalog.settleJournaled(write, extract.entry, extract.messages)) ? 'indexed' : 'superseded';
+      // a gzipped file journaled while its plain file still has the row: a compression cut short before the
+      // row moved. It is finished only when the gzipped file holds the bytes the row describes; when a save
+      // has rewritten the plain file since, that file stays the conversation's and the next compression
+      // writes the gzipped one again, over this one.
+      const plain = plainPathOf(write.path);
+      const plainRow = plain !== null ? await this.catalog.findByPath(plain) : undefined;
+      if (plainRow && !(await this.holdsBytesOf(write.path, plainRow.sha256))) {
+        await this.catalog.dropJournaled([write]);
+        return 'dropped';
+      }
+      if (!(await this.catalog.settleJournaled(write, extract.entry, extract.messages))) return 'superseded';
+      // a compression cut short: the gzipped file is the conversation's now, the plain one it was made from goes
+      if (plain !== null && (await this.files.exists(plain))) await this.files.remove(plain);
+      return 'indexed';
     });
+  }
+
+  /** Whether the gzipped file unpacks to the bytes of that SHA-256 (those of the plain file it was made from). */
+  private async holdsBytesOf(gzPath: string, sha256: string): Promise<boolean> {
+    const unpacked = await this.files.read(gzPath);
+    return unpacked !== null && createHash('sha256').update(unpacked.text, 'utf8').digest('hex') === sha256;
   }
 
   /** Writes the queued entries, those queued meanwhile in the next statement, until none is left. */

@@ -89,4 +89,56 @@ describe('Write journal on a real archive', () => {
     expect(await catalog.findByConversationId('c0ffee00-0000-4000-8000-00000000a005')).toMatchObject({ path: `${key}.gz`, message_count: 2 });
     expect((await catalog.search({}, 'zebra', null, 10)).map((r) => r.conversation_id)).toEqual(['c0ffee00-0000-4000-8000-00000000a005']);
   });
+
+  describe('a compression cut short', () => {
+    /** Saves an old conversation and writes its gzipped file as a compression would, journaled by a dead writer. */
+    async function compressionCutShort(id: string, rowMoved: boolean) {
+      const conv = conversation({ id, created_at: daysAgo(10), end_user_id: 'eu-gz' });
+      const { path: key } = await storage.saveConversation(conv);
+      const gz = `${key}.gz`;
+      await catalog.journalWrites([dead(gz)]);
+      const written = await files.writeAtomic(gz, fs.readFileSync(path.join(t.logsDir, key), 'utf8'));
+      if (rowMoved) await catalog.moveFile((await catalog.findByPath(key))!.id, { path: gz, ...written, compressed: true });
+      return { key, gz, conv };
+    }
+    const onDisk = (key: string) => fs.existsSync(path.join(t.logsDir, key));
+
+    it('is finished by the replay after its row moved: the plain file left beside the gzipped one goes', async () => {
+      const { key, gz } = await compressionCutShort('c0ffee00-0000-4000-8000-00000000b001', true);
+      await expect(storage.replayWrites(everything, 'test')).resolves.toEqual({ indexed: 1, dropped: 0, superseded: 0, failed: 0 });
+      expect([onDisk(key), onDisk(gz)]).toEqual([false, true]);
+      expect(await catalog.findByConversationId('c0ffee00-0000-4000-8000-00000000b001')).toMatchObject({ path: gz, compressed: 1 });
+      expect(await catalog.journaledWrites()).toEqual([]);
+      expect(await storage.verify({})).toMatchObject({ missing: [], changed: [], unindexed: [] });
+    });
+
+    it('is finished by the replay before its row moved, the plain file unchanged: one gzipped file, indexed', async () => {
+      const { key, gz } = await compressionCutShort('c0ffee00-0000-4000-8000-00000000b002', false);
+      await expect(storage.replayWrites(everything, 'test')).resolves.toEqual({ indexed: 1, dropped: 0, superseded: 0, failed: 0 });
+      expect([onDisk(key), onDisk(gz)]).toEqual([false, true]);
+      expect(await catalog.findByConversationId('c0ffee00-0000-4000-8000-00000000b002')).toMatchObject({ path: gz, compressed: 1 });
+      expect(await storage.verify({})).toMatchObject({ missing: [], changed: [], unindexed: [] });
+    });
+
+    it('leaves the plain file a save rewrote since as the conversation\'s, and the next compression gzips that text', async () => {
+      const id = 'c0ffee00-0000-4000-8000-00000000b003';
+      const { key, gz, conv } = await compressionCutShort(id, false);
+      const newer = { ...conv, messages: [...conv.messages, { ...conv.messages[0], id: `${conv.messages[0].id}y`, query: 'yodel question' }], dialogue_count: 2 };
+      await expect(storage.saveConversation(newer)).resolves.toMatchObject({ outcome: 'updated', path: key });
+      await expect(storage.replayWrites(everything, 'test')).resolves.toEqual({ indexed: 0, dropped: 1, superseded: 0, failed: 0 });
+      expect(await catalog.findByConversationId(id)).toMatchObject({ path: key, compressed: 0, message_count: 2 });
+      expect(await catalog.journaledWrites()).toEqual([]);
+      expect((await storage.compressOldDays()).compressed_files).toBe(1);
+      expect([onDisk(key), onDisk(gz)]).toEqual([false, true]);
+      expect(await catalog.findByConversationId(id)).toMatchObject({ path: gz, compressed: 1, message_count: 2 });
+      expect((await catalog.search({}, 'yodel', null, 10)).map((r) => r.conversation_id)).toEqual([id]);
+      expect(await catalog.journaledWrites()).toEqual([]);
+    });
+
+    it('leaves nothing of the end user behind when they are erased before a replay', async () => {
+      const { key, gz } = await compressionCutShort('c0ffee00-0000-4000-8000-00000000b004', true);
+      await expect(storage.eraseEndUser('eu-gz', { actor: { route: 'cli' } })).resolves.toMatchObject({ conversations: 1 });
+      expect([onDisk(key), onDisk(gz)]).toEqual([false, false]);
+    });
+  });
 });
