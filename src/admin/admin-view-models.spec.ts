@@ -110,8 +110,8 @@ describe('admin view models', () => {
   });
 
   it('shows an archive check: its progress while it runs, then its counts, listing at most 50 paths of a kind', () => {
-    const run = { id: 'v1', sha256: true, status: 'running' as const, started_at: '2025-10-15T08:00:00.000Z', finished_at: null, checked: 1234, result: null, error: null };
-    expect(verifyRunView(run)).toMatchObject({ running: true, checkedText: '1,234', method: 'every file downloaded and hashed (sha256)', result: null });
+    const run = { id: 'v1', sha256: true, status: 'running' as const, started_at: '2025-10-15T08:00:00.000Z', finished_at: null, checked: 1234, result: null, error: null, replica: 'vault-1:7' };
+    expect(verifyRunView(run)).toMatchObject({ running: true, checkedText: '1,234', method: 'every file downloaded and hashed (sha256)', result: null, replica: 'vault-1:7' });
     const missing = Array.from({ length: 52 }, (_, i) => `conversations/acme/2024/01/16/conversation_${i}.json`);
     const done = verifyRunView({
       ...run,

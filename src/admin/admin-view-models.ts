@@ -332,6 +332,7 @@ export function verifyRunView(run: VerifyRun) {
     method: run.sha256 ? 'every file downloaded and hashed (sha256)' : 'sizes and ETags from the listing; a file without one is hashed',
     startedAt: run.started_at,
     finishedAt: run.finished_at,
+    replica: run.replica,
     error: run.error,
     result: r
       ? {

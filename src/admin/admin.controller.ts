@@ -128,15 +128,15 @@ export class AdminController {
 
   @Get('verify')
   @Render('verify')
-  verifyPage(@AdminSession() session: string | undefined) {
-    return { ...this.page(session), ...this.admin.verifyPage() };
+  async verifyPage(@AdminSession() session: string | undefined) {
+    return { ...this.page(session), ...(await this.admin.verifyPage()) };
   }
 
   /** Starts an archive check (or joins the one under way) and goes to its page, which follows it to its result. */
   @Post('verify')
-  verify(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Body() body: VerifyFormDto): void {
+  async verify(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Body() body: VerifyFormDto): Promise<void> {
     this.checkCsrf(session, body._csrf);
-    const run = this.admin.startVerify(body.sha256 === 'on' || body.sha256 === 'true');
+    const run = await this.admin.startVerify(body.sha256 === 'on' || body.sha256 === 'true');
     const url = `/admin/verify/${encodeURIComponent(run.id)}`;
     if (wantsJson(req)) {
       res.status(202).json({ run_id: run.id, status: run.status, status_url: url });
@@ -147,12 +147,12 @@ export class AdminController {
 
   /** The check's page; its JSON (for the page script's progress) with `Accept: application/json`. */
   @Get('verify/:id')
-  verifyRun(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Param('id') id: string): void {
+  async verifyRun(@Req() req: Request, @Res() res: Response, @AdminSession() session: string | undefined, @Param('id') id: string): Promise<void> {
     if (wantsJson(req)) {
-      res.json(this.admin.verifyRun(id));
+      res.json(await this.admin.verifyRun(id));
       return;
     }
-    res.render('verify', { ...this.page(session), ...this.admin.verifyPage(id) });
+    res.render('verify', { ...this.page(session), ...(await this.admin.verifyPage(id)) });
   }
 
   @Get('*path')

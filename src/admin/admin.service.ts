@@ -318,8 +318,8 @@ export class AdminService {
   }
 
   /** The verify page: the form, and the check asked for (else the last one of this process), if any. */
-  verifyPage(id?: string) {
-    const run = id ? this.verifyRuns.get(id) : this.verifyRuns.latest();
+  async verifyPage(id?: string) {
+    const run = id ? await this.verifyRuns.get(id) : await this.verifyRuns.latest();
     return { title: 'Verify', nav: 'verify', refreshSeconds: run?.status === 'running' ? 2 : 0, run: run ? verifyRunView(run) : null };
   }
 

@@ -277,6 +277,24 @@ describe('two replicas on one PostgreSQL and one S3 bucket (real processes)', ()
     expect(html).toContain(app.id);
     // a form of one replica's page is accepted by the other (the CSRF token is the session's, not the process's)
     const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1];
+    // an archive check started on one replica is followed on the other, to its result (its page polls by id)
+    const started = await fetch(`${third.url}/admin/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', cookie },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(started.status).toBe(202);
+    const { status_url: statusUrl } = (await started.json()) as { status_url: string };
+    const followed = async () => (await (await fetch(`${follower.url}${statusUrl}`, { headers: { accept: 'application/json', cookie } })).json()) as Record<string, unknown>;
+    let check = await followed();
+    for (let i = 0; i < 200 && check.status === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      check = await followed();
+    }
+    expect(check).toMatchObject({ status: 'succeeded', replica: third.id, checked: COUNT, result: { missing: [], changed: [], unindexed: [], corrupt: [] } });
+    const checkPage = await (await fetch(`${follower.url}${statusUrl}`, { headers: { cookie } })).text();
+    expect(checkPage).toContain(`on replica ${third.id}`);
+    expect(checkPage).toContain(`All ${COUNT} files match the catalog.`);
     const logout = await fetch(`${third.url}/admin/logout`, {
       method: 'POST',
       redirect: 'manual',

@@ -3,9 +3,9 @@ import type { StateDatabase } from './state-database';
 
 export interface JsonRowsTable<T> {
   /** a table of the state migrations: a text key, a jsonb document, and the extra columns `columns` fills */
-  table: 'jobs' | 'checkpoints';
+  table: 'jobs' | 'checkpoints' | 'verify_runs';
   keyColumn: 'id' | 'key';
-  docColumn: 'job' | 'state';
+  docColumn: 'job' | 'state' | 'run';
   order: string;
   key(item: T): string;
   /** further columns kept beside the document, for queries and indexes */

@@ -509,4 +509,18 @@ INSERT INTO stats_archive_users (end_user, conversations) SELECT end_user, SUM(c
 ANALYZE stats_archive_users;
 `,
   },
+  {
+    version: 12,
+    name: 'archive checks started from the admin page, shared by every replica (a page behind a load balancer follows one on any replica)',
+    sql: `
+CREATE TABLE IF NOT EXISTS verify_runs (
+  id text COLLATE "C" PRIMARY KEY,
+  started_at text COLLATE "C" NOT NULL,
+  status text NOT NULL,
+  -- the replica that runs the check, <host name>:<pid>
+  replica text NOT NULL,
+  run jsonb NOT NULL
+);
+`,
+  },
 ];
