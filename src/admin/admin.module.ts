@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { BackupModule } from '../backup/backup.module';
+import type { PostgresState } from '../backup/postgres/postgres-state';
+import { POSTGRES_STATE } from '../backup/postgres/postgres-state.token';
 import { LogStorageModule } from '../log-storage/log-storage.module';
 import { AdminAuthController } from './admin-auth.controller';
 import { AdminSessionGuard } from './admin-session';
 import { AdminController } from './admin.controller';
 import { AdminService } from './admin.service';
-import { POSTGRES_STATE } from '../backup/postgres/postgres-state.token';
-import type { PostgresState } from '../backup/postgres/postgres-state';
 import { PostgresVerifyRunRepository } from './postgres-verify-run.repository';
 import { MemoryVerifyRunRepository, VERIFY_RUN_REPOSITORY, VerifyRunRepository } from './verify-run.repository';
 import { VerifyRuns } from './verify-runs';

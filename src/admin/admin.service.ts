@@ -317,7 +317,7 @@ export class AdminService {
     return { fileName: `conversation_${safeId}.json`, body: `${JSON.stringify(conversation, null, 2)}\n` };
   }
 
-  /** The verify page: the form, and the check asked for (else the last one of this process), if any. */
+  /** The verify page: the form, and the check asked for (else the latest, whichever replica ran it), if any. */
   async verifyPage(id?: string) {
     const run = id ? await this.verifyRuns.get(id) : await this.verifyRuns.latest();
     return { title: 'Verify', nav: 'verify', refreshSeconds: run?.status === 'running' ? 2 : 0, run: run ? verifyRunView(run) : null };
