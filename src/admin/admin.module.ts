@@ -7,7 +7,7 @@ import { AdminAuthController } from './admin-auth.controller';
 import { AdminSessionGuard } from './admin-session';
 import { AdminController } from './admin.controller';
 import { AdminService } from './admin.service';
-import { PostgresVerifyRunRepository } from './postgres-verify-run.repository';
+import { postgresVerifyRuns } from './postgres-verify-run.repository';
 import { MemoryVerifyRunRepository, VERIFY_RUN_REPOSITORY, VerifyRunRepository } from './verify-run.repository';
 import { VerifyRuns } from './verify-runs';
 
@@ -21,7 +21,7 @@ import { VerifyRuns } from './verify-runs';
     VerifyRuns,
     {
       provide: VERIFY_RUN_REPOSITORY,
-      useFactory: (state: PostgresState | null): VerifyRunRepository => (state ? new PostgresVerifyRunRepository(state.db) : new MemoryVerifyRunRepository()),
+      useFactory: (state: PostgresState | null): VerifyRunRepository => (state ? postgresVerifyRuns(state.db) : new MemoryVerifyRunRepository()),
       inject: [POSTGRES_STATE],
     },
   ],

@@ -6,26 +6,14 @@ import type { VerifyRun, VerifyRunRepository } from './verify-run.repository';
 const VERIFY_RUNS_LOCK_KEY = BigInt('0x646c7676726679').toString();
 
 /** The admin page's archive checks in PostgreSQL (table `verify_runs`, migration 12), shared by every replica. */
-export class PostgresVerifyRunRepository implements VerifyRunRepository {
-  private readonly rows: JsonRows<VerifyRun>;
-
-  constructor(db: StateDatabase) {
-    this.rows = new JsonRows<VerifyRun>(db, {
-      table: 'verify_runs',
-      keyColumn: 'id',
-      docColumn: 'run',
-      order: 'started_at DESC, id',
-      key: (run) => run.id,
-      columns: (run) => ({ started_at: run.started_at, status: run.status, replica: run.replica }),
-      lockKey: VERIFY_RUNS_LOCK_KEY,
-    });
-  }
-
-  load(): Promise<VerifyRun[]> {
-    return this.rows.load();
-  }
-
-  update(change: (stored: VerifyRun[]) => VerifyRun[]): Promise<VerifyRun[]> {
-    return this.rows.update(change);
-  }
+export function postgresVerifyRuns(db: StateDatabase): VerifyRunRepository {
+  return new JsonRows<VerifyRun>(db, {
+    table: 'verify_runs',
+    keyColumn: 'id',
+    docColumn: 'run',
+    order: 'started_at DESC, id',
+    key: (run) => run.id,
+    columns: (run) => ({ started_at: run.started_at, status: run.status, replica: run.replica }),
+    lockKey: VERIFY_RUNS_LOCK_KEY,
+  });
 }

@@ -23,7 +23,7 @@ const run = (n: number, overrides: Partial<VerifyRun> = {}): VerifyRun => ({
 /**
  * What every `VerifyRunRepository` does, wherever it keeps the admin page's archive checks: runs read back as
  * written, newest first; a change reads, changes and writes as one step, so changes made at once by several
- * instances (replicas) all land. `describeVerifyRunRepositoryContract('PostgresVerifyRunRepository', ...)`.
+ * instances (replicas) all land. `describeVerifyRunRepositoryContract('PostgreSQL (verify_runs)', ...)`.
  */
 export function describeVerifyRunRepositoryContract(name: string, create: () => Promise<VerifyRunRepositorySubject>): void {
   describe(`VerifyRunRepository contract: ${name}`, () => {
