@@ -6,7 +6,7 @@ import { REPLICATED_FOLDERS, replicate, type ReplicationResult } from '../log-st
 import { ReplicationService, type ReplicationStatus } from '../backup/replication.service';
 import type { Job } from '../backup/jobs.types';
 import { ConflictError } from '../common/domain-errors';
-import { S3ArchiveStore } from '../log-storage/s3/s3-archive-store';
+import { newS3ArchiveStore } from '../log-storage/s3/s3-archive-store.lazy';
 import { CliCommand, EXIT, stringOption, UsageError } from './cli-command';
 import { TerminalProgress } from './progress';
 
@@ -112,7 +112,7 @@ export const replicateCommand: CliCommand = {
       out.error(`LOGS_DIR already holds an archive (${held.join(', ')} in ${config.logsDir}): restore into an empty LOGS_DIR`);
       return EXIT.failed;
     }
-    const bucket = new S3ArchiveStore(settings);
+    const bucket = newS3ArchiveStore(settings);
     const local = new FsArchiveStore(config.logsDir);
     try {
       await bucket.checkAccess();

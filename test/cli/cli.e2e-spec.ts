@@ -155,6 +155,24 @@ describe('CLI (node dist/cli.js)', () => {
       expect((await run('summary')).stdout).toMatch(/^files: 3\nsize: .+\nday folders: 3 \(/);
     });
 
+    it('loads neither the PostgreSQL driver nor the AWS SDK for an archive of files (every command registered, the whole service booted)', async () => {
+      // a module preloaded into the CLI's process writes the driver modules it required, as the process exits
+      const preload = path.join(cwd, 'loaded.js');
+      const written = path.join(cwd, 'loaded.json');
+      fs.writeFileSync(
+        preload,
+        `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(written)}, JSON.stringify(Object.keys(require.cache).filter((f) => /node_modules[\\\\/](pg|@aws-sdk)[\\\\/]/.test(f)).map((f) => f.replace(/.*node_modules[\\\\/]/, '')))))`,
+      );
+      const loaded = async (env: Record<string, string>) => {
+        await runCli(cli, ['summary', '--json'], { LOGS_DIR: logsDir, NODE_OPTIONS: `--require ${preload}`, ...env }, cwd);
+        return JSON.parse(fs.readFileSync(written, 'utf8')) as string[];
+      };
+      expect(await loaded({})).toEqual([]);
+      // the same check sees the SDK when the archive is in a bucket (here one that cannot be reached)
+      const s3 = { ARCHIVE_STORAGE: 's3', S3_BUCKET_NAME: 'vault-b', S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' };
+      expect(await loaded(s3)).toContainEqual(expect.stringMatching(/^@aws-sdk[\\/]client-s3[\\/]/));
+    });
+
     it('clean --dry-run reports what it would delete and deletes nothing', async () => {
       const before = listAllFiles(logsDir).sort();
       const sut = await run('clean', '--days', '30', '--dry-run', '--json');

@@ -6,8 +6,6 @@ import { PostgresJobHistoryRepository } from './postgres-job-history.repository'
 import { PostgresReplicas } from './postgres-replicas';
 import { StateDatabase } from './state-database';
 
-export { POSTGRES_STATE } from './postgres-state.token';
-
 /**
  * Everything kept in PostgreSQL besides the catalog, over one pool: job history, checkpoints, the backup
  * lock and the off-site copy's, the replicas and their leader, job events. Started and stopped as one, so the pool closes after the locks

@@ -3,8 +3,6 @@ import { PostgresAuditLog } from './postgres-audit-log';
 import { PostgresErasureRegistry } from './postgres-erasure-registry';
 import { PrivacyDatabase } from './privacy-database';
 
-export { POSTGRES_PRIVACY } from './postgres-privacy.token';
-
 /** The erasure registry and the audit log over one pool, closed at shutdown. */
 export class PostgresPrivacy implements OnApplicationShutdown {
   readonly db: PrivacyDatabase;
