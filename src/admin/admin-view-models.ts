@@ -3,7 +3,7 @@ import type { DifySource } from '../dify/dify.types';
 import { isResumable } from '../backup/job-outcome';
 import type { Job, JobSource, JobSourceStatus, SourceState } from '../backup/jobs.types';
 import { countOf, formatNumber, progressPercent, ProgressCounts } from './format';
-import type { VerifyRun } from './verify-runs';
+import type { VerifyRun } from './verify-run.repository';
 
 /** How a job or source is shown: its status, or `skipped` when it only met another run's lock. */
 export type DisplayStatus = JobSourceStatus | 'skipped';

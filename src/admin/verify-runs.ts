@@ -7,8 +7,6 @@ import { DomainError, NotFoundError } from '../common/domain-errors';
 import { LogStorageService } from '../log-storage/log-storage.service';
 import { VERIFY_RUN_REPOSITORY, VerifyRun, VerifyRunRepository } from './verify-run.repository';
 
-export type { VerifyRun } from './verify-run.repository';
-
 /** Checks kept for their pages after they finished. */
 const KEPT_RUNS = 10;
 /** How often the progress of a running check is written where every replica reads it. */
